@@ -1,0 +1,3 @@
+"""StreamRec: a streaming recommender that clusters users by what they write."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,78 @@
+"""The read client for downstream services: always a list, and which level answered.
+
+Fallback chain: the user's own list, else the list of the user's cluster,
+else global trending. Each step is one Redis ``GET`` of a value that is
+replaced atomically, so a reader never sees a half-written list.
+
+    >>> client = RecsClient.from_url("redis://127.0.0.1:16379/0")  # doctest: +SKIP
+    >>> answer = client.recommend("A2IBPI20UZIR0U", k=10)            # doctest: +SKIP
+    >>> answer.level, answer.item_ids()[:3]                          # doctest: +SKIP
+    ('user', ['B000068NW5', 'B0002GLDQM', 'B003VWJ2K8'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from streamrec.redis_schema import Assignment, RecList, RedisKeys
+from streamrec.settings import Settings
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A list and the level of the fallback chain that produced it."""
+
+    level: str  # "user" | "cluster" | "trending" | "none"
+    recs: RecList | None
+    cluster_id: int | None = None
+
+    def item_ids(self) -> list[str]:
+        return [] if self.recs is None else self.recs.item_ids()
+
+
+class RecsClient:
+    def __init__(self, client: redis.Redis, prefix: str = "streamrec") -> None:
+        self.redis = client
+        self.keys = RedisKeys(prefix)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "streamrec", **options: object) -> RecsClient:
+        return cls(redis.Redis.from_url(url, **options), prefix)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RecsClient:
+        return cls.from_url(settings.redis_url, settings.redis_prefix,
+                            **settings.redis_client_options())
+
+    def _get(self, key: str) -> RecList | None:
+        raw = self.redis.get(key)
+        return None if raw is None else RecList.model_validate_json(raw)  # type: ignore[arg-type]
+
+    def assignment(self, user_id: str) -> Assignment | None:
+        raw = self.redis.get(self.keys.user_cluster(user_id))
+        return None if raw is None else Assignment.model_validate_json(raw)  # type: ignore[arg-type]
+
+    def recommend(self, user_id: str, k: int | None = None) -> Answer:
+        """The best list available for ``user_id``: user, then cluster, then trending."""
+        recs = self._get(self.keys.user_recs(user_id))
+        assignment = self.assignment(user_id)
+        cluster_id = assignment.cluster_id if assignment else None
+        if recs is not None and recs.items:
+            return Answer("user", _cut(recs, k), cluster_id if cluster_id is not None
+                          else recs.cluster_id)
+        if cluster_id is not None:
+            recs = self._get(self.keys.cluster_recs(cluster_id))
+            if recs is not None and recs.items:
+                return Answer("cluster", _cut(recs, k), cluster_id)
+        recs = self._get(self.keys.trending())
+        if recs is not None:
+            return Answer("trending", _cut(recs, k), cluster_id)
+        return Answer("none", None, cluster_id)
+
+
+def _cut(recs: RecList, k: int | None) -> RecList:
+    if k is None or len(recs.items) <= k:
+        return recs
+    return recs.model_copy(update={"items": recs.items[:k]})

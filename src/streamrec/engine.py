@@ -1,0 +1,265 @@
+"""The pure core of the worker: events and their embeddings in, fresh lists out.
+
+:class:`Engine` owns profiles, clusters and item statistics and does no I/O,
+so it runs the same under the Kafka worker, the in-process replay and the
+tests. One call of :meth:`Engine.apply` takes a micro-batch in arrival order
+with the embeddings of its reviews, and returns what must be written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streamrec.clustering import Clusterer, LifecycleEvent, OnlineKMeans
+from streamrec.clustering.base import top2
+from streamrec.events import ClickEvent, ReviewEvent
+from streamrec.items import ItemStats, engagement_weight
+from streamrec.profiles import UserProfiles
+from streamrec.redis_schema import Assignment, RecList, ScoredItem
+from streamrec.strategies import Strategy, make_strategies, top_items
+
+
+@dataclass
+class EngineConfig:
+    n_clusters: int = 20
+    cluster_half_life: float = 2000.0
+    cluster_min_weight: float = 0.5
+    profile_half_life: float = 5.0
+    item_half_life: float = 50.0
+    trending_half_life: float = 1000.0
+    engagement_half_life: float = 5000.0
+    cluster_refresh_events: int = 200
+    cluster_move_threshold: float = 0.995
+    recs_length: int = 50
+    diversity: float = 0.0
+    seed: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: object) -> EngineConfig:
+        s = settings
+        return cls(
+            n_clusters=s.n_clusters,  # type: ignore[attr-defined]
+            cluster_half_life=s.cluster_half_life_events,  # type: ignore[attr-defined]
+            cluster_min_weight=s.cluster_min_weight,  # type: ignore[attr-defined]
+            profile_half_life=s.profile_half_life_reviews,  # type: ignore[attr-defined]
+            trending_half_life=s.trending_half_life_events,  # type: ignore[attr-defined]
+            engagement_half_life=s.engagement_half_life_events,  # type: ignore[attr-defined]
+            cluster_refresh_events=s.cluster_refresh_events,  # type: ignore[attr-defined]
+            recs_length=s.recs_length,  # type: ignore[attr-defined]
+            seed=s.seed,  # type: ignore[attr-defined]
+        )
+
+
+@dataclass
+class BatchOutput:
+    """Everything a batch changed that the serving layer must publish."""
+
+    user_recs: dict[str, RecList] = field(default_factory=dict)
+    cluster_recs: dict[int, RecList] = field(default_factory=dict)
+    trending: RecList | None = None
+    assignments: dict[str, Assignment] = field(default_factory=dict)
+    lifecycle: list[LifecycleEvent] = field(default_factory=list)
+    retired_clusters: list[int] = field(default_factory=list)
+    reviews: int = 0
+    clicks: int = 0
+
+
+class Engine:
+    """Profiles, clusters, item statistics and strategies, updated batch by batch."""
+
+    def __init__(
+        self,
+        dim: int,
+        config: EngineConfig | None = None,
+        clusterer: Clusterer | None = None,
+        strategies: dict[str, Strategy] | None = None,
+    ) -> None:
+        self.dim = dim
+        self.config = config or EngineConfig()
+        c = self.config
+        self.clusterer = clusterer or OnlineKMeans(
+            k=c.n_clusters, half_life=c.cluster_half_life, min_weight=c.cluster_min_weight,
+            seed=c.seed,
+        )
+        self.profiles = UserProfiles(dim, c.profile_half_life)
+        self.items = ItemStats(dim, c.item_half_life, c.trending_half_life,
+                               c.engagement_half_life)
+        self.strategies = strategies or make_strategies()
+        self.clock = 0  # events applied so far
+        self.as_of = 0.0  # newest event time applied
+        self._last_refresh = -(10**18)
+        self._refreshed_centroids: dict[int, np.ndarray] = {}
+        self._item_matrix: np.ndarray | None = None
+
+    # -- read helpers used by strategies --------------------------------------------
+
+    def item_matrix(self) -> np.ndarray:
+        """Unit text vectors of all items (cached until the next batch)."""
+        if self._item_matrix is None or self._item_matrix.shape[0] != self.items.n_items:
+            self._item_matrix = self.items.vectors.matrix()
+        return self._item_matrix
+
+    def centroid(self, cluster_id: int) -> np.ndarray | None:
+        snapshot = self.clusterer.snapshot()
+        where = np.flatnonzero(snapshot.ids == cluster_id)
+        return snapshot.centroids[where[0]] if where.size else None
+
+    def user_cluster(self, user_id: str) -> int | None:
+        row = self.profiles.index.get(user_id)
+        if row is None or self.profiles.cluster[row] < 0:
+            return None
+        return int(self.profiles.cluster[row])
+
+    # -- learning ------------------------------------------------------------------
+
+    def apply(
+        self, events: Sequence[ReviewEvent | ClickEvent], vectors: np.ndarray
+    ) -> BatchOutput:
+        """Learn from a batch (arrival order) and return the lists it changed.
+
+        ``vectors`` holds one unit embedding per review, in the order the
+        reviews appear in ``events``.
+        """
+        reviews = [e for e in events if isinstance(e, ReviewEvent)]
+        if len(reviews) != len(vectors):
+            raise ValueError(f"{len(reviews)} reviews but {len(vectors)} embeddings")
+        out = BatchOutput(reviews=len(reviews), clicks=len(events) - len(reviews))
+        self._item_matrix = None
+        if reviews:
+            batch_time = max(e.ts for e in reviews)
+            self.clusterer.learn(np.asarray(vectors, dtype=np.float32), t=batch_time)
+            out.lifecycle = self.clusterer.pop_events()
+            for event in out.lifecycle:
+                self.items.apply_lifecycle(event)
+                if event.kind in ("died", "merged"):
+                    out.retired_clusters.append(event.cluster_id)
+        snapshot = self.clusterer.snapshot()
+        touched: dict[str, int] = {}
+        vector_iter = iter(vectors)
+        for event in events:
+            self.clock += 1
+            self.as_of = max(self.as_of, event.ts)
+            user_row = self.profiles.row(event.user_id)
+            item_row = self.items.row(event.item_id)
+            if isinstance(event, ReviewEvent):
+                vector = next(vector_iter)
+                self.profiles.update(event.user_id, vector, ts=event.ts)
+                self.items.add_text(item_row, vector)
+                ids, sims = top2(snapshot, self.profiles.vectors(np.array([user_row])))
+                self.profiles.assign(np.array([user_row]), ids, sims)
+                weight = engagement_weight(event.rating)
+            else:
+                weight = 1.0
+            cluster_id = int(self.profiles.cluster[user_row])
+            self.items.engage(item_row, weight, cluster_id, self.clock)
+            self.profiles.mark_seen(user_row, item_row)
+            touched[event.user_id] = user_row
+        self._item_matrix = None
+        self._reassign(touched, snapshot, out)
+        self._refresh_clusters(snapshot, out)
+        for user_id in touched:
+            out.user_recs[user_id] = self.recommend("user", user_id)
+        return out
+
+    def _reassign(self, touched: dict[str, int], snapshot, out: BatchOutput) -> None:
+        rows = np.fromiter(touched.values(), dtype=np.int64, count=len(touched))
+        has_vector = self.profiles.counts[rows] > 0
+        rows = rows[has_vector]
+        if rows.size == 0 or len(snapshot) == 0:
+            return
+        ids, sims = top2(snapshot, self.profiles.vectors(rows))
+        self.profiles.assign(rows, ids, sims)
+        for row, pair, sim in zip(rows, ids, sims, strict=True):
+            user_id = self.profiles.ids[row]
+            assert user_id is not None
+            out.assignments[user_id] = Assignment(
+                cluster_id=int(pair[0]), similarity=float(sim[0]),
+                second_cluster_id=int(pair[1]) if pair[1] >= 0 else None,
+                second_similarity=float(sim[1]) if pair[1] >= 0 else None,
+                as_of=self.as_of,
+            )
+
+    def _refresh_clusters(self, snapshot, out: BatchOutput) -> None:
+        """Rebuild cluster lists on a schedule, or for clusters that are new or moved."""
+        due = self.clock - self._last_refresh >= self.config.cluster_refresh_events
+        for cluster_id, centroid in zip(snapshot.ids.tolist(), snapshot.centroids, strict=True):
+            before = self._refreshed_centroids.get(cluster_id)
+            moved = before is None or float(before @ centroid) < self.config.cluster_move_threshold
+            if due or moved:
+                out.cluster_recs[cluster_id] = self.recommend("cluster", None, cluster_id)
+                self._refreshed_centroids[cluster_id] = centroid.copy()
+        for cluster_id in out.retired_clusters:
+            self._refreshed_centroids.pop(cluster_id, None)
+        if due or out.trending is None:
+            out.trending = self.recommend("trending", None)
+        if due:
+            self._last_refresh = self.clock
+
+    # -- serving -------------------------------------------------------------------
+
+    def recommend(
+        self, strategy: str, user_id: str | None, cluster_id: int | None = None,
+        k: int | None = None,
+    ) -> RecList:
+        """Top-k of a strategy; a user's own items are never recommended back."""
+        k = k or self.config.recs_length
+        scores = self.strategies[strategy].scores(self, user_id, cluster_id)
+        exclude = self.profiles.seen_items(user_id) if user_id is not None else None
+        rows, values = top_items(scores, k, exclude, self.item_matrix(), self.config.diversity)
+        if user_id is not None:
+            level = "user"
+        elif cluster_id is not None:
+            level = "cluster"
+        else:
+            level = "trending"
+        ids = self.items.ids
+        return RecList(
+            strategy=strategy, level=level, user_id=user_id,
+            cluster_id=cluster_id if cluster_id is not None else self._cluster_of(user_id),
+            items=[ScoredItem(item_id=ids[r], score=round(float(v), 6))  # type: ignore[arg-type]
+                   for r, v in zip(rows, values, strict=True) if ids[r] is not None],
+            as_of=self.as_of, produced_at=time.time(),
+        )
+
+    def _cluster_of(self, user_id: str | None) -> int | None:
+        return None if user_id is None else self.user_cluster(user_id)
+
+    # -- state ---------------------------------------------------------------------
+
+    def state(self) -> dict:
+        return {
+            "dim": self.dim,
+            "clock": self.clock,
+            "as_of": self.as_of,
+            "last_refresh": self._last_refresh,
+            "refreshed_ids": np.array(list(self._refreshed_centroids), dtype=np.int64),
+            "refreshed_centroids": np.array(list(self._refreshed_centroids.values()),
+                                            dtype=np.float32).reshape(-1, self.dim),
+            "clusterer": self.clusterer.state(),
+            "profiles": self.profiles.state(),
+            "items": self.items.state(),
+        }
+
+    def load(self, state: dict) -> None:
+        if int(state["dim"]) != self.dim:
+            raise ValueError(f"checkpoint has dimension {state['dim']}, model has {self.dim}")
+        self.clock = int(state["clock"])
+        self.as_of = float(state["as_of"])
+        self._last_refresh = int(state["last_refresh"])
+        self.clusterer.load(state["clusterer"])
+        self.profiles.load(state["profiles"])
+        self.items.load(state["items"])
+        self._item_matrix = None
+        self._refreshed_centroids = dict(
+            zip(np.asarray(state["refreshed_ids"]).tolist(),
+                np.asarray(state["refreshed_centroids"]), strict=True)
+        )
+
+    def forget_user(self, user_id: str) -> bool:
+        """Remove a user's profile, assignment and history (their past engagement stays
+        folded into anonymous item and cluster counts, which hold no user id)."""
+        return self.profiles.remove(user_id)
