@@ -78,11 +78,11 @@ def loads(blob: bytes) -> dict:
 
 
 class DedupWindow:
-    """The last ``size`` event ids seen, oldest evicted first.
+    """The last ``size`` event ids seen, oldest evicted first ('a' is forgotten here).
 
     >>> window = DedupWindow(2)
     >>> [window.add(e) for e in ["a", "b", "a", "c", "a"]]
-    [True, True, False, True, False]
+    [True, True, False, True, True]
     """
 
     def __init__(self, size: int = 100_000, ids: Iterable[str] = ()) -> None:

@@ -7,6 +7,7 @@ git ignores. ``up`` is idempotent: a server already answering is reused.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -102,19 +103,15 @@ def _pids_matching(pattern: str) -> list[int]:
 
 def _terminate(pids: list[int], timeout: float = 30.0) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
         time.sleep(0.2)
     for pid in pids:
         if _pid_alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @dataclass

@@ -77,7 +77,8 @@ class SentenceTransformerEmbedder:
         self.model = SentenceTransformer(resolve_model_path(model), device=self.device)
         if self.device == "cuda":
             self.model.half()
-        dim = self.model.get_sentence_embedding_dimension()
+        getter = getattr(self.model, "get_embedding_dimension", None)
+        dim = (getter or self.model.get_sentence_embedding_dimension)()
         if dim is None:
             raise ValueError(f"model {model!r} does not declare an embedding dimension")
         self.dim = int(dim)

@@ -162,7 +162,8 @@ def parse_event(
     except (ValueError, TypeError) as error:  # e.g. a payload of the wrong Python type
         raise InvalidEvent(f"not a JSON event: {error}") from None
     if expected is not None and not isinstance(event, expected):
-        raise InvalidEvent(f"expected a {expected.model_fields['type'].default} event, got {event.type}")
+        wanted = expected.model_fields["type"].default
+        raise InvalidEvent(f"expected a {wanted} event, got {event.type}")
     return event
 
 

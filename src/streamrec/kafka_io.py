@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -53,10 +54,8 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None,
             for name in names if name not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 client.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass
         client.wait_for_topics(names, timeout_ms=30000)
     finally:
         client.close()

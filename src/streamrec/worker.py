@@ -218,7 +218,8 @@ class EmbedWorker(ConsumerRebalanceListener):
             producer.flush(timeout=60)
         # 2. Redis writes
         redis_watch = obs.Stopwatch()
-        with_retry(lambda: self.store.write(out, self._summary()), "write recs",
+        summary = self._summary(self.events_total + len(decoded.events))
+        with_retry(lambda: self.store.write(out, summary), "write recs",
                    on_retry=obs.REDIS_RETRIES.inc)
         obs.REDIS_SECONDS.observe(redis_watch.elapsed())
         # offsets advance only once the batch's effects are in Redis
@@ -238,9 +239,9 @@ class EmbedWorker(ConsumerRebalanceListener):
         obs.USERS.set(len(self.engine.profiles))
         obs.CLUSTERS.set(len(self.engine.clusterer.snapshot()))
 
-    def _summary(self) -> dict:
+    def _summary(self, events: int) -> dict:
         return {
-            "events": self.events_total, "users": len(self.engine.profiles),
+            "events": events, "users": len(self.engine.profiles),
             "items": self.engine.items.n_items,
             "clusters": len(self.engine.clusterer.snapshot()),
             "as_of": self.engine.as_of, "model": self.embedder.name,

@@ -1,0 +1,51 @@
+# StreamRec: the two commands are `make demo` and `make test`; both install what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+STAMP := .infra/setup.stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup infra-up infra-down infra-status test test-unit lint demo bench clean
+
+## setup: install system packages, Python dependencies and Kafka's jars when missing
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q redis-server; }
+	@command -v java >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openjdk-17-jre-headless; }
+	@command -v mvn >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q maven; }
+	$(PIP) install -q --disable-pip-version-check -e ".[dev]"
+	@mkdir -p .infra && touch $(STAMP)
+
+## infra-up / infra-down / infra-status: local Kafka (KRaft) and Redis on loopback
+infra-up: setup
+	$(PYTHON) -m streamrec.cli infra up
+
+infra-down:
+	$(PYTHON) -m streamrec.cli infra down
+
+infra-status:
+	$(PYTHON) -m streamrec.cli infra status
+
+## test: lint, then the whole suite against real Kafka and Redis (started by the fixtures)
+test: setup
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m pytest -q
+
+test-unit: setup
+	$(PYTHON) -m pytest -q tests/streamrec tests/test_doctests.py
+
+lint: setup
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check . || true
+
+## demo: the whole Amazon set through Kafka -> worker -> Redis, then a summary
+demo: infra-up
+	$(PYTHON) -m streamrec.cli demo
+
+clean: infra-down
+	rm -rf .infra .pytest_cache .ruff_cache

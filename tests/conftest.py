@@ -1,0 +1,76 @@
+"""Shared fixtures: real Kafka and Redis (started when needed), unique names per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from streamrec.devinfra import LocalInfra
+from streamrec.settings import Settings
+
+AMAZON = Path(__file__).resolve().parents[2] / "shared/datasets/amazon-musical-instruments-5core/reviews_Musical_Instruments_5.json.gz"  # noqa: E501
+MOVIELENS = Path(__file__).resolve().parents[2] / "shared/datasets/movielens-latest-small"
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[LocalInfra]:
+    """Kafka and Redis on loopback: reuse running servers, else start (and later stop) them."""
+    servers = LocalInfra.default()
+    started = not (servers.kafka.running() and servers.redis.running())
+    servers.up()
+    yield servers
+    if started and not os.environ.get("STREAMREC_KEEP_INFRA"):
+        servers.down()
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def settings(infra: LocalInfra) -> Settings:
+    """Settings pointing at the test servers with topics and a Redis prefix of this test only."""
+    run = uuid.uuid4().hex[:10]
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        kafka_bootstrap_servers=infra.kafka.bootstrap,
+        redis_url=infra.redis.url,
+        redis_prefix=f"test-{run}",
+        topic_reviews=f"t-{run}.reviews",
+        topic_clicks=f"t-{run}.clicks",
+        topic_impressions=f"t-{run}.impressions",
+        topic_dead_letter=f"t-{run}.dead-letter",
+        topic_cluster_events=f"t-{run}.cluster-events",
+        topic_partitions=2,
+        worker_group=f"g-{run}-worker",
+        metrics_group=f"g-{run}-metrics",
+        batch_size=16,
+        batch_wait_ms=50,
+        checkpoint_interval_s=0,
+        n_clusters=4,
+        cluster_refresh_events=20,
+        log_json=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 model, loaded once per test session."""
+    from streamrec.embedding import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(device="cpu", batch_size=32)
+
+
+@pytest.fixture(scope="session")
+def amazon_slice():
+    """The first 60 Amazon interactions in event-time order."""
+    from streamrec.datasets import amazon_interactions
+
+    return amazon_interactions(AMAZON, limit=60)

@@ -1,0 +1,75 @@
+"""Helpers for tests on the real servers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from kafka import KafkaConsumer
+
+from streamrec.events import ClickEvent, ReviewEvent
+from streamrec.kafka_io import Topics, ensure_topics, make_producer
+from streamrec.producer import publish
+from streamrec.settings import Settings
+from streamrec.worker import EmbedWorker
+
+
+def produce(settings: Settings, events: Sequence[ReviewEvent | ClickEvent]) -> None:
+    ensure_topics(settings)
+    producer = make_producer(settings)
+    try:
+        publish(producer, events, Topics.from_settings(settings))
+    finally:
+        producer.close()
+
+
+def produce_raw(settings: Settings, topic: str, values: Sequence[bytes | None],
+                key: bytes = b"k") -> None:
+    ensure_topics(settings)
+    producer = make_producer(settings)
+    try:
+        for value in values:
+            producer.send(topic, key=key, value=value)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def run_worker(worker: EmbedWorker, timeout: float = 180.0, **options: object) -> None:
+    """Run a worker until it has consumed everything, failing the test on a hang."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            worker.run(until_caught_up=True, **options)  # type: ignore[arg-type]
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        worker.stop()
+        thread.join(30)
+        raise TimeoutError("worker did not catch up in time")
+    if errors:
+        raise errors[0]
+
+
+def read_topic(settings: Settings, topic: str, expected: int, timeout: float = 30.0) -> list:
+    consumer = KafkaConsumer(topic, **settings.kafka_client_options(),
+                             auto_offset_reset="earliest", enable_auto_commit=False)
+    records: list = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(records) < expected and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+    finally:
+        consumer.close()
+    return records
+
+
+def topics(settings: Settings) -> Topics:
+    return Topics.from_settings(settings)

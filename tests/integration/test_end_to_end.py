@@ -1,0 +1,91 @@
+"""The thin path on the real servers: producer -> Kafka -> worker -> Redis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from streamrec.cli import app
+from streamrec.client import RecsClient
+from streamrec.datasets import interactions_to_events
+from streamrec.events import ReviewEvent
+from streamrec.kafka_io import committed_offsets
+from streamrec.redis_schema import RedisKeys
+from streamrec.store import connect
+from streamrec.worker import EmbedWorker
+from tests.integration.helpers import produce, produce_raw, read_topic, run_worker, topics
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_events_reach_redis_for_exactly_those_users_and_offsets_cover_all(
+    settings, embedder, amazon_slice
+) -> None:
+    events = interactions_to_events(amazon_slice)
+    produce(settings, events)
+    worker = EmbedWorker(settings, embedder=embedder)
+    run_worker(worker)
+
+    keys = RedisKeys(settings.redis_prefix)
+    client = connect(settings)
+    prefix = keys.user_recs("")
+    stored_users = {k.decode()[len(prefix):] for k in client.scan_iter(prefix + "*")}
+    assert stored_users == {e.user_id for e in events}
+    assert worker.events_total == len(events)
+
+    committed = committed_offsets(settings, settings.worker_group)
+    per_topic: dict[str, int] = {}
+    for tp, offset in committed.items():
+        per_topic[tp.topic] = per_topic.get(tp.topic, 0) + offset
+    reviews = sum(isinstance(e, ReviewEvent) for e in events)
+    assert per_topic == {settings.topic_reviews: reviews,
+                         settings.topic_clicks: len(events) - reviews}
+
+    answer = RecsClient.from_settings(settings).recommend(events[0].user_id, k=5)
+    assert answer.level == "user" and len(answer.item_ids()) == 5
+    assert events[0].item_id not in answer.item_ids()
+
+    env = {"STREAMREC_REDIS_URL": settings.redis_url,
+           "STREAMREC_REDIS_PREFIX": settings.redis_prefix}
+    result = CliRunner().invoke(app, ["recs", events[0].user_id, "-k", "3"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "level=user" in result.output and "as_of=" in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()[:2].strip(". ")
+                .isdigit()]) == 3
+
+
+def test_bad_messages_go_to_the_dead_letter_topic_and_good_ones_still_count(
+    settings, embedder, amazon_slice
+) -> None:
+    good = interactions_to_events(amazon_slice[:5])
+    produce(settings, good[:4])
+    bad = [b"not json", b'{"type": "click"}', None, b"\xff\xfe"]
+    produce_raw(settings, settings.topic_reviews, bad)
+    produce(settings, good[4:])
+    worker = EmbedWorker(settings, embedder=embedder)
+    run_worker(worker)
+    assert worker.events_total == len(good)
+    assert worker.dead_letters == len(bad)
+    letters = read_topic(settings, topics(settings).dead_letter, len(bad))
+    assert sorted((r.value or b"") for r in letters) == sorted(v or b"" for v in bad)
+    for record in letters:
+        headers = dict(record.headers)
+        assert headers["streamrec.source.topic"].decode() == settings.topic_reviews
+        assert int(headers["streamrec.source.offset"]) >= 0
+        assert headers["streamrec.error"]
+
+
+def test_restarted_worker_resumes_from_its_checkpoint(settings, embedder, amazon_slice) -> None:
+    events = interactions_to_events(amazon_slice[:30])
+    produce(settings, events[:30])
+    first = EmbedWorker(settings, embedder=embedder)
+    run_worker(first)
+    produce(settings, events[30:])
+    second = EmbedWorker(settings, embedder=embedder)
+    run_worker(second)
+    assert second.events_total == len(events)  # counted from the checkpoint, none twice
+    summary = json.loads(connect(settings).get(RedisKeys(settings.redis_prefix).model()))
+    assert summary["events"] == len(events)
+    assert summary["users"] == len({e.user_id for e in events})

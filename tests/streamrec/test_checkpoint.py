@@ -1,0 +1,26 @@
+import numpy as np
+
+from streamrec.checkpoint import Checkpoint, DedupWindow, dumps, loads
+
+
+def test_nested_state_round_trips_without_pickle() -> None:
+    state = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "ids": ["x", None],
+             "n": {"deep": [np.int64(3), 2.5]}, "big": 2**70}
+    back = loads(dumps(state))
+    np.testing.assert_array_equal(back["a"], state["a"])
+    assert back["ids"] == ["x", None]
+    assert back["n"] == {"deep": [3, 2.5]}
+    assert back["big"] == 2**70
+
+
+def test_checkpoint_round_trip() -> None:
+    checkpoint = Checkpoint({"k": np.ones(2)}, {"t:0": 5}, ["e1", "e2"], events=7)
+    back = Checkpoint.from_bytes(checkpoint.to_bytes())
+    assert back.offsets == {"t:0": 5} and back.dedup == ["e1", "e2"] and back.events == 7
+
+
+def test_dedup_window_is_bounded() -> None:
+    window = DedupWindow(3)
+    assert all(window.add(e) for e in "abcd")
+    assert len(window) == 3 and "a" not in window
+    assert not window.add("d")
