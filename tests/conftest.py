@@ -65,7 +65,7 @@ def embedder():
     """The real all-MiniLM-L6-v2 model, loaded once per test session."""
     from streamrec.embedding import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(device="cpu", batch_size=32)
+    return SentenceTransformerEmbedder(device="cpu")
 
 
 @pytest.fixture(scope="session")

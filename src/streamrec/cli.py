@@ -217,6 +217,27 @@ def worker(
                            "duplicates": embed_worker.duplicates}))
 
 
+@app.command()
+def sidecar(
+    window: Annotated[int, typer.Option(help="Count window (clicks).")] = 1000,
+    period: Annotated[float, typer.Option(help="Time window (seconds of event time).")] = 3600,
+    until_caught_up: Annotated[bool, typer.Option()] = False,
+    env_file: EnvFile = None,
+) -> None:
+    """Run the metrics sidecar: rolling NDCG/HR/MAP/MRR/CTR of served lists per strategy."""
+    from streamrec.kafka_io import ensure_topics
+    from streamrec.observability import serve_metrics, setup_logging
+    from streamrec.sidecar import MetricsSidecar
+
+    settings = load_settings(env_file)
+    setup_logging(settings.log_level, settings.log_json)
+    serve_metrics(settings.metrics_port)
+    ensure_topics(settings)
+    metrics_sidecar = MetricsSidecar(settings, window=window, period_s=period)
+    _install_signal_handlers(metrics_sidecar.stop)
+    metrics_sidecar.run(until_caught_up=until_caught_up)
+
+
 # -- reading ------------------------------------------------------------------------------
 
 
@@ -243,6 +264,35 @@ def recs(
                f"strategy={answer.recs.strategy} as_of={as_of}")
     for rank, item in enumerate(answer.recs.items, start=1):
         typer.echo(f"{rank:3d}. {item.item_id}  {item.score:.4f}")
+
+
+@app.command()
+def clusters(
+    plot: Annotated[Path | None, typer.Option(help="Draw a 2-D map of user vectors to this "
+                                              "PNG.")] = None,
+    reviews_from: Annotated[Path | None, typer.Option(
+        help="Amazon file to show the representative reviews' text from (Redis holds only "
+             "their ids).")] = None,
+    env_file: EnvFile = None,
+) -> None:
+    """Print each cluster's labels, size, weight and representative reviews."""
+    from streamrec.clusters_view import load_summaries, plot_map, review_texts
+
+    settings = load_settings(env_file)
+    summaries = load_summaries(settings)
+    if not summaries:
+        typer.echo("no clusters in Redis yet (is the worker running?)", err=True)
+        raise typer.Exit(1)
+    wanted = [r for s in summaries for r in s.representative_reviews]
+    texts = review_texts(reviews_from, wanted) if reviews_from else {}
+    for summary in sorted(summaries, key=lambda s: -s.users):
+        typer.echo(f"cluster {summary.cluster_id:3d}  users={summary.users:5d}  "
+                   f"weight={summary.weight:8.1f}  {', '.join(summary.labels)}")
+        for event_id in summary.representative_reviews:
+            if event_id in texts:
+                typer.echo(f"      \u201c{texts[event_id][:110]}\u201d")
+    if plot is not None:
+        typer.echo(f"map written to {plot_map(settings, plot)}")
 
 
 # -- demo -------------------------------------------------------------------------------

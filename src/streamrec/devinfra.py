@@ -122,6 +122,7 @@ class KafkaServer:
     port: int = 19092
     controller_port: int = 19093
     heap: str = "768m"
+    libs_dir: Path | None = None  # share one download of the jars between servers
 
     @property
     def bootstrap(self) -> str:
@@ -129,7 +130,7 @@ class KafkaServer:
 
     @property
     def libs(self) -> Path:
-        return self.root / "libs"
+        return self.libs_dir or self.root / "libs"
 
     @property
     def config(self) -> Path:

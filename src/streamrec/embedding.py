@@ -64,7 +64,8 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded offline; fp16 on CUDA."""
 
     def __init__(
-        self, model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 64
+        self, model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 0,
+        max_seq_tokens: int = 0,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -72,9 +73,12 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         self.device = pick_device(device)
-        self.batch_size = batch_size
+        # small forward passes of length-sorted texts waste less on padding on a CPU
+        self.batch_size = batch_size or (128 if self.device == "cuda" else 16)
         self.name = model
         self.model = SentenceTransformer(resolve_model_path(model), device=self.device)
+        if max_seq_tokens:
+            self.model.max_seq_length = max_seq_tokens
         if self.device == "cuda":
             self.model.half()
         getter = getattr(self.model, "get_embedding_dimension", None)
@@ -127,11 +131,13 @@ class HashingEmbedder:
         return normalise_rows(out)
 
 
-def make_embedder(model: str, device: str = "auto", batch_size: int = 64) -> Embedder:
+def make_embedder(model: str, device: str = "auto", batch_size: int = 0,
+                  max_seq_tokens: int = 0) -> Embedder:
     """``hashing[-DIM]`` gives the hashing embedder; anything else a transformer."""
     if model.startswith("hashing"):
         _, _, dim = model.partition("-")
         return HashingEmbedder(int(dim) if dim else 384)
     if Path(model).expanduser().exists():
         model = str(Path(model).expanduser())
-    return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
+    return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size,
+                                       max_seq_tokens=max_seq_tokens)

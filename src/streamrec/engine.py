@@ -9,6 +9,7 @@ with the embeddings of its reviews, and returns what must be written.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -16,10 +17,11 @@ import numpy as np
 
 from streamrec.clustering import Clusterer, LifecycleEvent, OnlineKMeans
 from streamrec.clustering.base import top2
+from streamrec.clustering.labels import ClusterLabeler
 from streamrec.events import ClickEvent, ReviewEvent
 from streamrec.items import ItemStats, engagement_weight
 from streamrec.profiles import UserProfiles
-from streamrec.redis_schema import Assignment, RecList, ScoredItem
+from streamrec.redis_schema import Assignment, ClusterSummary, RecList, ScoredItem
 from streamrec.strategies import Strategy, make_strategies, top_items
 
 
@@ -64,6 +66,8 @@ class BatchOutput:
     assignments: dict[str, Assignment] = field(default_factory=dict)
     lifecycle: list[LifecycleEvent] = field(default_factory=list)
     retired_clusters: list[int] = field(default_factory=list)
+    clusters: list[ClusterSummary] | None = None
+    drift_alarms: int = 0
     reviews: int = 0
     clicks: int = 0
 
@@ -89,6 +93,8 @@ class Engine:
         self.items = ItemStats(dim, c.item_half_life, c.trending_half_life,
                                c.engagement_half_life)
         self.strategies = strategies or make_strategies()
+        self.labeler = ClusterLabeler()
+        self.drift = DriftMonitor()
         self.clock = 0  # events applied so far
         self.as_of = 0.0  # newest event time applied
         self._last_refresh = -(10**18)
@@ -130,13 +136,7 @@ class Engine:
         out = BatchOutput(reviews=len(reviews), clicks=len(events) - len(reviews))
         self._item_matrix = None
         if reviews:
-            batch_time = max(e.ts for e in reviews)
-            self.clusterer.learn(np.asarray(vectors, dtype=np.float32), t=batch_time)
-            out.lifecycle = self.clusterer.pop_events()
-            for event in out.lifecycle:
-                self.items.apply_lifecycle(event)
-                if event.kind in ("died", "merged"):
-                    out.retired_clusters.append(event.cluster_id)
+            self._learn_clusters(reviews, np.asarray(vectors, dtype=np.float32), out)
         snapshot = self.clusterer.snapshot()
         touched: dict[str, int] = {}
         vector_iter = iter(vectors)
@@ -164,6 +164,25 @@ class Engine:
         for user_id in touched:
             out.user_recs[user_id] = self.recommend("user", user_id)
         return out
+
+    def _learn_clusters(self, reviews: list[ReviewEvent], vectors: np.ndarray,
+                        out: BatchOutput) -> None:
+        assigned = self.clusterer.learn(vectors, t=max(e.ts for e in reviews))
+        out.lifecycle = self.clusterer.pop_events()
+        for event in out.lifecycle:
+            self.items.apply_lifecycle(event)
+            self.labeler.apply_lifecycle(event.kind, event.cluster_id, event.related)
+            if event.kind in ("died", "merged"):
+                out.retired_clusters.append(event.cluster_id)
+        snapshot = self.clusterer.snapshot()
+        rows = {int(cid): n for n, cid in enumerate(snapshot.ids)}
+        for review, vector, cluster_id in zip(reviews, vectors, assigned.tolist(), strict=True):
+            row = rows.get(cluster_id)
+            centroid = snapshot.centroids[row] if row is not None else None
+            self.labeler.add(cluster_id, review.text, vector, review.event_id, review.item_id,
+                             centroid)
+            if centroid is not None:
+                out.drift_alarms += self.drift.update(1.0 - float(vector @ centroid))
 
     def _reassign(self, touched: dict[str, int], snapshot, out: BatchOutput) -> None:
         rows = np.fromiter(touched.values(), dtype=np.int64, count=len(touched))
@@ -196,8 +215,32 @@ class Engine:
             self._refreshed_centroids.pop(cluster_id, None)
         if due or out.trending is None:
             out.trending = self.recommend("trending", None)
+        if due or out.lifecycle:
+            out.clusters = self.cluster_summaries()
         if due:
             self._last_refresh = self.clock
+
+    def cluster_summaries(self, top_words: int = 6) -> list[ClusterSummary]:
+        """Labels, sizes and weights of the live clusters (no raw text)."""
+        snapshot = self.clusterer.snapshot()
+        labels = self.labeler.labels(top_words)
+        n = self.profiles.n_rows
+        sizes = np.bincount(
+            np.searchsorted(snapshot.ids, self.profiles.cluster[:n][
+                np.isin(self.profiles.cluster[:n], snapshot.ids)]),
+            minlength=len(snapshot)) if len(snapshot) else np.zeros(0, dtype=np.int64)
+        order = np.argsort(snapshot.ids)
+        sizes_by_id = dict(zip(snapshot.ids[order].tolist(), sizes.tolist(), strict=True))
+        summaries = []
+        for row, cluster_id in enumerate(snapshot.ids.tolist()):
+            reps = self.labeler.representatives(cluster_id, snapshot.centroids[row])
+            summaries.append(ClusterSummary(
+                cluster_id=cluster_id, weight=round(float(snapshot.weights[row]), 3),
+                users=int(sizes_by_id.get(cluster_id, 0)), labels=labels.get(cluster_id, []),
+                representative_items=[r.item_id for r in reps],
+                representative_reviews=[r.event_id for r in reps],
+            ))
+        return summaries
 
     # -- serving -------------------------------------------------------------------
 
@@ -240,6 +283,8 @@ class Engine:
             "refreshed_centroids": np.array(list(self._refreshed_centroids.values()),
                                             dtype=np.float32).reshape(-1, self.dim),
             "clusterer": self.clusterer.state(),
+            "labeler": self.labeler.state(),
+            "drift": self.drift.state(),
             "profiles": self.profiles.state(),
             "items": self.items.state(),
         }
@@ -251,6 +296,8 @@ class Engine:
         self.as_of = float(state["as_of"])
         self._last_refresh = int(state["last_refresh"])
         self.clusterer.load(state["clusterer"])
+        self.labeler.load(state["labeler"])
+        self.drift.load(state["drift"])
         self.profiles.load(state["profiles"])
         self.items.load(state["items"])
         self._item_matrix = None
@@ -263,3 +310,53 @@ class Engine:
         """Remove a user's profile, assignment and history (their past engagement stays
         folded into anonymous item and cluster counts, which hold no user id)."""
         return self.profiles.remove(user_id)
+
+
+class DriftMonitor:
+    """River's ADWIN on the distance of each review to its centroid.
+
+    A rise in that distance means people write about things the clusters do
+    not cover (yet). The last distances travel in the checkpoint and rebuild
+    the detector on restore.
+    """
+
+    def __init__(self, delta: float = 0.002, keep: int = 4000) -> None:
+        from river import drift
+
+        self.delta = delta
+        self.detector = drift.ADWIN(delta=delta)
+        self.recent: deque[float] = deque(maxlen=keep)
+        self.alarms = 0
+        self.last_alarm_at = -1
+        self.seen = 0
+
+    def update(self, distance: float) -> int:
+        """Feed one distance; 1 when this value raised an alarm."""
+        self.detector.update(distance)
+        self.recent.append(distance)
+        self.seen += 1
+        if self.detector.drift_detected:
+            self.alarms += 1
+            self.last_alarm_at = self.seen
+            return 1
+        return 0
+
+    @property
+    def mean_distance(self) -> float:
+        return float(self.detector.estimation)
+
+    def state(self) -> dict:
+        return {"recent": np.array(self.recent, dtype=np.float64), "alarms": self.alarms,
+                "last_alarm_at": self.last_alarm_at, "seen": self.seen}
+
+    def load(self, state: dict) -> None:
+        from river import drift
+
+        self.detector = drift.ADWIN(delta=self.delta)
+        self.recent.clear()
+        for value in np.asarray(state["recent"]).tolist():
+            self.detector.update(value)
+            self.recent.append(value)
+        self.alarms = int(state["alarms"])
+        self.last_alarm_at = int(state["last_alarm_at"])
+        self.seen = int(state["seen"])

@@ -113,3 +113,5 @@ class ClusterSummary(BaseModel):
     users: int
     labels: list[str] = Field(default_factory=list)
     representative_items: list[str] = Field(default_factory=list)
+    representative_reviews: list[str] = Field(
+        default_factory=list, description="event ids of the reviews closest to the centroid")

@@ -60,8 +60,12 @@ class Settings(BaseSettings):
     # Embedding model
     model: str = Field(default=DEFAULT_MODEL, description="name or local path")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    batch_size: int = Field(default=64, ge=1)
+    batch_size: int = Field(default=64, ge=1, description="reviews per micro-batch")
     batch_wait_ms: int = Field(default=200, ge=0)
+    embed_batch_size: int = Field(
+        default=0, ge=0,
+        description="texts per model forward pass, sorted by length (0: 16 on cpu, 128 on cuda)")
+    max_seq_tokens: int = Field(default=0, ge=0, description="0 keeps the model's own limit")
     max_text_chars: int = Field(default=2000, ge=16)
 
     # Profiles, clustering and recommendations

@@ -69,6 +69,9 @@ class RecsStore:
             pipe.set(self.keys.trending(), out.trending.model_dump_json(), ex=self.ttl)
         for cluster_id in out.retired_clusters:
             pipe.delete(self.keys.cluster_recs(cluster_id))
+        if out.clusters is not None:
+            pipe.set(self.keys.clusters(),
+                     json.dumps([c.model_dump() for c in out.clusters]))
         if model_summary is not None:
             pipe.set(self.keys.model(), json.dumps(model_summary))
         written = len(pipe)

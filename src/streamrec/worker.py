@@ -52,7 +52,8 @@ class EmbedWorker(ConsumerRebalanceListener):
         self.settings = settings
         self.topics = Topics.from_settings(settings)
         self.embedder = embedder or make_embedder(settings.model, settings.device,
-                                                  settings.batch_size)
+                                                  settings.embed_batch_size,
+                                                  settings.max_seq_tokens)
         self.engine = engine or Engine(self.embedder.dim, EngineConfig.from_settings(settings))
         self.store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix),
                                settings.recs_ttl_s)

@@ -1,0 +1,162 @@
+"""Cluster labels: the most distinctive words of each cluster's recent reviews.
+
+Class-based TF-IDF (as BERTopic's c-TF-IDF): a term's weight in cluster ``c``
+is ``tf(t, c) * log(1 + A / f(t))``, where ``tf`` is the term's (decayed)
+count in the cluster, ``f`` its count over all clusters and ``A`` the average
+number of terms per cluster. Words are lower-cased Latin/other word tokens
+without stop words; runs of CJK characters (no spaces between words) become
+character bigrams, so Chinese comments get labels too.
+
+Only bags of words are kept (decayed, pruned), plus the ids of the reviews
+closest to each centroid; the text of those representative reviews stays in
+memory and never reaches Redis.
+
+>>> tokens("Great strings! 琴弦很好")
+['great', 'strings', '琴弦', '弦很', '很好']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_TOKEN = re.compile(rf"[{_CJK}]+|[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+_IS_CJK = re.compile(rf"[{_CJK}]")
+
+STOP_WORDS = frozenset("""
+a about above after again against all also am an and any are aren as at be because been
+before being below between both but by can cannot could did didn do does doesn doing don down
+during each few for from further get got had has have having he her here hers herself him
+himself his how i if in into is isn it its itself just let me more most much my myself no nor
+not now of off on once only or other our ours ourselves out over own really same she should so
+some such than that the their theirs them themselves then there these they this those through
+to too under until up very was wasn we well were what when where which while who whom why will
+with won would you your yours yourself yourselves one two use used using will get gets got
+like good great nice very well really just also even still much many lot bit ve ll re s t d m
+im it's i'm i've don't can't doesn't didn't isn't wasn't won't product item buy bought amazon
+""".split())
+_CJK_STOP = frozenset("的了是我在有这个很也就都不和就")
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens for labels; CJK runs become overlapping character bigrams."""
+    out: list[str] = []
+    for match in _TOKEN.findall(text.lower()):
+        if _IS_CJK.match(match):
+            chars = [c for c in match if c not in _CJK_STOP] or list(match)
+            if len(chars) == 1:
+                out.append(chars[0])
+            out.extend(chars[i] + chars[i + 1] for i in range(len(chars) - 1))
+        elif len(match) >= 3 and match not in STOP_WORDS:
+            out.append(match)
+    return out
+
+
+@dataclass
+class Representative:
+    event_id: str
+    item_id: str
+    vector: np.ndarray
+    text: str = ""  # in memory only
+
+
+@dataclass
+class ClusterWords:
+    counts: Counter = field(default_factory=Counter)
+    reviews: int = 0
+    representatives: list[Representative] = field(default_factory=list)
+
+
+class ClusterLabeler:
+    """Keeps decayed word counts and candidate representative reviews per cluster.
+
+    Every ``decay_every`` reviews of a cluster its counts halve and counts below
+    0.5 are dropped, so labels follow what the cluster writes about now and the
+    vocabulary stays bounded.
+    """
+
+    def __init__(self, decay_every: int = 300, max_terms: int = 3000,
+                 candidates: int = 12) -> None:
+        self.decay_every = decay_every
+        self.max_terms = max_terms
+        self.candidates = candidates
+        self.clusters: dict[int, ClusterWords] = {}
+
+    def add(self, cluster_id: int, text: str, vector: np.ndarray, event_id: str,
+            item_id: str, centroid: np.ndarray | None) -> None:
+        words = self.clusters.setdefault(cluster_id, ClusterWords())
+        words.counts.update(tokens(text))
+        words.reviews += 1
+        if words.reviews % self.decay_every == 0:
+            self._decay(words)
+        words.representatives.append(Representative(event_id, item_id, vector, text[:300]))
+        if len(words.representatives) > self.candidates and centroid is not None:
+            words.representatives.sort(key=lambda r: -float(r.vector @ centroid))
+            del words.representatives[self.candidates:]
+
+    def _decay(self, words: ClusterWords) -> None:
+        words.counts = Counter({t: c / 2 for t, c in words.counts.most_common(self.max_terms)
+                                if c >= 1.0})
+
+    def apply_lifecycle(self, kind: str, cluster_id: int, related: tuple[int, ...]) -> None:
+        if kind == "merged" and cluster_id in self.clusters:
+            absorbed = self.clusters.pop(cluster_id)
+            kept = self.clusters.setdefault(related[0], ClusterWords())
+            kept.counts.update(absorbed.counts)
+            kept.reviews += absorbed.reviews
+            kept.representatives += absorbed.representatives
+        elif kind == "died":
+            self.clusters.pop(cluster_id, None)
+
+    def labels(self, top: int = 6) -> dict[int, list[str]]:
+        """The ``top`` most distinctive terms of every cluster (c-TF-IDF)."""
+        if not self.clusters:
+            return {}
+        totals: Counter = Counter()
+        for words in self.clusters.values():
+            totals.update(words.counts)
+        average = sum(totals.values()) / len(self.clusters)
+        out: dict[int, list[str]] = {}
+        for cluster_id, words in self.clusters.items():
+            scored = sorted(
+                ((count * math.log(1 + average / totals[term]), term)
+                 for term, count in words.counts.items()),
+                reverse=True,
+            )
+            out[cluster_id] = [term for _, term in scored[:top]]
+        return out
+
+    def representatives(self, cluster_id: int, centroid: np.ndarray, top: int = 3
+                        ) -> list[Representative]:
+        words = self.clusters.get(cluster_id)
+        if words is None:
+            return []
+        return sorted(words.representatives, key=lambda r: -float(r.vector @ centroid))[:top]
+
+    def state(self) -> dict:
+        """Word counts and representative ids and vectors; the texts are left out."""
+        return {
+            str(cid): {
+                "terms": list(w.counts), "counts": np.array(list(w.counts.values())),
+                "reviews": w.reviews,
+                "rep_ids": [r.event_id for r in w.representatives],
+                "rep_items": [r.item_id for r in w.representatives],
+                "rep_vectors": np.array([r.vector for r in w.representatives],
+                                        dtype=np.float32),
+            }
+            for cid, w in self.clusters.items()
+        }
+
+    def load(self, state: dict) -> None:
+        self.clusters = {}
+        for cid, data in state.items():
+            counts = Counter(dict(zip(data["terms"], np.asarray(data["counts"]).tolist(),
+                                      strict=True)))
+            reps = [Representative(e, i, np.asarray(v)) for e, i, v in
+                    zip(data["rep_ids"], data["rep_items"], data["rep_vectors"], strict=True)]
+            self.clusters[int(cid)] = ClusterWords(counts, int(data["reviews"]), reps)
