@@ -74,3 +74,38 @@ def amazon_slice():
     from streamrec.datasets import amazon_interactions
 
     return amazon_interactions(AMAZON, limit=60)
+
+
+CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
+
+
+@pytest.fixture(scope="session")
+def amazon_cache(embedder) -> Path:
+    """Real embeddings of the first 300 Amazon reviews, computed once (kept in .cache/)."""
+    from streamrec.datasets import amazon_interactions
+    from streamrec.embedding import CachedEmbedder, precompute
+    from streamrec.settings import DEFAULT_MODEL
+    from streamrec.text import clean_text
+
+    path = CACHE_DIR / "test-amazon-300.npz"
+    cache = CachedEmbedder(lambda: embedder, DEFAULT_MODEL, path)
+    texts = [clean_text(i.text) for i in amazon_interactions(AMAZON, limit=300)]
+    before = len(cache.index)
+    precompute(cache, texts)
+    if len(cache.index) != before:
+        cache.save()
+    return path
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as STREAMREC_* variables, for worker subprocesses."""
+    from pydantic import SecretStr
+
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"STREAMREC_{name.upper()}"] = str(value)
+    return env

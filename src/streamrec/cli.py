@@ -295,6 +295,28 @@ def clusters(
         typer.echo(f"map written to {plot_map(settings, plot)}")
 
 
+@app.command("embed-cache")
+def embed_cache(
+    dataset: Annotated[str, typer.Argument(help="amazon or movielens")],
+    out: Annotated[Path, typer.Option(help="The .npz cache file to write or extend.")],
+    limit: Annotated[int | None, typer.Option(help="Only the first N interactions.")] = None,
+    env_file: EnvFile = None,
+) -> None:
+    """Embed a data set's review texts once into a cache file (STREAMREC_EMBED_CACHE)."""
+    from streamrec.datasets import load_interactions
+    from streamrec.embedding import CachedEmbedder, make_embedder, precompute
+    from streamrec.text import clean_text
+
+    settings = load_settings(env_file)
+    embedder = make_embedder(settings.model, settings.device, settings.embed_batch_size,
+                             settings.max_seq_tokens, cache=out)
+    assert isinstance(embedder, CachedEmbedder)
+    texts = [clean_text(i.text, settings.max_text_chars)
+             for i in load_interactions(dataset, limit) if i.text.strip()]
+    precompute(embedder, texts, progress=True)
+    typer.echo(f"{embedder.save()}: {len(embedder.index)} embeddings")
+
+
 # -- demo -------------------------------------------------------------------------------
 
 

@@ -115,6 +115,16 @@ def movielens_interactions(folder: Path | None = None, limit: int | None = None
     return out[:limit] if limit is not None else out
 
 
+def load_interactions(dataset: str, limit: int | None = None,
+                      path: Path | None = None) -> list[Interaction]:
+    """``amazon`` or ``movielens`` by name."""
+    if dataset == "amazon":
+        return amazon_interactions(path, limit)
+    if dataset == "movielens":
+        return movielens_interactions(path, limit)
+    raise ValueError(f"unknown data set {dataset!r} (amazon or movielens)")
+
+
 def interactions_to_events(interactions: list[Interaction]
                            ) -> list[ReviewEvent | ClickEvent]:
     return [event for interaction in interactions for event in interaction.events()]

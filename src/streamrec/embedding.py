@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -131,13 +131,114 @@ class HashingEmbedder:
         return normalise_rows(out)
 
 
+class CachedEmbedder:
+    """Remembers embeddings by text; the wrapped model is loaded on the first miss only.
+
+    Replays and benchmarks embed the same texts again and again; a cache file
+    (``.npz``: text hashes, vectors and the model's name) makes that free. A
+    cache written by another model is refused rather than silently mixed in.
+    """
+
+    def __init__(self, load: Callable[[], Embedder], name: str, path: Path | None = None
+                 ) -> None:
+        self._load = load
+        self._inner: Embedder | None = None
+        self.name = name
+        self.path = path
+        self.index: dict[bytes, int] = {}
+        self.vectors = np.zeros((0, 0), dtype=np.float32)
+        self._new: list[np.ndarray] = []
+        self.hits = self.misses = 0
+        if path is not None and path.exists():
+            with np.load(path, allow_pickle=False) as cache:
+                if str(cache["model"]) != name:
+                    raise ValueError(f"{path} holds embeddings of {cache['model']}, not {name}")
+                self.vectors = cache["vectors"].astype(np.float32)
+                self.index = {bytes(k): n for n, k in enumerate(cache["keys"])}
+
+    @property
+    def inner(self) -> Embedder:
+        if self._inner is None:
+            self._inner = self._load()
+        return self._inner
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        return self.vectors.shape[1] if self.vectors.size else self.inner.dim
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [self.key(t) for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True)
+                          if k not in self.index}.items())
+        if missing:
+            fresh = self.inner.encode([t for _, t in missing])
+            if not self.vectors.size:
+                self.vectors = np.zeros((0, fresh.shape[1]), dtype=np.float32)
+            base = len(self.vectors) + sum(len(b) for b in self._new)
+            for n, (key, _) in enumerate(missing):
+                self.index[key] = base + n
+            self._new.append(fresh)
+        self._flush_new()
+        self.misses += len(missing)
+        self.hits += len(texts) - len(missing)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.vectors[[self.index[k] for k in keys]]
+
+    def _flush_new(self) -> None:
+        if self._new:
+            self.vectors = np.vstack([self.vectors, *self._new])
+            self._new = []
+
+    def save(self, path: Path | None = None) -> Path:
+        path = path or self.path
+        if path is None:
+            raise ValueError("no cache path")
+        self._flush_new()
+        keys = np.empty(len(self.index), dtype="S16")
+        for key, row in self.index.items():
+            keys[row] = key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as handle:
+            np.savez(handle, keys=keys, vectors=self.vectors, model=np.array(self.name))
+        return path
+
+
 def make_embedder(model: str, device: str = "auto", batch_size: int = 0,
-                  max_seq_tokens: int = 0) -> Embedder:
-    """``hashing[-DIM]`` gives the hashing embedder; anything else a transformer."""
+                  max_seq_tokens: int = 0, cache: Path | None = None) -> Embedder:
+    """``hashing[-DIM]`` gives the hashing embedder; anything else a transformer.
+
+    With ``cache`` the model sits behind a :class:`CachedEmbedder` and loads
+    only when a text is missing from the cache.
+    """
     if model.startswith("hashing"):
         _, _, dim = model.partition("-")
         return HashingEmbedder(int(dim) if dim else 384)
     if Path(model).expanduser().exists():
         model = str(Path(model).expanduser())
-    return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size,
-                                       max_seq_tokens=max_seq_tokens)
+
+    def load() -> Embedder:
+        return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size,
+                                           max_seq_tokens=max_seq_tokens)
+
+    if cache is None:
+        return load()
+    name = model if not max_seq_tokens else f"{model}@{max_seq_tokens}"
+    return CachedEmbedder(load, name, cache)
+
+
+def precompute(embedder: CachedEmbedder, texts: Sequence[str], chunk: int = 256,
+               progress: bool = False) -> None:
+    """Fill the cache with ``texts`` (already cleaned as the worker cleans them)."""
+    todo = sorted({t for t in texts if CachedEmbedder.key(t) not in embedder.index})
+    starts = range(0, len(todo), chunk)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="embed", unit="chunk")
+    for start in starts:
+        embedder.encode(todo[start : start + chunk])

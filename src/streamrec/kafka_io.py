@@ -50,7 +50,9 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None,
         wanted = [
             NewTopic(name, num_partitions=partitions or settings.topic_partitions,
                      replication_factor=1,
-                     topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)})
+                     topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES),
+                                    "retention.ms": str(settings.topic_retention_ms),
+                                    "message.timestamp.type": "CreateTime"})
             for name in names if name not in existing
         ]
         if wanted:
@@ -96,6 +98,8 @@ def make_consumer(settings: Settings, group: str, topics: Iterable[str] | None =
         "max_partition_fetch_bytes": MAX_MESSAGE_BYTES,
         "fetch_max_bytes": 4 * MAX_MESSAGE_BYTES,
         "max_poll_interval_ms": 600_000,
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": max(1000, settings.kafka_session_timeout_ms // 5),
         **overrides,
     }
     consumer = KafkaConsumer(**options)

@@ -44,8 +44,10 @@ def publish(
             due = (event.ts - start_ts) / speedup - (time.monotonic() - start_wall)
             if due > 0:
                 time.sleep(due)
+        # the record timestamp is the event time: replays can seek by it and the
+        # worker merges partitions by it
         futures.append(producer.send(topic_for(event, topics), key=event.user_id.encode(),
-                                     value=event.to_json()))
+                                     value=event.to_json(), timestamp_ms=int(event.ts * 1000)))
     producer.flush(timeout=120)
     failed = [f for f in futures if f.failed()]
     if failed:

@@ -45,7 +45,14 @@ class Settings(BaseSettings):
     topic_dead_letter: str = "streamrec.dead-letter"
     topic_cluster_events: str = "streamrec.cluster-events"
     topic_partitions: int = Field(default=4, ge=1)
+    topic_retention_ms: int = Field(
+        default=-1, ge=-1, description="-1 keeps history for replays (record times are event "
+                                       "times, often years old)")
     worker_group: str = "streamrec-embed-worker"
+    worker_instance_id: str | None = Field(
+        default=None, description="static group membership: a restarted worker with the same "
+                                  "id takes its partitions back without a rebalance")
+    kafka_session_timeout_ms: int = Field(default=45_000, ge=6_000)
     metrics_group: str = "streamrec-metrics-sidecar"
 
     # Redis
@@ -66,6 +73,8 @@ class Settings(BaseSettings):
         default=0, ge=0,
         description="texts per model forward pass, sorted by length (0: 16 on cpu, 128 on cuda)")
     max_seq_tokens: int = Field(default=0, ge=0, description="0 keeps the model's own limit")
+    embed_cache: Path | None = Field(
+        default=None, description="npz file of precomputed embeddings (replays, benchmarks)")
     max_text_chars: int = Field(default=2000, ge=16)
 
     # Profiles, clustering and recommendations

@@ -22,12 +22,15 @@ from streamrec.embedding import Embedder, make_embedder
 from streamrec.engine import Engine, EngineConfig
 from streamrec.events import ClickEvent, InvalidEvent, ReviewEvent, parse_event
 from streamrec.kafka_io import Topics, dead_letter_headers, make_consumer, make_producer
+from streamrec.ordering import BLOCKED, COMPLETE, EXHAUSTED, EventTimeMerger
 from streamrec.redis_schema import RedisKeys
 from streamrec.settings import Settings
 from streamrec.store import RecsStore, connect, with_retry
 from streamrec.text import clean_text
 
 log = logging.getLogger(__name__)
+
+MAX_IDLE_S = 5.0  # how long a partition that lags behind may hold the others back
 
 
 @dataclass
@@ -53,7 +56,8 @@ class EmbedWorker(ConsumerRebalanceListener):
         self.topics = Topics.from_settings(settings)
         self.embedder = embedder or make_embedder(settings.model, settings.device,
                                                   settings.embed_batch_size,
-                                                  settings.max_seq_tokens)
+                                                  settings.max_seq_tokens,
+                                                  settings.embed_cache)
         self.engine = engine or Engine(self.embedder.dim, EngineConfig.from_settings(settings))
         self.store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix),
                                settings.recs_ttl_s)
@@ -67,6 +71,8 @@ class EmbedWorker(ConsumerRebalanceListener):
         self._consumer: KafkaConsumer | None = None
         self._last_checkpoint = time.monotonic()
         self._dirty = False
+        self.merger = EventTimeMerger()
+        self._buffered_since: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -101,7 +107,8 @@ class EmbedWorker(ConsumerRebalanceListener):
     ) -> None:
         """Process until stopped (SIGTERM), caught up, or idle for ``idle_timeout_s``."""
         self.restore()
-        consumer = make_consumer(self.settings, self.settings.worker_group)
+        consumer = make_consumer(self.settings, self.settings.worker_group,
+                                 group_instance_id=self.settings.worker_instance_id)
         consumer.subscribe([self.topics.reviews, self.topics.clicks], listener=self)
         producer = make_producer(self.settings)
         self._consumer = consumer
@@ -141,6 +148,7 @@ class EmbedWorker(ConsumerRebalanceListener):
         log.info("partitions assigned", extra={"partitions": str(sorted(assigned))})
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.merger.drop(revoked)  # the next owner reads them again from the commit
         if self._consumer is not None and self._dirty:
             self.checkpoint(self._consumer)
         log.info("partitions revoked", extra={"partitions": str(sorted(revoked))})
@@ -148,29 +156,62 @@ class EmbedWorker(ConsumerRebalanceListener):
     # -- the loop ------------------------------------------------------------------
 
     def _collect(self, consumer: KafkaConsumer) -> list[ConsumerRecord]:
-        """A micro-batch: up to ``batch_size`` reviews or ``batch_wait_ms``, whichever first."""
-        records: list[ConsumerRecord] = []
-        reviews = 0
-        deadline: float | None = None
+        """The next micro-batch in event-time order (see :mod:`streamrec.ordering`).
+
+        A batch ends after ``batch_size`` reviews (or four times as many events).
+        A shorter batch goes out only when every partition is at its end and
+        ``batch_wait_ms`` has passed (so a replay cuts the same batches on
+        every run), or, if a partition stays blocked, after ``MAX_IDLE_S``.
+        """
         wait_s = self.settings.batch_wait_ms / 1000
         while not self.stopping:
-            remaining = 0.5 if deadline is None else deadline - time.monotonic()
-            if deadline is not None and remaining <= 0:
-                break
-            polled = consumer.poll(timeout_ms=int(remaining * 1000),
-                                   max_records=self.settings.batch_size - reviews)
-            if not polled:
-                if deadline is None:
-                    break
+            buffered = len(self.merger)
+            polled = consumer.poll(timeout_ms=50 if buffered else 500,
+                                   max_records=4 * self.settings.batch_size)
+            for tp, records in polled.items():
+                self.merger.add(tp, records)
+            if not len(self.merger):
+                self._buffered_since = None
+                if not polled:
+                    return []
                 continue
-            for batch in polled.values():
-                records.extend(batch)
-                reviews += sum(1 for r in batch if r.topic == self.topics.reviews)
-            if deadline is None:
-                deadline = time.monotonic() + wait_s
-            if reviews >= self.settings.batch_size:
-                break
-        return records
+            now = time.monotonic()
+            if self._buffered_since is None:
+                self._buffered_since = now
+            waited = now - self._buffered_since
+            assigned = consumer.assignment()
+            at_end = self._at_end_checker(consumer)
+            limit, stop = 4 * self.settings.batch_size, self._review_counter()
+            order, status = self.merger.plan(limit, at_end, assigned, stop=stop)
+            if status == COMPLETE or (status == EXHAUSTED and order and waited >= wait_s):
+                self._buffered_since = None
+                return self.merger.take(limit, at_end, assigned, stop=self._review_counter())
+            if status == BLOCKED and waited >= MAX_IDLE_S:
+                self._buffered_since = None
+                return self.merger.take(limit, at_end, assigned, ignore_blocked=True,
+                                        stop=self._review_counter())
+        return []
+
+    def _review_counter(self) -> Callable[[ConsumerRecord], bool]:
+        count = 0
+        reviews = self.topics.reviews
+
+        def enough(record: ConsumerRecord) -> bool:
+            nonlocal count
+            count += record.topic == reviews
+            return count >= self.settings.batch_size
+
+        return enough
+
+    def _at_end_checker(self, consumer: KafkaConsumer) -> Callable[[TopicPartition], bool]:
+        """True for partitions with nothing left to fetch (position at the high watermark)."""
+        def at_end(tp: TopicPartition) -> bool:
+            high = consumer.highwater(tp)
+            if high is None:
+                high = consumer.end_offsets([tp])[tp]
+            return consumer.position(tp) >= high
+
+        return at_end
 
     def decode(self, records: list[ConsumerRecord]) -> Decoded:
         """Validate, clean and deduplicate; bad records become dead letters."""
@@ -293,6 +334,8 @@ class EmbedWorker(ConsumerRebalanceListener):
     def _caught_up(self, consumer: KafkaConsumer) -> bool:
         assigned = consumer.assignment()
         if not assigned:
+            return False
+        if len(self.merger):
             return False
         ends = consumer.end_offsets(list(assigned))
         return all(

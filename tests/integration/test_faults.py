@@ -1,0 +1,109 @@
+"""Real faults on real servers: the effects equal those of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from streamrec.checkpoint import Checkpoint
+from streamrec.datasets import amazon_interactions, interactions_to_events
+from streamrec.kafka_io import committed_offsets, end_offsets
+from streamrec.redis_schema import RecList, RedisKeys
+from streamrec.settings import Settings
+from streamrec.store import connect
+from streamrec.worker import EmbedWorker
+from tests.conftest import AMAZON, settings_env
+from tests.integration.helpers import produce, run_worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def spawn_worker(settings: Settings, log_path) -> subprocess.Popen:
+    log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamrec.cli", "worker", "--until-caught-up"],
+        env=settings_env(settings), stdout=log, stderr=log,
+    )
+
+
+def progress(settings: Settings) -> int:
+    raw = connect(settings).get(RedisKeys(settings.redis_prefix).model())
+    return 0 if raw is None else int(json.loads(raw)["events"])
+
+
+def final_state(settings: Settings) -> tuple[Checkpoint, dict[str, RecList]]:
+    client = connect(settings)
+    keys = RedisKeys(settings.redis_prefix)
+    blob = client.get(keys.checkpoint(settings.worker_group))
+    assert blob is not None
+    prefix = keys.user_recs("")
+    recs = {k.decode()[len(prefix):]: RecList.model_validate_json(client.get(k))
+            for k in client.scan_iter(prefix + "*")}
+    return Checkpoint.from_bytes(blob), recs
+
+
+def assert_same_effects(expected: tuple[Checkpoint, dict], actual: tuple[Checkpoint, dict]
+                        ) -> None:
+    (ref, ref_recs), (got, got_recs) = expected, actual
+    assert got.events == ref.events
+    assert got.offsets == ref.offsets
+    ref_state, got_state = ref.state, got.state
+    assert got_state["clock"] == ref_state["clock"]  # no event applied twice or lost
+    assert got_state["profiles"]["ids"] == ref_state["profiles"]["ids"]
+    np.testing.assert_allclose(got_state["profiles"]["sums"], ref_state["profiles"]["sums"],
+                               atol=1e-5)
+    np.testing.assert_array_equal(got_state["profiles"]["counts"],
+                                  ref_state["profiles"]["counts"])
+    np.testing.assert_allclose(got_state["clusterer"]["centers"],
+                               ref_state["clusterer"]["centers"], atol=1e-5)
+    np.testing.assert_allclose(got_state["items"]["popularity"],
+                               ref_state["items"]["popularity"])
+    assert got_recs.keys() == ref_recs.keys()
+    for user, recs in ref_recs.items():
+        assert got_recs[user].item_ids() == recs.item_ids(), user
+        np.testing.assert_allclose([i.score for i in got_recs[user].items],
+                                   [i.score for i in recs.items], atol=1e-4)
+
+
+@pytest.fixture
+def replay_settings(settings: Settings, amazon_cache) -> Settings:
+    return settings.model_copy(update={
+        "embed_cache": amazon_cache, "batch_size": 8, "checkpoint_interval_s": 0.3,
+        "kafka_session_timeout_ms": 6000, "worker_instance_id": "worker-0",
+    })
+
+
+def test_kill_9_at_five_random_points_changes_nothing(replay_settings, embedder, tmp_path
+                                                      ) -> None:
+    events = interactions_to_events(amazon_interactions(AMAZON, limit=300))
+    produce(replay_settings, events)
+    reference = replay_settings.model_copy(update={"worker_group": "ref-" + os.urandom(4).hex(),
+                                                   "redis_prefix": "ref-" + os.urandom(4).hex()})
+    run_worker(EmbedWorker(reference))
+
+    faulty = replay_settings
+    points = sorted(random.Random(7).sample(range(60, len(events) - 60), 5))
+    for point in points:
+        worker = spawn_worker(faulty, tmp_path / "worker.log")
+        deadline = time.monotonic() + 120
+        while progress(faulty) < point and worker.poll() is None:
+            assert time.monotonic() < deadline, "no progress"
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    last = spawn_worker(faulty, tmp_path / "worker.log")
+    assert last.wait(180) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+
+    assert_same_effects(final_state(reference), final_state(faulty))
+    topics = [faulty.topic_reviews, faulty.topic_clicks]
+    ends = end_offsets(faulty, topics)
+    assert committed_offsets(faulty, faulty.worker_group) == {
+        tp: end for tp, end in ends.items() if end > 0}
