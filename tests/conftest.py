@@ -109,3 +109,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             value = value.get_secret_value()
         env[f"STREAMREC_{name.upper()}"] = str(value)
     return env
+
+
+def replace(settings: Settings, **changes: object) -> Settings:
+    """A validated copy of ``settings`` with ``changes`` (model_copy skips validation)."""
+    return Settings(_env_file=None, **{**settings.model_dump(), **changes})  # type: ignore[call-arg]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import io
 import json
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,24 +78,24 @@ def loads(blob: bytes) -> dict:
 
 
 class DedupWindow:
-    """The last ``size`` event ids seen, oldest evicted first ('a' is forgotten here).
+    """The last ``size`` event ids seen with the user they belong to, oldest evicted first.
 
     >>> window = DedupWindow(2)
-    >>> [window.add(e) for e in ["a", "b", "a", "c", "a"]]
+    >>> [window.add(e) for e in ["a", "b", "a", "c", "a"]]  # 'a' is forgotten by the end
     [True, True, False, True, True]
     """
 
-    def __init__(self, size: int = 100_000, ids: Iterable[str] = ()) -> None:
+    def __init__(self, size: int = 100_000, entries: Iterable[Sequence[str]] = ()) -> None:
         self.size = size
-        self._ids: OrderedDict[str, None] = OrderedDict((i, None) for i in ids)
+        self._ids: OrderedDict[str, str] = OrderedDict((e[0], e[1]) for e in entries)
 
-    def add(self, event_id: str) -> bool:
+    def add(self, event_id: str, owner: str = "") -> bool:
         """Record ``event_id``; False when it was already in the window."""
         if self.size <= 0:
             return True
         if event_id in self._ids:
             return False
-        self._ids[event_id] = None
+        self._ids[event_id] = owner
         while len(self._ids) > self.size:
             self._ids.popitem(last=False)
         return True
@@ -106,14 +106,15 @@ class DedupWindow:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def discard_matching(self, predicate) -> int:  # type: ignore[no-untyped-def]
-        doomed = [i for i in self._ids if predicate(i)]
+    def forget_owner(self, owner: str) -> int:
+        """Drop every entry of one user (for deletion requests)."""
+        doomed = [i for i, o in self._ids.items() if o == owner]
         for event_id in doomed:
             del self._ids[event_id]
         return len(doomed)
 
-    def ids(self) -> list[str]:
-        return list(self._ids)
+    def entries(self) -> list[list[str]]:
+        return [[i, o] for i, o in self._ids.items()]
 
 
 @dataclass
@@ -122,7 +123,7 @@ class Checkpoint:
 
     state: dict
     offsets: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> next offset
-    dedup: list[str] = field(default_factory=list)
+    dedup: list[list[str]] = field(default_factory=list)  # [event_id, user_id]
     events: int = 0
 
     def to_bytes(self) -> bytes:
@@ -133,7 +134,7 @@ class Checkpoint:
     def from_bytes(cls, blob: bytes) -> Checkpoint:
         data = loads(blob)
         return cls(data["state"], {k: int(v) for k, v in data["offsets"].items()},
-                   list(data["dedup"]), int(data["events"]))
+                   [list(e) for e in data["dedup"]], int(data["events"]))
 
 
 def partition_key(topic: str, partition: int) -> str:

@@ -317,6 +317,24 @@ def embed_cache(
     typer.echo(f"{embedder.save()}: {len(embedder.index)} embeddings")
 
 
+@app.command("delete-user")
+def delete_user(
+    user_id: Annotated[str, typer.Argument(help="The user to erase.")],
+    env_file: EnvFile = None,
+) -> None:
+    """Erase a user: recs and assignment now; profile, history and dedup entries when the
+    worker next checkpoints. Anonymous aggregates (item and cluster counts) keep their
+    contribution until it decays."""
+    from streamrec.redis_schema import RedisKeys
+    from streamrec.store import RecsStore, connect
+
+    settings = load_settings(env_file)
+    store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix))
+    removed = store.delete_user(user_id)
+    store.client.rpush(store.keys.deletions(), user_id)
+    typer.echo(f"removed {removed} keys; the worker erases the profile at its next checkpoint")
+
+
 # -- demo -------------------------------------------------------------------------------
 
 

@@ -65,7 +65,7 @@ def run_demo(settings: Settings, path: Path | None = None, limit: int | None = N
     bar = tqdm(total=len(events), desc="worker", unit="ev")
 
     def advance(w: EmbedWorker) -> None:
-        bar.update(w.events_total + w.dead_letters + w.duplicates - bar.n)
+        bar.update(w.events_total + w.dead_letters - bar.n)
 
     consume_start = time.monotonic()
     worker.run(until_caught_up=True, on_batch=advance)

@@ -180,7 +180,7 @@ class Engine:
             row = rows.get(cluster_id)
             centroid = snapshot.centroids[row] if row is not None else None
             self.labeler.add(cluster_id, review.text, vector, review.event_id, review.item_id,
-                             centroid)
+                             centroid, review.user_id)
             if centroid is not None:
                 out.drift_alarms += self.drift.update(1.0 - float(vector @ centroid))
 
@@ -307,8 +307,12 @@ class Engine:
         )
 
     def forget_user(self, user_id: str) -> bool:
-        """Remove a user's profile, assignment and history (their past engagement stays
-        folded into anonymous item and cluster counts, which hold no user id)."""
+        """Remove a user's profile, assignment, history and representative reviews.
+
+        Their past engagement stays folded into anonymous item and cluster
+        counts (no user id), which forget it with their half-lives.
+        """
+        self.labeler.forget_user(user_id)
         return self.profiles.remove(user_id)
 
 

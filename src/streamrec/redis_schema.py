@@ -14,6 +14,7 @@ key                                    value
 ``streamrec:v1:model``                 JSON model summary (counts, clock)
 ``streamrec:v1:checkpoint:{group}``    binary worker checkpoint (state + offsets)
 ``streamrec:v1:metrics:{strategy}``    hash of rolling metrics per strategy
+``streamrec:v1:deletions``             list of user ids waiting to be erased
 =====================================  ==============================================
 
 Every list value is replaced with one ``SET`` (optionally with a TTL), so a
@@ -61,6 +62,10 @@ class RedisKeys:
 
     def checkpoint(self, group: str) -> str:
         return f"{self.base}:checkpoint:{group}"
+
+    def deletions(self) -> str:
+        """A list of user ids whose traces the worker must erase (``streamrec delete-user``)."""
+        return f"{self.base}:deletions"
 
     def metrics(self, strategy: str) -> str:
         return f"{self.base}:metrics:{strategy}"

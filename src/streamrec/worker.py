@@ -230,8 +230,9 @@ class EmbedWorker(ConsumerRebalanceListener):
             except InvalidEvent as error:
                 decoded.dead.append((record, error.reason))
                 continue
-            if not self.dedup.add(event.event_id):
+            if not self.dedup.add(event.event_id, event.user_id):
                 decoded.duplicates += 1
+                decoded.dead.append((record, f"duplicate event_id {event.event_id!r}"))
                 continue
             decoded.events.append(event)  # type: ignore[arg-type]
             if isinstance(event, ReviewEvent):
@@ -293,14 +294,32 @@ class EmbedWorker(ConsumerRebalanceListener):
     # -- checkpoints -------------------------------------------------------------------
 
     def _maybe_checkpoint(self, consumer: KafkaConsumer) -> None:
+        erased = self._erase_requested_users()
         due = time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_interval_s
-        if self._dirty and due:
+        if self._dirty and (due or erased):
             self.checkpoint(consumer)
+        if erased:  # only once the checkpoint no longer holds them
+            with_retry(lambda: self.store.client.ltrim(self.store.keys.deletions(), erased, -1),
+                       "trim deletions")
         self._update_lag(consumer)
+
+    def _erase_requested_users(self) -> int:
+        """Apply ``streamrec delete-user`` requests to the in-memory state."""
+        pending = with_retry(lambda: self.store.client.lrange(self.store.keys.deletions(), 0, -1),
+                             "read deletions")
+        for raw in pending:  # type: ignore[union-attr]
+            user_id = raw.decode()
+            self.engine.forget_user(user_id)
+            self.dedup.forget_owner(user_id)
+            with_retry(lambda u=user_id: self.store.delete_user(u), "delete user keys")
+            log.info("user erased", extra={"user_hash": hash(user_id) & 0xFFFF})
+        if pending:
+            self._dirty = True
+        return len(pending)  # type: ignore[arg-type]
 
     def checkpoint(self, consumer: KafkaConsumer) -> None:
         """Steps 3 and 4 of the commit order: checkpoint to Redis, then commit to Kafka."""
-        checkpoint = Checkpoint(self.engine.state(), dict(self.offsets), self.dedup.ids(),
+        checkpoint = Checkpoint(self.engine.state(), dict(self.offsets), self.dedup.entries(),
                                 self.events_total)
         blob = checkpoint.to_bytes()
         with_retry(lambda: self.store.save_checkpoint(self.settings.worker_group, blob),

@@ -20,7 +20,7 @@ from streamrec.redis_schema import RecList, RedisKeys
 from streamrec.settings import Settings
 from streamrec.store import connect
 from streamrec.worker import EmbedWorker
-from tests.conftest import AMAZON, settings_env
+from tests.conftest import AMAZON, replace, settings_env
 from tests.integration.helpers import produce, run_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -75,7 +75,7 @@ def assert_same_effects(expected: tuple[Checkpoint, dict], actual: tuple[Checkpo
 
 @pytest.fixture
 def replay_settings(settings: Settings, amazon_cache) -> Settings:
-    return settings.model_copy(update={
+    return replace(settings, **{
         "embed_cache": amazon_cache, "batch_size": 8, "checkpoint_interval_s": 0.3,
         "kafka_session_timeout_ms": 6000, "worker_instance_id": "worker-0",
     })
@@ -85,7 +85,7 @@ def test_kill_9_at_five_random_points_changes_nothing(replay_settings, embedder,
                                                       ) -> None:
     events = interactions_to_events(amazon_interactions(AMAZON, limit=300))
     produce(replay_settings, events)
-    reference = replay_settings.model_copy(update={"worker_group": "ref-" + os.urandom(4).hex(),
+    reference = replace(replay_settings, **{"worker_group": "ref-" + os.urandom(4).hex(),
                                                    "redis_prefix": "ref-" + os.urandom(4).hex()})
     run_worker(EmbedWorker(reference))
 

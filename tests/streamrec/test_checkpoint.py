@@ -14,9 +14,10 @@ def test_nested_state_round_trips_without_pickle() -> None:
 
 
 def test_checkpoint_round_trip() -> None:
-    checkpoint = Checkpoint({"k": np.ones(2)}, {"t:0": 5}, ["e1", "e2"], events=7)
+    checkpoint = Checkpoint({"k": np.ones(2)}, {"t:0": 5}, [["e1", "u"], ["e2", "v"]], events=7)
     back = Checkpoint.from_bytes(checkpoint.to_bytes())
-    assert back.offsets == {"t:0": 5} and back.dedup == ["e1", "e2"] and back.events == 7
+    assert back.offsets == {"t:0": 5} and back.dedup == [["e1", "u"], ["e2", "v"]]
+    assert back.events == 7
 
 
 def test_dedup_window_is_bounded() -> None:
@@ -24,3 +25,11 @@ def test_dedup_window_is_bounded() -> None:
     assert all(window.add(e) for e in "abcd")
     assert len(window) == 3 and "a" not in window
     assert not window.add("d")
+
+
+def test_dedup_forgets_one_users_entries() -> None:
+    window = DedupWindow(10)
+    for event_id, user in [("e1", "u"), ("e2", "v"), ("e3", "u")]:
+        window.add(event_id, user)
+    assert window.forget_owner("u") == 2
+    assert window.entries() == [["e2", "v"]]

@@ -63,6 +63,7 @@ class Representative:
     item_id: str
     vector: np.ndarray
     text: str = ""  # in memory only
+    user_id: str = ""
 
 
 @dataclass
@@ -88,13 +89,14 @@ class ClusterLabeler:
         self.clusters: dict[int, ClusterWords] = {}
 
     def add(self, cluster_id: int, text: str, vector: np.ndarray, event_id: str,
-            item_id: str, centroid: np.ndarray | None) -> None:
+            item_id: str, centroid: np.ndarray | None, user_id: str = "") -> None:
         words = self.clusters.setdefault(cluster_id, ClusterWords())
         words.counts.update(tokens(text))
         words.reviews += 1
         if words.reviews % self.decay_every == 0:
             self._decay(words)
-        words.representatives.append(Representative(event_id, item_id, vector, text[:300]))
+        words.representatives.append(
+            Representative(event_id, item_id, vector, text[:300], user_id))
         if len(words.representatives) > self.candidates and centroid is not None:
             words.representatives.sort(key=lambda r: -float(r.vector @ centroid))
             del words.representatives[self.candidates:]
@@ -102,6 +104,11 @@ class ClusterLabeler:
     def _decay(self, words: ClusterWords) -> None:
         words.counts = Counter({t: c / 2 for t, c in words.counts.most_common(self.max_terms)
                                 if c >= 1.0})
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop the user's reviews from the representatives (word counts are anonymous)."""
+        for words in self.clusters.values():
+            words.representatives = [r for r in words.representatives if r.user_id != user_id]
 
     def apply_lifecycle(self, kind: str, cluster_id: int, related: tuple[int, ...]) -> None:
         if kind == "merged" and cluster_id in self.clusters:
@@ -146,6 +153,7 @@ class ClusterLabeler:
                 "reviews": w.reviews,
                 "rep_ids": [r.event_id for r in w.representatives],
                 "rep_items": [r.item_id for r in w.representatives],
+                "rep_users": [r.user_id for r in w.representatives],
                 "rep_vectors": np.array([r.vector for r in w.representatives],
                                         dtype=np.float32),
             }
@@ -157,6 +165,7 @@ class ClusterLabeler:
         for cid, data in state.items():
             counts = Counter(dict(zip(data["terms"], np.asarray(data["counts"]).tolist(),
                                       strict=True)))
-            reps = [Representative(e, i, np.asarray(v)) for e, i, v in
-                    zip(data["rep_ids"], data["rep_items"], data["rep_vectors"], strict=True)]
+            reps = [Representative(e, i, np.asarray(v), "", u) for e, i, v, u in
+                    zip(data["rep_ids"], data["rep_items"], data["rep_vectors"],
+                        data["rep_users"], strict=True)]
             self.clusters[int(cid)] = ClusterWords(counts, int(data["reviews"]), reps)
