@@ -208,7 +208,10 @@ class EmbedWorker(ConsumerRebalanceListener):
         def at_end(tp: TopicPartition) -> bool:
             high = consumer.highwater(tp)
             if high is None:
-                high = consumer.end_offsets([tp])[tp]
+                try:
+                    high = consumer.end_offsets([tp])[tp]
+                except KafkaError:  # broker away: assume more may come
+                    return False
             return consumer.position(tp) >= high
 
         return at_end
@@ -248,17 +251,11 @@ class EmbedWorker(ConsumerRebalanceListener):
         out = self.engine.apply(decoded.events, vectors)
         # 1. side outputs, flushed before anything else becomes visible
         for record, reason in decoded.dead:
-            producer.send(self.topics.dead_letter, key=record.key, value=record.value or b"",
-                          headers=dead_letter_headers(reason, record.topic, record.partition,
-                                                      record.offset))
             log.warning("dead letter", extra={"reason": reason, "topic": record.topic,
                                               "partition": record.partition,
                                               "offset": record.offset})
-        for event in out.lifecycle:
-            producer.send(self.topics.cluster_events, key=str(event.cluster_id).encode(),
-                          value=event.to_json())
         if decoded.dead or out.lifecycle:
-            producer.flush(timeout=60)
+            self._send_side_outputs(producer, decoded.dead, out.lifecycle)
         # 2. Redis writes
         redis_watch = obs.Stopwatch()
         summary = self._summary(self.events_total + len(decoded.events))
@@ -281,6 +278,37 @@ class EmbedWorker(ConsumerRebalanceListener):
         obs.BATCH_SECONDS.observe(watch.elapsed())
         obs.USERS.set(len(self.engine.profiles))
         obs.CLUSTERS.set(len(self.engine.clusterer.snapshot()))
+
+    def _send_side_outputs(self, producer: KafkaProducer,
+                           dead: list[tuple[ConsumerRecord, str]], lifecycle: list) -> None:
+        """Produce and flush dead letters and cluster events, retrying while Kafka is away.
+
+        A retry after a partial failure may repeat a side output (at least once);
+        the batch's effects in Redis and the offsets wait until they are out.
+        """
+        delay = 0.5
+        while True:
+            try:
+                futures = [
+                    producer.send(self.topics.dead_letter, key=record.key,
+                                  value=record.value or b"",
+                                  headers=dead_letter_headers(reason, record.topic,
+                                                              record.partition, record.offset))
+                    for record, reason in dead
+                ] + [
+                    producer.send(self.topics.cluster_events,
+                                  key=str(event.cluster_id).encode(), value=event.to_json())
+                    for event in lifecycle
+                ]
+                producer.flush(timeout=30)
+                for future in futures:
+                    future.get(timeout=1)
+                return
+            except KafkaError as error:
+                log.warning("side outputs not delivered, retrying",
+                            extra={"error": str(error), "delay_s": delay})
+                time.sleep(delay)
+                delay = min(10.0, delay * 2)
 
     def _summary(self, events: int) -> dict:
         return {
@@ -356,7 +384,10 @@ class EmbedWorker(ConsumerRebalanceListener):
             return False
         if len(self.merger):
             return False
-        ends = consumer.end_offsets(list(assigned))
+        try:
+            ends = consumer.end_offsets(list(assigned))
+        except KafkaError:
+            return False
         return all(
             self.offsets.get(partition_key(tp.topic, tp.partition), 0) >= end
             or consumer.position(tp) >= end

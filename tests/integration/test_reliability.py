@@ -159,3 +159,37 @@ def test_redis_outage_backs_off_commits_nothing_and_catches_up(settings, amazon_
     assert worker.events_total == len(events)
     assert worker.engine.clock == len(events)  # every event applied exactly once
     assert sum(committed_offsets(settings, settings.worker_group).values()) == len(events)
+
+
+def test_broker_restart_mid_stream_worker_recovers_by_itself(settings, amazon_cache, infra,
+                                                              tmp_path) -> None:
+    from streamrec.devinfra import KafkaServer
+
+    broker = KafkaServer(tmp_path / "kafka", port=29392, controller_port=29393,
+                         libs_dir=infra.kafka.libs)
+    broker.start()
+    settings = replace(settings, kafka_bootstrap_servers=broker.bootstrap,
+                       embed_cache=amazon_cache, batch_size=4, checkpoint_interval_s=0,
+                       kafka_session_timeout_ms=10000)
+    events = interactions_to_events(amazon_interactions(AMAZON, limit=200))
+    worker = EmbedWorker(settings)
+    thread = threading.Thread(target=worker.run, kwargs={"until_caught_up": True})
+    try:
+        produce(settings, events)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while worker.events_total < 60 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        broker.stop()
+        assert worker.events_total < len(events), "the outage must come mid-stream"
+        time.sleep(5)
+        broker.start()
+        thread.join(180)
+        assert not thread.is_alive()
+        assert worker.events_total == len(events)
+        assert worker.engine.clock == len(events)
+        assert sum(committed_offsets(settings, settings.worker_group).values()) == len(events)
+    finally:
+        worker.stop()
+        thread.join(10)
+        broker.stop()
