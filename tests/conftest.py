@@ -81,15 +81,15 @@ CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
 
 @pytest.fixture(scope="session")
 def amazon_cache(embedder) -> Path:
-    """Real embeddings of the first 300 Amazon reviews, computed once (kept in .cache/)."""
+    """Real embeddings of the first 600 Amazon reviews, computed once (kept in .cache/)."""
     from streamrec.datasets import amazon_interactions
     from streamrec.embedding import CachedEmbedder, precompute
     from streamrec.settings import DEFAULT_MODEL
     from streamrec.text import clean_text
 
-    path = CACHE_DIR / "test-amazon-300.npz"
+    path = CACHE_DIR / "test-amazon-600.npz"
     cache = CachedEmbedder(lambda: embedder, DEFAULT_MODEL, path)
-    texts = [clean_text(i.text) for i in amazon_interactions(AMAZON, limit=300)]
+    texts = [clean_text(i.text) for i in amazon_interactions(AMAZON, limit=600)]
     before = len(cache.index)
     precompute(cache, texts)
     if len(cache.index) != before:

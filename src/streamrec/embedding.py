@@ -154,7 +154,8 @@ class CachedEmbedder:
                 if str(cache["model"]) != name:
                     raise ValueError(f"{path} holds embeddings of {cache['model']}, not {name}")
                 self.vectors = cache["vectors"].astype(np.float32)
-                self.index = {bytes(k): n for n, k in enumerate(cache["keys"])}
+                keys = cache["keys"]  # (n, 16) uint8: fixed-width bytes would drop trailing NULs
+                self.index = {k.tobytes(): n for n, k in enumerate(keys)}
 
     @property
     def inner(self) -> Embedder:
@@ -199,9 +200,9 @@ class CachedEmbedder:
         if path is None:
             raise ValueError("no cache path")
         self._flush_new()
-        keys = np.empty(len(self.index), dtype="S16")
+        keys = np.zeros((len(self.index), 16), dtype=np.uint8)
         for key, row in self.index.items():
-            keys[row] = key
+            keys[row] = np.frombuffer(key, dtype=np.uint8)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as handle:
             np.savez(handle, keys=keys, vectors=self.vectors, model=np.array(self.name))

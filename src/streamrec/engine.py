@@ -225,12 +225,8 @@ class Engine:
         snapshot = self.clusterer.snapshot()
         labels = self.labeler.labels(top_words)
         n = self.profiles.n_rows
-        sizes = np.bincount(
-            np.searchsorted(snapshot.ids, self.profiles.cluster[:n][
-                np.isin(self.profiles.cluster[:n], snapshot.ids)]),
-            minlength=len(snapshot)) if len(snapshot) else np.zeros(0, dtype=np.int64)
-        order = np.argsort(snapshot.ids)
-        sizes_by_id = dict(zip(snapshot.ids[order].tolist(), sizes.tolist(), strict=True))
+        ids, counts = np.unique(self.profiles.cluster[:n], return_counts=True)
+        sizes_by_id = dict(zip(ids.tolist(), counts.tolist(), strict=True))
         summaries = []
         for row, cluster_id in enumerate(snapshot.ids.tolist()):
             reps = self.labeler.representatives(cluster_id, snapshot.centroids[row])

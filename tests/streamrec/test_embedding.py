@@ -48,3 +48,14 @@ def test_cache_of_another_model_is_refused(tmp_path) -> None:
 def test_normalise_rows_leaves_zero_rows_at_zero() -> None:
     rows = normalise_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
     np.testing.assert_allclose(rows, [[0.6, 0.8], [0.0, 0.0]])
+
+
+def test_cache_keys_ending_in_nul_bytes_survive_a_round_trip(tmp_path) -> None:
+    texts = [f"text {n}" for n in range(2000)]  # about 8 keys end in a NUL byte
+    assert any(CachedEmbedder.key(t).endswith(b"\x00") for t in texts)
+    cache = CachedEmbedder(CountingEmbedder, "counting", tmp_path / "c.npz")
+    cache.encode(texts)
+    cache.save()
+    loaded = CachedEmbedder(lambda: pytest.fail("model must not load"), "counting",
+                            tmp_path / "c.npz")
+    assert loaded.encode(texts).shape == (2000, 16)

@@ -93,3 +93,14 @@ def test_state_round_trip_continues_identically() -> None:
 def test_vectors_must_match_reviews() -> None:
     with pytest.raises(ValueError, match="embeddings"):
         new_engine().apply(stream()[:2], np.zeros((0, 64)))
+
+
+def test_cluster_summaries_carry_labels_and_sizes() -> None:
+    engine = new_engine()
+    run(engine, stream())
+    summaries = engine.cluster_summaries()
+    assert sum(s.users for s in summaries) == 12
+    words = {w for s in summaries for w in s.labels}
+    assert {"microphone", "strings", "pedal", "cable"} & words
+    for summary in summaries:
+        assert all(r.endswith(tuple("0123456789")) for r in summary.representative_reviews)
