@@ -4,15 +4,20 @@ The commit order of the worker, written down once (as Quix Streams does):
 
 1. side outputs (dead letters, cluster lifecycle events) are produced and flushed;
 2. the batch's Redis writes (recs, assignments) succeed;
-3. the checkpoint (this module: state + offsets + dedup window) is written to
-   Redis in one ``SET``;
+3. the checkpoint is written to Redis in one MULTI/EXEC: the shared model
+   (clusters, items, labels; merged with other workers' under WATCH, see
+   :mod:`streamrec.sync`) and, per owned partition, a
+   :class:`PartitionCheckpoint` (its users' profiles, its next offsets, its
+   dedup window);
 4. the same offsets are committed to the Kafka consumer group.
 
 A crash before 3 replays the batch from the previous checkpoint onto the
 previous state, which rewrites the same Redis values (effectively once). A
 crash between 3 and 4 leaves Kafka behind the checkpoint: on restart the
 worker seeks to the checkpoint's offsets, which win over the group's. Events
-redelivered for any other reason are dropped by the dedup window.
+redelivered for any other reason are dropped by the dedup window. Because
+the shared model and the partitions' offsets change in one transaction, no
+event's contribution is merged twice or lost.
 
 The blob is an ``.npz`` archive (no pickle): arrays stay binary and the rest
 of the nested state travels as JSON.
@@ -78,24 +83,29 @@ def loads(blob: bytes) -> dict:
 
 
 class DedupWindow:
-    """The last ``size`` event ids seen with the user they belong to, oldest evicted first.
+    """The last ``size`` event ids seen, with their user and partition, oldest evicted first.
 
     >>> window = DedupWindow(2)
     >>> [window.add(e) for e in ["a", "b", "a", "c", "a"]]  # 'a' is forgotten by the end
     [True, True, False, True, True]
     """
 
-    def __init__(self, size: int = 100_000, entries: Iterable[Sequence[str]] = ()) -> None:
+    def __init__(self, size: int = 100_000, entries: Iterable[Sequence] = ()) -> None:
         self.size = size
-        self._ids: OrderedDict[str, str] = OrderedDict((e[0], e[1]) for e in entries)
+        self._ids: OrderedDict[str, tuple[str, int]] = OrderedDict()
+        self.extend(entries)
 
-    def add(self, event_id: str, owner: str = "") -> bool:
+    def extend(self, entries: Iterable[Sequence]) -> None:
+        for entry in entries:
+            self.add(str(entry[0]), str(entry[1]), int(entry[2]) if len(entry) > 2 else -1)
+
+    def add(self, event_id: str, owner: str = "", partition: int = -1) -> bool:
         """Record ``event_id``; False when it was already in the window."""
         if self.size <= 0:
             return True
         if event_id in self._ids:
             return False
-        self._ids[event_id] = owner
+        self._ids[event_id] = (owner, partition)
         while len(self._ids) > self.size:
             self._ids.popitem(last=False)
         return True
@@ -108,34 +118,60 @@ class DedupWindow:
 
     def forget_owner(self, owner: str) -> int:
         """Drop every entry of one user (for deletion requests)."""
-        doomed = [i for i, o in self._ids.items() if o == owner]
-        for event_id in doomed:
-            del self._ids[event_id]
-        return len(doomed)
+        return self._drop(lambda value: value[0] == owner)
 
-    def entries(self) -> list[list[str]]:
-        return [[i, o] for i, o in self._ids.items()]
+    def drop_partition(self, partition: int) -> int:
+        return self._drop(lambda value: value[1] == partition)
+
+    def _drop(self, doomed) -> int:  # type: ignore[no-untyped-def]
+        gone = [i for i, value in self._ids.items() if doomed(value)]
+        for event_id in gone:
+            del self._ids[event_id]
+        return len(gone)
+
+    def entries(self, partition: int | None = None) -> list[list]:
+        return [[i, o, p] for i, (o, p) in self._ids.items()
+                if partition is None or p == partition]
 
 
 @dataclass
-class Checkpoint:
-    """What a worker needs to resume: engine state, next offsets, dedup window."""
+class SharedCheckpoint:
+    """The shared model and the version it was written at (for WATCH-based merging)."""
 
     state: dict
-    offsets: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> next offset
-    dedup: list[list[str]] = field(default_factory=list)  # [event_id, user_id]
-    events: int = 0
+    version: int = 0
 
     def to_bytes(self) -> bytes:
-        return dumps({"state": self.state, "offsets": self.offsets, "dedup": self.dedup,
-                      "events": self.events})
+        return dumps({"state": self.state, "version": self.version})
 
     @classmethod
-    def from_bytes(cls, blob: bytes) -> Checkpoint:
+    def from_bytes(cls, blob: bytes) -> SharedCheckpoint:
         data = loads(blob)
-        return cls(data["state"], {k: int(v) for k, v in data["offsets"].items()},
-                   [list(e) for e in data["dedup"]], int(data["events"]))
+        return cls(data["state"], int(data["version"]))
+
+
+@dataclass
+class PartitionCheckpoint:
+    """One partition number across the input topics: its users, offsets and dedup window."""
+
+    users: dict
+    offsets: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> next offset
+    dedup: list[list] = field(default_factory=list)  # [event_id, user_id, partition]
+
+    def to_bytes(self) -> bytes:
+        return dumps({"users": self.users, "offsets": self.offsets, "dedup": self.dedup})
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> PartitionCheckpoint:
+        data = loads(blob)
+        return cls(data["users"], {k: int(v) for k, v in data["offsets"].items()},
+                   [list(e) for e in data["dedup"]])
 
 
 def partition_key(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
+
+
+def partition_of(key: str) -> int:
+    """The partition number of a ``topic:partition`` key."""
+    return int(key.rpartition(":")[2])

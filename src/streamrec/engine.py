@@ -123,12 +123,14 @@ class Engine:
     # -- learning ------------------------------------------------------------------
 
     def apply(
-        self, events: Sequence[ReviewEvent | ClickEvent], vectors: np.ndarray
+        self, events: Sequence[ReviewEvent | ClickEvent], vectors: np.ndarray,
+        partitions: Sequence[int] | None = None,
     ) -> BatchOutput:
         """Learn from a batch (arrival order) and return the lists it changed.
 
         ``vectors`` holds one unit embedding per review, in the order the
-        reviews appear in ``events``.
+        reviews appear in ``events``; ``partitions`` the Kafka partition each
+        event came from (its user's profile is checkpointed with it).
         """
         reviews = [e for e in events if isinstance(e, ReviewEvent)]
         if len(reviews) != len(vectors):
@@ -140,10 +142,12 @@ class Engine:
         snapshot = self.clusterer.snapshot()
         touched: dict[str, int] = {}
         vector_iter = iter(vectors)
-        for event in events:
+        for n, event in enumerate(events):
             self.clock += 1
             self.as_of = max(self.as_of, event.ts)
             user_row = self.profiles.row(event.user_id)
+            if partitions is not None:
+                self.profiles.partition[user_row] = partitions[n]
             item_row = self.items.row(event.item_id)
             if isinstance(event, ReviewEvent):
                 vector = next(vector_iter)
@@ -269,7 +273,8 @@ class Engine:
 
     # -- state ---------------------------------------------------------------------
 
-    def state(self) -> dict:
+    def shared_state(self) -> dict:
+        """What all workers share: clusters, items, labels, clock (no user profiles)."""
         return {
             "dim": self.dim,
             "clock": self.clock,
@@ -281,26 +286,53 @@ class Engine:
             "clusterer": self.clusterer.state(),
             "labeler": self.labeler.state(),
             "drift": self.drift.state(),
-            "profiles": self.profiles.state(),
             "items": self.items.state(),
         }
 
-    def load(self, state: dict) -> None:
+    def load_shared(self, state: dict) -> None:
+        """Adopt a shared state, keeping the users' histories pointing at the right items."""
         if int(state["dim"]) != self.dim:
             raise ValueError(f"checkpoint has dimension {state['dim']}, model has {self.dim}")
+        old_items = list(self.items.ids)
         self.clock = int(state["clock"])
         self.as_of = float(state["as_of"])
         self._last_refresh = int(state["last_refresh"])
         self.clusterer.load(state["clusterer"])
         self.labeler.load(state["labeler"])
         self.drift.load(state["drift"])
-        self.profiles.load(state["profiles"])
         self.items.load(state["items"])
+        if old_items and old_items != list(self.items.ids)[: len(old_items)]:
+            mapping = np.array([self.items.row(i) if i is not None else 0 for i in old_items],
+                               dtype=np.int32)
+            self.profiles.remap_items(mapping)
         self._item_matrix = None
         self._refreshed_centroids = dict(
             zip(np.asarray(state["refreshed_ids"]).tolist(),
                 np.asarray(state["refreshed_centroids"]), strict=True)
         )
+
+    def export_users(self, partition: int | None = None) -> dict:
+        """Profiles (of one partition, or all) with histories as item ids."""
+        rows = None if partition is None else self.profiles.rows_of_partition(partition)
+        return self.profiles.export(rows, self.items.ids)
+
+    def absorb_users(self, state: dict) -> None:
+        self.profiles.absorb(state, self.items.row)
+
+    def drop_partition(self, partition: int) -> int:
+        """Forget the users of a partition this worker no longer owns."""
+        rows = self.profiles.rows_of_partition(partition)
+        for row in rows.tolist():
+            self.profiles.remove(self.profiles.ids[row])  # type: ignore[arg-type]
+        return len(rows)
+
+    def state(self) -> dict:
+        return {"shared": self.shared_state(), "profiles": self.export_users()}
+
+    def load(self, state: dict) -> None:
+        self.profiles = UserProfiles(self.dim, self.config.profile_half_life)
+        self.load_shared(state["shared"])
+        self.absorb_users(state["profiles"])
 
     def forget_user(self, user_id: str) -> bool:
         """Remove a user's profile, assignment, history and representative reviews.

@@ -101,6 +101,7 @@ class ItemStats:
 
     def state(self) -> dict:
         return {
+            "vector_half_life": self.vectors.half_life,
             "vectors": self.vectors.state(),
             "popularity": self.popularity[: self.n_items].copy(),
             "trending": self.trending.state(),

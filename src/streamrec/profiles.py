@@ -139,6 +139,7 @@ class UserProfiles(VectorTable):
         self.cluster = np.full(capacity, -1, dtype=np.int64)
         self.cluster2 = np.full(capacity, -1, dtype=np.int64)
         self.sim = np.zeros((capacity, 2), dtype=np.float32)
+        self.partition = np.full(capacity, -1, dtype=np.int32)  # Kafka partition of the user
         self.seen: list[array] = []
         super().__init__(dim, half_life, capacity)
 
@@ -146,15 +147,17 @@ class UserProfiles(VectorTable):
         self.cluster = _grown(self.cluster, capacity, fill=-1)
         self.cluster2 = _grown(self.cluster2, capacity, fill=-1)
         self.sim = _grown(self.sim, capacity)
+        self.partition = _grown(self.partition, capacity, fill=-1)
 
     def _init_row(self, row: int) -> None:
-        self.cluster[row] = -1
-        self.cluster2[row] = -1
-        self.sim[row] = 0
         if row == len(self.seen):
             self.seen.append(array("i"))
         else:
             self.seen[row] = array("i")
+        self.cluster[row] = -1
+        self.cluster2[row] = -1
+        self.sim[row] = 0
+        self.partition[row] = -1
 
     def mark_seen(self, row: int, item_row: int) -> None:
         seen = self.seen[row]
@@ -175,32 +178,61 @@ class UserProfiles(VectorTable):
         self.sim[rows] = top_sims
         return changed
 
+    def rows_of_partition(self, partition: int) -> np.ndarray:
+        live = np.array([key is not None for key in self.ids], dtype=bool)
+        return np.flatnonzero(live & (self.partition[: self.n_rows] == partition))
+
+    def export(self, rows: np.ndarray | None = None, item_ids: list | None = None) -> dict:
+        """The given users (default: all), their history as item ids when ``item_ids`` maps
+        item rows to ids (so the history survives a renumbering of items)."""
+        if rows is None:
+            rows = np.array([r for r, key in enumerate(self.ids) if key is not None],
+                            dtype=np.int64)
+        seen = [np.frombuffer(self.seen[r], dtype=np.int32) for r in rows]
+        flat = np.concatenate(seen) if seen else np.zeros(0, dtype=np.int32)
+        return {
+            "ids": [self.ids[r] for r in rows],
+            "sums": self.sums[rows].copy(), "counts": self.counts[rows].copy(),
+            "last_ts": self.last_ts[rows].copy(), "cluster": self.cluster[rows].copy(),
+            "cluster2": self.cluster2[rows].copy(), "sim": self.sim[rows].copy(),
+            "partition": self.partition[rows].copy(),
+            "seen_lengths": np.array([len(s) for s in seen], dtype=np.int64),
+            "seen_items": [item_ids[i] for i in flat.tolist()] if item_ids is not None
+            else flat,
+        }
+
+    def absorb(self, state: dict, item_row=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """Add exported users (replacing same-id rows); ``item_row`` maps item ids to rows."""
+        rows = np.array([self.row(key) for key in state["ids"]], dtype=np.int64)
+        if rows.size:
+            self.sums[rows] = state["sums"]
+            self.counts[rows] = state["counts"]
+            self.last_ts[rows] = state["last_ts"]
+            self.cluster[rows] = state["cluster"]
+            self.cluster2[rows] = state["cluster2"]
+            self.sim[rows] = state["sim"]
+            self.partition[rows] = state["partition"]
+        seen = list(state["seen_items"])
+        if item_row is not None:
+            seen = [item_row(i) for i in seen]
+        offsets = np.concatenate([[0], np.cumsum(state["seen_lengths"])]).astype(np.int64)
+        for n, row in enumerate(rows.tolist()):
+            self.seen[row] = array("i", [int(i) for i in seen[offsets[n] : offsets[n + 1]]])
+        return rows
+
+    def remap_items(self, mapping: np.ndarray) -> None:
+        """Renumber item rows in every history (``mapping[old_row] = new_row``)."""
+        for row, seen in enumerate(self.seen):
+            if len(seen):
+                self.seen[row] = array("i", mapping[np.frombuffer(seen, dtype=np.int32)]
+                                       .tolist())
+
     def state(self) -> dict:
-        state = super().state()
-        n = self.n_rows
-        state["cluster"] = self.cluster[:n].copy()
-        state["cluster2"] = self.cluster2[:n].copy()
-        state["sim"] = self.sim[:n].copy()
-        lengths = np.array([len(s) for s in self.seen[:n]], dtype=np.int64)
-        state["seen_lengths"] = lengths
-        state["seen_flat"] = (
-            np.concatenate([np.frombuffer(s, dtype=np.int32) for s in self.seen[:n]])
-            if n and lengths.sum()
-            else np.zeros(0, dtype=np.int32)
-        )
-        return state
+        return self.export()
 
     def load(self, state: dict) -> None:
-        n = len(state["ids"])
-        self.seen = [array("i") for _ in range(n)]
-        super().load(state)
-        self.cluster[:n] = state["cluster"]
-        self.cluster2[:n] = state["cluster2"]
-        self.sim[:n] = state["sim"]
-        offsets = np.concatenate([[0], np.cumsum(state["seen_lengths"])]).astype(np.int64)
-        flat = np.asarray(state["seen_flat"], dtype=np.int32)
-        for row in range(n):
-            self.seen[row] = array("i", flat[offsets[row] : offsets[row + 1]].tolist())
+        self.index, self.ids, self.seen = {}, [], []
+        self.absorb(state)
 
 
 def _grown(values: np.ndarray, capacity: int, fill: float = 0) -> np.ndarray:

@@ -12,7 +12,8 @@ key                                    value
 ``streamrec:v1:user:{user}:cluster``   JSON :class:`Assignment`
 ``streamrec:v1:clusters``              JSON :class:`ClusterSummary` list
 ``streamrec:v1:model``                 JSON model summary (counts, clock)
-``streamrec:v1:checkpoint:{group}``    binary worker checkpoint (state + offsets)
+``streamrec:v1:checkpoint:{group}``    binary shared model of a worker group
+``streamrec:v1:checkpoint:{group}:p{n}`` binary users, offsets, dedup of partition n
 ``streamrec:v1:metrics:{strategy}``    hash of rolling metrics per strategy
 ``streamrec:v1:deletions``             list of user ids waiting to be erased
 =====================================  ==============================================
@@ -61,7 +62,16 @@ class RedisKeys:
         return f"{self.base}:model"
 
     def checkpoint(self, group: str) -> str:
+        """The shared model of a consumer group (binary)."""
         return f"{self.base}:checkpoint:{group}"
+
+    def partition_checkpoint(self, group: str, partition: int) -> str:
+        """Users, offsets and dedup window of one partition number (binary)."""
+        return f"{self.base}:checkpoint:{group}:p{partition}"
+
+    def worker_slots(self) -> str:
+        """A counter that gives each worker process its own range of new cluster ids."""
+        return f"{self.base}:worker-slots"
 
     def deletions(self) -> str:
         """A list of user ids whose traces the worker must erase (``streamrec delete-user``)."""

@@ -100,8 +100,7 @@ class MetricsSidecar(ConsumerRebalanceListener):
                 self._consumer.seek(tp, offset)
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        if self._consumer is not None:
-            self.checkpoint(self._consumer)
+        self._save()  # no commit here: the listener runs on kafka-python's IO thread
 
     def process(self, records: list) -> None:
         impressions: list[ImpressionEvent] = []
@@ -158,15 +157,21 @@ class MetricsSidecar(ConsumerRebalanceListener):
             with_retry(pipe.execute, "write metrics")
 
     def checkpoint(self, consumer: KafkaConsumer) -> None:
+        self._save()
+        self._commit(consumer)
+
+    def _save(self) -> None:
         state = {
             "offsets": self.offsets, "impressions": self.joiner.state(),
-            "scores": self.scores.state(), "dedup": self.dedup.ids(),
+            "scores": self.scores.state(), "dedup": self.dedup.entries(),
             "pending": [c.model_dump_json() for _, c in self.pending],
             "unmatched": self.unmatched,
         }
         blob = json.dumps(state)
         with_retry(lambda: self.redis.set(self.keys.checkpoint(self.settings.metrics_group),
                                           blob), "save sidecar checkpoint")
+
+    def _commit(self, consumer: KafkaConsumer) -> None:
         commits = {}
         for key, offset in self.offsets.items():
             topic, _, partition = key.rpartition(":")

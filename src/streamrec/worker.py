@@ -13,11 +13,20 @@ from dataclasses import dataclass, field
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
+from redis.exceptions import WatchError
 
 from streamrec import observability as obs
-from streamrec.checkpoint import Checkpoint, DedupWindow, partition_key
+from streamrec.checkpoint import (
+    DedupWindow,
+    PartitionCheckpoint,
+    SharedCheckpoint,
+    loads,
+    partition_key,
+    partition_of,
+)
 from streamrec.embedding import Embedder, make_embedder
 from streamrec.engine import Engine, EngineConfig
 from streamrec.events import ClickEvent, InvalidEvent, ReviewEvent, parse_event
@@ -26,6 +35,7 @@ from streamrec.ordering import BLOCKED, COMPLETE, EXHAUSTED, EventTimeMerger
 from streamrec.redis_schema import RedisKeys
 from streamrec.settings import Settings
 from streamrec.store import RecsStore, connect, with_retry
+from streamrec.sync import merge_shared
 from streamrec.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -39,6 +49,7 @@ class Decoded:
 
     events: list[ReviewEvent | ClickEvent] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    partitions: list[int] = field(default_factory=list)
     dead: list[tuple[ConsumerRecord, str]] = field(default_factory=list)
     duplicates: int = 0
 
@@ -71,6 +82,11 @@ class EmbedWorker(ConsumerRebalanceListener):
         self._consumer: KafkaConsumer | None = None
         self._last_checkpoint = time.monotonic()
         self._dirty = False
+        self.owned: set[int] = set()  # partition numbers whose users live here
+        self._id_floor = 0
+        self._base_blob: bytes | None = None  # the shared model as of the last sync
+        self._base_version = 0
+        self.merges = 0  # syncs that folded in other workers' changes
         self.merger = EventTimeMerger()
         self._buffered_since: float | None = None
 
@@ -85,19 +101,44 @@ class EmbedWorker(ConsumerRebalanceListener):
         return self._stop.is_set()
 
     def restore(self) -> bool:
-        """Load the last checkpoint from Redis, if any."""
+        """Adopt the group's shared model from Redis, if any (users come per partition)."""
         blob = with_retry(lambda: self.store.load_checkpoint(self.settings.worker_group),
                           "load checkpoint", lambda: self.stopping)
-        if blob is None:
-            return False
-        checkpoint = Checkpoint.from_bytes(blob)
-        self.engine.load(checkpoint.state)
-        self.dedup = DedupWindow(self.settings.dedup_window, checkpoint.dedup)
-        self.offsets = dict(checkpoint.offsets)
-        self.events_total = checkpoint.events
-        log.info("restored checkpoint", extra={"events": self.events_total,
-                                               "partitions": len(self.offsets)})
-        return True
+        slot = int(with_retry(lambda: self.store.client.incr(self.store.keys.worker_slots()),
+                              "worker slot"))  # type: ignore[arg-type]
+        self._id_floor = slot * 1_000_000
+        if blob is not None:
+            shared = SharedCheckpoint.from_bytes(blob)
+            self.engine.load_shared(shared.state)
+            self._base_blob, self._base_version = blob, shared.version
+            log.info("restored shared model", extra={"version": shared.version,
+                                                     "clock": self.engine.clock})
+        self._claim_id_range()
+        return blob is not None
+
+    def _claim_id_range(self) -> None:
+        """New clusters born here get ids no other worker process hands out."""
+        clusterer = self.engine.clusterer
+        if hasattr(clusterer, "next_id"):
+            clusterer.next_id = max(clusterer.next_id, self._id_floor)
+
+    def _load_partitions(self, numbers: set[int]) -> None:
+        for number in sorted(numbers - self.owned):
+            key = self.store.keys.partition_checkpoint(self.settings.worker_group, number)
+            blob = with_retry(lambda k=key: self.store.client.get(k), "load partition")
+            if blob is not None:
+                part = PartitionCheckpoint.from_bytes(bytes(blob))  # type: ignore[arg-type]
+                self.engine.absorb_users(part.users)
+                self.dedup.extend(part.dedup)
+                self.offsets.update(part.offsets)
+            self.owned.add(number)
+
+    def _release_partitions(self, numbers: set[int]) -> None:
+        for number in sorted(numbers & self.owned):
+            self.engine.drop_partition(number)
+            self.dedup.drop_partition(number)
+            self.offsets = {k: v for k, v in self.offsets.items() if partition_of(k) != number}
+            self.owned.discard(number)
 
     def run(
         self,
@@ -107,8 +148,10 @@ class EmbedWorker(ConsumerRebalanceListener):
     ) -> None:
         """Process until stopped (SIGTERM), caught up, or idle for ``idle_timeout_s``."""
         self.restore()
+        # range assignment keeps partition n of every input topic on one worker
         consumer = make_consumer(self.settings, self.settings.worker_group,
-                                 group_instance_id=self.settings.worker_instance_id)
+                                 group_instance_id=self.settings.worker_instance_id,
+                                 partition_assignment_strategy=(RangePartitionAssignor,))
         consumer.subscribe([self.topics.reviews, self.topics.clicks], listener=self)
         producer = make_producer(self.settings)
         self._consumer = consumer
@@ -141,6 +184,7 @@ class EmbedWorker(ConsumerRebalanceListener):
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         assert self._consumer is not None
+        self._load_partitions({tp.partition for tp in assigned})
         for tp in assigned:
             offset = self.offsets.get(partition_key(tp.topic, tp.partition))
             if offset is not None:
@@ -148,9 +192,13 @@ class EmbedWorker(ConsumerRebalanceListener):
         log.info("partitions assigned", extra={"partitions": str(sorted(assigned))})
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        self.merger.drop(revoked)  # the next owner reads them again from the commit
-        if self._consumer is not None and self._dirty:
-            self.checkpoint(self._consumer)
+        # the listener runs on kafka-python's IO thread, which must not block on the
+        # broker: write the checkpoint only; its offsets win over the group's commit
+        self.merger.drop(revoked)
+        if self._dirty:
+            with_retry(self._write_checkpoint, "save checkpoint")
+            self._dirty = False
+        self._release_partitions({tp.partition for tp in revoked})
         log.info("partitions revoked", extra={"partitions": str(sorted(revoked))})
 
     # -- the loop ------------------------------------------------------------------
@@ -233,11 +281,12 @@ class EmbedWorker(ConsumerRebalanceListener):
             except InvalidEvent as error:
                 decoded.dead.append((record, error.reason))
                 continue
-            if not self.dedup.add(event.event_id, event.user_id):
+            if not self.dedup.add(event.event_id, event.user_id, record.partition):
                 decoded.duplicates += 1
                 decoded.dead.append((record, f"duplicate event_id {event.event_id!r}"))
                 continue
             decoded.events.append(event)  # type: ignore[arg-type]
+            decoded.partitions.append(record.partition)
             if isinstance(event, ReviewEvent):
                 decoded.texts.append(text)
         return decoded
@@ -248,7 +297,7 @@ class EmbedWorker(ConsumerRebalanceListener):
         embed_watch = obs.Stopwatch()
         vectors = self.embedder.encode(decoded.texts)
         obs.EMBED_SECONDS.observe(embed_watch.elapsed())
-        out = self.engine.apply(decoded.events, vectors)
+        out = self.engine.apply(decoded.events, vectors, decoded.partitions)
         # 1. side outputs, flushed before anything else becomes visible
         for record, reason in decoded.dead:
             log.warning("dead letter", extra={"reason": reason, "topic": record.topic,
@@ -258,7 +307,7 @@ class EmbedWorker(ConsumerRebalanceListener):
             self._send_side_outputs(producer, decoded.dead, out.lifecycle)
         # 2. Redis writes
         redis_watch = obs.Stopwatch()
-        summary = self._summary(self.events_total + len(decoded.events))
+        summary = self._summary(self.engine.clock)
         with_retry(lambda: self.store.write(out, summary), "write recs",
                    on_retry=obs.REDIS_RETRIES.inc)
         obs.REDIS_SECONDS.observe(redis_watch.elapsed())
@@ -347,11 +396,7 @@ class EmbedWorker(ConsumerRebalanceListener):
 
     def checkpoint(self, consumer: KafkaConsumer) -> None:
         """Steps 3 and 4 of the commit order: checkpoint to Redis, then commit to Kafka."""
-        checkpoint = Checkpoint(self.engine.state(), dict(self.offsets), self.dedup.entries(),
-                                self.events_total)
-        blob = checkpoint.to_bytes()
-        with_retry(lambda: self.store.save_checkpoint(self.settings.worker_group, blob),
-                   "save checkpoint", on_retry=obs.REDIS_RETRIES.inc)
+        with_retry(self._write_checkpoint, "save checkpoint", on_retry=obs.REDIS_RETRIES.inc)
         obs.CHECKPOINTS.inc()
         self._dirty = False
         self._last_checkpoint = time.monotonic()
@@ -369,6 +414,43 @@ class EmbedWorker(ConsumerRebalanceListener):
         except (CommitFailedError, KafkaError) as error:
             # the checkpoint already holds these offsets and wins on restart
             log.warning("offset commit failed", extra={"error": str(error)})
+
+    def _write_checkpoint(self) -> None:
+        """Merge the shared model under WATCH and write it with the partitions, atomically."""
+        group, keys = self.settings.worker_group, self.store.keys
+        local = self.engine.shared_state()
+        parts = {
+            keys.partition_checkpoint(group, number): PartitionCheckpoint(
+                self.engine.export_users(number),
+                {k: v for k, v in self.offsets.items() if partition_of(k) == number},
+                self.dedup.entries(number)).to_bytes()
+            for number in sorted(self.owned)
+        }
+        while True:
+            with self.store.client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(keys.checkpoint(group))
+                    raw = pipe.get(keys.checkpoint(group))
+                    current = SharedCheckpoint.from_bytes(raw) if raw else None  # type: ignore[arg-type]
+                    merged = local
+                    if current is not None and current.version != self._base_version:
+                        base = loads(self._base_blob)["state"] if self._base_blob else local
+                        merged = merge_shared(base, local, current.state)
+                    version = (current.version if current else 0) + 1
+                    blob = SharedCheckpoint(merged, version).to_bytes()
+                    pipe.multi()
+                    pipe.set(keys.checkpoint(group), blob)
+                    for key, value in parts.items():
+                        pipe.set(key, value)
+                    pipe.execute()
+                except WatchError:
+                    continue  # another worker synced in between: merge again
+            break
+        if merged is not local:
+            self.engine.load_shared(merged)
+            self._claim_id_range()
+            self.merges += 1
+        self._base_blob, self._base_version = blob, version
 
     def _update_lag(self, consumer: KafkaConsumer) -> None:
         for tp in consumer.assignment():

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from streamrec.checkpoint import Checkpoint
+from streamrec.clusters_view import all_users, load_group_state
 from streamrec.datasets import amazon_interactions, interactions_to_events
 from streamrec.kafka_io import committed_offsets, end_offsets
 from streamrec.redis_schema import RecList, RedisKeys
@@ -39,29 +39,32 @@ def progress(settings: Settings) -> int:
     return 0 if raw is None else int(json.loads(raw)["events"])
 
 
-def final_state(settings: Settings) -> tuple[Checkpoint, dict[str, RecList]]:
+def final_state(settings: Settings) -> tuple[dict, dict, dict, dict[str, RecList]]:
     client = connect(settings)
     keys = RedisKeys(settings.redis_prefix)
-    blob = client.get(keys.checkpoint(settings.worker_group))
-    assert blob is not None
+    loaded = load_group_state(settings)
+    assert loaded is not None
+    shared, parts = loaded
+    offsets = {k: v for p in parts for k, v in p.offsets.items()}
+    users = all_users(parts)
+    by_user = {u: n for n, u in enumerate(users["ids"])}
     prefix = keys.user_recs("")
     recs = {k.decode()[len(prefix):]: RecList.model_validate_json(client.get(k))
             for k in client.scan_iter(prefix + "*")}
-    return Checkpoint.from_bytes(blob), recs
+    return shared, offsets, {"users": users, "row": by_user}, recs
 
 
-def assert_same_effects(expected: tuple[Checkpoint, dict], actual: tuple[Checkpoint, dict]
-                        ) -> None:
-    (ref, ref_recs), (got, got_recs) = expected, actual
-    assert got.events == ref.events
-    assert got.offsets == ref.offsets
-    ref_state, got_state = ref.state, got.state
+def assert_same_effects(expected: tuple, actual: tuple) -> None:
+    (ref_state, ref_offsets, ref_users, ref_recs) = expected
+    (got_state, got_offsets, got_users, got_recs) = actual
+    assert got_offsets == ref_offsets
     assert got_state["clock"] == ref_state["clock"]  # no event applied twice or lost
-    assert got_state["profiles"]["ids"] == ref_state["profiles"]["ids"]
-    np.testing.assert_allclose(got_state["profiles"]["sums"], ref_state["profiles"]["sums"],
-                               atol=1e-5)
-    np.testing.assert_array_equal(got_state["profiles"]["counts"],
-                                  ref_state["profiles"]["counts"])
+    assert got_users["row"].keys() == ref_users["row"].keys()
+    order = [got_users["row"][u] for u in ref_users["users"]["ids"]]
+    np.testing.assert_allclose(np.asarray(got_users["users"]["sums"])[order],
+                               ref_users["users"]["sums"], atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(got_users["users"]["counts"])[order],
+                                  ref_users["users"]["counts"])
     np.testing.assert_allclose(got_state["clusterer"]["centers"],
                                ref_state["clusterer"]["centers"], atol=1e-5)
     np.testing.assert_allclose(got_state["items"]["popularity"],

@@ -8,7 +8,7 @@ import time
 import pytest
 from kafka import KafkaConsumer
 
-from streamrec.checkpoint import Checkpoint
+from streamrec.clusters_view import all_users, load_group_state
 from streamrec.datasets import amazon_interactions, interactions_to_events
 from streamrec.devinfra import RedisServer
 from streamrec.events import ReviewEvent
@@ -119,10 +119,9 @@ def test_delete_user_leaves_no_trace_in_redis(settings, amazon_cache) -> None:
             assert all(needle not in v for v in client.lrange(key, 0, -1)), key
         elif kind == "hash":
             assert all(needle not in k + v for k, v in client.hgetall(key).items()), key
-    state = Checkpoint.from_bytes(client.get(RedisKeys(settings.redis_prefix).checkpoint(
-        settings.worker_group))).state
-    assert victim not in state["profiles"]["ids"]
-    assert victim != "" and any(u for u in state["profiles"]["ids"])
+    users = all_users(load_group_state(settings)[1])
+    assert victim not in users["ids"]
+    assert len(users["ids"]) == len({e.user_id for e in events}) - 1
 
 
 def test_redis_outage_backs_off_commits_nothing_and_catches_up(settings, amazon_cache,

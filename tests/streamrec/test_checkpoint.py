@@ -1,6 +1,12 @@
 import numpy as np
 
-from streamrec.checkpoint import Checkpoint, DedupWindow, dumps, loads
+from streamrec.checkpoint import (
+    DedupWindow,
+    PartitionCheckpoint,
+    SharedCheckpoint,
+    dumps,
+    loads,
+)
 
 
 def test_nested_state_round_trips_without_pickle() -> None:
@@ -14,10 +20,12 @@ def test_nested_state_round_trips_without_pickle() -> None:
 
 
 def test_checkpoint_round_trip() -> None:
-    checkpoint = Checkpoint({"k": np.ones(2)}, {"t:0": 5}, [["e1", "u"], ["e2", "v"]], events=7)
-    back = Checkpoint.from_bytes(checkpoint.to_bytes())
-    assert back.offsets == {"t:0": 5} and back.dedup == [["e1", "u"], ["e2", "v"]]
-    assert back.events == 7
+    part = PartitionCheckpoint({"ids": ["u"]}, {"t:0": 5}, [["e1", "u", 0], ["e2", "v", 0]])
+    back = PartitionCheckpoint.from_bytes(part.to_bytes())
+    assert back.offsets == {"t:0": 5} and back.dedup == [["e1", "u", 0], ["e2", "v", 0]]
+    assert back.users == {"ids": ["u"]}
+    shared = SharedCheckpoint.from_bytes(SharedCheckpoint({"k": np.ones(2)}, 4).to_bytes())
+    assert shared.version == 4 and shared.state["k"].tolist() == [1.0, 1.0]
 
 
 def test_dedup_window_is_bounded() -> None:
@@ -30,6 +38,8 @@ def test_dedup_window_is_bounded() -> None:
 def test_dedup_forgets_one_users_entries() -> None:
     window = DedupWindow(10)
     for event_id, user in [("e1", "u"), ("e2", "v"), ("e3", "u")]:
-        window.add(event_id, user)
+        window.add(event_id, user, partition=1 if user == "u" else 2)
+    assert window.entries(partition=2) == [["e2", "v", 2]]
     assert window.forget_owner("u") == 2
-    assert window.entries() == [["e2", "v"]]
+    assert window.entries() == [["e2", "v", 2]]
+    assert window.drop_partition(2) == 1 and len(window) == 0

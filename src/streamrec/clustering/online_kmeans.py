@@ -261,6 +261,7 @@ class OnlineKMeans(Clusterer):
             "centers": self.centers.copy(), "born_at": self.born_at.copy(),
             "next_id": self.next_id, "step": self.step, "events_seen": self.events_seen,
             "clock": self.clock, "rng": self._rng.bit_generator.state,
+            "half_life": self.half_life, "half_life_unit": self.half_life_unit,
         }
 
     def load(self, state: dict) -> None:
