@@ -30,15 +30,22 @@ def merge_shared(base: dict, local: dict, current: dict) -> dict:
     if "sums" in local["clusterer"]:  # OnlineKMeans; other clusterers: the last writer wins
         merged["clusterer"] = merge_kmeans(base["clusterer"], local["clusterer"],
                                            current["clusterer"])
+    alive = {int(i) for i in merged["clusterer"].get("ids", [])} or None
     merged["items"] = merge_items(base["items"], local["items"], current["items"],
                                   (int(base["clock"]), int(local["clock"]),
-                                   int(current["clock"]), merged["clock"]))
-    merged["labeler"] = merge_labels(base["labeler"], local["labeler"], current["labeler"])
+                                   int(current["clock"]), merged["clock"]), alive)
+    merged["labeler"] = merge_labels(base["labeler"], local["labeler"], current["labeler"],
+                                     alive)
     return merged
 
 
 def merge_kmeans(base: dict, local: dict, current: dict) -> dict:
-    """Merge OnlineKMeans sufficient statistics by cluster id."""
+    """Merge OnlineKMeans sufficient statistics by cluster id.
+
+    When two workers seeded clusters from nothing at the same time, the first
+    to sync wins: the other drops its own seeds (and the few points it had
+    given them) and adopts the winner's clusters.
+    """
     half_life = float(local["half_life"])
     if local["half_life_unit"] == "events":
         seen = int(local["events_seen"]) - int(base["events_seen"])
@@ -65,9 +72,10 @@ def merge_kmeans(base: dict, local: dict, current: dict) -> dict:
         sums.append(s)
         weights.append(max(0.0, float(n)))
         born.append(current["born_at"][row])
+    lost_seeding_race = not index["b"] and bool(index["c"])
     for cluster_id, lrow in index["l"].items():
-        if cluster_id in index["c"] or cluster_id in index["b"]:
-            continue  # merged above, or retired by another worker
+        if cluster_id in index["c"] or cluster_id in index["b"] or lost_seeding_race:
+            continue  # merged above, retired by another worker, or seeded twice
         ids.append(cluster_id)
         sums.append(local["sums"][lrow])
         weights.append(float(local["weights"][lrow]))
@@ -114,7 +122,7 @@ def _at(stored: np.ndarray, t0: float, clock: float, half_life: float) -> np.nda
 
 
 def merge_items(base: dict, local: dict, current: dict,
-                clocks: tuple[int, int, int, int]) -> dict:
+                clocks: tuple[int, int, int, int], alive: set[int] | None = None) -> dict:
     """Merge ItemStats by item id (decayed counts re-expressed at the merged clock)."""
     t_base, t_local, t_current, t_out = clocks
     elapsed = t_local - t_base
@@ -140,7 +148,8 @@ def merge_items(base: dict, local: dict, current: dict,
         merged = values["c"] * fade + values["l"] - values["b"] * fade
         return np.clip(np.broadcast_to(merged, (len(order),)), 0, None)
 
-    clusters = sorted({int(k) for s in (local, current) for k in s["cluster_rows"]})
+    clusters = sorted({int(k) for s in (local, current) for k in s["cluster_rows"]
+                       if alive is None or int(k) in alive})
     engagement = np.vstack([decayed(f"engagement:{k}", "engagement") for k in clusters]) \
         if clusters else np.zeros((1, len(order)))
     ids = list(order)
@@ -159,10 +168,13 @@ def merge_items(base: dict, local: dict, current: dict,
     }
 
 
-def merge_labels(base: dict, local: dict, current: dict) -> dict:
+def merge_labels(base: dict, local: dict, current: dict, alive: set[int] | None = None
+                 ) -> dict:
     """Word counts add up; representatives come from this worker where it has them."""
     out: dict = {}
     for cluster_id in set(current) | set(local):
+        if alive is not None and int(cluster_id) not in alive:
+            continue
         counts: Counter = Counter()
         for state, sign in ((current, 1), (local, 1), (base, -1)):
             entry = state.get(cluster_id)

@@ -113,6 +113,9 @@ class EmbedWorker(ConsumerRebalanceListener):
             self._base_blob, self._base_version = blob, shared.version
             log.info("restored shared model", extra={"version": shared.version,
                                                      "clock": self.engine.clock})
+        else:  # everything learned from here on is this worker's contribution
+            self._base_blob = SharedCheckpoint(self.engine.shared_state(), 0).to_bytes()
+            self._base_version = 0
         self._claim_id_range()
         return blob is not None
 
@@ -434,7 +437,7 @@ class EmbedWorker(ConsumerRebalanceListener):
                     current = SharedCheckpoint.from_bytes(raw) if raw else None  # type: ignore[arg-type]
                     merged = local
                     if current is not None and current.version != self._base_version:
-                        base = loads(self._base_blob)["state"] if self._base_blob else local
+                        base = loads(self._base_blob)["state"]  # type: ignore[arg-type]
                         merged = merge_shared(base, local, current.state)
                     version = (current.version if current else 0) + 1
                     blob = SharedCheckpoint(merged, version).to_bytes()
@@ -470,8 +473,7 @@ class EmbedWorker(ConsumerRebalanceListener):
             ends = consumer.end_offsets(list(assigned))
         except KafkaError:
             return False
-        return all(
-            self.offsets.get(partition_key(tp.topic, tp.partition), 0) >= end
-            or consumer.position(tp) >= end
-            for tp, end in ends.items()
-        )
+        # processed offsets, not fetch positions: fetched records may wait in the merger,
+        # or have been dropped from it at a revocation
+        return all(self.offsets.get(partition_key(tp.topic, tp.partition), 0) >= end
+                   for tp, end in ends.items())

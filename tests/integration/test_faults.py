@@ -26,10 +26,10 @@ from tests.integration.helpers import produce, run_worker
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def spawn_worker(settings: Settings, log_path) -> subprocess.Popen:
+def spawn_worker(settings: Settings, log_path, *options: str) -> subprocess.Popen:
     log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
-        [sys.executable, "-m", "streamrec.cli", "worker", "--until-caught-up"],
+        [sys.executable, "-m", "streamrec.cli", "worker", *(options or ["--until-caught-up"])],
         env=settings_env(settings), stdout=log, stderr=log,
     )
 

@@ -1,0 +1,136 @@
+"""Several worker processes in one group: merged model, failover without loss."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from streamrec.clusters_view import all_users, load_group_state
+from streamrec.datasets import amazon_interactions, interactions_to_events
+from streamrec.kafka_io import committed_offsets, end_offsets
+from streamrec.redis_schema import RedisKeys
+from streamrec.store import connect
+from streamrec.worker import EmbedWorker
+from tests.conftest import AMAZON, replace
+from tests.integration.helpers import produce, run_worker
+from tests.integration.test_faults import progress, spawn_worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+# Two workers see the same events as one but assign points with centroids up to one
+# checkpoint old, so their merged centroids differ a little from a single run's. Stated
+# tolerance: weight-weighted mean cosine between same-id centroids >= 0.98, and >= 0.95 for
+# every cluster that holds at least 5% of the weight (a cluster of one or two points moves
+# with any single assignment).
+MIN_WEIGHTED_COSINE = 0.98
+MIN_MAJOR_COSINE = 0.95
+MAJOR_SHARE = 0.05
+
+
+@pytest.fixture
+def group_settings(settings, amazon_cache):
+    return replace(settings, embed_cache=amazon_cache, batch_size=8, checkpoint_interval_s=0.2,
+                   topic_partitions=2, kafka_session_timeout_ms=6000, n_clusters=6,
+                   cluster_half_life_events=400)
+
+
+def same_id_cosines(reference: dict, merged: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of each reference centroid to the merged centroid of the same id, and weights."""
+    rows = {int(c): n for n, c in enumerate(merged["ids"])}
+    cosines = np.array([float(reference["centers"][n] @ merged["centers"][rows[int(c)]])
+                        for n, c in enumerate(reference["ids"])])
+    return cosines, np.asarray(reference["weights"])
+
+
+def copy_checkpoints(source, target) -> None:
+    """Start a group from another group's checkpoints (same seeding for both runs)."""
+    client = connect(source)
+    old, new = RedisKeys(source.redis_prefix), RedisKeys(target.redis_prefix)
+    client.set(new.checkpoint(target.worker_group),
+               client.get(old.checkpoint(source.worker_group)))
+    for number in range(source.topic_partitions):
+        blob = client.get(old.partition_checkpoint(source.worker_group, number))
+        if blob is not None:
+            client.set(new.partition_checkpoint(target.worker_group, number), blob)
+
+
+def test_two_workers_merge_to_the_centroids_of_one(group_settings, tmp_path) -> None:
+    events = interactions_to_events(amazon_interactions(AMAZON, limit=600))
+    warmup = 200  # both runs start from the same seeded clusters: k-means has many optima
+    single = replace(group_settings, worker_group="single-" + os.urandom(3).hex(),
+                     redis_prefix="single-" + os.urandom(3).hex())
+    produce(group_settings, events[:warmup])
+    run_worker(EmbedWorker(single))
+    copy_checkpoints(single, group_settings)
+    produce(group_settings, events[warmup:])
+    run_worker(EmbedWorker(single))
+
+    workers = [spawn_worker(replace(group_settings, worker_instance_id=f"w{n}"),
+                            tmp_path / f"w{n}.log") for n in range(2)]
+    for n, worker in enumerate(workers):
+        assert worker.wait(240) == 0, (tmp_path / f"w{n}.log").read_text()[-3000:]
+
+    reference, _ = load_group_state(single)
+    merged, parts = load_group_state(group_settings)
+    assert merged["clock"] == reference["clock"] == len(events)  # none lost, none twice
+    assert len(all_users(parts)["ids"]) == len({e.user_id for e in events})
+    assert sorted(merged["clusterer"]["ids"]) == sorted(reference["clusterer"]["ids"])
+    cosines, weights = same_id_cosines(reference["clusterer"], merged["clusterer"])
+    weighted = float(cosines @ weights / weights.sum())
+    major = weights >= MAJOR_SHARE * weights.sum()
+    print(f"same-id centroid cosines {cosines.round(4)} weights {weights.round(1)} "
+          f"weighted mean {weighted:.4f}")
+    assert weighted >= MIN_WEIGHTED_COSINE
+    assert (cosines[major] >= MIN_MAJOR_COSINE).all()
+    np.testing.assert_allclose(np.sort(merged["items"]["popularity"]),
+                               np.sort(reference["items"]["popularity"]), rtol=1e-9)
+
+
+def owned_partitions(log_path) -> set[int]:
+    """Partition numbers of the last assignment a worker logged."""
+    owned: set[int] = set()
+    for line in log_path.read_text().splitlines() if log_path.exists() else []:
+        if line.startswith("{") and '"msg": "partitions assigned"' in line:
+            owned = {int(p) for p in re.findall(r"partition=(\d+)", json.loads(line)
+                                                ["partitions"])}
+    return owned
+
+
+def test_killed_worker_partitions_move_to_the_survivor_without_loss(group_settings, tmp_path
+                                                                     ) -> None:
+    events = interactions_to_events(amazon_interactions(AMAZON, limit=600))
+    group_settings = replace(group_settings, batch_size=2)  # many small batches: time to kill
+    produce(group_settings, events)
+    logs = {name: tmp_path / f"{name}.log" for name in ("survivor", "victim")}
+    # the survivor waits out the victim's session (6 s) before it gets its partition
+    survivor = spawn_worker(replace(group_settings, worker_instance_id="survivor",
+                                    log_json=True), logs["survivor"],
+                            "--idle-timeout", "20")
+    time.sleep(2)
+    victim = spawn_worker(replace(group_settings, worker_instance_id="victim", log_json=True),
+                          logs["victim"], "--idle-timeout", "20")
+    deadline = time.monotonic() + 120
+    while not owned_partitions(logs["victim"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stolen = owned_partitions(logs["victim"])
+    assert stolen, "the victim never got a partition"
+    time.sleep(0.5)  # let it process and checkpoint some of it
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    assert progress(group_settings) < len(events), "the kill must come mid-stream"
+    assert survivor.wait(240) == 0, logs["survivor"].read_text()[-3000:]
+    assert stolen <= owned_partitions(logs["survivor"])  # it took the victim's partitions
+
+    shared, parts = load_group_state(group_settings)
+    assert shared["clock"] == len(events)
+    assert len(all_users(parts)["ids"]) == len({e.user_id for e in events})
+    ends = end_offsets(group_settings, [group_settings.topic_reviews,
+                                        group_settings.topic_clicks])
+    assert committed_offsets(group_settings, group_settings.worker_group) == {
+        tp: end for tp, end in ends.items() if end > 0}
