@@ -12,7 +12,7 @@ closest to each centroid; the text of those representative reviews stays in
 memory and never reaches Redis.
 
 >>> tokens("Great strings! 琴弦很好")
-['great', 'strings', '琴弦', '弦很', '很好']
+['strings', '琴弦']
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ some such than that the their theirs them themselves then there these they this 
 to too under until up very was wasn we well were what when where which while who whom why will
 with won would you your yours yourself yourselves one two use used using will get gets got
 like good great nice very well really just also even still much many lot bit ve ll re s t d m
-im it's i'm i've don't can't doesn't didn't isn't wasn't won't product item buy bought amazon
+im it's i'm i've i'd i'll you're don't can't doesn't didn't isn't wasn't won't product item buy bought amazon
 """.split())
 _CJK_STOP = frozenset("的了是我在有这个很也就都不和就")
 
@@ -48,10 +48,10 @@ def tokens(text: str) -> list[str]:
     out: list[str] = []
     for match in _TOKEN.findall(text.lower()):
         if _IS_CJK.match(match):
-            chars = [c for c in match if c not in _CJK_STOP] or list(match)
-            if len(chars) == 1:
-                out.append(chars[0])
-            out.extend(chars[i] + chars[i + 1] for i in range(len(chars) - 1))
+            if len(match) == 1 and match not in _CJK_STOP:
+                out.append(match)
+            out.extend(match[i : i + 2] for i in range(len(match) - 1)
+                       if match[i] not in _CJK_STOP and match[i + 1] not in _CJK_STOP)
         elif len(match) >= 3 and match not in STOP_WORDS:
             out.append(match)
     return out
