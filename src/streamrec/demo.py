@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -74,12 +75,13 @@ def run_demo(settings: Settings, path: Path | None = None, limit: int | None = N
 
     active = Counter(i.user_id for i in interactions).most_common(1)[0][0]
     answer = RecsClient.from_settings(settings).recommend(active, k=5)
+    model = json.loads(connect(settings).get(RedisKeys(settings.redis_prefix).model()) or "{}")
     return {
         "events_processed": worker.events_total,
         "dead_letters": worker.dead_letters,
-        "users": len(worker.engine.profiles),
-        "items": worker.engine.items.n_items,
-        "clusters": len(worker.engine.clusterer.snapshot()),
+        "users": model.get("users"),
+        "items": model.get("items"),
+        "clusters": model.get("clusters"),
         "wall_seconds_total": round(finished - started, 1),
         "wall_seconds_produce": round(produced - started, 1),
         "wall_seconds_worker": round(finished - consume_start, 1),

@@ -41,6 +41,7 @@ from streamrec.text import clean_text
 log = logging.getLogger(__name__)
 
 MAX_IDLE_S = 5.0  # how long a partition that lags behind may hold the others back
+ID_RANGE = 10_000  # cluster ids each worker process may hand out
 
 
 @dataclass
@@ -106,7 +107,7 @@ class EmbedWorker(ConsumerRebalanceListener):
                           "load checkpoint", lambda: self.stopping)
         slot = int(with_retry(lambda: self.store.client.incr(self.store.keys.worker_slots()),
                               "worker slot"))  # type: ignore[arg-type]
-        self._id_floor = slot * 1_000_000
+        self._id_floor = (slot - 1) * ID_RANGE
         if blob is not None:
             shared = SharedCheckpoint.from_bytes(blob)
             self.engine.load_shared(shared.state)

@@ -55,6 +55,27 @@ def test_events_reach_redis_for_exactly_those_users_and_offsets_cover_all(
     assert len([line for line in result.output.splitlines() if line.strip()[:2].strip(". ")
                 .isdigit()]) == 3
 
+    lifecycle = [json.loads(r.value) for r in
+                 read_topic(settings, settings.topic_cluster_events, settings.n_clusters)]
+    assert [e["kind"] for e in lifecycle[: settings.n_clusters]] == ["born"] * settings.n_clusters
+    assert len({e["cluster_id"] for e in lifecycle}) >= settings.n_clusters
+
+
+def test_clusters_command_prints_labels_and_draws_the_map(settings, embedder, amazon_slice,
+                                                           tmp_path) -> None:
+    produce(settings, interactions_to_events(amazon_slice))
+    run_worker(EmbedWorker(settings, embedder=embedder))
+    env = {"STREAMREC_REDIS_URL": settings.redis_url,
+           "STREAMREC_REDIS_PREFIX": settings.redis_prefix,
+           "STREAMREC_WORKER_GROUP": settings.worker_group}
+    picture = tmp_path / "map.png"
+    result = CliRunner().invoke(app, ["clusters", "--plot", str(picture)], env=env)
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("cluster")]
+    assert len(rows) == settings.n_clusters
+    assert all("users=" in row and "weight=" in row for row in rows)
+    assert picture.stat().st_size > 10_000 and picture.read_bytes()[:4] == b"\x89PNG"
+
 
 def test_bad_messages_go_to_the_dead_letter_topic_and_good_ones_still_count(
     settings, embedder, amazon_slice
