@@ -12,6 +12,7 @@ replaced atomically, so a reader never sees a half-written list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -56,20 +57,29 @@ class RecsClient:
 
     def recommend(self, user_id: str, k: int | None = None) -> Answer:
         """The best list available for ``user_id``: user, then cluster, then trending."""
-        recs = self._get(self.keys.user_recs(user_id))
-        assignment = self.assignment(user_id)
-        cluster_id = assignment.cluster_id if assignment else None
+        return fallback(user_id, k, self._get(self.keys.user_recs(user_id)),
+                        self.assignment(user_id),
+                        lambda cluster_id: self._get(self.keys.cluster_recs(cluster_id)),
+                        lambda: self._get(self.keys.trending()))
+
+
+def fallback(
+    user_id: str, k: int | None, user_recs: RecList | None, assignment: Assignment | None,
+    cluster_recs: Callable[[int], RecList | None], trending: Callable[[], RecList | None],
+) -> Answer:
+    """The fallback chain, shared by the Redis client and in-process replays."""
+    cluster_id = assignment.cluster_id if assignment else None
+    if user_recs is not None and user_recs.items:
+        return Answer("user", _cut(user_recs, k), cluster_id if cluster_id is not None
+                      else user_recs.cluster_id)
+    if cluster_id is not None:
+        recs = cluster_recs(cluster_id)
         if recs is not None and recs.items:
-            return Answer("user", _cut(recs, k), cluster_id if cluster_id is not None
-                          else recs.cluster_id)
-        if cluster_id is not None:
-            recs = self._get(self.keys.cluster_recs(cluster_id))
-            if recs is not None and recs.items:
-                return Answer("cluster", _cut(recs, k), cluster_id)
-        recs = self._get(self.keys.trending())
-        if recs is not None:
-            return Answer("trending", _cut(recs, k), cluster_id)
-        return Answer("none", None, cluster_id)
+            return Answer("cluster", _cut(recs, k), cluster_id)
+    recs = trending()
+    if recs is not None:
+        return Answer("trending", _cut(recs, k), cluster_id)
+    return Answer("none", None, cluster_id)
 
 
 def _cut(recs: RecList, k: int | None) -> RecList:

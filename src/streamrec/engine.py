@@ -124,13 +124,14 @@ class Engine:
 
     def apply(
         self, events: Sequence[ReviewEvent | ClickEvent], vectors: np.ndarray,
-        partitions: Sequence[int] | None = None,
+        partitions: Sequence[int] | None = None, outputs: bool = True,
     ) -> BatchOutput:
         """Learn from a batch (arrival order) and return the lists it changed.
 
         ``vectors`` holds one unit embedding per review, in the order the
         reviews appear in ``events``; ``partitions`` the Kafka partition each
-        event came from (its user's profile is checkpointed with it).
+        event came from (its user's profile is checkpointed with it). Without
+        ``outputs`` no lists are built (in-process evaluation scores directly).
         """
         reviews = [e for e in events if isinstance(e, ReviewEvent)]
         if len(reviews) != len(vectors):
@@ -164,9 +165,10 @@ class Engine:
             touched[event.user_id] = user_row
         self._item_matrix = None
         self._reassign(touched, snapshot, out)
-        self._refresh_clusters(snapshot, out)
-        for user_id in touched:
-            out.user_recs[user_id] = self.recommend("user", user_id)
+        if outputs:
+            self._refresh_clusters(snapshot, out)
+            for user_id in touched:
+                out.user_recs[user_id] = self.recommend("user", user_id)
         return out
 
     def _learn_clusters(self, reviews: list[ReviewEvent], vectors: np.ndarray,

@@ -1,0 +1,219 @@
+"""Serve-then-observe replay of history: prequential, full-ranking evaluation.
+
+For each interaction in event-time order (ties in file order), every strategy
+first scores every item seen so far for that user, leaving out the user's own
+past items; the rank of the item the user actually chose gives HR@k, NDCG@k,
+MAP@k and MRR (ties count against the strategy). Only then is the interaction
+(click and review) delivered to every model. Nothing from the future reaches
+what is served. Interactions with an item never seen before cannot be ranked
+by anyone and are not scored.
+
+Models learn from the same stream side by side (see :mod:`streamrec.baselines`);
+StreamRec's engine is one of them. :class:`ServedModel` replays what the real
+pipeline serves (lists as materialised in Redis, read through the fallback
+chain), and :func:`replay_pipeline` does the same through Kafka and Redis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streamrec.baselines import ItemIndex, ScoreFn
+from streamrec.client import Answer, fallback
+from streamrec.datasets import Interaction
+from streamrec.engine import Engine
+from streamrec.events import ReviewEvent
+from streamrec.metrics import metrics_from_rank, rank_of
+from streamrec.redis_schema import Assignment, RecList
+
+SERVED = "streamrec-served"
+
+
+class Catalog:
+    """Items seen so far (first-appearance rows) and each user's past items."""
+
+    def __init__(self) -> None:
+        self.items = ItemIndex()
+        self.ids: list[str] = []
+        self.seen: dict[str, list[int]] = defaultdict(list)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def known(self, item_id: str) -> bool:
+        return item_id in self.items.rows
+
+    def add(self, interaction: Interaction) -> None:
+        row = self.items.row(interaction.item_id)
+        if row == len(self.ids):
+            self.ids.append(interaction.item_id)
+        if row not in self.seen[interaction.user_id]:
+            self.seen[interaction.user_id].append(row)
+
+
+class EngineModel:
+    """StreamRec's engine, its named strategies scored fresh at serve time."""
+
+    def __init__(self, engine: Engine, names: Sequence[str] | None = None,
+                 prefix: str = "streamrec-") -> None:
+        self.engine = engine
+        self.names = list(names or engine.strategies)
+        self.prefix = prefix
+
+    def strategies(self) -> dict[str, ScoreFn]:
+        return {f"{self.prefix}{name}": (lambda user, n=name: self.engine.strategies[n].scores(
+            self.engine, user, None)) for name in self.names}
+
+    def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
+        events = interaction.events()
+        vectors = vector[None] if vector is not None and len(events) == 2 else \
+            np.zeros((0, self.engine.dim), dtype=np.float32)
+        self.engine.apply(events, vectors, outputs=False)
+
+
+class ServedModel:
+    """What the pipeline serves: the engine's materialised lists, as Redis would hold them.
+
+    Events are applied one by one, as the deterministic pipeline replay
+    delivers them, and lists are read back through the same fallback chain
+    (user -> cluster -> trending) as :class:`streamrec.client.RecsClient`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.user_recs: dict[str, RecList] = {}
+        self.cluster_recs: dict[int, RecList] = {}
+        self.assignments: dict[str, Assignment] = {}
+        self.trending: RecList | None = None
+
+    def serve(self, user_id: str) -> Answer:
+        return fallback(user_id, None, self.user_recs.get(user_id),
+                        self.assignments.get(user_id), self.cluster_recs.get,
+                        lambda: self.trending)
+
+    def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
+        for event in interaction.events():
+            is_review = isinstance(event, ReviewEvent)
+            vectors = vector[None] if is_review and vector is not None else \
+                np.zeros((0, self.engine.dim), dtype=np.float32)
+            out = self.engine.apply([event], vectors)
+            self.user_recs.update(out.user_recs)
+            self.cluster_recs.update(out.cluster_recs)
+            for cluster_id in out.retired_clusters:
+                self.cluster_recs.pop(cluster_id, None)
+            self.assignments.update(out.assignments)
+            if out.trending is not None:
+                self.trending = out.trending
+
+
+@dataclass
+class ReplayResult:
+    """Per strategy, the rank of the chosen item at every scored interaction."""
+
+    k: int
+    tuning_cut: int  # interactions before this index form the tuning slice
+    catalogue: int = 0
+    index: list[int] = field(default_factory=list)
+    ts: list[float] = field(default_factory=list)
+    ranks: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    served_lists: int = 0
+    tops: dict[str, list[list[str]]] = field(default_factory=lambda: defaultdict(list))
+
+    def summary(self, part: str = "evaluation") -> dict[str, dict[str, float]]:
+        """Mean metrics per strategy on the ``tuning`` slice, the ``evaluation`` rest or ``all``."""
+        index = np.array(self.index)
+        mask = {"tuning": index < self.tuning_cut, "evaluation": index >= self.tuning_cut,
+                "all": np.ones(len(index), dtype=bool)}[part]
+        out: dict[str, dict[str, float]] = {}
+        for strategy, ranks in self.ranks.items():
+            chosen = [r for r, keep in zip(ranks, mask, strict=True) if keep]
+            if not chosen:
+                continue
+            totals: dict[str, float] = defaultdict(float)
+            for rank in chosen:
+                for name, value in metrics_from_rank(rank, self.k).items():
+                    totals[name] += value
+            metrics = {name: total / len(chosen) for name, total in totals.items()}
+            tops = [t for t, keep in zip(self.tops[strategy], mask, strict=True) if keep]
+            metrics["coverage"] = len({i for t in tops for i in t}) / max(1, self.catalogue)
+            metrics["events"] = float(len(chosen))
+            out[strategy] = metrics
+        return out
+
+    def rolling(self, strategy: str, metric: str = "ndcg@10", window: int = 500
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Event times and the rolling mean of a metric over the last ``window`` events."""
+        values = np.array([metrics_from_rank(r, self.k)[metric] for r in self.ranks[strategy]])
+        if len(values) < window:
+            return np.array(self.ts), np.cumsum(values) / np.arange(1, len(values) + 1)
+        kernel = np.ones(window) / window
+        smooth = np.convolve(values, kernel, mode="valid")
+        return np.array(self.ts[window - 1 :]), smooth
+
+
+def served_rank(answer: Answer, target: str) -> int:
+    """Rank of ``target`` in a served list; one past the list when it is not there."""
+    ids = answer.item_ids()
+    return ids.index(target) + 1 if target in ids else max(len(ids), 1) * 10**6
+
+
+def replay(
+    interactions: Sequence[Interaction],
+    vectors: Sequence[np.ndarray | None],
+    models: Sequence,
+    served: ServedModel | None = None,
+    k: int = 10,
+    tuning_share: float = 0.2,
+    progress: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> ReplayResult:
+    """Serve every strategy, then let every model observe, interaction by interaction."""
+    catalog = Catalog()
+    result = ReplayResult(k=k, tuning_cut=math.floor(len(interactions) * tuning_share))
+    strategies = {name: fn for model in models for name, fn in model.strategies().items()}
+    steps: Sequence[int] | object = range(len(interactions))
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc="replay", unit="ev")
+    for n in steps:  # type: ignore[attr-defined]
+        interaction, vector = interactions[n], vectors[n]
+        if catalog.known(interaction.item_id):
+            target = catalog.items.rows[interaction.item_id]
+            exclude = np.array(catalog.seen.get(interaction.user_id, []), dtype=np.int64)
+            if target not in exclude:
+                _score(result, catalog, strategies, interaction, target, exclude, k, served, n)
+        catalog.add(interaction)
+        for model in models:
+            model.observe(interaction, vector)
+        if served is not None:
+            served.observe(interaction, vector)
+        if on_step is not None:
+            on_step(n)
+    result.catalogue = len(catalog)
+    return result
+
+
+def _score(result: ReplayResult, catalog: Catalog, strategies: dict[str, ScoreFn],
+           interaction: Interaction, target: int, exclude: np.ndarray, k: int,
+           served: ServedModel | None, n: int) -> None:
+    result.index.append(n)
+    result.ts.append(interaction.ts)
+    size = len(catalog)
+    for name, score in strategies.items():
+        scores = np.asarray(score(interaction.user_id), dtype=np.float64)[:size].copy()
+        if len(scores) < size:
+            scores = np.concatenate([scores, np.zeros(size - len(scores))])
+        scores[exclude] = -np.inf
+        result.ranks[name].append(rank_of(scores, target))
+        top = np.argpartition(-scores, min(k, size - 1))[:k] if size > k else np.arange(size)
+        result.tops[name].append([catalog.ids[i] for i in top])
+    if served is not None:
+        answer = served.serve(interaction.user_id)
+        result.ranks[SERVED].append(served_rank(answer, interaction.item_id))
+        result.tops[SERVED].append(answer.item_ids()[:k])
