@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import amazon_embeddings, machine, write_result  # noqa: E402
+from common import amazon_embeddings, machine, write_result
 
 K = 20
 BATCH = 64

@@ -42,7 +42,7 @@ def load_group_state(settings: Settings) -> tuple[dict, list[PartitionCheckpoint
 
 def all_users(parts: list[PartitionCheckpoint]) -> dict:
     """The users of every partition checkpoint in one export."""
-    keys = ("sums", "counts", "last_ts", "cluster", "cluster2", "sim", "partition",
+    keys = ("sums", "counts", "last_ts", "cluster", "cluster2", "sim", "partition", "last",
             "seen_lengths")
     users = [p.users for p in parts if p.users["ids"]]
     if not users:

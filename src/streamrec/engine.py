@@ -21,6 +21,7 @@ from streamrec.clustering.labels import ClusterLabeler
 from streamrec.events import ClickEvent, ReviewEvent
 from streamrec.items import ItemStats, engagement_weight
 from streamrec.profiles import UserProfiles
+from streamrec.ranker import ItemSignals, OnlineRanker, features
 from streamrec.redis_schema import Assignment, ClusterSummary, RecList, ScoredItem
 from streamrec.strategies import Strategy, make_strategies, top_items
 
@@ -38,6 +39,8 @@ class EngineConfig:
     cluster_move_threshold: float = 0.995
     recs_length: int = 50
     diversity: float = 0.0
+    ranker_learning_rate: float = 0.05
+    ranker_negatives: int = 10
     seed: int = 0
 
     @classmethod
@@ -52,6 +55,8 @@ class EngineConfig:
             engagement_half_life=s.engagement_half_life_events,  # type: ignore[attr-defined]
             cluster_refresh_events=s.cluster_refresh_events,  # type: ignore[attr-defined]
             recs_length=s.recs_length,  # type: ignore[attr-defined]
+            ranker_learning_rate=s.ranker_learning_rate,  # type: ignore[attr-defined]
+            ranker_negatives=s.ranker_negatives,  # type: ignore[attr-defined]
             seed=s.seed,  # type: ignore[attr-defined]
         )
 
@@ -95,6 +100,8 @@ class Engine:
         self.strategies = strategies or make_strategies()
         self.labeler = ClusterLabeler()
         self.drift = DriftMonitor()
+        self.signals = ItemSignals()
+        self.ranker = OnlineRanker(c.ranker_learning_rate, c.ranker_negatives, seed=c.seed)
         self.clock = 0  # events applied so far
         self.as_of = 0.0  # newest event time applied
         self._last_refresh = -(10**18)
@@ -149,7 +156,13 @@ class Engine:
             user_row = self.profiles.row(event.user_id)
             if partitions is not None:
                 self.profiles.partition[user_row] = partitions[n]
+            known = event.item_id in self.items.vectors.index
             item_row = self.items.row(event.item_id)
+            history = self.profiles.seen_items(event.user_id)
+            if item_row not in history:  # the user's first engagement with this item
+                if known:  # learn from what could have been served, before anything moves
+                    self.ranker.learn(features(self, event.user_id), item_row, history)
+                self.signals.observe(item_row, history)
             if isinstance(event, ReviewEvent):
                 vector = next(vector_iter)
                 self.profiles.update(event.user_id, vector, ts=event.ts)
@@ -289,6 +302,8 @@ class Engine:
             "labeler": self.labeler.state(),
             "drift": self.drift.state(),
             "items": self.items.state(),
+            "signals": self.signals.state(),
+            "ranker": self.ranker.state(),
         }
 
     def load_shared(self, state: dict) -> None:
@@ -303,6 +318,8 @@ class Engine:
         self.labeler.load(state["labeler"])
         self.drift.load(state["drift"])
         self.items.load(state["items"])
+        self.signals.load(state["signals"])
+        self.ranker.load(state["ranker"])
         if old_items and old_items != list(self.items.ids)[: len(old_items)]:
             mapping = np.array([self.items.row(i) if i is not None else 0 for i in old_items],
                                dtype=np.int32)

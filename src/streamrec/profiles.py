@@ -55,6 +55,9 @@ class VectorTable:
     def _grow_extra(self, capacity: int) -> None:
         """Subclasses grow their own per-row arrays here."""
 
+    def _remember(self, row: int, vector: np.ndarray) -> None:
+        """Subclasses keep more of an update here."""
+
     def row(self, key: str) -> int:
         """The row of ``key``, created empty when new."""
         found = self.index.get(key)
@@ -72,6 +75,7 @@ class VectorTable:
 
     def update(self, key: str, vector: np.ndarray, weight: float = 1.0, ts: float = 0.0) -> int:
         row = self.row(key)
+        self._remember(row, vector)
         self.sums[row] *= self.gamma
         self.sums[row] += weight * vector
         self.counts[row] += 1
@@ -140,6 +144,7 @@ class UserProfiles(VectorTable):
         self.cluster2 = np.full(capacity, -1, dtype=np.int64)
         self.sim = np.zeros((capacity, 2), dtype=np.float32)
         self.partition = np.full(capacity, -1, dtype=np.int32)  # Kafka partition of the user
+        self.last = np.zeros((capacity, dim), dtype=np.float16)  # the latest review's vector
         self.seen: list[array] = []
         super().__init__(dim, half_life, capacity)
 
@@ -148,6 +153,7 @@ class UserProfiles(VectorTable):
         self.cluster2 = _grown(self.cluster2, capacity, fill=-1)
         self.sim = _grown(self.sim, capacity)
         self.partition = _grown(self.partition, capacity, fill=-1)
+        self.last = _grown(self.last, capacity)
 
     def _init_row(self, row: int) -> None:
         if row == len(self.seen):
@@ -158,6 +164,7 @@ class UserProfiles(VectorTable):
         self.cluster2[row] = -1
         self.sim[row] = 0
         self.partition[row] = -1
+        self.last[row] = 0
 
     def mark_seen(self, row: int, item_row: int) -> None:
         seen = self.seen[row]
@@ -168,7 +175,7 @@ class UserProfiles(VectorTable):
         row = self.index.get(key)
         if row is None:
             return np.zeros(0, dtype=np.int32)
-        return np.frombuffer(self.seen[row], dtype=np.int32)
+        return np.array(self.seen[row], dtype=np.int32)  # a copy: the array keeps growing
 
     def assign(self, rows: np.ndarray, top_ids: np.ndarray, top_sims: np.ndarray) -> np.ndarray:
         """Store top-2 clusters for ``rows``; return the rows whose first cluster changed."""
@@ -177,6 +184,9 @@ class UserProfiles(VectorTable):
         self.cluster2[rows] = top_ids[:, 1]
         self.sim[rows] = top_sims
         return changed
+
+    def _remember(self, row: int, vector: np.ndarray) -> None:
+        self.last[row] = vector
 
     def rows_of_partition(self, partition: int) -> np.ndarray:
         live = np.array([key is not None for key in self.ids], dtype=bool)
@@ -195,7 +205,7 @@ class UserProfiles(VectorTable):
             "sums": self.sums[rows].copy(), "counts": self.counts[rows].copy(),
             "last_ts": self.last_ts[rows].copy(), "cluster": self.cluster[rows].copy(),
             "cluster2": self.cluster2[rows].copy(), "sim": self.sim[rows].copy(),
-            "partition": self.partition[rows].copy(),
+            "partition": self.partition[rows].copy(), "last": self.last[rows].copy(),
             "seen_lengths": np.array([len(s) for s in seen], dtype=np.int64),
             "seen_items": [item_ids[i] for i in flat.tolist()] if item_ids is not None
             else flat,
@@ -212,6 +222,7 @@ class UserProfiles(VectorTable):
             self.cluster2[rows] = state["cluster2"]
             self.sim[rows] = state["sim"]
             self.partition[rows] = state["partition"]
+            self.last[rows] = state["last"]
         seen = list(state["seen_items"])
         if item_row is not None:
             seen = [item_row(i) for i in seen]

@@ -106,6 +106,22 @@ class UserRerank:
         return self.content * content + (1 - self.content) * mix
 
 
+@dataclass
+class Learned:
+    """The online-learned blend of :mod:`streamrec.ranker` (trends, co-occurrence,
+    transitions, text similarity to the user's profile and last review, cluster
+    engagement). Unknown users get trending."""
+
+    name: str = "learned"
+
+    def scores(self, engine: Engine, user_id: str | None, cluster_id: int | None) -> np.ndarray:
+        from streamrec.ranker import features
+
+        if user_id is None or user_id not in engine.profiles.index:
+            return Trending().scores(engine, user_id, cluster_id)
+        return engine.ranker.scores(features(engine, user_id))
+
+
 def top_items(
     scores: np.ndarray,
     k: int,
@@ -152,9 +168,11 @@ DEFAULT_STRATEGIES: tuple[str, ...] = ("user", "cluster", "trending")
 
 
 def make_strategies() -> dict[str, Strategy]:
+    """``user`` (served per user) is the learned blend; ``rerank`` the plain cluster rerank."""
     cluster = ClusterPopular()
     return {
-        "user": UserRerank(cluster=cluster),
+        "user": Learned(name="user"),
+        "rerank": UserRerank(name="rerank", cluster=cluster),
         "cluster": cluster,
         "trending": Trending(),
         "popularity": Popularity(),

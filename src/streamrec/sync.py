@@ -36,6 +36,12 @@ def merge_shared(base: dict, local: dict, current: dict) -> dict:
                                    int(current["clock"]), merged["clock"]), alive)
     merged["labeler"] = merge_labels(base["labeler"], local["labeler"], current["labeler"],
                                      alive)
+    order = {item: n for n, item in enumerate(merged["items"]["vectors"]["ids"])}
+    merged["signals"] = merge_signals(
+        *[(s["signals"], s["items"]["vectors"]["ids"]) for s in (base, local, current)], order)
+    merged["ranker"] = {**local["ranker"], "weights": np.asarray(current["ranker"]["weights"])
+                        + np.asarray(local["ranker"]["weights"])
+                        - np.asarray(base["ranker"]["weights"])}
     return merged
 
 
@@ -189,3 +195,72 @@ def merge_labels(base: dict, local: dict, current: dict, alive: set[int] | None 
         out[cluster_id] = {**source, "terms": list(kept), "counts": np.array(list(kept.values())),
                            "reviews": max(0, reviews)}
     return out
+
+
+def merge_signals(base: tuple[dict, list], local: tuple[dict, list],
+                  current: tuple[dict, list], order: dict[str, int]) -> dict:
+    """Merge ItemSignals, re-indexed from each worker's item rows to the merged order."""
+    size = len(order)
+
+    def rows(ids: list) -> np.ndarray:
+        return np.array([order.get(i, -1) if i is not None else -1 for i in ids], dtype=np.int64)
+
+    def aligned(values: np.ndarray, ids: list, fill: float = 0.0) -> np.ndarray:
+        out = np.full(size, fill)
+        mapping = rows(ids)[: len(values)]
+        keep = mapping >= 0
+        out[mapping[keep]] = np.asarray(values)[: len(mapping)][keep]
+        return out
+
+    (b, b_ids), (lo, l_ids), (c, c_ids) = base, local, current
+    elapsed = int(lo["clock"]) - int(b["clock"])
+    clock = int(c["clock"]) + elapsed
+    count = aligned(c["count"], c_ids) + aligned(lo["count"], l_ids) - aligned(b["count"], b_ids)
+    trends = []
+    for tb, tl, tc in zip(b["trends"], lo["trends"], c["trends"], strict=True):
+        half_life = float(tl["half_life"])
+        fade = 2.0 ** (-elapsed / half_life)
+
+        def value(t: dict, ids: list, at: int, half_life: float = half_life) -> np.ndarray:
+            return aligned(np.asarray(t["stored"]) * 2.0 ** (-(at - float(t["t0"])) / half_life),
+                           ids)
+
+        merged = value(tc, c_ids, int(c["clock"])) * fade + value(tl, l_ids, int(lo["clock"])) \
+            - value(tb, b_ids, int(b["clock"])) * fade
+        trends.append({"stored": np.clip(merged, 0, None), "t0": float(clock),
+                       "half_life": half_life})
+
+    def ages(state: dict, ids: list, key: str) -> np.ndarray:
+        seen = aligned(state[key], ids, fill=-1.0)
+        return np.where(seen >= 0, int(state["clock"]) - seen, np.inf)
+
+    first_age = np.maximum(np.where(np.isinf(ages(c, c_ids, "first_seen")), -np.inf,
+                                    ages(c, c_ids, "first_seen")),
+                           np.where(np.isinf(ages(lo, l_ids, "first_seen")), -np.inf,
+                                    ages(lo, l_ids, "first_seen")))
+    last_age = np.minimum(ages(c, c_ids, "last_seen"), ages(lo, l_ids, "last_seen"))
+    return {
+        "clock": clock, "count": count, "trends": trends,
+        "first_seen": np.where(np.isfinite(first_age), clock - first_age, -1.0),
+        "last_seen": np.where(np.isfinite(last_age), clock - last_age, 0.0),
+        "co": _merge_sparse([(b["co"], b_ids, -1), (lo["co"], l_ids, 1), (c["co"], c_ids, 1)],
+                            rows),
+        "transitions": _merge_sparse([(b["transitions"], b_ids, -1),
+                                      (lo["transitions"], l_ids, 1),
+                                      (c["transitions"], c_ids, 1)], rows),
+    }
+
+
+def _merge_sparse(parts: list[tuple[dict, list, int]], rows) -> dict:  # type: ignore[no-untyped-def]
+    totals: dict[tuple[int, int], float] = {}
+    for table, ids, sign in parts:
+        mapping = rows(ids)
+        for i, j, v in zip(np.asarray(table["rows"]).tolist(), np.asarray(table["cols"]).tolist(),
+                           np.asarray(table["values"]).tolist(), strict=True):
+            key = (int(mapping[i]), int(mapping[j]))
+            if key[0] >= 0 and key[1] >= 0:
+                totals[key] = totals.get(key, 0.0) + sign * v
+    kept = [(i, j, v) for (i, j), v in totals.items() if v > 1e-9]
+    array = np.array(kept, dtype=np.float64).reshape(-1, 3)
+    return {"rows": array[:, 0].astype(np.int64), "cols": array[:, 1].astype(np.int64),
+            "values": array[:, 2]}

@@ -38,7 +38,8 @@ some such than that the their theirs them themselves then there these they this 
 to too under until up very was wasn we well were what when where which while who whom why will
 with won would you your yours yourself yourselves one two use used using will get gets got
 like good great nice very well really just also even still much many lot bit ve ll re s t d m
-im it's i'm i've i'd i'll you're don't can't doesn't didn't isn't wasn't won't product item buy bought amazon
+im it's i'm i've i'd i'll you're don't can't doesn't didn't isn't wasn't won't
+product item buy bought amazon
 """.split())
 _CJK_STOP = frozenset("的了是我在有这个很也就都不和就")
 

@@ -14,7 +14,8 @@ def test_chinese_comments_become_character_bigrams() -> None:
 
 def test_labels_are_the_distinctive_words_of_each_cluster_in_chinese_too() -> None:
     labeler = ClusterLabeler()
-    strings = ["琴弦音色明亮，琴弦不容易断", "这套琴弦手感很好，琴弦价格便宜", "新琴弦换上后音色明亮"]
+    strings = ["琴弦音色明亮，琴弦不容易断", "这套琴弦手感很好，琴弦价格便宜",
+               "新琴弦换上后音色明亮"]
     mics = ["麦克风录音清晰，麦克风底噪小", "这个麦克风适合录人声", "麦克风支架稳固，录音效果好"]
     vector = np.ones(4) / 2
     for n, text in enumerate(strings):
