@@ -26,10 +26,12 @@ import numpy as np
 from streamrec.baselines import ItemIndex, ScoreFn
 from streamrec.client import Answer, fallback
 from streamrec.datasets import Interaction
+from streamrec.embedding import Embedder
 from streamrec.engine import Engine
 from streamrec.events import ReviewEvent
 from streamrec.metrics import metrics_from_rank, rank_of
 from streamrec.redis_schema import Assignment, RecList
+from streamrec.settings import Settings
 
 SERVED = "streamrec-served"
 
@@ -60,14 +62,15 @@ class EngineModel:
     """StreamRec's engine, its named strategies scored fresh at serve time."""
 
     def __init__(self, engine: Engine, names: Sequence[str] | None = None,
-                 prefix: str = "streamrec-") -> None:
+                 prefix: str = "streamrec-", suffix: str = "") -> None:
         self.engine = engine
         self.names = list(names or engine.strategies)
-        self.prefix = prefix
+        self.prefix, self.suffix = prefix, suffix
 
     def strategies(self) -> dict[str, ScoreFn]:
-        return {f"{self.prefix}{name}": (lambda user, n=name: self.engine.strategies[n].scores(
-            self.engine, user, None)) for name in self.names}
+        return {f"{self.prefix}{name}{self.suffix}": (
+            lambda user, n=name: self.engine.strategies[n].scores(self.engine, user, None))
+            for name in self.names}
 
     def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
         events = interaction.events()
@@ -217,3 +220,108 @@ def _score(result: ReplayResult, catalog: Catalog, strategies: dict[str, ScoreFn
         answer = served.serve(interaction.user_id)
         result.ranks[SERVED].append(served_rank(answer, interaction.item_id))
         result.tops[SERVED].append(answer.item_ids()[:k])
+
+
+def replay_pipeline(
+    settings: Settings,
+    interactions: Sequence[Interaction],
+    embedder: Embedder | None = None,
+    k: int = 10,
+    tuning_share: float = 0.2,
+    deterministic: bool = True,
+    progress: bool = False,
+    timeout_s: float = 60.0,
+) -> ReplayResult:
+    """The same serve-then-observe loop through the real pipeline.
+
+    The interactions go one event at a time onto fresh topics, a worker of a
+    fresh consumer group processes them into a fresh Redis namespace, and the
+    served list comes back from Redis through :class:`RecsClient`. Every
+    served list is also published as an :class:`ImpressionEvent` (for the
+    metrics sidecar). In deterministic mode each event is processed before
+    the next one is sent, so the result equals :class:`ServedModel`'s.
+    """
+    import threading
+    import uuid
+
+    from streamrec.client import RecsClient
+    from streamrec.events import ImpressionEvent
+    from streamrec.kafka_io import Topics, ensure_topics, make_producer
+    from streamrec.producer import topic_for
+    from streamrec.store import connect
+    from streamrec.worker import EmbedWorker
+
+    run = uuid.uuid4().hex[:8]
+    isolated = Settings(**{  # type: ignore[call-arg]
+        **settings.model_dump(), "_env_file": None,
+        "topic_reviews": f"replay-{run}.reviews", "topic_clicks": f"replay-{run}.clicks",
+        "topic_impressions": f"replay-{run}.impressions",
+        "topic_dead_letter": f"replay-{run}.dead-letter",
+        "topic_cluster_events": f"replay-{run}.cluster-events", "topic_partitions": 1,
+        "redis_prefix": f"replay-{run}", "worker_group": f"replay-{run}",
+        "batch_wait_ms": 0, "checkpoint_interval_s": 30.0, "worker_instance_id": None,
+    })
+    topics = Topics.from_settings(isolated)
+    ensure_topics(isolated)
+    worker = EmbedWorker(isolated, embedder=embedder)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    client = RecsClient.from_settings(isolated)
+    model_key = client.keys.model()
+    redis_client = connect(isolated)
+    producer = make_producer(isolated, linger_ms=0)
+    catalog = Catalog()
+    result = ReplayResult(k=k, tuning_cut=math.floor(len(interactions) * tuning_share))
+    sent = 0
+    steps: Sequence[int] | object = range(len(interactions))
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc="replay (pipeline)", unit="ev")
+    try:
+        for n in steps:  # type: ignore[attr-defined]
+            interaction = interactions[n]
+            if catalog.known(interaction.item_id) and catalog.items.rows[interaction.item_id] \
+                    not in catalog.seen.get(interaction.user_id, []):
+                answer = client.recommend(interaction.user_id)
+                result.index.append(n)
+                result.ts.append(interaction.ts)
+                result.ranks[SERVED].append(served_rank(answer, interaction.item_id))
+                result.tops[SERVED].append(answer.item_ids()[:k])
+                producer.send(topics.impressions, key=interaction.user_id.encode(),
+                              value=ImpressionEvent(
+                                  impression_id=f"{run}:{n}", user_id=interaction.user_id,
+                                  items=answer.item_ids()[:k] or ["-"], strategy=SERVED,
+                                  ts=interaction.ts).to_json())
+            for event in interaction.events():
+                producer.send(topic_for(event, topics), key=event.user_id.encode(),
+                              value=event.to_json(), timestamp_ms=int(event.ts * 1000))
+                sent += 1
+                if deterministic:
+                    producer.flush()
+                    _wait_processed(redis_client, model_key, sent, thread, timeout_s)
+            catalog.add(interaction)
+        producer.flush()
+    finally:
+        worker.stop()
+        thread.join(30)
+        producer.close()
+    result.catalogue = len(catalog)
+    return result
+
+
+def _wait_processed(redis_client, key: str, count: int, thread, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    """Block until the worker's model summary says it applied ``count`` events."""
+    import json
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        raw = redis_client.get(key)
+        if raw is not None and int(json.loads(raw)["events"]) >= count:
+            return
+        if not thread.is_alive():
+            raise RuntimeError("the replay worker stopped")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker did not process event {count} in {timeout_s} s")
+        time.sleep(0.002)

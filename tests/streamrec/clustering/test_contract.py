@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from streamrec.clustering import Clusterer, OnlineKMeans
+from streamrec.clustering.batch import BatchKMeans
 from streamrec.clustering.river_clusterers import RiverDBSTREAM, RiverKMeans
 
 FACTORIES: dict[str, Callable[[], Clusterer]] = {
@@ -16,6 +17,7 @@ FACTORIES: dict[str, Callable[[], Clusterer]] = {
                                                   k_min=2, k_max=6),
     "river-kmeans": lambda: RiverKMeans(k=3, halflife=0.2, seed=7),
     "river-dbstream": lambda: RiverDBSTREAM(clustering_threshold=0.5, cleanup_interval=50),
+    "batch-kmeans": lambda: BatchKMeans(k=3, refit_every=60, seed=7),
 }
 
 

@@ -1,0 +1,73 @@
+"""Batch k-means recomputed every N points: the non-incremental reference for evaluation.
+
+It keeps every point it has seen and refits sklearn's KMeans on all of them
+every ``refit_every`` points (warm-started from the previous centroids), so a
+replay can show what being incremental costs. Memory grows with the stream:
+an evaluation tool, not a serving clusterer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamrec.clustering.base import Clusterer, Snapshot, normalise
+from streamrec.clustering.river_clusterers import StableIds
+
+
+class BatchKMeans(Clusterer):
+    name = "batch-kmeans"
+
+    def __init__(self, k: int = 20, refit_every: int = 1000, seed: int = 0) -> None:
+        super().__init__()
+        self.k, self.refit_every, self.seed = k, refit_every, seed
+        self.points: list[np.ndarray] = []
+        self.since_refit = 0
+        self.tracker = StableIds(match_similarity=0.5)
+        self.step = 0
+        self._snapshot = Snapshot(np.zeros(0, dtype=np.int64), np.zeros((0, 0), np.float32),
+                                  np.zeros(0))
+
+    def learn(self, points: np.ndarray, t: float | None = None) -> np.ndarray:
+        points = np.asarray(points, dtype=np.float32)
+        if points.ndim != 2 or len(points) == 0:
+            return np.zeros(0, dtype=np.int64)
+        self.step += 1
+        self.points.extend(points)
+        self.since_refit += len(points)
+        if len(self._snapshot) == 0 or self.since_refit >= self.refit_every:
+            self._refit()
+        return self.predict(points)
+
+    def _refit(self) -> None:
+        from sklearn.cluster import KMeans
+
+        data = np.asarray(self.points)
+        k = min(self.k, len(np.unique(data, axis=0)))
+        previous = self._snapshot.centroids
+        init = previous if len(previous) == k else "k-means++"
+        model = KMeans(n_clusters=k, init=init, n_init=1, random_state=self.seed).fit(data)
+        centroids = normalise(model.cluster_centers_).astype(np.float32)
+        ids, events = self.tracker.update(centroids.astype(np.float64), self.step)
+        for event in events:
+            self._emit(event)
+        weights = np.bincount(model.labels_, minlength=k).astype(np.float64)
+        self._snapshot = Snapshot(ids, centroids, weights)
+        self.since_refit = 0
+
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def state(self) -> dict:
+        return {"points": np.asarray(self.points), "since_refit": self.since_refit,
+                "step": self.step, "tracker": self.tracker.state(),
+                "snapshot": {"ids": self._snapshot.ids, "centroids": self._snapshot.centroids,
+                             "weights": self._snapshot.weights}}
+
+    def load(self, state: dict) -> None:
+        self.points = list(np.asarray(state["points"], dtype=np.float32))
+        self.since_refit, self.step = int(state["since_refit"]), int(state["step"])
+        self.tracker.load(state["tracker"])
+        snap = state["snapshot"]
+        self._snapshot = Snapshot(np.asarray(snap["ids"], dtype=np.int64),
+                                  np.asarray(snap["centroids"], dtype=np.float32),
+                                  np.asarray(snap["weights"], dtype=np.float64))
