@@ -152,3 +152,21 @@ def dump_amazon_sample(path: Path, count: int) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for event in interactions_to_events(amazon_interactions(limit=count)):
             handle.write(event.to_json().decode() + "\n")
+
+
+def interactions_from_events(events: list[ReviewEvent | ClickEvent]) -> list[Interaction]:
+    """Pair clicks and reviews of the same user, item and time into interactions.
+
+    A review without a click still counts as an interaction; text and rating
+    come from the review. Order: event time, then first appearance.
+    """
+    found: dict[tuple[str, str, float], dict] = {}
+    for event in events:
+        key = (event.user_id, event.item_id, event.ts)
+        entry = found.setdefault(key, {"text": "", "rating": None, "key": event.event_id})
+        if isinstance(event, ReviewEvent):
+            entry["text"], entry["rating"] = event.text, event.rating
+    out = [Interaction(user_id=u, item_id=i, ts=ts, rating=e["rating"], text=e["text"],
+                       key=e["key"].rsplit(":", 1)[0]) for (u, i, ts), e in found.items()]
+    out.sort(key=lambda i: i.ts)
+    return out

@@ -1,8 +1,9 @@
 """What was served against what was clicked: the pure core of the metrics sidecar.
 
-:class:`ClickJoiner` pairs each click with the impression it answers: the one
-named by ``impression_id`` when the click carries it, else the user's latest
-impression served at or before the click. :class:`RollingScores` keeps, per
+:class:`ClickJoiner` pairs each click with the impressions it answers: the one
+named by ``impression_id`` when the click carries it, else, for every strategy,
+that strategy's latest impression for the user served at or before the click
+(several strategies scored side by side on the same clicks). :class:`RollingScores` keeps, per
 strategy, rolling means of the ranking metrics over the last ``window`` clicks
 (River ``utils.Rolling``) and over the last ``period`` seconds of event time
 (River ``utils.TimeRolling``), plus CTR = answered clicks / impressions.
@@ -33,32 +34,44 @@ METRIC_NAMES = ("hit@10", "ndcg@10", "map@10", "mrr", "precision@10", "recall@10
 class ClickJoiner:
     """Remembers recent impressions (bounded) to join clicks to them."""
 
-    def __init__(self, max_impressions: int = 200_000, per_user: int = 8) -> None:
+    def __init__(self, max_impressions: int = 200_000, per_user: int = 4) -> None:
         self.max_impressions = max_impressions
         self.per_user = per_user
         self.by_id: OrderedDict[str, ImpressionEvent] = OrderedDict()
-        self.by_user: dict[str, deque[ImpressionEvent]] = {}
+        self.by_user: dict[str, dict[str, deque[ImpressionEvent]]] = {}
 
     def add(self, impression: ImpressionEvent) -> None:
         self.by_id[impression.impression_id] = impression
         self.by_id.move_to_end(impression.impression_id)
         while len(self.by_id) > self.max_impressions:
             _, old = self.by_id.popitem(last=False)
-            queue = self.by_user.get(old.user_id)
+            queue = self.by_user.get(old.user_id, {}).get(old.strategy)
             if queue and old in queue:
                 queue.remove(old)
                 if not queue:
-                    del self.by_user[old.user_id]
-        queue = self.by_user.setdefault(impression.user_id, deque(maxlen=self.per_user))
-        queue.append(impression)
+                    del self.by_user[old.user_id][old.strategy]
+                    if not self.by_user[old.user_id]:
+                        del self.by_user[old.user_id]
+        strategies = self.by_user.setdefault(impression.user_id, {})
+        strategies.setdefault(impression.strategy, deque(maxlen=self.per_user)).append(impression)
 
-    def match(self, click: ClickEvent) -> ImpressionEvent | None:
+    def match_all(self, click: ClickEvent) -> list[ImpressionEvent]:
+        """The impressions this click answers (one per strategy at most)."""
         if click.impression_id is not None:
             found = self.by_id.get(click.impression_id)
             if found is not None and found.user_id == click.user_id:
-                return found
-        candidates = [i for i in self.by_user.get(click.user_id, ()) if i.ts <= click.ts]
-        return max(candidates, key=lambda i: i.ts) if candidates else None
+                return [found]
+        out = []
+        for queue in self.by_user.get(click.user_id, {}).values():
+            candidates = [i for i in queue if i.ts <= click.ts]
+            if candidates:
+                out.append(max(candidates, key=lambda i: i.ts))
+        return out
+
+    def match(self, click: ClickEvent) -> ImpressionEvent | None:
+        """The latest impression this click answers, over all strategies."""
+        found = self.match_all(click)
+        return max(found, key=lambda i: i.ts) if found else None
 
     def state(self) -> list[str]:
         return [i.model_dump_json() for i in self.by_id.values()]

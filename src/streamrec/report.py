@@ -204,7 +204,7 @@ def _plot_rolling(evaluation: Evaluation, path: Path) -> None:
     for name in names:
         if name in result.ranks:
             ts, values = result.rolling(name, window=500)
-            dates = np.array(ts, dtype="datetime64[s]")
+            dates = np.asarray(ts).astype("int64").astype("datetime64[s]")
             ax.plot(dates, values, label=name, lw=1.4)
     ax.set_title(f"{evaluation.dataset}: rolling NDCG@10 (last 500 scored interactions)")
     ax.set_ylabel("NDCG@10")
@@ -220,7 +220,8 @@ def _plot_cluster_sizes(evaluation: Evaluation, path: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(11, 5.5), dpi=110)
     ids = sorted({i for _, sizes in evaluation.cluster_sizes for i in sizes})
-    dates = np.array([ts for ts, _ in evaluation.cluster_sizes], dtype="datetime64[s]")
+    dates = np.array([ts for ts, _ in evaluation.cluster_sizes]).astype("int64").astype(
+        "datetime64[s]")
     if ids:
         stack = np.array([[sizes.get(i, 0.0) for i in ids] for _, sizes in
                           evaluation.cluster_sizes]).T

@@ -130,10 +130,10 @@ class MetricsSidecar(ConsumerRebalanceListener):
     def _match_pending(self) -> None:
         still: list[tuple[float, ClickEvent]] = []
         for queued, click in sorted(self.pending, key=lambda p: p[1].ts):
-            impression = self.joiner.match(click)
-            if impression is not None:
+            impressions = self.joiner.match_all(click)
+            for impression in impressions:
                 self.scores.observe_click(impression, click)
-            else:
+            if not impressions:
                 still.append((queued, click))
         self.pending = still
 

@@ -30,3 +30,42 @@ def test_pipeline_and_in_process_replays_agree(settings, amazon_cache) -> None:
     assert pipeline.ranks[SERVED] == in_process.ranks[SERVED]
     assert pipeline.summary("all") == in_process.summary("all")
     assert any(rank <= 50 for rank in pipeline.ranks[SERVED])  # it serves real lists
+
+
+def test_replay_command_from_a_topic_since_a_time_writes_the_report(settings, amazon_cache,
+                                                                    tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from streamrec.cli import app
+    from streamrec.datasets import interactions_to_events
+    from streamrec.kafka_io import read_history
+    from tests.conftest import settings_env
+    from tests.integration.helpers import produce
+
+    settings = replace(settings, embed_cache=amazon_cache)
+    interactions = amazon_interactions(AMAZON, limit=400)
+    produce(settings, interactions_to_events(interactions))
+    since = interactions[100].ts
+    later = read_history(settings, [settings.topic_reviews, settings.topic_clicks],
+                         from_time_ms=int(since * 1000))
+    expected = sum(2 for i in interactions if i.ts >= since)
+    assert len(later) == expected  # offsets_for_times found the first event of that day
+
+    out = tmp_path / "report"
+    import datetime as dt
+
+    iso = dt.datetime.fromtimestamp(since, tz=dt.UTC).isoformat()
+    result = CliRunner().invoke(app, ["replay", "--data", "topic", "--from-time", iso,
+                                      "--out", str(out)], env=settings_env(settings))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["scored_events"]["all"] > 50
+    for name in ("streamrec-user", "streamrec-served", "batch-user", "item-knn", "random",
+                 "biasedmf-negatives", "popularity"):
+        assert set(metrics["evaluation"][name]) >= {"hr@10", "ndcg@10", "map@10", "mrr",
+                                                     "coverage"}
+    assert "| streamrec-user |" in (out / "report.md").read_text()
+    for picture in ("rolling_ndcg.png", "cluster_sizes.png"):
+        assert (out / picture).stat().st_size > 5_000

@@ -27,6 +27,15 @@ def test_join_by_id_else_latest_before_the_click() -> None:
     assert joiner.match(click(4, "someone-else", "a", 40, "imp1")) is None
 
 
+def test_a_click_answers_the_latest_impression_of_every_strategy() -> None:
+    joiner = ClickJoiner()
+    joiner.add(impression(1, "u", ["a"], 10, strategy="user"))
+    joiner.add(impression(2, "u", ["b"], 11, strategy="trending"))
+    joiner.add(impression(3, "u", ["c"], 12, strategy="user"))
+    found = joiner.match_all(click(1, "u", "a", 20))
+    assert sorted(i.impression_id for i in found) == ["imp2", "imp3"]
+
+
 def test_joiner_is_bounded() -> None:
     joiner = ClickJoiner(max_impressions=2)
     for n in range(5):
