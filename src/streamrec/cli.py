@@ -214,7 +214,9 @@ def worker(
     embed_worker.run(until_caught_up=until_caught_up, idle_timeout_s=idle_timeout)
     typer.echo(json.dumps({"events": embed_worker.events_total,
                            "dead_letters": embed_worker.dead_letters,
-                           "duplicates": embed_worker.duplicates}))
+                           "duplicates": embed_worker.duplicates,
+                           "busy_since": embed_worker.busy_since,
+                           "busy_until": embed_worker.busy_until}))
 
 
 @app.command()

@@ -65,13 +65,17 @@ class SentenceTransformerEmbedder:
 
     def __init__(
         self, model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 0,
-        max_seq_tokens: int = 0,
+        max_seq_tokens: int = 0, threads: int = 0,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
 
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         self.device = pick_device(device)
         # small forward passes of length-sorted texts waste less on padding on a CPU
         self.batch_size = batch_size or (128 if self.device == "cuda" else 16)
@@ -210,7 +214,8 @@ class CachedEmbedder:
 
 
 def make_embedder(model: str, device: str = "auto", batch_size: int = 0,
-                  max_seq_tokens: int = 0, cache: Path | None = None) -> Embedder:
+                  max_seq_tokens: int = 0, cache: Path | None = None,
+                  threads: int = 0) -> Embedder:
     """``hashing[-DIM]`` gives the hashing embedder; anything else a transformer.
 
     With ``cache`` the model sits behind a :class:`CachedEmbedder` and loads
@@ -224,7 +229,7 @@ def make_embedder(model: str, device: str = "auto", batch_size: int = 0,
 
     def load() -> Embedder:
         return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size,
-                                           max_seq_tokens=max_seq_tokens)
+                                           max_seq_tokens=max_seq_tokens, threads=threads)
 
     if cache is None:
         return load()

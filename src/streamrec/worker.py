@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_IDLE_S = 5.0  # how long a partition that lags behind may hold the others back
 ID_RANGE = 10_000  # cluster ids each worker process may hand out
+FRESHNESS_HORIZON_S = 3600.0
 
 
 @dataclass
@@ -69,7 +71,8 @@ class EmbedWorker(ConsumerRebalanceListener):
         self.embedder = embedder or make_embedder(settings.model, settings.device,
                                                   settings.embed_batch_size,
                                                   settings.max_seq_tokens,
-                                                  settings.embed_cache)
+                                                  settings.embed_cache,
+                                                  settings.torch_threads)
         self.engine = engine or Engine(self.embedder.dim, EngineConfig.from_settings(settings))
         self.store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix),
                                settings.recs_ttl_s)
@@ -88,6 +91,9 @@ class EmbedWorker(ConsumerRebalanceListener):
         self._base_blob: bytes | None = None  # the shared model as of the last sync
         self._base_version = 0
         self.merges = 0  # syncs that folded in other workers' changes
+        self.freshness: deque[float] = deque(maxlen=100_000)  # seconds, produce -> Redis
+        self.busy_since: float | None = None  # wall time the first batch was collected
+        self.busy_until: float | None = None  # wall time the last batch was done
         self.merger = EventTimeMerger()
         self._buffered_since: float | None = None
 
@@ -297,6 +303,8 @@ class EmbedWorker(ConsumerRebalanceListener):
 
     def _process(self, records: list[ConsumerRecord], producer: KafkaProducer) -> None:
         watch = obs.Stopwatch()
+        if self.busy_since is None:
+            self.busy_since = time.time()
         decoded = self.decode(records)
         embed_watch = obs.Stopwatch()
         vectors = self.embedder.encode(decoded.texts)
@@ -315,6 +323,7 @@ class EmbedWorker(ConsumerRebalanceListener):
         with_retry(lambda: self.store.write(out, summary), "write recs",
                    on_retry=obs.REDIS_RETRIES.inc)
         obs.REDIS_SECONDS.observe(redis_watch.elapsed())
+        self._observe_freshness(records)
         # offsets advance only once the batch's effects are in Redis
         for record in records:
             key = partition_key(record.topic, record.partition)
@@ -329,8 +338,18 @@ class EmbedWorker(ConsumerRebalanceListener):
         obs.DEAD_LETTERS.inc(len(decoded.dead))
         obs.DUPLICATES.inc(decoded.duplicates)
         obs.BATCH_SECONDS.observe(watch.elapsed())
+        self.busy_until = time.time()
         obs.USERS.set(len(self.engine.profiles))
         obs.CLUSTERS.set(len(self.engine.clusterer.snapshot()))
+
+    def _observe_freshness(self, records: list[ConsumerRecord]) -> None:
+        """Produce time -> recs in Redis, for live records (replayed history is years old)."""
+        now = time.time()
+        for record in records:
+            age = now - record.timestamp / 1000
+            if 0 <= age < FRESHNESS_HORIZON_S:
+                obs.FRESHNESS.observe(age)
+                self.freshness.append(age)
 
     def _send_side_outputs(self, producer: KafkaProducer,
                            dead: list[tuple[ConsumerRecord, str]], lifecycle: list) -> None:
