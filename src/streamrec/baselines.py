@@ -79,12 +79,13 @@ class ItemKNNModel:
     every that many newer interactions of the user).
     """
 
-    def __init__(self, recency: float = 0.0, capacity: int = 1024) -> None:
+    def __init__(self, recency: float = 0.0, capacity: int = 1024, window: int = 50) -> None:
         self.items = ItemIndex()
         self.co = np.zeros((capacity, capacity), dtype=np.float32)
         self.n = np.zeros(capacity)
         self.history: dict[str, list[int]] = defaultdict(list)
         self.recency = recency
+        self.window = window  # the user's last items that count, as in StreamRec's ranker
 
     def _grow(self, size: int) -> None:
         if size <= len(self.n):
@@ -97,7 +98,7 @@ class ItemKNNModel:
 
     def scores_for(self, user_id: str) -> np.ndarray:
         size = len(self.items)
-        history = self.history.get(user_id)
+        history = self.history.get(user_id, [])[-self.window :]
         if not history:
             return np.zeros(size)
         weights = np.ones(len(history))
@@ -119,7 +120,7 @@ class ItemKNNModel:
         if row in history:
             return
         if history:
-            others = np.array(history)
+            others = np.array(history[-self.window :])
             self.co[row, others] += 1
             self.co[others, row] += 1
         self.n[row] += 1

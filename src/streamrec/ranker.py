@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from streamrec.engine import Engine
 
 TREND_HALF_LIVES = (100.0, 300.0, 1000.0, 3000.0)  # in engagements
+HISTORY = 50  # co-occurrence looks at a user's last 50 items (bounded work per event)
 FEATURES = (
     "trend100", "trend300", "trend1000", "trend3000", "popularity",
     "knn", "knn_recent", "transition", "content", "content_last",
@@ -67,7 +68,7 @@ class ItemSignals:
         if self.first_seen[item] < 0:
             self.first_seen[item] = self.clock
         self.last_seen[item] = self.clock
-        for other in history.tolist():
+        for other in history[-HISTORY:].tolist():
             self.co[item][other] = self.co[item].get(other, 0.0) + 1.0
             self.co[other][item] = self.co[other].get(item, 0.0) + 1.0
         if len(history):
@@ -140,7 +141,7 @@ def features(engine: Engine, user_id: str | None) -> np.ndarray:
     row = engine.profiles.index.get(user_id) if user_id is not None else None
     if row is None:
         return out
-    history = engine.profiles.seen[row].tolist()
+    history = engine.profiles.seen[row].tolist()[-HISTORY:]
     if history:
         norm = np.sqrt(np.maximum(signals.count[:size], 1.0))
         inverse = 1.0 / np.sqrt(np.maximum(signals.count[history], 1.0))
