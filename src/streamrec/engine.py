@@ -55,6 +55,7 @@ class EngineConfig:
             engagement_half_life=s.engagement_half_life_events,  # type: ignore[attr-defined]
             cluster_refresh_events=s.cluster_refresh_events,  # type: ignore[attr-defined]
             recs_length=s.recs_length,  # type: ignore[attr-defined]
+            diversity=s.diversity,  # type: ignore[attr-defined]
             ranker_learning_rate=s.ranker_learning_rate,  # type: ignore[attr-defined]
             ranker_negatives=s.ranker_negatives,  # type: ignore[attr-defined]
             seed=s.seed,  # type: ignore[attr-defined]

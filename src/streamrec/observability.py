@@ -63,8 +63,10 @@ LAG = Gauge("streamrec_consumer_lag", "Messages behind the end of the partition"
             ["topic", "partition"])
 CLUSTERS = Gauge("streamrec_clusters", "Clusters alive")
 USERS = Gauge("streamrec_users", "Users with a profile")
-DRIFT = Gauge("streamrec_drift_detected_total", "Drift alarms raised on the mean distance "
-              "of reviews to their centroid")
+DRIFT = Counter("streamrec_drift_alarms_total", "ADWIN alarms on the distance of reviews "
+                "to their centroid")
+DRIFT_DISTANCE = Gauge("streamrec_drift_mean_distance", "ADWIN's current mean cosine distance "
+                       "of reviews to their centroid")
 
 
 class Stopwatch:

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     trending_half_life_events: float = Field(default=1000.0, gt=0)
     engagement_half_life_events: float = Field(default=5000.0, gt=0)
     cluster_refresh_events: int = Field(default=200, ge=1)
+    diversity: float = Field(default=0.0, ge=0, le=1, description="MMR trade-off for served "
+                                                                   "lists (0: off)")
     ranker_learning_rate: float = Field(default=0.05, gt=0)
     ranker_negatives: int = Field(default=10, ge=1)
     seed: int = 0

@@ -340,6 +340,8 @@ class EmbedWorker(ConsumerRebalanceListener):
         obs.BATCH_SECONDS.observe(watch.elapsed())
         self.busy_until = time.time()
         obs.USERS.set(len(self.engine.profiles))
+        obs.DRIFT.inc(out.drift_alarms)
+        obs.DRIFT_DISTANCE.set(self.engine.drift.mean_distance)
         obs.CLUSTERS.set(len(self.engine.clusterer.snapshot()))
 
     def _observe_freshness(self, records: list[ConsumerRecord]) -> None:

@@ -55,6 +55,11 @@ def test_events_reach_redis_for_exactly_those_users_and_offsets_cover_all(
     assert len([line for line in result.output.splitlines() if line.strip()[:2].strip(". ")
                 .isdigit()]) == 3
 
+    fragments = [e.text[:40].encode() for e in events if isinstance(e, ReviewEvent)]
+    for key in client.scan_iter(keys.pattern()):
+        value = client.get(key) if client.type(key) == b"string" else b""
+        assert not any(fragment in value for fragment in fragments), key  # no raw text
+
     lifecycle = [json.loads(r.value) for r in
                  read_topic(settings, settings.topic_cluster_events, settings.n_clusters)]
     assert [e["kind"] for e in lifecycle[: settings.n_clusters]] == ["born"] * settings.n_clusters

@@ -110,3 +110,19 @@ def test_kill_9_at_five_random_points_changes_nothing(replay_settings, embedder,
     ends = end_offsets(faulty, topics)
     assert committed_offsets(faulty, faulty.worker_group) == {
         tp: end for tp, end in ends.items() if end > 0}
+
+
+def test_sigterm_drains_checkpoints_and_commits(replay_settings, tmp_path) -> None:
+    events = interactions_to_events(amazon_interactions(AMAZON, limit=300))
+    produce(replay_settings, events)
+    worker = spawn_worker(replay_settings, tmp_path / "worker.log", "--idle-timeout", "60")
+    deadline = time.monotonic() + 60
+    while progress(replay_settings) < 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, (tmp_path / "worker.log").read_text()[-2000:]
+    _, offsets, _, _ = final_state(replay_settings)
+    committed = committed_offsets(replay_settings, replay_settings.worker_group)
+    assert {f"{tp.topic}:{tp.partition}": o for tp, o in committed.items()} == \
+        {k: v for k, v in offsets.items() if v > 0}
+    assert sum(offsets.values()) < len(events)  # it stopped early, on request
