@@ -279,7 +279,8 @@ class Engine:
         return RecList(
             strategy=strategy, level=level, user_id=user_id,
             cluster_id=cluster_id if cluster_id is not None else self._cluster_of(user_id),
-            items=[ScoredItem(item_id=ids[r], score=round(float(v), 6))  # type: ignore[arg-type]
+            # built without validation: ids and finite scores come from the engine itself
+            items=[ScoredItem.model_construct(item_id=ids[r], score=round(float(v), 6))
                    for r, v in zip(rows, values, strict=True) if ids[r] is not None],
             as_of=self.as_of, produced_at=time.time(),
         )

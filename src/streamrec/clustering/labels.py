@@ -17,7 +17,6 @@ memory and never reaches Redis.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -129,14 +128,20 @@ class ClusterLabeler:
         for words in self.clusters.values():
             totals.update(words.counts)
         average = sum(totals.values()) / len(self.clusters)
+        terms = list(totals)
+        idf = np.log1p(average / np.fromiter(totals.values(), dtype=np.float64,
+                                             count=len(terms)))
+        column = {term: n for n, term in enumerate(terms)}
         out: dict[int, list[str]] = {}
         for cluster_id, words in self.clusters.items():
-            scored = sorted(
-                ((count * math.log(1 + average / totals[term]), term)
-                 for term, count in words.counts.items()),
-                reverse=True,
-            )
-            out[cluster_id] = [term for _, term in scored[:top]]
+            if not words.counts:
+                out[cluster_id] = []
+                continue
+            own = list(words.counts)
+            counts = np.fromiter(words.counts.values(), dtype=np.float64, count=len(own))
+            scores = counts * idf[[column[t] for t in own]]
+            best = np.argsort(-scores, kind="stable")[:top]
+            out[cluster_id] = [own[n] for n in best]
         return out
 
     def representatives(self, cluster_id: int, centroid: np.ndarray, top: int = 3
