@@ -36,6 +36,60 @@ FEATURES = (
 )
 
 
+class SparseRows:
+    """Rows of a sparse item x item matrix that grow one cell at a time.
+
+    Reads turn a row into numpy arrays once and keep them until the row changes,
+    so the rows of a user's history are summed without walking dictionaries.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict[int, float]] = defaultdict(dict)
+        self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def add(self, row: int, col: int, value: float = 1.0) -> None:
+        cells = self.rows[row]
+        cells[col] = cells.get(col, 0.0) + value
+        self._arrays.pop(row, None)
+
+    def get(self, row: int) -> dict[int, float]:
+        return self.rows.get(row, {})
+
+    def arrays(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        found = self._arrays.get(row)
+        if found is None:
+            cells = self.rows.get(row, {})
+            found = (np.fromiter(cells.keys(), dtype=np.int64, count=len(cells)),
+                     np.fromiter(cells.values(), dtype=np.float64, count=len(cells)))
+            self._arrays[row] = found
+        return found
+
+    def weighted_sum(self, rows: list[int], weights: np.ndarray, size: int) -> np.ndarray:
+        """sum_k weights[k] * row(rows[k]) as a dense vector of ``size``."""
+        parts = [self.arrays(r) for r in rows]
+        if not parts:
+            return np.zeros(size)
+        cols = np.concatenate([c for c, _ in parts])
+        vals = np.concatenate([v * w for (_, v), w in zip(parts, weights.tolist(),
+                                                          strict=True)])
+        keep = cols < size
+        return np.bincount(cols[keep], weights=vals[keep], minlength=size)[:size]
+
+    def state(self) -> dict[str, np.ndarray]:
+        cells = [(i, j, v) for i, row in self.rows.items() for j, v in row.items()]
+        array = np.array(cells, dtype=np.float64).reshape(-1, 3)
+        return {"rows": array[:, 0].astype(np.int64), "cols": array[:, 1].astype(np.int64),
+                "values": array[:, 2]}
+
+    @classmethod
+    def from_state(cls, data: dict) -> SparseRows:
+        table = cls()
+        for i, j, v in zip(np.asarray(data["rows"]).tolist(), np.asarray(data["cols"]).tolist(),
+                           np.asarray(data["values"]).tolist(), strict=True):
+            table.rows[i][j] = v
+        return table
+
+
 class ItemSignals:
     """Engagement statistics per item, updated on each first user-item engagement."""
 
@@ -45,8 +99,8 @@ class ItemSignals:
         self.trends = [DecayedCounts(h, capacity=1024) for h in TREND_HALF_LIVES]
         self.first_seen = np.full(1024, -1.0)
         self.last_seen = np.zeros(1024)
-        self.co: dict[int, dict[int, float]] = defaultdict(dict)
-        self.transitions: dict[int, dict[int, float]] = defaultdict(dict)
+        self.co = SparseRows()
+        self.transitions = SparseRows()
 
     def _ensure(self, size: int) -> None:
         if size <= len(self.count):
@@ -69,58 +123,31 @@ class ItemSignals:
             self.first_seen[item] = self.clock
         self.last_seen[item] = self.clock
         for other in history[-HISTORY:].tolist():
-            self.co[item][other] = self.co[item].get(other, 0.0) + 1.0
-            self.co[other][item] = self.co[other].get(item, 0.0) + 1.0
+            self.co.add(item, other)
+            self.co.add(other, item)
         if len(history):
-            last = int(history[-1])
-            self.transitions[last][item] = self.transitions[last].get(item, 0.0) + 1.0
+            self.transitions.add(int(history[-1]), item)
 
     def state(self) -> dict:
-        def flat(table: dict[int, dict[int, float]]) -> dict[str, np.ndarray]:
-            rows = [(i, j, v) for i, row in table.items() for j, v in row.items()]
-            array = np.array(rows, dtype=np.float64).reshape(-1, 3)
-            return {"rows": array[:, 0].astype(np.int64), "cols": array[:, 1].astype(np.int64),
-                    "values": array[:, 2]}
-
         return {"clock": self.clock, "count": self.count.copy(),
                 "trends": [t.state() for t in self.trends],
                 "first_seen": self.first_seen.copy(), "last_seen": self.last_seen.copy(),
-                "co": flat(self.co), "transitions": flat(self.transitions)}
+                "co": self.co.state(), "transitions": self.transitions.state()}
 
     def load(self, state: dict) -> None:
-        def unflat(data: dict) -> dict[int, dict[int, float]]:
-            table: dict[int, dict[int, float]] = defaultdict(dict)
-            for i, j, v in zip(np.asarray(data["rows"]).tolist(), np.asarray(data["cols"])
-                               .tolist(), np.asarray(data["values"]).tolist(), strict=True):
-                table[i][j] = v
-            return table
-
         self.clock = int(state["clock"])
         self.count = np.asarray(state["count"], dtype=np.float64).copy()
         self.trends = [DecayedCounts.from_state(t) for t in state["trends"]]
         self.first_seen = np.asarray(state["first_seen"], dtype=np.float64).copy()
         self.last_seen = np.asarray(state["last_seen"], dtype=np.float64).copy()
-        self.co = unflat(state["co"])
-        self.transitions = unflat(state["transitions"])
+        self.co = SparseRows.from_state(state["co"])
+        self.transitions = SparseRows.from_state(state["transitions"])
         self._ensure(len(self.count))
 
 
 def _unit_max(values: np.ndarray) -> np.ndarray:
     top = float(values.max()) if values.size else 0.0
     return values / top if top > 0 else values
-
-
-def _sparse_sum(table: dict[int, dict[int, float]], rows: list[int], weights: np.ndarray,
-                size: int) -> np.ndarray:
-    out = np.zeros(size)
-    for row, weight in zip(rows, weights.tolist(), strict=True):
-        entries = table.get(row)
-        if entries:
-            cols = np.fromiter(entries.keys(), dtype=np.int64, count=len(entries))
-            vals = np.fromiter(entries.values(), dtype=np.float64, count=len(entries))
-            keep = cols < size
-            np.add.at(out, cols[keep], weight * vals[keep])
-    return out
 
 
 def features(engine: Engine, user_id: str | None) -> np.ndarray:
@@ -146,9 +173,9 @@ def features(engine: Engine, user_id: str | None) -> np.ndarray:
         norm = np.sqrt(np.maximum(signals.count[:size], 1.0))
         inverse = 1.0 / np.sqrt(np.maximum(signals.count[history], 1.0))
         recency = 2.0 ** (-(len(history) - 1 - np.arange(len(history))) / 2.0)
-        knn = _sparse_sum(signals.co, history, inverse, size) / norm
-        knn_recent = _sparse_sum(signals.co, history, inverse * recency, size) / norm
-        transition = _sparse_sum(signals.transitions, history[-1:], np.ones(1), size)
+        knn = signals.co.weighted_sum(history, inverse, size) / norm
+        knn_recent = signals.co.weighted_sum(history, inverse * recency, size) / norm
+        transition = signals.transitions.weighted_sum(history[-1:], np.ones(1), size)
         out[:, 5] = _unit_max(knn)
         out[:, 6] = _unit_max(knn_recent)
         out[:, 7] = _unit_max(transition)
