@@ -128,6 +128,14 @@ def _publish(events: list, speedup: float | None, settings: Settings) -> None:
     typer.echo(f"published {sent} events")
 
 
+def _publish_dataset(name: str, path: Path | None, limit: int | None, speedup: float | None,
+                     env_file: Path | None) -> None:
+    from streamrec.datasets import interactions_to_events, load_interactions
+
+    events = interactions_to_events(load_interactions(name, limit, path))
+    _publish(events, speedup, load_settings(env_file))
+
+
 @produce_app.command("amazon")
 def produce_amazon(
     path: Annotated[Path | None, typer.Option(help="reviews_*_5.json.gz (default: the shared "
@@ -138,10 +146,7 @@ def produce_amazon(
     env_file: EnvFile = None,
 ) -> None:
     """Publish a click and a review per Amazon review, keyed by user, in event-time order."""
-    from streamrec.datasets import amazon_interactions, interactions_to_events
-
-    events = interactions_to_events(amazon_interactions(path, limit))
-    _publish(events, speedup, load_settings(env_file))
+    _publish_dataset("amazon", path, limit, speedup, env_file)
 
 
 @produce_app.command("movielens")
@@ -152,10 +157,7 @@ def produce_movielens(
     env_file: EnvFile = None,
 ) -> None:
     """Publish MovieLens ratings as clicks and reviews (title, genres and tags as text)."""
-    from streamrec.datasets import interactions_to_events, movielens_interactions
-
-    events = interactions_to_events(movielens_interactions(folder, limit))
-    _publish(events, speedup, load_settings(env_file))
+    _publish_dataset("movielens", folder, limit, speedup, env_file)
 
 
 @produce_app.command("events")
@@ -192,6 +194,18 @@ def _install_signal_handlers(stop) -> None:  # type: ignore[no-untyped-def]
     signal.signal(signal.SIGINT, handler)
 
 
+def _service_settings(env_file: Path | None) -> Settings:
+    """Settings of a long-running service: logging, /metrics and topics set up."""
+    from streamrec.kafka_io import ensure_topics
+    from streamrec.observability import serve_metrics, setup_logging
+
+    settings = load_settings(env_file)
+    setup_logging(settings.log_level, settings.log_json)
+    serve_metrics(settings.metrics_port)
+    ensure_topics(settings)
+    return settings
+
+
 @app.command()
 def worker(
     until_caught_up: Annotated[bool, typer.Option(help="Exit once every partition is "
@@ -201,15 +215,9 @@ def worker(
     env_file: EnvFile = None,
 ) -> None:
     """Run the embed worker (SIGTERM drains, checkpoints and commits)."""
-    from streamrec.kafka_io import ensure_topics
-    from streamrec.observability import serve_metrics, setup_logging
     from streamrec.worker import EmbedWorker
 
-    settings = load_settings(env_file)
-    setup_logging(settings.log_level, settings.log_json)
-    serve_metrics(settings.metrics_port)
-    ensure_topics(settings)
-    embed_worker = EmbedWorker(settings)
+    embed_worker = EmbedWorker(_service_settings(env_file))
     _install_signal_handlers(embed_worker.stop)
     embed_worker.run(until_caught_up=until_caught_up, idle_timeout_s=idle_timeout)
     typer.echo(json.dumps({"events": embed_worker.events_total,
@@ -227,15 +235,10 @@ def sidecar(
     env_file: EnvFile = None,
 ) -> None:
     """Run the metrics sidecar: rolling NDCG/HR/MAP/MRR/CTR of served lists per strategy."""
-    from streamrec.kafka_io import ensure_topics
-    from streamrec.observability import serve_metrics, setup_logging
     from streamrec.sidecar import MetricsSidecar
 
-    settings = load_settings(env_file)
-    setup_logging(settings.log_level, settings.log_json)
-    serve_metrics(settings.metrics_port)
-    ensure_topics(settings)
-    metrics_sidecar = MetricsSidecar(settings, window=window, period_s=period)
+    metrics_sidecar = MetricsSidecar(_service_settings(env_file), window=window,
+                                     period_s=period)
     _install_signal_handlers(metrics_sidecar.stop)
     metrics_sidecar.run(until_caught_up=until_caught_up)
 

@@ -50,6 +50,10 @@ class Snapshot:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @classmethod
+    def empty(cls) -> Snapshot:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros((0, 0), np.float32), np.zeros(0))
+
 
 class Clusterer(ABC):
     """Small interface: learn from a batch, predict the nearest two, report changes."""
@@ -77,6 +81,12 @@ class Clusterer(ABC):
     @abstractmethod
     def load(self, state: dict) -> None:
         """Restore a state written by :meth:`state`."""
+
+    @staticmethod
+    def _batch(points: np.ndarray, dtype: type = np.float32) -> np.ndarray | None:
+        """The batch as a 2-D array, or None when there is nothing to learn."""
+        points = np.asarray(points, dtype=dtype)
+        return points if points.ndim == 2 and len(points) else None
 
     def predict_top2(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ids and cosine similarities of the two nearest clusters (-1 / 0 when missing)."""

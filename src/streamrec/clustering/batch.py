@@ -24,13 +24,13 @@ class BatchKMeans(Clusterer):
         self.since_refit = 0
         self.tracker = StableIds(match_similarity=0.5)
         self.step = 0
-        self._snapshot = Snapshot(np.zeros(0, dtype=np.int64), np.zeros((0, 0), np.float32),
-                                  np.zeros(0))
+        self._snapshot = Snapshot.empty()
 
     def learn(self, points: np.ndarray, t: float | None = None) -> np.ndarray:
-        points = np.asarray(points, dtype=np.float32)
-        if points.ndim != 2 or len(points) == 0:
+        batch = self._batch(points, np.float32)
+        if batch is None:
             return np.zeros(0, dtype=np.int64)
+        points = batch
         self.step += 1
         self.points.extend(points)
         self.since_refit += len(points)

@@ -101,9 +101,10 @@ class RiverKMeans(Clusterer):
         self.decay = 1.0
 
     def learn(self, points: np.ndarray, t: float | None = None) -> np.ndarray:
-        points = np.asarray(points, dtype=np.float64)
-        if points.ndim != 2 or len(points) == 0:
+        batch = self._batch(points, np.float64)
+        if batch is None:
             return np.zeros(0, dtype=np.int64)
+        points = batch
         if self.step == 0:
             self.dim = points.shape[1]
             for cluster_id in range(self.k):
@@ -116,8 +117,7 @@ class RiverKMeans(Clusterer):
 
     def snapshot(self) -> Snapshot:
         if self.dim == 0:
-            return Snapshot(np.zeros(0, dtype=np.int64), np.zeros((0, 0), np.float32),
-                            np.zeros(0))
+            return Snapshot.empty()
         centers = np.vstack([_as_array(self.model.centers[i], self.dim) for i in range(self.k)])
         return Snapshot(np.arange(self.k, dtype=np.int64),
                         normalise(centers).astype(np.float32), self.weights.copy())
@@ -161,13 +161,13 @@ class RiverDBSTREAM(Clusterer):
         self.tracker = StableIds(match_similarity)
         self.dim = 0
         self.step = 0
-        self._snapshot = Snapshot(np.zeros(0, dtype=np.int64), np.zeros((0, 0), np.float32),
-                                  np.zeros(0))
+        self._snapshot = Snapshot.empty()
 
     def learn(self, points: np.ndarray, t: float | None = None) -> np.ndarray:
-        points = np.asarray(points, dtype=np.float64)
-        if points.ndim != 2 or len(points) == 0:
+        batch = self._batch(points, np.float64)
+        if batch is None:
             return np.zeros(0, dtype=np.int64)
+        points = batch
         self.dim = points.shape[1]
         self.step += 1
         for point in points:
