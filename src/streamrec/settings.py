@@ -73,6 +73,8 @@ class Settings(BaseSettings):
         default=0, ge=0,
         description="texts per model forward pass, sorted by length (0: 16 on cpu, 128 on cuda)")
     max_seq_tokens: int = Field(default=0, ge=0, description="0 keeps the model's own limit")
+    overlap_embedding: bool = Field(
+        default=True, description="embed the next micro-batch while this one is applied")
     torch_threads: int = Field(default=0, ge=0, description="CPU threads for the model; 0: "
                                                             "torch's default (all cores)")
     embed_cache: Path | None = Field(

@@ -10,8 +10,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.coordinator.assignors.range import RangePartitionAssignor
@@ -47,12 +49,24 @@ FRESHNESS_HORIZON_S = 3600.0
 
 
 @dataclass
+class Parsed:
+    """A micro-batch validated and cleaned: events with their texts, and dead letters."""
+
+    records: list[ConsumerRecord]
+    events: list[tuple[ConsumerRecord, ReviewEvent | ClickEvent, int]] = field(
+        default_factory=list)  # (record, event, index of its text or -1)
+    texts: list[str] = field(default_factory=list)
+    dead: list[tuple[ConsumerRecord, str]] = field(default_factory=list)
+    generation: int = 0  # the assignment it was read under
+
+
+@dataclass
 class Decoded:
-    """A polled micro-batch split into good events and dead letters."""
+    """A batch ready for the engine: new events, their partitions and review vectors."""
 
     events: list[ReviewEvent | ClickEvent] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
     partitions: list[int] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)
     dead: list[tuple[ConsumerRecord, str]] = field(default_factory=list)
     duplicates: int = 0
 
@@ -88,6 +102,7 @@ class EmbedWorker(ConsumerRebalanceListener):
         self._dirty = False
         self.owned: set[int] = set()  # partition numbers whose users live here
         self._id_floor = 0
+        self._generation = 0
         self._base_blob: bytes | None = None  # the shared model as of the last sync
         self._base_version = 0
         self.merges = 0  # syncs that folded in other workers' changes
@@ -166,11 +181,32 @@ class EmbedWorker(ConsumerRebalanceListener):
         producer = make_producer(self.settings)
         self._consumer = consumer
         last_data = time.monotonic()
+        pool = ThreadPoolExecutor(1, thread_name_prefix="embed") \
+            if self.settings.overlap_embedding else None
+        ahead: tuple[Parsed, Future] | None = None  # the next batch, being embedded
         try:
             while not self.stopping:
-                records = self._collect(consumer)
-                if records:
-                    self._process(records, producer)
+                if ahead is not None:
+                    parsed, future = ahead
+                    ahead = None
+                    records = parsed.records
+                else:
+                    records = self._collect(consumer)
+                    parsed, future = (self.parse(records), None) if records else (None, None)
+                if parsed is not None:
+                    if pool is not None and future is None:
+                        future = pool.submit(self._embed, parsed)
+                    if pool is not None:  # read the next batch while the model works
+                        following = self._collect(consumer, until=future.done)  # type: ignore[union-attr]
+                        if following:
+                            ahead_parsed = self.parse(following)
+                            ahead = (ahead_parsed, pool.submit(self._embed, ahead_parsed))
+                    vectors = future.result() if future is not None else None
+                    if parsed.generation != self._generation:
+                        # a rebalance came in between: these records go back to Kafka
+                        ahead = None
+                        continue
+                    self._process(records, producer, parsed, vectors)
                     last_data = time.monotonic()
                     if on_batch is not None:
                         on_batch(self)
@@ -182,6 +218,8 @@ class EmbedWorker(ConsumerRebalanceListener):
                 if idle_timeout_s is not None and time.monotonic() - last_data > idle_timeout_s:
                     break
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
             try:
                 if self._dirty:
                     self.checkpoint(consumer)
@@ -194,6 +232,7 @@ class EmbedWorker(ConsumerRebalanceListener):
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         assert self._consumer is not None
+        self._generation += 1
         self._load_partitions({tp.partition for tp in assigned})
         for tp in assigned:
             offset = self.offsets.get(partition_key(tp.topic, tp.partition))
@@ -205,6 +244,7 @@ class EmbedWorker(ConsumerRebalanceListener):
         # the listener runs on kafka-python's IO thread, which must not block on the
         # broker: write the checkpoint only; its offsets win over the group's commit
         self.merger.drop(revoked)
+        self._generation += 1  # a batch read before this is not processed
         if self._dirty:
             with_retry(self._write_checkpoint, "save checkpoint")
             self._dirty = False
@@ -213,7 +253,8 @@ class EmbedWorker(ConsumerRebalanceListener):
 
     # -- the loop ------------------------------------------------------------------
 
-    def _collect(self, consumer: KafkaConsumer) -> list[ConsumerRecord]:
+    def _collect(self, consumer: KafkaConsumer,
+                 until: Callable[[], bool] | None = None) -> list[ConsumerRecord]:
         """The next micro-batch in event-time order (see :mod:`streamrec.ordering`).
 
         A batch ends after ``batch_size`` reviews (or four times as many events).
@@ -223,8 +264,10 @@ class EmbedWorker(ConsumerRebalanceListener):
         """
         wait_s = self.settings.batch_wait_ms / 1000
         while not self.stopping:
+            if until is not None and until():
+                return []  # whatever is buffered waits for the next call
             buffered = len(self.merger)
-            polled = consumer.poll(timeout_ms=50 if buffered else 500,
+            polled = consumer.poll(timeout_ms=50 if buffered or until else 500,
                                    max_records=4 * self.settings.batch_size)
             for tp, records in polled.items():
                 self.merger.add(tp, records)
@@ -274,42 +317,61 @@ class EmbedWorker(ConsumerRebalanceListener):
 
         return at_end
 
-    def decode(self, records: list[ConsumerRecord]) -> Decoded:
-        """Validate, clean and deduplicate; bad records become dead letters."""
-        decoded = Decoded()
+    def parse(self, records: list[ConsumerRecord]) -> Parsed:
+        """Validate and clean (no state changes); bad records become dead letters."""
+        parsed = Parsed(records, generation=self._generation)
         for record in records:
             expected = ReviewEvent if record.topic == self.topics.reviews else ClickEvent
             try:
                 if record.value is None:
                     raise InvalidEvent("empty message (null value)")
                 event = parse_event(record.value, expected)
-                text = ""
+                text_index = -1
                 if isinstance(event, ReviewEvent):
                     text = clean_text(event.text, self.settings.max_text_chars)
                     if not text:
                         raise InvalidEvent("text is empty after cleaning")
+                    text_index = len(parsed.texts)
+                    parsed.texts.append(text)
             except InvalidEvent as error:
-                decoded.dead.append((record, error.reason))
+                parsed.dead.append((record, error.reason))
                 continue
+            parsed.events.append((record, event, text_index))  # type: ignore[arg-type]
+        return parsed
+
+    def _embed(self, parsed: Parsed) -> np.ndarray:
+        watch = obs.Stopwatch()
+        vectors = self.embedder.encode(parsed.texts)
+        obs.EMBED_SECONDS.observe(watch.elapsed())
+        return vectors
+
+    def _deduplicate(self, parsed: Parsed, vectors: np.ndarray) -> Decoded:
+        """Drop events seen before (they become dead letters that say so)."""
+        decoded = Decoded(dead=list(parsed.dead))
+        for record, event, text_index in parsed.events:
             if not self.dedup.add(event.event_id, event.user_id, record.partition):
                 decoded.duplicates += 1
                 decoded.dead.append((record, f"duplicate event_id {event.event_id!r}"))
                 continue
-            decoded.events.append(event)  # type: ignore[arg-type]
+            decoded.events.append(event)
             decoded.partitions.append(record.partition)
-            if isinstance(event, ReviewEvent):
-                decoded.texts.append(text)
+            if text_index >= 0:
+                decoded.vectors.append(vectors[text_index])
         return decoded
 
-    def _process(self, records: list[ConsumerRecord], producer: KafkaProducer) -> None:
+    def _process(self, records: list[ConsumerRecord], producer: KafkaProducer,
+                 parsed: Parsed | None = None, vectors: np.ndarray | None = None) -> None:
         watch = obs.Stopwatch()
         if self.busy_since is None:
             self.busy_since = time.time()
-        decoded = self.decode(records)
-        embed_watch = obs.Stopwatch()
-        vectors = self.embedder.encode(decoded.texts)
-        obs.EMBED_SECONDS.observe(embed_watch.elapsed())
-        out = self.engine.apply(decoded.events, vectors, decoded.partitions)
+        if parsed is None:
+            parsed = self.parse(records)
+        if vectors is None:
+            vectors = self._embed(parsed)
+        decoded = self._deduplicate(parsed, vectors)
+        matrix = np.asarray(decoded.vectors, dtype=np.float32).reshape(
+            len(decoded.vectors), self.engine.dim)
+        out = self.engine.apply(decoded.events, matrix, decoded.partitions)
         # 1. side outputs, flushed before anything else becomes visible
         for record, reason in decoded.dead:
             log.warning("dead letter", extra={"reason": reason, "topic": record.topic,
