@@ -26,6 +26,8 @@ def load_source(settings: Settings, data: str, path: Path | None, events: Path |
     if data in ("amazon", "movielens"):
         title = {"amazon": "Amazon Musical Instruments 5-core",
                  "movielens": "MovieLens ml-latest-small"}[data]
+        if limit is not None:
+            title += f" (first {limit:,} interactions in time order)"
         return title, load_interactions(data, limit, path)
     if data == "events":
         if events is None:

@@ -165,7 +165,8 @@ def write_report(evaluation: Evaluation, out: Path) -> dict:
     lines = [
         f"# Backfill evaluation: {evaluation.dataset}", "",
         "Reproduce with `streamrec replay --data "
-        f"{evaluation.dataset.split()[0].lower()} --out DIR`.", "",
+        f"{evaluation.dataset.split()[0].lower()} --out DIR` (add `--limit N` for a prefix).",
+        "",
         "## Protocol", "",
         *[f"- **{k}**: {v}" for k, v in PROTOCOL.items()],
         f"- scored interactions: {payload['scored_events']['all']} "
