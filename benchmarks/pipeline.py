@@ -31,6 +31,8 @@ from streamrec.settings import Settings
 from streamrec.text import clean_text
 from streamrec.worker import EmbedWorker
 
+BATCH_WAIT_MS = 20
+
 
 def fresh_settings(batch_size: int, device: str, partitions: int = 1) -> Settings:
     run = uuid.uuid4().hex[:8]
@@ -39,7 +41,7 @@ def fresh_settings(batch_size: int, device: str, partitions: int = 1) -> Setting
                     topic_dead_letter=f"bench-{run}.dlq",
                     topic_cluster_events=f"bench-{run}.clusters", topic_partitions=partitions,
                     redis_prefix=f"bench-{run}", worker_group=f"bench-{run}",
-                    batch_size=batch_size, batch_wait_ms=100, device=device,
+                    batch_size=batch_size, batch_wait_ms=BATCH_WAIT_MS, device=device,
                     checkpoint_interval_s=5.0, log_level="WARNING", log_json=False)
 
 
@@ -105,9 +107,16 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--count", type=int, default=640)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch-wait-ms", type=int, default=20)
+    parser.add_argument("--max-seq-tokens", type=int, default=0,
+                        help="cap the model's input (0: the model's own 256)")
+    parser.add_argument("--name", default="pipeline.json")
     args = parser.parse_args()
+    global BATCH_WAIT_MS
+    BATCH_WAIT_MS = args.batch_wait_ms
 
-    embedder = SentenceTransformerEmbedder(device=args.device)
+    embedder = SentenceTransformerEmbedder(device=args.device,
+                                           max_seq_tokens=args.max_seq_tokens)
     events = review_events(args.count, live=False)
     texts = [clean_text(e.text) for e in events]
     embedder.encode(texts[:32])  # warm up
@@ -118,9 +127,11 @@ def main() -> None:
     fresh = freshness(embedder, review_events(min(args.count, 400), live=True), args.batch,
                       args.device, rate=piped / 2)
     print(f"freshness at half throughput: {fresh}")
-    write_result("pipeline.json", {
+    write_result(args.name, {
         "device": embedder.device, "model": embedder.name, "texts": len(texts),
         "batch": args.batch, "model_batch": embedder.batch_size,
+        "batch_wait_ms": args.batch_wait_ms,
+        "max_seq_tokens": embedder.model.max_seq_length,
         "bare_model_texts_per_s": round(bare, 2), "pipeline_events_per_s": round(piped, 2),
         "ratio": round(piped / bare, 3), "target_ratio": ">= 0.9",
         "freshness_s": fresh, "target_p99_s": "<= 1.0", "machine": machine(),

@@ -35,7 +35,7 @@ def run(workers: int, threads: int, count: int) -> float:
     ensure_topics(settings)
     produce(settings, review_events(count, live=False))
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "streamrec.cli", "worker", "--idle-timeout", "5"],
+        [sys.executable, "-m", "streamrec.cli", "worker", "--idle-timeout", "20"],
         env=env_of(settings, STREAMREC_TORCH_THREADS=str(threads),
                    STREAMREC_WORKER_INSTANCE_ID=f"w{n}"),
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for n in range(workers)]

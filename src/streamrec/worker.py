@@ -203,8 +203,10 @@ class EmbedWorker(ConsumerRebalanceListener):
                             ahead = (ahead_parsed, pool.submit(self._embed, ahead_parsed))
                     vectors = future.result() if future is not None else None
                     if parsed.generation != self._generation:
-                        # a rebalance came in between: these records go back to Kafka
-                        ahead = None
+                        # a rebalance came in between: these records are read again from
+                        # the checkpoint's offsets; a batch read after it stays valid
+                        if ahead is not None and ahead[0].generation != self._generation:
+                            ahead = None
                         continue
                     self._process(records, producer, parsed, vectors)
                     last_data = time.monotonic()
