@@ -134,3 +134,40 @@ def test_killed_worker_partitions_move_to_the_survivor_without_loss(group_settin
                                         group_settings.topic_clicks])
     assert committed_offsets(group_settings, group_settings.worker_group) == {
         tp: end for tp, end in ends.items() if end > 0}
+
+
+class SlowEmbedder:
+    """The hashing embedder, made slow so that rebalances land while a batch is embedded."""
+
+    def __init__(self, seconds: float) -> None:
+        from streamrec.embedding import HashingEmbedder
+
+        self.inner = HashingEmbedder(64)
+        self.dim, self.name, self.seconds = 64, "slow-hashing", seconds
+
+    def encode(self, texts):  # type: ignore[no-untyped-def]
+        time.sleep(self.seconds)
+        return self.inner.encode(texts)
+
+
+def test_a_rebalance_while_the_next_batch_is_embedded_loses_nothing(group_settings) -> None:
+    import threading
+
+    settings = replace(group_settings, batch_size=8, kafka_session_timeout_ms=10000,
+                       overlap_embedding=True, embed_cache=None)
+    events = interactions_to_events(amazon_interactions(AMAZON, limit=300))
+    produce(settings, events)
+    workers = [EmbedWorker(settings, embedder=SlowEmbedder(0.25)) for _ in range(3)]
+    threads = [threading.Thread(target=w.run, kwargs={"idle_timeout_s": 12.0})
+               for w in workers]
+    for thread in threads:  # each join is a rebalance in the middle of the stream
+        thread.start()
+        time.sleep(2.5)
+    for thread in threads:
+        thread.join(180)
+    shared, _ = load_group_state(settings)
+    assert shared["clock"] == len(events)
+    assert sum(w.events_total for w in workers) >= len(events)
+    ends = end_offsets(settings, [settings.topic_reviews, settings.topic_clicks])
+    assert committed_offsets(settings, settings.worker_group) == {
+        tp: end for tp, end in ends.items() if end > 0}
