@@ -15,8 +15,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from streamrec.devinfra import LocalInfra
 from streamrec.settings import Settings
 
-AMAZON = Path(__file__).resolve().parents[2] / "shared/datasets/amazon-musical-instruments-5core/reviews_Musical_Instruments_5.json.gz"  # noqa: E501
-MOVIELENS = Path(__file__).resolve().parents[2] / "shared/datasets/movielens-latest-small"
+ROOT = Path(__file__).resolve().parents[1]
+_AMAZON_FILE = "reviews_Musical_Instruments_5.json.gz"
+# the shared data folder beside the checkout (as on CI), else the copy vendored for the demo
+AMAZON = next((p for p in (ROOT.parent / "shared/datasets/amazon-musical-instruments-5core"
+                           / _AMAZON_FILE, ROOT / "data/amazon" / _AMAZON_FILE) if p.exists()),
+              ROOT / "data/amazon" / _AMAZON_FILE)
 
 
 @pytest.fixture(scope="session")
