@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from streamrec.profiles import UserProfiles
 from streamrec.ranker import ItemSignals, OnlineRanker, features
 from streamrec.redis_schema import Assignment, ClusterSummary, RecList, ScoredItem
 from streamrec.strategies import Strategy, make_strategies, top_items
+
+if TYPE_CHECKING:
+    from streamrec.settings import Settings
 
 
 @dataclass
@@ -44,21 +48,20 @@ class EngineConfig:
     seed: int = 0
 
     @classmethod
-    def from_settings(cls, settings: object) -> EngineConfig:
-        s = settings
+    def from_settings(cls, s: Settings) -> EngineConfig:
         return cls(
-            n_clusters=s.n_clusters,  # type: ignore[attr-defined]
-            cluster_half_life=s.cluster_half_life_events,  # type: ignore[attr-defined]
-            cluster_min_weight=s.cluster_min_weight,  # type: ignore[attr-defined]
-            profile_half_life=s.profile_half_life_reviews,  # type: ignore[attr-defined]
-            trending_half_life=s.trending_half_life_events,  # type: ignore[attr-defined]
-            engagement_half_life=s.engagement_half_life_events,  # type: ignore[attr-defined]
-            cluster_refresh_events=s.cluster_refresh_events,  # type: ignore[attr-defined]
-            recs_length=s.recs_length,  # type: ignore[attr-defined]
-            diversity=s.diversity,  # type: ignore[attr-defined]
-            ranker_learning_rate=s.ranker_learning_rate,  # type: ignore[attr-defined]
-            ranker_negatives=s.ranker_negatives,  # type: ignore[attr-defined]
-            seed=s.seed,  # type: ignore[attr-defined]
+            n_clusters=s.n_clusters,
+            cluster_half_life=s.cluster_half_life_events,
+            cluster_min_weight=s.cluster_min_weight,
+            profile_half_life=s.profile_half_life_reviews,
+            trending_half_life=s.trending_half_life_events,
+            engagement_half_life=s.engagement_half_life_events,
+            cluster_refresh_events=s.cluster_refresh_events,
+            recs_length=s.recs_length,
+            diversity=s.diversity,
+            ranker_learning_rate=s.ranker_learning_rate,
+            ranker_negatives=s.ranker_negatives,
+            seed=s.seed,
         )
 
 
