@@ -309,12 +309,11 @@ def embed_cache(
 ) -> None:
     """Embed a data set's review texts once into a cache file (STREAMREC_EMBED_CACHE)."""
     from streamrec.datasets import load_interactions
-    from streamrec.embedding import CachedEmbedder, make_embedder, precompute
+    from streamrec.embedding import CachedEmbedder, embedder_from_settings, precompute
     from streamrec.text import clean_text
 
     settings = load_settings(env_file)
-    embedder = make_embedder(settings.model, settings.device, settings.embed_batch_size,
-                             settings.max_seq_tokens, cache=out)
+    embedder = embedder_from_settings(settings, cache=out)
     assert isinstance(embedder, CachedEmbedder)
     texts = [clean_text(i.text, settings.max_text_chars)
              for i in load_interactions(dataset, limit) if i.text.strip()]

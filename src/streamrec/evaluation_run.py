@@ -14,7 +14,7 @@ from streamrec.datasets import (
     load_interactions,
     read_event_file,
 )
-from streamrec.embedding import CachedEmbedder, make_embedder, precompute
+from streamrec.embedding import CachedEmbedder, embedder_from_settings, precompute
 from streamrec.events import ClickEvent, ReviewEvent, parse_event
 from streamrec.settings import Settings
 from streamrec.text import clean_text
@@ -61,10 +61,11 @@ def load_source(settings: Settings, data: str, path: Path | None, events: Path |
 def embed(settings: Settings, name: str, interactions: list[Interaction]
           ) -> tuple[CachedEmbedder, list[np.ndarray | None]]:
     """Embeddings of every review text, cached under .cache/ (one file per model)."""
-    slug = "".join(c if c.isalnum() else "-" for c in settings.model.lower())[-40:]
+    model = settings.model + ("" if settings.embed_backend == "torch"
+                              else f"-{settings.embed_backend}")
+    slug = "".join(c if c.isalnum() else "-" for c in model.lower())[-40:]
     cache = settings.embed_cache or Path(".cache") / f"embeddings-{slug}.npz"
-    embedder = make_embedder(settings.model, settings.device, settings.embed_batch_size,
-                             settings.max_seq_tokens, cache=cache)
+    embedder = embedder_from_settings(settings, cache=cache)
     assert isinstance(embedder, CachedEmbedder)
     texts = [clean_text(i.text, settings.max_text_chars) for i in interactions]
     before = len(embedder.index)

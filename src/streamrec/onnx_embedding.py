@@ -1,0 +1,141 @@
+"""An ONNX Runtime backend for the sentence-transformers model, fp32 or int8, CPU only.
+
+The model's transformer is exported once with ``torch.onnx.export`` into a cache
+folder; ``onnx-int8`` then quantises the weights of its matrix products per
+channel (``onnxruntime.quantization.quantize_dynamic``). Pooling (mean over the
+attention mask) and normalisation are done here in numpy, so the vectors are
+those of ``SentenceTransformer.encode`` up to the export's and the
+quantisation's rounding: fp32 agrees to cosine 1.0, int8 to about 0.98-0.99
+per text (``benchmarks/onnx_backend.py`` measures it on the Amazon reviews).
+
+Only models made of a transformer, mean pooling and optionally a normalisation
+step are accepted; anything else gets a clear error instead of wrong vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+OnnxVariant = Literal["fp32", "int8"]
+DEFAULT_ONNX_DIR = Path(".cache/onnx")
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _require_mean_pooling(model: Any) -> None:
+    kinds = [type(module).__name__ for module in model]
+    pooling = [module for module in model if type(module).__name__ == "Pooling"]
+    allowed = {"Transformer", "Pooling", "Normalize"}
+    mode = ""
+    if pooling:  # sentence-transformers 5+ names the mode; older versions describe it
+        mode = getattr(pooling[0], "pooling_mode", None) or pooling[0].get_pooling_mode_str()
+    if set(kinds) - allowed or len(pooling) != 1 or mode != "mean":
+        raise ValueError(f"the onnx backend supports transformer + mean pooling models only, "
+                         f"not {' -> '.join(kinds)}")
+
+
+def export_path(model_path: str, variant: OnnxVariant, folder: Path) -> Path:
+    """Where the exported model of ``model_path`` lives (one file per model and variant)."""
+    digest = hashlib.blake2b(str(Path(model_path).resolve()).encode(), digest_size=6).hexdigest()
+    return folder / f"{Path(model_path).name}-{digest}-{variant}.onnx"
+
+
+def export_onnx(model: Any, model_path: str, variant: OnnxVariant, folder: Path) -> Path:
+    """Export (and for int8 quantise) the transformer of a loaded SentenceTransformer once."""
+    import torch
+
+    target = export_path(model_path, variant, folder)
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    fp32 = export_path(model_path, "fp32", folder)
+    if not fp32.exists():
+        transformer = model[0].auto_model.eval()
+        names = [n for n in _INPUTS if n in model.tokenizer.model_input_names]
+        sample = model.tokenizer(["a short text", "and a slightly longer one"], padding=True,
+                                 return_tensors="pt")
+
+        class LastHiddenState(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.transformer = transformer
+
+            def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+                return self.transformer(**dict(zip(names, inputs, strict=True))).last_hidden_state
+
+        partial = fp32.with_suffix(f".{os.getpid()}.tmp")
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                LastHiddenState(), tuple(sample[n] for n in names), str(partial),
+                input_names=names, output_names=["hidden"], opset_version=17, dynamo=False,
+                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]},
+            )
+        partial.replace(fp32)  # atomic: a concurrent exporter never reads half a file
+    if variant == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        partial = target.with_suffix(f".{os.getpid()}.tmp")
+        # per-channel weights of the matrix products only: per-tensor or all-op int8
+        # moves the vectors too far (cosine ~0.95 to fp32 on review text)
+        logging.disable(logging.WARNING)  # its advice to pre-process goes to the root logger
+        try:
+            quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8,
+                             per_channel=True, op_types_to_quantize=["MatMul"])
+        finally:
+            logging.disable(logging.NOTSET)
+        partial.replace(target)
+    return target
+
+
+class OnnxEmbedder:
+    """The model through ONNX Runtime on the CPU; rows are L2-normalised like the others."""
+
+    def __init__(self, model_path: str, variant: OnnxVariant = "int8", batch_size: int = 16,
+                 max_seq_tokens: int = 0, threads: int = 0,
+                 folder: Path = DEFAULT_ONNX_DIR, name: str | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import onnxruntime as ort
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(model_path, device="cpu")
+        _require_mean_pooling(model)
+        self.tokenizer = model.tokenizer
+        self.max_tokens = max_seq_tokens or int(model.max_seq_length)
+        self.batch_size = batch_size or 16
+        self.name = name or f"{Path(model_path).name}+onnx-{variant}"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        path = export_onnx(model, model_path, variant, Path(folder))
+        self.session = ort.InferenceSession(str(path), options,
+                                            providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        getter = getattr(model, "get_embedding_dimension", None)
+        self.dim = int((getter or model.get_sentence_embedding_dimension)())
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        encoded = self.tokenizer(texts, padding=True, truncation=True,
+                                 max_length=self.max_tokens, return_tensors="np")
+        feeds = {name: encoded[name].astype(np.int64) for name in self.inputs}
+        hidden = self.session.run(None, feeds)[0]
+        mask = encoded["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # length-sorted batches waste less on padding, as sentence-transformers does
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._forward([texts[i] for i in rows])
+        return out
