@@ -21,7 +21,8 @@ def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def texts(amazon_slice) -> list[str]:  # type: ignore[no-untyped-def]
     reviews = [clean_text(i.text) for i in amazon_slice[:24]]
-    return [*reviews, "好的琴弦，声音很亮", "x " * 2000, "ok"]
+    return [*reviews, "好的琴弦，声音很亮", "x " * 2000, "ok", "great", "meh.", "Five Stars",
+            "fine. good stuff", "Good. Good value"]
 
 
 def test_fp32_export_gives_the_torch_vectors(embedder, texts, onnx_dir) -> None:  # type: ignore[no-untyped-def]
@@ -36,8 +37,7 @@ def test_fp32_export_gives_the_torch_vectors(embedder, texts, onnx_dir) -> None:
 def test_int8_stays_within_the_cosine_bar(embedder, texts, onnx_dir) -> None:  # type: ignore[no-untyped-def]
     int8 = make_embedder(DEFAULT_MODEL, device="cpu", backend="onnx-int8", onnx_dir=onnx_dir)
     cosine = (int8.encode(texts) * embedder.encode(texts)).sum(axis=1)
-    assert cosine.mean() >= 0.98, cosine
-    assert cosine.min() >= 0.95, cosine  # per text; the mean is the bar
+    assert cosine.min() >= 0.98, cosine  # every text, short ones included
     assert int8.name == f"{DEFAULT_MODEL}+onnx-int8"
 
 
