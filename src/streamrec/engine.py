@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,22 +48,23 @@ class EngineConfig:
     seed: int = 0
 
     @classmethod
-    def from_settings(cls, s: Settings) -> EngineConfig:
-        return cls(
-            n_clusters=s.n_clusters,
-            cluster_half_life=s.cluster_half_life_events,
-            cluster_min_weight=s.cluster_min_weight,
-            profile_half_life=s.profile_half_life_reviews,
-            trending_half_life=s.trending_half_life_events,
-            engagement_half_life=s.engagement_half_life_events,
-            cluster_refresh_events=s.cluster_refresh_events,
-            recs_length=s.recs_length,
-            diversity=s.diversity,
-            ranker_learning_rate=s.ranker_learning_rate,
-            ranker_negatives=s.ranker_negatives,
-            seed=s.seed,
-        )
+    def from_settings(cls, settings: Settings) -> EngineConfig:
+        """Fields take the setting of the same name, or of the name in ``_SETTING_NAMES``;
+        fields without a setting keep their default."""
+        values = {}
+        for name in (f.name for f in fields(cls)):
+            setting = _SETTING_NAMES.get(name, name)
+            if setting in type(settings).model_fields:
+                values[name] = getattr(settings, setting)
+        return cls(**values)
 
+
+_SETTING_NAMES = {  # EngineConfig field -> Settings field, where the names differ
+    "cluster_half_life": "cluster_half_life_events",
+    "profile_half_life": "profile_half_life_reviews",
+    "trending_half_life": "trending_half_life_events",
+    "engagement_half_life": "engagement_half_life_events",
+}
 
 @dataclass
 class BatchOutput:

@@ -104,3 +104,16 @@ def test_cluster_summaries_carry_labels_and_sizes() -> None:
     assert {"microphone", "strings", "pedal", "cable"} & words
     for summary in summaries:
         assert all(r.endswith(tuple("0123456789")) for r in summary.representative_reviews)
+
+
+def test_engine_config_takes_every_matching_setting() -> None:
+    from streamrec.engine import EngineConfig
+    from streamrec.settings import Settings
+
+    settings = Settings(_env_file=None, n_clusters=7, cluster_half_life_events=123.0,  # type: ignore[call-arg]
+                        profile_half_life_reviews=3.0, diversity=0.2, seed=4)
+    config = EngineConfig.from_settings(settings)
+    assert config.n_clusters == 7
+    assert (config.cluster_half_life, config.profile_half_life) == (123.0, 3.0)
+    assert (config.diversity, config.seed) == (0.2, 4)
+    assert config.item_half_life == EngineConfig().item_half_life  # no setting: the default
