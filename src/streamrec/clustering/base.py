@@ -59,16 +59,25 @@ class Clusterer(ABC):
     """Small interface: learn from a batch, predict the nearest two, report changes."""
 
     name: str = "clusterer"
+    dtype: type = np.float32  # what the points are converted to before learning
 
     def __init__(self) -> None:
         self._events: list[LifecycleEvent] = []
 
-    @abstractmethod
     def learn(self, points: np.ndarray, t: float | None = None) -> np.ndarray:
         """Update from a batch of unit rows; return the cluster id given to each row.
 
-        ``t`` is the event time of the batch, used by time-based forgetting.
+        ``t`` is the event time of the batch, used by time-based forgetting. An
+        empty batch (or anything that is not a 2-D array of rows) changes nothing.
         """
+        points = np.asarray(points, dtype=self.dtype)
+        if points.ndim != 2 or len(points) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return self._learn(points, t)
+
+    @abstractmethod
+    def _learn(self, points: np.ndarray, t: float | None) -> np.ndarray:
+        """:meth:`learn` on a non-empty 2-D batch of ``dtype``."""
 
     @abstractmethod
     def snapshot(self) -> Snapshot:
@@ -81,12 +90,6 @@ class Clusterer(ABC):
     @abstractmethod
     def load(self, state: dict) -> None:
         """Restore a state written by :meth:`state`."""
-
-    @staticmethod
-    def _batch(points: np.ndarray, dtype: type = np.float32) -> np.ndarray | None:
-        """The batch as a 2-D array, or None when there is nothing to learn."""
-        points = np.asarray(points, dtype=dtype)
-        return points if points.ndim == 2 and len(points) else None
 
     def predict_top2(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ids and cosine similarities of the two nearest clusters (-1 / 0 when missing)."""

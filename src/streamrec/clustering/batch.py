@@ -26,11 +26,7 @@ class BatchKMeans(Clusterer):
         self.step = 0
         self._snapshot = Snapshot.empty()
 
-    def learn(self, points: np.ndarray, t: float | None = None) -> np.ndarray:
-        batch = self._batch(points, np.float32)
-        if batch is None:
-            return np.zeros(0, dtype=np.int64)
-        points = batch
+    def _learn(self, points: np.ndarray, t: float | None) -> np.ndarray:
         self.step += 1
         self.points.extend(points)
         self.since_refit += len(points)

@@ -85,10 +85,7 @@ class OnlineKMeans(Clusterer):
 
     # -- learning ---------------------------------------------------------------
 
-    def learn(self, points: np.ndarray, t: float | None = None) -> np.ndarray:
-        points = np.asarray(points, dtype=np.float32)
-        if points.ndim != 2 or points.shape[0] == 0:
-            return np.zeros(0, dtype=np.int64)
+    def _learn(self, points: np.ndarray, t: float | None) -> np.ndarray:
         if not np.isfinite(points).all():
             raise ValueError("points must be finite")
         self._ensure_dim(points.shape[1])

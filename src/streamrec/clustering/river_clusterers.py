@@ -88,6 +88,7 @@ class RiverKMeans(Clusterer):
     """River's ``cluster.KMeans`` (one point at a time, learning rate ``halflife``)."""
 
     name = "river-kmeans"
+    dtype = np.float64
 
     def __init__(self, k: int = 20, halflife: float = 0.1, sigma: float = 0.01,
                  seed: int = 0) -> None:
@@ -100,11 +101,7 @@ class RiverKMeans(Clusterer):
         self.step = 0
         self.decay = 1.0
 
-    def learn(self, points: np.ndarray, t: float | None = None) -> np.ndarray:
-        batch = self._batch(points, np.float64)
-        if batch is None:
-            return np.zeros(0, dtype=np.int64)
-        points = batch
+    def _learn(self, points: np.ndarray, t: float | None) -> np.ndarray:
         if self.step == 0:
             self.dim = points.shape[1]
             for cluster_id in range(self.k):
@@ -149,6 +146,7 @@ class RiverDBSTREAM(Clusterer):
     """
 
     name = "river-dbstream"
+    dtype = np.float64
 
     def __init__(self, clustering_threshold: float = 0.8, fading_factor: float = 0.001,
                  cleanup_interval: float = 100, intersection_factor: float = 0.3,
@@ -163,11 +161,7 @@ class RiverDBSTREAM(Clusterer):
         self.step = 0
         self._snapshot = Snapshot.empty()
 
-    def learn(self, points: np.ndarray, t: float | None = None) -> np.ndarray:
-        batch = self._batch(points, np.float64)
-        if batch is None:
-            return np.zeros(0, dtype=np.int64)
-        points = batch
+    def _learn(self, points: np.ndarray, t: float | None) -> np.ndarray:
         self.dim = points.shape[1]
         self.step += 1
         for point in points:
