@@ -48,17 +48,17 @@ class RecsClient:
                             **settings.redis_client_options())
 
     def _get(self, key: str) -> RecList | None:
-        raw = self.redis.get(key)
-        return None if raw is None else RecList.model_validate_json(raw)  # type: ignore[arg-type]
+        return _rec_list(self.redis.get(key))  # type: ignore[arg-type]
 
     def assignment(self, user_id: str) -> Assignment | None:
-        raw = self.redis.get(self.keys.user_cluster(user_id))
-        return None if raw is None else Assignment.model_validate_json(raw)  # type: ignore[arg-type]
+        return _assignment(self.redis.get(self.keys.user_cluster(user_id)))  # type: ignore[arg-type]
 
     def recommend(self, user_id: str, k: int | None = None) -> Answer:
         """The best list available for ``user_id``: user, then cluster, then trending."""
-        return fallback(user_id, k, self._get(self.keys.user_recs(user_id)),
-                        self.assignment(user_id),
+        # one round trip for the two keys every answer needs
+        user_raw, assignment_raw = self.redis.mget(  # type: ignore[misc]
+            [self.keys.user_recs(user_id), self.keys.user_cluster(user_id)])
+        return fallback(user_id, k, _rec_list(user_raw), _assignment(assignment_raw),
                         lambda cluster_id: self._get(self.keys.cluster_recs(cluster_id)),
                         lambda: self._get(self.keys.trending()))
 
@@ -80,6 +80,14 @@ def fallback(
     if recs is not None:
         return Answer("trending", _cut(recs, k), cluster_id)
     return Answer("none", None, cluster_id)
+
+
+def _rec_list(raw: bytes | None) -> RecList | None:
+    return None if raw is None else RecList.model_validate_json(raw)
+
+
+def _assignment(raw: bytes | None) -> Assignment | None:
+    return None if raw is None else Assignment.model_validate_json(raw)
 
 
 def _cut(recs: RecList, k: int | None) -> RecList:

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from streamrec.settings import DEFAULT_MODEL, Settings
+from streamrec.settings import DEFAULT_MODEL, DEFAULT_ONNX_DIR, Settings
 
 
 class Embedder(Protocol):
@@ -236,7 +236,7 @@ def make_embedder(model: str, device: str = "auto", batch_size: int = 0,
 
     def load() -> Embedder:
         if backend != "torch":
-            from streamrec.onnx_embedding import DEFAULT_ONNX_DIR, OnnxEmbedder
+            from streamrec.onnx_embedding import OnnxEmbedder
 
             return OnnxEmbedder(resolve_model_path(model), "int8" if backend == "onnx-int8"
                                 else "fp32", batch_size, max_seq_tokens, threads,

