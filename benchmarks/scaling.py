@@ -22,12 +22,7 @@ from streamrec.kafka_io import ensure_topics
 
 
 def env_of(settings, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[f"STREAMREC_{name.upper()}"] = str(value)
-    env.update(extra)
-    return env
+    return {**os.environ, **settings.to_env(), **extra}
 
 
 def run(workers: int, threads: int, count: int) -> float:

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import amazon_embeddings, machine, write_result
@@ -21,8 +23,7 @@ from streamrec.engine import Engine, EngineConfig
 BATCH = 64
 
 
-def run(outputs: bool) -> tuple[float, int]:
-    interactions, vectors = amazon_embeddings()
+def run(interactions: list, vectors: np.ndarray, outputs: bool) -> tuple[float, int]:
     engine = Engine(vectors.shape[1], EngineConfig())
     events = 0
     start = time.perf_counter()
@@ -35,8 +36,9 @@ def run(outputs: bool) -> tuple[float, int]:
 
 
 def main() -> None:
-    updates, events = run(outputs=False)
-    with_refresh, _ = run(outputs=True)
+    interactions, vectors = amazon_embeddings()
+    updates, events = run(interactions, vectors, outputs=False)
+    with_refresh, _ = run(interactions, vectors, outputs=True)
     print(f"state updates only: {updates:.0f} events/s; with rec refresh: {with_refresh:.0f}")
     write_result("state_updates.json", {
         "events": events, "batch_reviews": BATCH,

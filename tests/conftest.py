@@ -94,25 +94,13 @@ def amazon_cache(embedder) -> Path:
     path = CACHE_DIR / "test-amazon-600.npz"
     cache = CachedEmbedder(lambda: embedder, DEFAULT_MODEL, path)
     texts = [clean_text(i.text) for i in amazon_interactions(AMAZON, limit=600)]
-    before = len(cache.index)
-    precompute(cache, texts)
-    if len(cache.index) != before:
-        cache.save()
+    precompute(cache, texts, save=True)
     return path
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The settings as STREAMREC_* variables, for worker subprocesses."""
-    from pydantic import SecretStr
-
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[f"STREAMREC_{name.upper()}"] = str(value)
-    return env
+    """The environment of worker subprocesses: this one plus the settings."""
+    return {**os.environ, **settings.to_env()}
 
 
 def replace(settings: Settings, **changes: object) -> Settings:

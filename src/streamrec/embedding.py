@@ -260,8 +260,9 @@ def embedder_from_settings(settings: Settings, cache: Path | None = None) -> Emb
 
 
 def precompute(embedder: CachedEmbedder, texts: Sequence[str], chunk: int = 256,
-               progress: bool = False) -> None:
-    """Fill the cache with ``texts`` (already cleaned as the worker cleans them)."""
+               progress: bool = False, save: bool = False) -> None:
+    """Fill the cache with ``texts`` (already cleaned as the worker cleans them);
+    with ``save``, write the cache file when any text was new."""
     todo = sorted({t for t in texts if CachedEmbedder.key(t) not in embedder.index})
     starts = range(0, len(todo), chunk)
     if progress:
@@ -270,3 +271,5 @@ def precompute(embedder: CachedEmbedder, texts: Sequence[str], chunk: int = 256,
         starts = tqdm(starts, desc="embed", unit="chunk")
     for start in starts:
         embedder.encode(todo[start : start + chunk])
+    if save and todo:
+        embedder.save()

@@ -68,10 +68,7 @@ def embed(settings: Settings, name: str, interactions: list[Interaction]
     embedder = embedder_from_settings(settings, cache=cache)
     assert isinstance(embedder, CachedEmbedder)
     texts = [clean_text(i.text, settings.max_text_chars) for i in interactions]
-    before = len(embedder.index)
-    precompute(embedder, [t for t in texts if t], progress=True)
-    if len(embedder.index) != before:
-        embedder.save()
+    precompute(embedder, [t for t in texts if t], progress=True, save=True)
     vectors: list[np.ndarray | None] = [None] * len(texts)
     with_text = [n for n, t in enumerate(texts) if t]
     for n, vector in zip(with_text, embedder.encode([texts[n] for n in with_text]),

@@ -154,6 +154,18 @@ class Settings(BaseSettings):
         return values
 
 
+    def to_env(self) -> dict[str, str]:
+        """The settings as ``STREAMREC_*`` variables (secrets in clear), for subprocesses."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"STREAMREC_{name.upper()}"] = str(value)
+        return env
+
+
 def mask_url(value: str) -> str:
     """Hide the password part of a URL such as ``redis://user:pw@host``."""
     return _URL_PASSWORD.sub(r"\g<head>******\g<tail>", value)

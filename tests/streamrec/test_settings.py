@@ -39,3 +39,13 @@ def test_sasl_options_pass_through() -> None:
 
 def test_mask_url_leaves_urls_without_password_alone() -> None:
     assert mask_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
+
+
+def test_to_env_round_trips_with_secrets_in_clear() -> None:
+    from streamrec.settings import Settings
+
+    settings = Settings(_env_file=None, redis_password="s3cret", n_clusters=7)  # type: ignore[call-arg]
+    env = settings.to_env()
+    assert env["STREAMREC_REDIS_PASSWORD"] == "s3cret"
+    assert env["STREAMREC_N_CLUSTERS"] == "7"
+    assert not any(key.endswith("_REDIS_USERNAME") for key in env)  # None is left out
