@@ -24,9 +24,13 @@ class ItemIndex:
 
     def __init__(self) -> None:
         self.rows: dict[str, int] = {}
+        self.ids: list[str] = []  # row -> item id
 
     def row(self, item_id: str) -> int:
-        return self.rows.setdefault(item_id, len(self.rows))
+        row = self.rows.setdefault(item_id, len(self.rows))
+        if row == len(self.ids):
+            self.ids.append(item_id)
+        return row
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -136,7 +140,11 @@ class BiasedMFModel:
         from river import optim, reco
 
         self.items = ItemIndex()
-        self.ids: list[str] = []
+        # River keeps items in dicts; these row-ordered copies are refreshed after each
+        # update of an item, so scoring is one matrix product instead of a dict walk
+        self.biases = np.zeros(1024)
+        self.latents = np.zeros((1024, n_factors))
+        self.has_latent = np.zeros(1024, dtype=bool)
         self.negatives = negatives
         self.rng = np.random.default_rng(seed)
         self.seen: dict[str, set[int]] = defaultdict(set)
@@ -146,36 +154,41 @@ class BiasedMFModel:
             latent_initializer=optim.initializers.Normal(mu=0.0, sigma=0.1, seed=seed))
 
     def scores_for(self, user_id: str) -> np.ndarray:
-        model = self.model
         size = len(self.items)
-        scores = np.zeros(size)
-        biases = model.i_biases
-        scores[:] = [biases.get(i, 0.0) for i in self.ids[:size]]
-        if user_id in model.u_latents:
-            user = model.u_latents[user_id]
-            latents = model.i_latents
-            known = [n for n, i in enumerate(self.ids[:size]) if i in latents]
-            if known:
-                matrix = np.vstack([latents[self.ids[n]] for n in known])
-                scores[known] += matrix @ user
+        scores = self.biases[:size].copy()
+        if user_id in self.model.u_latents:
+            known = np.flatnonzero(self.has_latent[:size])
+            if len(known):
+                scores[known] += self.latents[known] @ self.model.u_latents[user_id]
         return scores
+
+    def _learn(self, user: str, row: int, y: float) -> None:
+        item_id = self.items.ids[row]
+        self.model.learn_one(user, item_id, y)
+        if row >= len(self.biases):
+            grow = len(self.biases)
+            self.biases = np.concatenate([self.biases, np.zeros(grow)])
+            self.latents = np.vstack([self.latents, np.zeros((grow, self.latents.shape[1]))])
+            self.has_latent = np.concatenate([self.has_latent, np.zeros(grow, dtype=bool)])
+        self.biases[row] = self.model.i_biases.get(item_id, 0.0)
+        if item_id in self.model.i_latents:
+            self.latents[row] = self.model.i_latents[item_id]
+            self.has_latent[row] = True
 
     def strategies(self) -> dict[str, ScoreFn]:
         return {"biasedmf-negatives" if self.negatives else "biasedmf-stars": self.scores_for}
 
     def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
         row = self.items.row(interaction.item_id)
-        if row == len(self.ids):
-            self.ids.append(interaction.item_id)
         user = interaction.user_id
         self.seen[user].add(row)
         if self.negatives:
-            self.model.learn_one(user, interaction.item_id, 1.0)
-            if len(self.ids) > len(self.seen[user]):
+            self._learn(user, row, 1.0)
+            if len(self.items) > len(self.seen[user]):
                 while True:
-                    other = int(self.rng.integers(len(self.ids)))
+                    other = int(self.rng.integers(len(self.items)))
                     if other not in self.seen[user]:
                         break
-                self.model.learn_one(user, self.ids[other], 0.0)
+                self._learn(user, other, 0.0)
         else:
-            self.model.learn_one(user, interaction.item_id, interaction.rating or 0.0)
+            self._learn(user, row, interaction.rating or 0.0)

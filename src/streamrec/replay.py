@@ -41,7 +41,6 @@ class Catalog:
 
     def __init__(self) -> None:
         self.items = ItemIndex()
-        self.ids: list[str] = []
         self.seen: dict[str, list[int]] = defaultdict(list)
 
     def __len__(self) -> int:
@@ -52,8 +51,6 @@ class Catalog:
 
     def add(self, interaction: Interaction) -> None:
         row = self.items.row(interaction.item_id)
-        if row == len(self.ids):
-            self.ids.append(interaction.item_id)
         if row not in self.seen[interaction.user_id]:
             self.seen[interaction.user_id].append(row)
 
@@ -124,7 +121,6 @@ class ReplayResult:
     index: list[int] = field(default_factory=list)
     ts: list[float] = field(default_factory=list)
     ranks: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    served_lists: int = 0
     tops: dict[str, list[list[str]]] = field(default_factory=lambda: defaultdict(list))
 
     def summary(self, part: str = "evaluation") -> dict[str, dict[str, float]]:
@@ -215,7 +211,7 @@ def _score(result: ReplayResult, catalog: Catalog, strategies: dict[str, ScoreFn
         scores[exclude] = -np.inf
         result.ranks[name].append(rank_of(scores, target))
         top = np.argpartition(-scores, min(k, size - 1))[:k] if size > k else np.arange(size)
-        result.tops[name].append([catalog.ids[i] for i in top])
+        result.tops[name].append([catalog.items.ids[i] for i in top])
     if served is not None:
         answer = served.serve(interaction.user_id)
         result.ranks[SERVED].append(served_rank(answer, interaction.item_id))
