@@ -41,18 +41,24 @@ class Catalog:
 
     def __init__(self) -> None:
         self.items = ItemIndex()
-        self.seen: dict[str, list[int]] = defaultdict(list)
+        self.seen: dict[str, set[int]] = defaultdict(set)
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def known(self, item_id: str) -> bool:
-        return item_id in self.items.rows
+    def target(self, interaction: Interaction) -> int | None:
+        """The item's row when this interaction can be scored: the item was seen before
+        (a new item cannot be ranked) and not by this user (seen items are left out)."""
+        row = self.items.rows.get(interaction.item_id)
+        seen = self.seen.get(interaction.user_id, ())
+        return None if row is None or row in seen else row
+
+    def exclude(self, user_id: str) -> np.ndarray:
+        """Rows of the user's past items."""
+        return np.fromiter(self.seen.get(user_id, ()), dtype=np.int64)
 
     def add(self, interaction: Interaction) -> None:
-        row = self.items.row(interaction.item_id)
-        if row not in self.seen[interaction.user_id]:
-            self.seen[interaction.user_id].append(row)
+        self.seen[interaction.user_id].add(self.items.row(interaction.item_id))
 
 
 class EngineModel:
@@ -123,6 +129,16 @@ class ReplayResult:
     ranks: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     tops: dict[str, list[list[str]]] = field(default_factory=lambda: defaultdict(list))
 
+    def add_served(self, answer: Answer, target_id: str) -> None:
+        """Rank and top k of a list as served (after :meth:`add_scored` or on its own)."""
+        ids = answer.item_ids()
+        self.ranks[SERVED].append(served_rank(ids, target_id))
+        self.tops[SERVED].append(ids[: self.k])
+
+    def add_scored(self, n: int, ts: float) -> None:
+        self.index.append(n)
+        self.ts.append(ts)
+
     def summary(self, part: str = "evaluation") -> dict[str, dict[str, float]]:
         """Mean metrics per strategy on the ``tuning`` slice, the ``evaluation`` rest or ``all``."""
         index = np.array(self.index)
@@ -155,9 +171,8 @@ class ReplayResult:
         return np.array(self.ts[window - 1 :]), smooth
 
 
-def served_rank(answer: Answer, target: str) -> int:
+def served_rank(ids: list[str], target: str) -> int:
     """Rank of ``target`` in a served list; one past the list when it is not there."""
-    ids = answer.item_ids()
     return ids.index(target) + 1 if target in ids else max(len(ids), 1) * 10**6
 
 
@@ -182,11 +197,9 @@ def replay(
         steps = tqdm(steps, desc="replay", unit="ev")
     for n in steps:  # type: ignore[attr-defined]
         interaction, vector = interactions[n], vectors[n]
-        if catalog.known(interaction.item_id):
-            target = catalog.items.rows[interaction.item_id]
-            exclude = np.array(catalog.seen.get(interaction.user_id, []), dtype=np.int64)
-            if target not in exclude:
-                _score(result, catalog, strategies, interaction, target, exclude, k, served, n)
+        target = catalog.target(interaction)
+        if target is not None:
+            _score(result, catalog, strategies, interaction, target, k, served, n)
         catalog.add(interaction)
         for model in models:
             model.observe(interaction, vector)
@@ -199,10 +212,10 @@ def replay(
 
 
 def _score(result: ReplayResult, catalog: Catalog, strategies: dict[str, ScoreFn],
-           interaction: Interaction, target: int, exclude: np.ndarray, k: int,
-           served: ServedModel | None, n: int) -> None:
-    result.index.append(n)
-    result.ts.append(interaction.ts)
+           interaction: Interaction, target: int, k: int, served: ServedModel | None,
+           n: int) -> None:
+    result.add_scored(n, interaction.ts)
+    exclude = catalog.exclude(interaction.user_id)
     size = len(catalog)
     for name, score in strategies.items():
         scores = np.asarray(score(interaction.user_id), dtype=np.float64)[:size].copy()
@@ -213,9 +226,7 @@ def _score(result: ReplayResult, catalog: Catalog, strategies: dict[str, ScoreFn
         top = np.argpartition(-scores, min(k, size - 1))[:k] if size > k else np.arange(size)
         result.tops[name].append([catalog.items.ids[i] for i in top])
     if served is not None:
-        answer = served.serve(interaction.user_id)
-        result.ranks[SERVED].append(served_rank(answer, interaction.item_id))
-        result.tops[SERVED].append(answer.item_ids()[:k])
+        result.add_served(served.serve(interaction.user_id), interaction.item_id)
 
 
 def replay_pipeline(
@@ -277,17 +288,14 @@ def replay_pipeline(
     try:
         for n in steps:  # type: ignore[attr-defined]
             interaction = interactions[n]
-            if catalog.known(interaction.item_id) and catalog.items.rows[interaction.item_id] \
-                    not in catalog.seen.get(interaction.user_id, []):
+            if catalog.target(interaction) is not None:
                 answer = client.recommend(interaction.user_id)
-                result.index.append(n)
-                result.ts.append(interaction.ts)
-                result.ranks[SERVED].append(served_rank(answer, interaction.item_id))
-                result.tops[SERVED].append(answer.item_ids()[:k])
+                result.add_scored(n, interaction.ts)
+                result.add_served(answer, interaction.item_id)
                 producer.send(topics.impressions, key=interaction.user_id.encode(),
                               value=ImpressionEvent(
                                   impression_id=f"{run}:{n}", user_id=interaction.user_id,
-                                  items=answer.item_ids()[:k] or ["-"], strategy=SERVED,
+                                  items=result.tops[SERVED][-1] or ["-"], strategy=SERVED,
                                   ts=interaction.ts).to_json())
             for event in interaction.events():
                 producer.send(topic_for(event, topics), key=event.user_id.encode(),
