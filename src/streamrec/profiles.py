@@ -55,9 +55,6 @@ class VectorTable:
     def _grow_extra(self, capacity: int) -> None:
         """Subclasses grow their own per-row arrays here."""
 
-    def _remember(self, row: int, vector: np.ndarray) -> None:
-        """Subclasses keep more of an update here."""
-
     def row(self, key: str) -> int:
         """The row of ``key``, created empty when new."""
         found = self.index.get(key)
@@ -75,7 +72,6 @@ class VectorTable:
 
     def update(self, key: str, vector: np.ndarray, weight: float = 1.0, ts: float = 0.0) -> int:
         row = self.row(key)
-        self._remember(row, vector)
         self.sums[row] *= self.gamma
         self.sums[row] += weight * vector
         self.counts[row] += 1
@@ -185,8 +181,11 @@ class UserProfiles(VectorTable):
         self.sim[rows] = top_sims
         return changed
 
-    def _remember(self, row: int, vector: np.ndarray) -> None:
+    def update(self, key: str, vector: np.ndarray, weight: float = 1.0, ts: float = 0.0) -> int:
+        """As :meth:`VectorTable.update`, also keeping the vector as the user's last."""
+        row = super().update(key, vector, weight, ts)
         self.last[row] = vector
+        return row
 
     def rows_of_partition(self, partition: int) -> np.ndarray:
         live = np.array([key is not None for key in self.ids], dtype=bool)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from streamrec.decay import DecayedCounts
+from streamrec.strategies import unit_max
 
 if TYPE_CHECKING:
     from streamrec.engine import Engine
@@ -51,9 +52,6 @@ class SparseRows:
         cells = self.rows[row]
         cells[col] = cells.get(col, 0.0) + value
         self._arrays.pop(row, None)
-
-    def get(self, row: int) -> dict[int, float]:
-        return self.rows.get(row, {})
 
     def arrays(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         found = self._arrays.get(row)
@@ -145,11 +143,6 @@ class ItemSignals:
         self._ensure(len(self.count))
 
 
-def _unit_max(values: np.ndarray) -> np.ndarray:
-    top = float(values.max()) if values.size else 0.0
-    return values / top if top > 0 else values
-
-
 def features(engine: Engine, user_id: str | None) -> np.ndarray:
     """The (items x FEATURES) matrix of one user, over every item the engine knows."""
     size = engine.items.n_items
@@ -176,9 +169,9 @@ def features(engine: Engine, user_id: str | None) -> np.ndarray:
         knn = signals.co.weighted_sum(history, inverse, size) / norm
         knn_recent = signals.co.weighted_sum(history, inverse * recency, size) / norm
         transition = signals.transitions.weighted_sum(history[-1:], np.ones(1), size)
-        out[:, 5] = _unit_max(knn)
-        out[:, 6] = _unit_max(knn_recent)
-        out[:, 7] = _unit_max(transition)
+        out[:, 5] = unit_max(knn)
+        out[:, 6] = unit_max(knn_recent)
+        out[:, 7] = unit_max(transition)
         out[:, 13] = np.log1p(knn)
         out[:, 14] = np.log1p(transition)
     if engine.profiles.counts[row] > 0:
@@ -188,7 +181,7 @@ def features(engine: Engine, user_id: str | None) -> np.ndarray:
         out[:, 9] = items @ last
     cluster = int(engine.profiles.cluster[row])
     if cluster >= 0:
-        out[:, 15] = _unit_max(engine.items.cluster_engagement(cluster, engine.clock))
+        out[:, 15] = unit_max(engine.items.cluster_engagement(cluster, engine.clock))
     return out
 
 

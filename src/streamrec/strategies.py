@@ -25,7 +25,8 @@ class Strategy(Protocol):
         ...
 
 
-def _unit_max(values: np.ndarray) -> np.ndarray:
+def unit_max(values: np.ndarray) -> np.ndarray:
+    """Scaled so the largest is 1 (all zeros when nothing is positive)."""
     top = float(values.max()) if values.size else 0.0
     return values / top if top > 0 else np.zeros_like(values)
 
@@ -68,8 +69,8 @@ class ClusterPopular:
             cluster_id = engine.user_cluster(user_id)
         if cluster_id is None or cluster_id < 0:
             return Trending().scores(engine, user_id, None)
-        counts = _unit_max(engine.items.cluster_engagement(cluster_id, engine.clock))
-        trend = _unit_max(engine.items.trending_scores(engine.clock))
+        counts = unit_max(engine.items.cluster_engagement(cluster_id, engine.clock))
+        trend = unit_max(engine.items.trending_scores(engine.clock))
         popular = (1 - self.shrink) * counts + self.shrink * trend
         centroid = engine.centroid(cluster_id)
         content = np.zeros_like(popular) if centroid is None else engine.item_matrix() @ centroid
@@ -98,10 +99,10 @@ class UserRerank:
         row = engine.profiles.index[user_id]  # type: ignore[index]
         first, second = int(engine.profiles.cluster[row]), int(engine.profiles.cluster2[row])
         sims = np.clip(engine.profiles.sim[row], 1e-3, None)
-        mix = _unit_max(cluster.scores(engine, None, first)) * sims[0]
+        mix = unit_max(cluster.scores(engine, None, first)) * sims[0]
         if second >= 0:
-            mix = mix + _unit_max(cluster.scores(engine, None, second)) * sims[1]
-        mix = _unit_max(mix)
+            mix = mix + unit_max(cluster.scores(engine, None, second)) * sims[1]
+        mix = unit_max(mix)
         content = np.clip(engine.item_matrix() @ vector, 0, None)
         return self.content * content + (1 - self.content) * mix
 
@@ -151,7 +152,7 @@ def top_items(
 def _mmr(order: np.ndarray, scores: np.ndarray, vectors: np.ndarray, k: int,
          diversity: float) -> np.ndarray:
     """Maximal marginal relevance: trade relevance for distance to what is already chosen."""
-    relevance = _unit_max(scores[order] - scores[order].min() + 1e-9)
+    relevance = unit_max(scores[order] - scores[order].min() + 1e-9)
     candidate_vectors = vectors[order]
     chosen: list[int] = [0]
     redundancy = candidate_vectors @ candidate_vectors[0]

@@ -54,6 +54,16 @@ class Snapshot:
     def empty(cls) -> Snapshot:
         return cls(np.zeros(0, dtype=np.int64), np.zeros((0, 0), np.float32), np.zeros(0))
 
+    def state(self) -> dict:
+        """Ids, centroids and weights for a checkpoint (``extra`` is not kept)."""
+        return {"ids": self.ids, "centroids": self.centroids, "weights": self.weights}
+
+    @classmethod
+    def from_state(cls, state: dict) -> Snapshot:
+        return cls(np.asarray(state["ids"], dtype=np.int64),
+                   np.asarray(state["centroids"], dtype=np.float32),
+                   np.asarray(state["weights"], dtype=np.float64))
+
 
 class Clusterer(ABC):
     """Small interface: learn from a batch, predict the nearest two, report changes."""

@@ -56,14 +56,10 @@ class BatchKMeans(Clusterer):
     def state(self) -> dict:
         return {"points": np.asarray(self.points), "since_refit": self.since_refit,
                 "step": self.step, "tracker": self.tracker.state(),
-                "snapshot": {"ids": self._snapshot.ids, "centroids": self._snapshot.centroids,
-                             "weights": self._snapshot.weights}}
+                "snapshot": self._snapshot.state()}
 
     def load(self, state: dict) -> None:
         self.points = list(np.asarray(state["points"], dtype=np.float32))
         self.since_refit, self.step = int(state["since_refit"]), int(state["step"])
         self.tracker.load(state["tracker"])
-        snap = state["snapshot"]
-        self._snapshot = Snapshot(np.asarray(snap["ids"], dtype=np.int64),
-                                  np.asarray(snap["centroids"], dtype=np.float32),
-                                  np.asarray(snap["weights"], dtype=np.float64))
+        self._snapshot = Snapshot.from_state(state["snapshot"])

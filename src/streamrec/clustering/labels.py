@@ -134,9 +134,6 @@ class ClusterLabeler:
         column = {term: n for n, term in enumerate(terms)}
         out: dict[int, list[str]] = {}
         for cluster_id, words in self.clusters.items():
-            if not words.counts:
-                out[cluster_id] = []
-                continue
             own = list(words.counts)
             counts = np.fromiter(words.counts.values(), dtype=np.float64, count=len(own))
             scores = counts * idf[[column[t] for t in own]]

@@ -204,8 +204,7 @@ class RiverDBSTREAM(Clusterer):
             "s_t": {str(i): {str(j): v for j, v in row.items()}
                     for i, row in self.model.s_t.items()},
             "tracker": self.tracker.state(),
-            "snapshot": {"ids": self._snapshot.ids, "centroids": self._snapshot.centroids,
-                         "weights": self._snapshot.weights},
+            "snapshot": self._snapshot.state(),
         }
 
     def load(self, state: dict) -> None:
@@ -225,10 +224,7 @@ class RiverDBSTREAM(Clusterer):
                           for i, row in state["s_t"].items()}
         self.model.clustering_is_up_to_date = False
         self.tracker.load(state["tracker"])
-        snap = state["snapshot"]
-        self._snapshot = Snapshot(np.asarray(snap["ids"], dtype=np.int64),
-                                  np.asarray(snap["centroids"], dtype=np.float32),
-                                  np.asarray(snap["weights"], dtype=np.float64))
+        self._snapshot = Snapshot.from_state(state["snapshot"])
 
 
 def make_clusterer(kind: str, k: int, half_life: float, min_weight: float, seed: int,
