@@ -58,9 +58,8 @@ def load_source(settings: Settings, data: str, path: Path | None, events: Path |
     raise SystemExit(f"unknown --data {data!r}")
 
 
-def embed(settings: Settings, name: str, interactions: list[Interaction]
-          ) -> tuple[CachedEmbedder, list[np.ndarray | None]]:
-    """Embeddings of every review text, cached under .cache/ (one file per model)."""
+def warm_cache(settings: Settings, interactions: list[Interaction]) -> CachedEmbedder:
+    """An embedder whose cache (under .cache/, one file per model) holds every review text."""
     model = settings.model + ("" if settings.embed_backend == "torch"
                               else f"-{settings.embed_backend}")
     slug = "".join(c if c.isalnum() else "-" for c in model.lower())[-40:]
@@ -69,12 +68,19 @@ def embed(settings: Settings, name: str, interactions: list[Interaction]
     assert isinstance(embedder, CachedEmbedder)
     texts = [clean_text(i.text, settings.max_text_chars) for i in interactions]
     precompute(embedder, [t for t in texts if t], progress=True, save=True)
+    return embedder
+
+
+def review_vectors(settings: Settings, embedder: CachedEmbedder,
+                   interactions: list[Interaction]) -> list[np.ndarray | None]:
+    """Each interaction's review vector (None where it has no text), from the cache."""
+    texts = [clean_text(i.text, settings.max_text_chars) for i in interactions]
     vectors: list[np.ndarray | None] = [None] * len(texts)
     with_text = [n for n, t in enumerate(texts) if t]
     for n, vector in zip(with_text, embedder.encode([texts[n] for n in with_text]),
                          strict=True):
         vectors[n] = vector
-    return embedder, vectors
+    return vectors
 
 
 def run_replay(settings: Settings, name: str, interactions: list[Interaction], mode: str,
@@ -82,7 +88,7 @@ def run_replay(settings: Settings, name: str, interactions: list[Interaction], m
     from streamrec.replay import SERVED, replay_pipeline
     from streamrec.report import run_evaluation, write_report
 
-    embedder, vectors = embed(settings, name, interactions)
+    embedder = warm_cache(settings, interactions)
     if mode == "pipeline":
         result = replay_pipeline(settings, interactions, embedder=embedder, progress=True)
         summary = {"dataset": name, "mode": "pipeline",
@@ -90,6 +96,7 @@ def run_replay(settings: Settings, name: str, interactions: list[Interaction], m
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+    vectors = review_vectors(settings, embedder, interactions)
     evaluation = run_evaluation(name, interactions, vectors, embedder.dim, learning_rates)
     payload = write_report(evaluation, out)
     return {"out": str(out), "ratios": payload["ratios"],
