@@ -9,7 +9,8 @@ rows follow the order in which items first appeared, shared with
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -75,20 +76,36 @@ class PopularityModel:
             counts.add(np.array([row]), np.array([1.0]), self.clock)
 
 
-class ItemKNNModel:
-    """Item-item co-occurrence: items bought by the same users, cosine-normalised.
+@dataclass(frozen=True)
+class KNNVariant:
+    """How item-kNN turns co-occurrence counts into scores.
 
-    score(i | u) = sum over the user's items j of C[i, j] / sqrt(n_i n_j), the
-    user's newer items weighing more (``recency`` halves the weight of an item
-    every that many newer interactions of the user).
+    sim(i, j) = C[i, j] / (n_i^alpha n_j^(1 - alpha) + shrinkage) for a candidate
+    ``i`` and one of the user's items ``j`` (alpha 0.5 without shrinkage is
+    cosine); ``recency`` halves the weight of a user's item every that many
+    newer interactions of the user (0: all equal).
     """
 
-    def __init__(self, recency: float = 0.0, capacity: int = 1024, window: int = 50) -> None:
+    alpha: float = 0.5
+    shrinkage: float = 0.0
+    recency: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"item-knn-a{self.alpha:g}-s{self.shrinkage:g}-r{self.recency:g}"
+
+
+class ItemKNNModel:
+    """Item-item co-occurrence over the users' last ``window`` items, scored by one or
+    more :class:`KNNVariant` from the same counts (a tuning grid costs one model)."""
+
+    def __init__(self, variants: Sequence[KNNVariant] = (KNNVariant(),), capacity: int = 1024,
+                 window: int = 50) -> None:
         self.items = ItemIndex()
         self.co = np.zeros((capacity, capacity), dtype=np.float32)
         self.n = np.zeros(capacity)
         self.history: dict[str, list[int]] = defaultdict(list)
-        self.recency = recency
+        self.variants = list(variants)
         self.window = window  # the user's last items that count, as in StreamRec's ranker
 
     def _grow(self, size: int) -> None:
@@ -100,22 +117,22 @@ class ItemKNNModel:
         self.co = co
         self.n = np.concatenate([self.n, np.zeros(capacity - len(self.n))])
 
-    def scores_for(self, user_id: str) -> np.ndarray:
+    def scores_for(self, user_id: str, variant: KNNVariant = KNNVariant()) -> np.ndarray:
         size = len(self.items)
         history = self.history.get(user_id, [])[-self.window :]
         if not history:
             return np.zeros(size)
         weights = np.ones(len(history))
-        if self.recency > 0:
-            weights = 2.0 ** (-(len(history) - 1 - np.arange(len(history))) / self.recency)
+        if variant.recency > 0:
+            weights = 2.0 ** (-(len(history) - 1 - np.arange(len(history))) / variant.recency)
         rows = np.array(history)
-        norm = np.sqrt(np.maximum(self.n[:size], 1.0))
-        block = self.co[rows, :size] / norm[None, :] / norm[rows][:, None]
+        counts = np.maximum(self.n[:size], 1.0)
+        norm = (counts[None, :] ** variant.alpha) * (counts[rows][:, None] ** (1 - variant.alpha))
+        block = self.co[rows, :size] / (norm + variant.shrinkage)
         return weights @ block
 
     def strategies(self) -> dict[str, ScoreFn]:
-        name = "item-knn" if self.recency <= 0 else f"item-knn-recency{int(self.recency)}"
-        return {name: self.scores_for}
+        return {v.name: (lambda user, v=v: self.scores_for(user, v)) for v in self.variants}
 
     def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
         row = self.items.row(interaction.item_id)
@@ -139,6 +156,7 @@ class BiasedMFModel:
                  learning_rate: float = 0.05) -> None:
         from river import optim, reco
 
+        self.n_factors, self.learning_rate = n_factors, learning_rate
         self.items = ItemIndex()
         # River keeps items in dicts; these row-ordered copies are refreshed after each
         # update of an item, so scoring is one matrix product instead of a dict walk
@@ -175,8 +193,13 @@ class BiasedMFModel:
             self.latents[row] = self.model.i_latents[item_id]
             self.has_latent[row] = True
 
+    @property
+    def name(self) -> str:
+        kind = "biasedmf-negatives" if self.negatives else "biasedmf-stars"
+        return f"{kind}-f{self.n_factors}-lr{self.learning_rate:g}"
+
     def strategies(self) -> dict[str, ScoreFn]:
-        return {"biasedmf-negatives" if self.negatives else "biasedmf-stars": self.scores_for}
+        return {self.name: self.scores_for}
 
     def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
         row = self.items.row(interaction.item_id)
@@ -192,3 +215,18 @@ class BiasedMFModel:
                 self._learn(user, other, 0.0)
         else:
             self._learn(user, row, interaction.rating or 0.0)
+
+
+class Renamed:
+    """A model whose strategies are reported under other names (a tuned choice under
+    its family's name)."""
+
+    def __init__(self, model, names: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+        self.model = model
+        self.names = names
+
+    def strategies(self) -> dict[str, ScoreFn]:
+        return {self.names.get(n, n): fn for n, fn in self.model.strategies().items()}
+
+    def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
+        self.model.observe(interaction, vector)

@@ -355,19 +355,23 @@ def replay(
     "inprocess",
     limit: Annotated[int | None, typer.Option(help="Only the first N interactions.")] = None,
     learning_rates: Annotated[str, typer.Option(help="Ranker learning rates to compare on "
-                                                "the tuning slice.")] = "0.05",
+                                                "the tuning slice.")] = "0.02,0.05,0.1,0.2",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (users) for the "
+                                           "confidence intervals.")] = 1000,
     out: Annotated[Path, typer.Option(help="Where metrics.json, report.md and plots go.")] =
     Path("out/replay"),
     env_file: EnvFile = None,
 ) -> None:
     """Serve-then-observe backfill evaluation with full ranking; writes a report."""
-    from streamrec.evaluation_run import load_source, run_replay
+    from streamrec.evaluation_run import load_source, reproduce_command, run_replay
 
     settings = load_settings(env_file)
     name, interactions = load_source(settings, data, path, events, from_offset, from_time,
                                      limit)
     rates = tuple(float(r) for r in learning_rates.split(","))
-    summary = run_replay(settings, name, interactions, mode, rates, out)
+    command = reproduce_command(data, limit, rates, bootstrap, path, events, from_offset,
+                                from_time)
+    summary = run_replay(settings, name, interactions, mode, rates, out, bootstrap, command)
     typer.echo(json.dumps(summary, indent=2))
 
 

@@ -84,9 +84,11 @@ def review_vectors(settings: Settings, embedder: CachedEmbedder,
 
 
 def run_replay(settings: Settings, name: str, interactions: list[Interaction], mode: str,
-               learning_rates: tuple[float, ...], out: Path) -> dict:
+               learning_rates: tuple[float, ...], out: Path, resamples: int = 1000,
+               command: str = "") -> dict:
     from streamrec.replay import SERVED, replay_pipeline
     from streamrec.report import run_evaluation, write_report
+    from streamrec.tuning import Grids
 
     embedder = warm_cache(settings, interactions)
     if mode == "pipeline":
@@ -97,7 +99,23 @@ def run_replay(settings: Settings, name: str, interactions: list[Interaction], m
         (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
     vectors = review_vectors(settings, embedder, interactions)
-    evaluation = run_evaluation(name, interactions, vectors, embedder.dim, learning_rates)
+    grids = Grids(streamrec_learning_rates=learning_rates)
+    evaluation = run_evaluation(name, interactions, vectors, embedder.dim, grids,
+                                resamples=resamples, command=command)
     payload = write_report(evaluation, out)
     return {"out": str(out), "ratios": payload["ratios"],
             "streamrec": payload["evaluation"]["streamrec-user"]}
+
+
+def reproduce_command(data: str, limit: int | None, learning_rates: tuple[float, ...],
+                      resamples: int, path: Path | None = None, events: Path | None = None,
+                      from_offset: int | None = None, from_time: str | None = None) -> str:
+    """The ``streamrec replay`` line that rewrites the same metrics.json."""
+    parts = ["streamrec replay", f"--data {data}"]
+    for flag, value in (("--path", path), ("--events", events), ("--from-offset", from_offset),
+                        ("--from-time", from_time), ("--limit", limit)):
+        if value is not None:
+            parts.append(f"{flag} {value}")
+    parts += [f"--learning-rates {','.join(f'{r:g}' for r in learning_rates)}",
+              f"--bootstrap {resamples}", "--out DIR"]
+    return " ".join(parts)

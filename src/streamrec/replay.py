@@ -28,7 +28,7 @@ from streamrec.client import Answer, fallback
 from streamrec.datasets import Interaction
 from streamrec.embedding import Embedder
 from streamrec.engine import Engine
-from streamrec.events import ReviewEvent
+from streamrec.events import ClickEvent, ReviewEvent
 from streamrec.metrics import metrics_from_rank, rank_of
 from streamrec.redis_schema import Assignment, RecList
 from streamrec.settings import Settings
@@ -62,13 +62,19 @@ class Catalog:
 
 
 class EngineModel:
-    """StreamRec's engine, its named strategies scored fresh at serve time."""
+    """StreamRec's engine, its named strategies scored fresh at serve time.
+
+    The wrapper owns its engine: list every strategy to score in ``names``
+    rather than wrapping one engine twice (each wrapper feeds it every event,
+    so two would double its counts and halve its half-lives).
+    """
 
     def __init__(self, engine: Engine, names: Sequence[str] | None = None,
                  prefix: str = "streamrec-", suffix: str = "") -> None:
         self.engine = engine
         self.names = list(names or engine.strategies)
         self.prefix, self.suffix = prefix, suffix
+        self.delivered = 0  # events handed to the engine
 
     def strategies(self) -> dict[str, ScoreFn]:
         return {f"{self.prefix}{name}{self.suffix}": (
@@ -80,22 +86,40 @@ class EngineModel:
         vectors = vector[None] if vector is not None and len(events) == 2 else \
             np.zeros((0, self.engine.dim), dtype=np.float32)
         self.engine.apply(events, vectors, outputs=False)
+        self.delivered += len(events)
 
 
 class ServedModel:
     """What the pipeline serves: the engine's materialised lists, as Redis would hold them.
 
-    Events are applied one by one, as the deterministic pipeline replay
-    delivers them, and lists are read back through the same fallback chain
-    (user -> cluster -> trending) as :class:`streamrec.client.RecsClient`.
+    Lists are read back through the same fallback chain (user -> cluster ->
+    trending) as :class:`streamrec.client.RecsClient`. Two conditions:
+
+    - ``batch_reviews=None``: events are applied one by one, as the
+      deterministic pipeline replay delivers them (the best case).
+    - ``batch_reviews=B, partitions=P``: production conditions. Events are
+      keyed by user onto P partitions of the review and click topics (Kafka's
+      murmur2 partitioner); the worker takes them in micro-batches of B
+      reviews (or 4 B events), each batch in its merge order (event time,
+      then topic, partition, offset), and lists change only when a batch has
+      been applied, so a user is served what the last whole batch wrote.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, name: str = SERVED, batch_reviews: int | None = None,
+                 partitions: int = 1, review_topic: str = "streamrec.reviews",
+                 click_topic: str = "streamrec.clicks") -> None:
         self.engine = engine
+        self.name = name
+        self.batch_reviews = batch_reviews
+        self.partitions = partitions
+        self.topics = {ReviewEvent: review_topic, ClickEvent: click_topic}
         self.user_recs: dict[str, RecList] = {}
         self.cluster_recs: dict[int, RecList] = {}
         self.assignments: dict[str, Assignment] = {}
         self.trending: RecList | None = None
+        self.delivered = 0  # events handed to the engine
+        self._pending: list[tuple[tuple, ReviewEvent | ClickEvent, np.ndarray | None, int]] = []
+        self._offsets: dict[tuple[str, int], int] = defaultdict(int)
 
     def serve(self, user_id: str) -> Answer:
         return fallback(user_id, None, self.user_recs.get(user_id),
@@ -104,17 +128,74 @@ class ServedModel:
 
     def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
         for event in interaction.events():
-            is_review = isinstance(event, ReviewEvent)
-            vectors = vector[None] if is_review and vector is not None else \
-                np.zeros((0, self.engine.dim), dtype=np.float32)
-            out = self.engine.apply([event], vectors)
-            self.user_recs.update(out.user_recs)
-            self.cluster_recs.update(out.cluster_recs)
-            for cluster_id in out.retired_clusters:
-                self.cluster_recs.pop(cluster_id, None)
-            self.assignments.update(out.assignments)
-            if out.trending is not None:
-                self.trending = out.trending
+            review_vector = vector if isinstance(event, ReviewEvent) else None
+            if self.batch_reviews is None:
+                self._apply([event], [review_vector], None)
+            else:
+                self._enqueue(event, review_vector)
+
+    def flush(self) -> None:
+        """Apply what is still buffered (the end of a replay)."""
+        while self._pending:
+            self._apply_batch()
+
+    def _enqueue(self, event: ReviewEvent | ClickEvent, vector: np.ndarray | None) -> None:
+        topic = self.topics[type(event)]
+        partition = kafka_partition(event.user_id, self.partitions)
+        offset = self._offsets[(topic, partition)]
+        self._offsets[(topic, partition)] += 1
+        self._pending.append(((event.ts, topic, partition, offset), event, vector, partition))
+        reviews = sum(isinstance(p[1], ReviewEvent) for p in self._pending)
+        if reviews >= self.batch_reviews or len(self._pending) >= 4 * self.batch_reviews:  # type: ignore[operator]
+            self._apply_batch()
+
+    def _apply_batch(self) -> None:
+        """Cut the next micro-batch in the worker's merge order and apply it."""
+        assert self.batch_reviews is not None
+        self._pending.sort(key=lambda p: p[0])
+        batch, reviews = [], 0
+        for pending in self._pending:
+            batch.append(pending)
+            reviews += isinstance(pending[1], ReviewEvent)
+            if reviews >= self.batch_reviews or len(batch) >= 4 * self.batch_reviews:
+                break
+        del self._pending[: len(batch)]
+        self._apply([p[1] for p in batch], [p[2] for p in batch], [p[3] for p in batch])
+
+    def _apply(self, events: list[ReviewEvent | ClickEvent], vectors: list[np.ndarray | None],
+               partitions: list[int] | None) -> None:
+        """Apply a batch and keep the lists it wrote (a review without a vector fails
+        in the engine, as in :class:`EngineModel`)."""
+        rows = [v for e, v in zip(events, vectors, strict=True)
+                if isinstance(e, ReviewEvent) and v is not None]
+        matrix = np.array(rows, dtype=np.float32).reshape(-1, self.engine.dim)
+        out = self.engine.apply(events, matrix, partitions)
+        self.delivered += len(events)
+        self.user_recs.update(out.user_recs)
+        self.cluster_recs.update(out.cluster_recs)
+        for cluster_id in out.retired_clusters:
+            self.cluster_recs.pop(cluster_id, None)
+        self.assignments.update(out.assignments)
+        if out.trending is not None:
+            self.trending = out.trending
+
+
+def kafka_partition(key: str, partitions: int) -> int:
+    """The partition Kafka's default (murmur2) partitioner gives a string key."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def check_fed_once(models: Sequence, delivered: int) -> None:
+    """Every engine belongs to one model and has seen each delivered event exactly once."""
+    fed = [m for m in models if getattr(m, "engine", None) is not None]
+    if len({id(m.engine) for m in fed}) < len(fed):
+        raise RuntimeError("one engine is wrapped by two models; it would learn twice")
+    for model in fed:
+        if model.engine.clock != model.delivered or model.delivered != delivered:
+            raise RuntimeError(f"engine clock {model.engine.clock}, model fed "
+                               f"{model.delivered}, events delivered {delivered}")
 
 
 @dataclass
@@ -126,24 +207,31 @@ class ReplayResult:
     catalogue: int = 0
     index: list[int] = field(default_factory=list)
     ts: list[float] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)  # who was served, per scored interaction
+    delivered: int = 0  # events delivered to every model
     ranks: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     tops: dict[str, list[list[str]]] = field(default_factory=lambda: defaultdict(list))
 
-    def add_served(self, answer: Answer, target_id: str) -> None:
+    def add_served(self, answer: Answer, target_id: str, name: str = SERVED) -> None:
         """Rank and top k of a list as served (after :meth:`add_scored` or on its own)."""
         ids = answer.item_ids()
-        self.ranks[SERVED].append(served_rank(ids, target_id))
-        self.tops[SERVED].append(ids[: self.k])
+        self.ranks[name].append(served_rank(ids, target_id))
+        self.tops[name].append(ids[: self.k])
 
-    def add_scored(self, n: int, ts: float) -> None:
+    def add_scored(self, n: int, ts: float, user_id: str) -> None:
         self.index.append(n)
         self.ts.append(ts)
+        self.users.append(user_id)
+
+    def mask(self, part: str) -> np.ndarray:
+        """Which scored interactions belong to ``tuning``, ``evaluation`` or ``all``."""
+        index = np.array(self.index, dtype=np.int64)
+        return {"tuning": index < self.tuning_cut, "evaluation": index >= self.tuning_cut,
+                "all": np.ones(len(index), dtype=bool)}[part]
 
     def summary(self, part: str = "evaluation") -> dict[str, dict[str, float]]:
         """Mean metrics per strategy on the ``tuning`` slice, the ``evaluation`` rest or ``all``."""
-        index = np.array(self.index)
-        mask = {"tuning": index < self.tuning_cut, "evaluation": index >= self.tuning_cut,
-                "all": np.ones(len(index), dtype=bool)}[part]
+        mask = self.mask(part)
         out: dict[str, dict[str, float]] = {}
         for strategy, ranks in self.ranks.items():
             chosen = [r for r, keep in zip(ranks, mask, strict=True) if keep]
@@ -180,15 +268,22 @@ def replay(
     interactions: Sequence[Interaction],
     vectors: Sequence[np.ndarray | None],
     models: Sequence,
-    served: ServedModel | None = None,
+    served: ServedModel | Sequence[ServedModel] | None = None,
     k: int = 10,
     tuning_share: float = 0.2,
     progress: bool = False,
     on_step: Callable[[int], None] | None = None,
 ) -> ReplayResult:
-    """Serve every strategy, then let every model observe, interaction by interaction."""
+    """Serve every strategy, then let every model observe, interaction by interaction.
+
+    At the end every engine must have seen each delivered event exactly once
+    (:func:`check_fed_once`), else the replay fails.
+    """
     catalog = Catalog()
     result = ReplayResult(k=k, tuning_cut=math.floor(len(interactions) * tuning_share))
+    served = [] if served is None else [served] if isinstance(served, ServedModel) else \
+        list(served)
+    delivered = 0
     strategies = {name: fn for model in models for name, fn in model.strategies().items()}
     steps: Sequence[int] | object = range(len(interactions))
     if progress:
@@ -201,20 +296,22 @@ def replay(
         if target is not None:
             _score(result, catalog, strategies, interaction, target, k, served, n)
         catalog.add(interaction)
-        for model in models:
+        delivered += len(interaction.events())
+        for model in [*models, *served]:
             model.observe(interaction, vector)
-        if served is not None:
-            served.observe(interaction, vector)
         if on_step is not None:
             on_step(n)
-    result.catalogue = len(catalog)
+    for model in served:
+        model.flush()
+    check_fed_once([*models, *served], delivered)
+    result.catalogue, result.delivered = len(catalog), delivered
     return result
 
 
 def _score(result: ReplayResult, catalog: Catalog, strategies: dict[str, ScoreFn],
-           interaction: Interaction, target: int, k: int, served: ServedModel | None,
+           interaction: Interaction, target: int, k: int, served: Sequence[ServedModel],
            n: int) -> None:
-    result.add_scored(n, interaction.ts)
+    result.add_scored(n, interaction.ts, interaction.user_id)
     exclude = catalog.exclude(interaction.user_id)
     size = len(catalog)
     for name, score in strategies.items():
@@ -225,8 +322,8 @@ def _score(result: ReplayResult, catalog: Catalog, strategies: dict[str, ScoreFn
         result.ranks[name].append(rank_of(scores, target))
         top = np.argpartition(-scores, min(k, size - 1))[:k] if size > k else np.arange(size)
         result.tops[name].append([catalog.items.ids[i] for i in top])
-    if served is not None:
-        result.add_served(served.serve(interaction.user_id), interaction.item_id)
+    for model in served:
+        result.add_served(model.serve(interaction.user_id), interaction.item_id, model.name)
 
 
 def replay_pipeline(
@@ -290,7 +387,7 @@ def replay_pipeline(
             interaction = interactions[n]
             if catalog.target(interaction) is not None:
                 answer = client.recommend(interaction.user_id)
-                result.add_scored(n, interaction.ts)
+                result.add_scored(n, interaction.ts, interaction.user_id)
                 result.add_served(answer, interaction.item_id)
                 producer.send(topics.impressions, key=interaction.user_id.encode(),
                               value=ImpressionEvent(
