@@ -163,8 +163,7 @@ def run_evaluation(
 
     result = replay(interactions, vectors, models, served_models, progress=progress,
                     on_step=record_sizes)
-    clocks = {next(iter(m.strategies())): m.engine.clock
-              for m in [*models, *served_models] if hasattr(m, "engine")}
+    clocks = {next(iter(m.strategies())): m.engine.clock for m in models if hasattr(m, "engine")}
     clocks |= {m.name: m.engine.clock for m in served_models}
     return Evaluation(dataset, result, time.perf_counter() - start, tuning, config,
                       batch_refit, command, resamples, cluster_sizes=sizes, clocks=clocks)
