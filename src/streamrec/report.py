@@ -37,7 +37,7 @@ BATCH = "batch-user"
 SERVED_PRODUCTION = "streamrec-served-batch64-p4"
 PRODUCTION_BATCH, PRODUCTION_PARTITIONS = 64, 4
 # tuned baselines reported under their family's name (the tuned choice is in metrics.json)
-TUNED_FAMILIES = ("trending", "item-knn", "biasedmf-negatives", "isgd", "raisgd")
+TUNED_FAMILIES = ("trending", "popularity", "item-knn", "biasedmf-negatives", "isgd", "raisgd")
 PROTOCOL = {
     "order": "event time; equal timestamps keep the file's order (Amazon times are per day)",
     "serving": "each interaction is served before it is observed (prequential); nothing "
@@ -193,7 +193,7 @@ def uncertainty(evaluation: Evaluation, evaluation_part: dict) -> dict:
     ratios = {}
     for family, row in baselines.items():
         ratios[f"streamrec_vs_{family.replace('-', '_')}_ndcg"] = {
-            "baseline": row,
+            "family": family, "baseline": row,
             "value": round(evaluation_part[STREAMREC]["ndcg@10"]
                            / evaluation_part[row]["ndcg@10"], 3),
             "ci95": _round_pair(by_ndcg.ratio_ci(STREAMREC, row, b), 3)}
@@ -202,6 +202,10 @@ def uncertainty(evaluation: Evaluation, evaluation_part: dict) -> dict:
     return {"intervals": intervals, "ratios": ratios, "best_tuned_baseline": best,
             "paired_test": {"against": best, "metric": "ndcg@10",
                             **{k: round(v, 6) for k, v in test.items()}}}
+
+
+def _p_value(p: float) -> str:
+    return "< 1e-12" if p < 1e-12 else f"{p:.3g}"
 
 
 def _round_pair(pair: tuple[float, float], digits: int = 5) -> list[float]:
@@ -328,16 +332,19 @@ def _report_lines(evaluation: Evaluation, payload: dict) -> list[str]:
             f"{m['ndcg@10']:.4f} [{ndcg_ci[0]:.4f}, {ndcg_ci[1]:.4f}] | {m['map@10']:.4f} | "
             f"{m['mrr']:.4f} | {m['coverage']:.3f} | {_describe(name, chosen_trending)} |")
     test = payload["paired_test"]
+    smallest = 2 / (evaluation.resamples + 1)
+    floor = (f" (the smallest {evaluation.resamples} resamples can show)"
+             if test["paired_bootstrap_p"] <= smallest + 1e-6 else "")
     lines += [
         "", "## StreamRec `user` against each tuned baseline (NDCG@10, target >= 1.3)", "",
         "| baseline | row | ratio | 95% CI |", "|---|---|---|---|",
-        *[f"| {key.removeprefix('streamrec_vs_').removesuffix('_ndcg')} | {r['baseline']} | "
-          f"**{r['value']}** | [{r['ci95'][0]}, {r['ci95'][1]}] |"
-          for key, r in payload["ratios"].items()],
+        *[f"| {r['family']} | {r['baseline']} | **{r['value']}** | "
+          f"[{r['ci95'][0]}, {r['ci95'][1]}] |" for r in payload["ratios"].values()],
         "", f"Best tuned baseline: **{payload['best_tuned_baseline']}**. Paired test over "
         f"{int(test['users'])} users ({int(test['users_differing'])} differ): mean NDCG@10 "
         f"difference {test['mean_difference']:.4f}, paired bootstrap p = "
-        f"{test['paired_bootstrap_p']:.4g}, Wilcoxon signed-rank p = {test['wilcoxon_p']:.3g}.",
+        f"{test['paired_bootstrap_p']:.4g}{floor}, Wilcoxon signed-rank p = "
+        f"{_p_value(test['wilcoxon_p'])}.",
         "", f"Streaming / batch twin NDCG@10: {payload['streamrec_vs_batch_ndcg']} "
         "(target >= 0.95).", "",
         f"Oracle, not a target: the trending half-life best on the reported part is "

@@ -69,3 +69,31 @@ def test_replay_command_from_a_topic_since_a_time_writes_the_report(settings, am
     assert "| streamrec-user |" in (out / "report.md").read_text()
     for picture in ("rolling_ndcg.png", "cluster_sizes.png"):
         assert (out / picture).stat().st_size > 5_000
+
+
+def test_the_reported_command_rewrites_metrics_json_byte_for_byte(amazon_cache,
+                                                                   tmp_path) -> None:
+    """The report's "Reproduce with" line, run as printed on a prefix, gives the same file."""
+    import json
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from streamrec.cli import app
+
+    env = {"STREAMREC_EMBED_CACHE": str(amazon_cache), "HF_HUB_OFFLINE": "1"}
+    first = tmp_path / "first"
+    args = ["replay", "--data", "amazon", "--path", str(AMAZON), "--limit", "250",
+            "--learning-rates", "0.05,0.2", "--bootstrap", "300", "--out", str(first)]
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    command = json.loads((first / "metrics.json").read_text())["command"]
+    assert f"Reproduce with `{command}`" in (first / "report.md").read_text()
+    assert "--learning-rates 0.05,0.2" in command and "--bootstrap 300" in command
+
+    second = tmp_path / "second"
+    printed = shlex.split(command.replace("DIR", str(second)))
+    assert printed[:2] == ["streamrec", "replay"]
+    result = CliRunner().invoke(app, printed[2:], env=env)
+    assert result.exit_code == 0, result.output
+    assert (second / "metrics.json").read_bytes() == (first / "metrics.json").read_bytes()
