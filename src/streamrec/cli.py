@@ -358,6 +358,10 @@ def replay(
                                                 "the tuning slice.")] = "0.02,0.05,0.1,0.2",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (users) for the "
                                            "confidence intervals.")] = 1000,
+    batch_reviews: Annotated[int | None, typer.Option(help="With --mode pipeline: the "
+                             "worker's micro-batch (default: one event at a time).")] = None,
+    partitions: Annotated[int, typer.Option(help="With --mode pipeline: partitions per "
+                                            "topic.")] = 1,
     out: Annotated[Path, typer.Option(help="Where metrics.json, report.md and plots go.")] =
     Path("out/replay"),
     env_file: EnvFile = None,
@@ -371,7 +375,8 @@ def replay(
     rates = tuple(float(r) for r in learning_rates.split(","))
     command = reproduce_command(data, limit, rates, bootstrap, path, events, from_offset,
                                 from_time)
-    summary = run_replay(settings, name, interactions, mode, rates, out, bootstrap, command)
+    summary = run_replay(settings, name, interactions, mode, rates, out, bootstrap, command,
+                         batch_reviews, partitions)
     typer.echo(json.dumps(summary, indent=2))
 
 

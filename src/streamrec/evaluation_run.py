@@ -85,15 +85,18 @@ def review_vectors(settings: Settings, embedder: CachedEmbedder,
 
 def run_replay(settings: Settings, name: str, interactions: list[Interaction], mode: str,
                learning_rates: tuple[float, ...], out: Path, resamples: int = 1000,
-               command: str = "") -> dict:
+               command: str = "", batch_reviews: int | None = None,
+               partitions: int = 1) -> dict:
     from streamrec.replay import SERVED, replay_pipeline
     from streamrec.report import run_evaluation, write_report
     from streamrec.tuning import Grids
 
     embedder = warm_cache(settings, interactions)
     if mode == "pipeline":
-        result = replay_pipeline(settings, interactions, embedder=embedder, progress=True)
-        summary = {"dataset": name, "mode": "pipeline",
+        result = replay_pipeline(settings, interactions, embedder=embedder, progress=True,
+                                 batch_reviews=batch_reviews, partitions=partitions)
+        summary = {"dataset": name, "mode": "pipeline", "partitions": partitions,
+                   "batch_reviews": batch_reviews or "one event at a time",
                    "evaluation": result.summary("evaluation").get(SERVED, {})}
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")

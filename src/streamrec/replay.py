@@ -335,15 +335,21 @@ def replay_pipeline(
     deterministic: bool = True,
     progress: bool = False,
     timeout_s: float = 60.0,
+    batch_reviews: int | None = None,
+    partitions: int = 1,
 ) -> ReplayResult:
     """The same serve-then-observe loop through the real pipeline.
 
-    The interactions go one event at a time onto fresh topics, a worker of a
+    The interactions go onto fresh topics (``partitions`` each), a worker of a
     fresh consumer group processes them into a fresh Redis namespace, and the
     served list comes back from Redis through :class:`RecsClient`. Every
     served list is also published as an :class:`ImpressionEvent` (for the
     metrics sidecar). In deterministic mode each event is processed before
-    the next one is sent, so the result equals :class:`ServedModel`'s.
+    the next one is sent, so the result equals :class:`ServedModel`'s. With
+    ``batch_reviews`` the worker runs with that micro-batch: the interactions
+    of one batch are all served first, then sent together and processed as
+    one batch, as :class:`ServedModel` with the same ``batch_reviews`` and
+    ``partitions`` simulates.
     """
     import threading
     import uuid
@@ -361,9 +367,13 @@ def replay_pipeline(
         "topic_reviews": f"replay-{run}.reviews", "topic_clicks": f"replay-{run}.clicks",
         "topic_impressions": f"replay-{run}.impressions",
         "topic_dead_letter": f"replay-{run}.dead-letter",
-        "topic_cluster_events": f"replay-{run}.cluster-events", "topic_partitions": 1,
-        "redis_prefix": f"replay-{run}", "worker_group": f"replay-{run}",
-        "batch_wait_ms": 0, "checkpoint_interval_s": 30.0, "worker_instance_id": None,
+        "topic_cluster_events": f"replay-{run}.cluster-events",
+        "topic_partitions": partitions, "redis_prefix": f"replay-{run}",
+        "worker_group": f"replay-{run}", "checkpoint_interval_s": 30.0,
+        "worker_instance_id": None,
+        # one event at a time, or whole batches: a short batch only at the very end
+        "batch_wait_ms": 0 if batch_reviews is None else 1000,
+        "batch_size": batch_reviews or settings.batch_size,
     })
     topics = Topics.from_settings(isolated)
     ensure_topics(isolated)
@@ -377,6 +387,18 @@ def replay_pipeline(
     catalog = Catalog()
     result = ReplayResult(k=k, tuning_cut=math.floor(len(interactions) * tuning_share))
     sent = 0
+    pending: list[ReviewEvent | ClickEvent] = []
+
+    def send(events: list[ReviewEvent | ClickEvent], wait: bool) -> None:
+        nonlocal sent
+        for event in events:
+            producer.send(topic_for(event, topics), key=event.user_id.encode(),
+                          value=event.to_json(), timestamp_ms=int(event.ts * 1000))
+        sent += len(events)
+        if wait:
+            producer.flush()
+            _wait_processed(redis_client, model_key, sent, thread, timeout_s)
+
     steps: Sequence[int] | object = range(len(interactions))
     if progress:
         from tqdm import tqdm
@@ -394,15 +416,17 @@ def replay_pipeline(
                                   impression_id=f"{run}:{n}", user_id=interaction.user_id,
                                   items=result.tops[SERVED][-1] or ["-"], strategy=SERVED,
                                   ts=interaction.ts).to_json())
-            for event in interaction.events():
-                producer.send(topic_for(event, topics), key=event.user_id.encode(),
-                              value=event.to_json(), timestamp_ms=int(event.ts * 1000))
-                sent += 1
-                if deterministic:
-                    producer.flush()
-                    _wait_processed(redis_client, model_key, sent, thread, timeout_s)
             catalog.add(interaction)
-        producer.flush()
+            if batch_reviews is None:
+                for event in interaction.events():
+                    send([event], deterministic)
+                continue
+            pending += interaction.events()
+            reviews = sum(isinstance(e, ReviewEvent) for e in pending)
+            if reviews >= batch_reviews or len(pending) >= 4 * batch_reviews:
+                send(pending, True)
+                pending = []
+        send(pending, True)
     finally:
         worker.stop()
         thread.join(30)

@@ -32,6 +32,26 @@ def test_pipeline_and_in_process_replays_agree(settings, amazon_cache) -> None:
     assert any(rank <= 50 for rank in pipeline.ranks[SERVED])  # it serves real lists
 
 
+def test_batched_pipeline_over_four_partitions_serves_what_the_simulation_serves(
+        settings, amazon_cache) -> None:
+    """Production conditions (micro-batches over 4 partitions) through Kafka and Redis."""
+    settings = replace(settings, embed_cache=amazon_cache, n_clusters=4)
+    interactions = amazon_interactions(AMAZON, limit=300)
+    embedder = CachedEmbedder(lambda: pytest.fail("all texts are cached"), DEFAULT_MODEL,
+                              amazon_cache)
+    vectors = list(embedder.encode([clean_text(i.text) for i in interactions]))
+    config = EngineConfig.from_settings(replace(settings, batch_size=16))
+    simulated = replay(interactions, vectors, [], [
+        ServedModel(Engine(embedder.dim, config)),
+        ServedModel(Engine(embedder.dim, config), "batched", batch_reviews=16, partitions=4)])
+    pipeline = replay_pipeline(settings, interactions, embedder=embedder, batch_reviews=16,
+                               partitions=4)
+
+    assert pipeline.index == simulated.index
+    assert pipeline.ranks[SERVED] == simulated.ranks["batched"]
+    assert simulated.ranks["batched"] != simulated.ranks[SERVED]  # batching is visible
+
+
 def test_replay_command_from_a_topic_since_a_time_writes_the_report(settings, amazon_cache,
                                                                     tmp_path) -> None:
     import json
