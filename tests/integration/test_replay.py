@@ -114,6 +114,6 @@ def test_the_reported_command_rewrites_metrics_json_byte_for_byte(amazon_cache,
     second = tmp_path / "second"
     printed = shlex.split(command.replace("DIR", str(second)))
     assert printed[:2] == ["streamrec", "replay"]
-    result = CliRunner().invoke(app, printed[2:], env=env)
+    result = CliRunner().invoke(app, printed[1:], env=env)
     assert result.exit_code == 0, result.output
     assert (second / "metrics.json").read_bytes() == (first / "metrics.json").read_bytes()
