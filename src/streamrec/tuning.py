@@ -39,12 +39,12 @@ class Grids:
     streamrec_learning_rates: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2)
     trending_half_lives: tuple[int, ...] = TRENDING_HALF_LIVES
     knn_alphas: tuple[float, ...] = (0.5, 0.75, 1.0)
-    knn_shrinkages: tuple[float, ...] = (0.0, 10.0, 50.0)
+    knn_shrinkages: tuple[float, ...] = (0.0, 10.0, 50.0, 200.0)
     knn_recencies: tuple[float, ...] = (0.0, 5.0, 10.0, 25.0)
     biasedmf_factors: tuple[int, ...] = (8, 16, 32)
     biasedmf_learning_rates: tuple[float, ...] = (0.01, 0.05, 0.1)
     mf_factors: tuple[int, ...] = (10, 50, 100)
-    mf_learning_rates: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5)
+    mf_learning_rates: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
     mf_regularisations: tuple[float, ...] = (0.01, 0.1)
     raisgd_negatives: tuple[int, ...] = (1, 3, 10)
 
