@@ -283,6 +283,12 @@ DESCRIPTIONS = {
 }
 
 
+DATASET_NOTES = {
+    "MovieLens": "\nRatings are clicks (rating kept); the text of each interaction is the "
+                 "movie's title and genres plus the user's tags for it.",
+}
+
+
 def _describe(name: str, chosen_trending: str) -> str:
     if name.startswith("trending-"):
         tuned = " (tuned choice)" if name == chosen_trending else ""
@@ -309,6 +315,7 @@ def _report_lines(evaluation: Evaluation, payload: dict) -> list[str]:
     lines = [
         f"# Backfill evaluation: {evaluation.dataset}", "",
         f"Reproduce with `{payload['command']}` (it rewrites this metrics.json byte for byte).",
+        *[f"{note}" for key, note in DATASET_NOTES.items() if key in evaluation.dataset],
         "", "## Protocol", "",
         *[f"- **{k}**: {v}" for k, v in PROTOCOL.items()],
         f"- scored interactions: {payload['scored_events']['all']} "
