@@ -355,7 +355,7 @@ def replay(
     "inprocess",
     limit: Annotated[int | None, typer.Option(help="Only the first N interactions.")] = None,
     learning_rates: Annotated[str, typer.Option(help="Ranker learning rates to compare on "
-                                                "the tuning slice.")] = "0.02,0.05,0.1,0.2",
+                                                "the tuning slice.")] = "0.02,0.05,0.1,0.2,0.5",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (users) for the "
                                            "confidence intervals.")] = 1000,
     batch_reviews: Annotated[int | None, typer.Option(help="With --mode pipeline: the "

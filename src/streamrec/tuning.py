@@ -29,14 +29,14 @@ from streamrec.engine import Engine, EngineConfig
 from streamrec.replay import EngineModel, replay
 from streamrec.streaming_mf import ISGDModel, RAISGDModel
 
-TRENDING_HALF_LIVES = (250, 500, 1000, 2000, 4000)  # in interactions
+TRENDING_HALF_LIVES = (250, 500, 1000, 2000, 4000, 8000)  # in interactions
 
 
 @dataclass
 class Grids:
     """The candidate values of every tuned hyper-parameter."""
 
-    streamrec_learning_rates: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2)
+    streamrec_learning_rates: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.5)
     trending_half_lives: tuple[int, ...] = TRENDING_HALF_LIVES
     knn_alphas: tuple[float, ...] = (0.5, 0.75, 1.0)
     knn_shrinkages: tuple[float, ...] = (0.0, 10.0, 50.0, 200.0)
