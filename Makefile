@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup infra-up infra-down infra-status test test-unit lint demo bench clean
+.PHONY: setup infra-up infra-down infra-status test test-unit lint demo clean
 
 ## setup: install system packages, Python dependencies and Kafka's jars when missing
 setup: $(STAMP)
@@ -22,14 +22,15 @@ $(STAMP): pyproject.toml
 	@mkdir -p .infra && touch $(STAMP)
 
 ## infra-up / infra-down / infra-status: local Kafka (KRaft) and Redis on loopback
+## (dev tooling in devtools/, not part of the installed package)
 infra-up: setup
-	$(PYTHON) -m streamrec.cli infra up
+	$(PYTHON) -m devtools.infra up
 
 infra-down:
-	$(PYTHON) -m streamrec.cli infra down
+	$(PYTHON) -m devtools.infra down
 
 infra-status:
-	$(PYTHON) -m streamrec.cli infra status
+	$(PYTHON) -m devtools.infra status
 
 ## test: lint, then the whole suite against real Kafka and Redis (started by the fixtures)
 test: setup

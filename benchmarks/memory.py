@@ -21,11 +21,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, write_result
-from streamrec.engine import BatchOutput
-from streamrec.profiles import UserProfiles
-from streamrec.redis_schema import Assignment, RecList, RedisKeys, ScoredItem
-from streamrec.settings import Settings
-from streamrec.store import RecsStore, connect
+from streamrec.core.settings import Settings
+from streamrec.model.output import BatchOutput
+from streamrec.model.profiles import UserProfiles
+from streamrec.serving.schema import Assignment, RecList, RedisKeys, ScoredItem
+from streamrec.serving.store import RecsStore, connect
 
 USERS = 100_000
 DIM = 384

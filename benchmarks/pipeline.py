@@ -24,13 +24,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, texts_per_s, write_result
-from streamrec.datasets import amazon_interactions
-from streamrec.embedding import make_embedder
-from streamrec.events import ReviewEvent
-from streamrec.kafka_io import Topics, ensure_topics, make_producer
-from streamrec.settings import Settings
-from streamrec.text import clean_text
-from streamrec.worker import EmbedWorker
+from streamrec.app.worker import EmbedWorker
+from streamrec.core.events import ReviewEvent
+from streamrec.core.settings import Settings
+from streamrec.core.text import clean_text
+from streamrec.embedding.factory import make_embedder
+from streamrec.evaluation.datasets import amazon_interactions
+from streamrec.kafka.clients import make_producer
+from streamrec.kafka.topics import Topics, ensure_topics
 
 
 def fresh_settings(batch_size: int, device: str = "cpu", partitions: int = 1,

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, write_result
 from pipeline import fresh_settings, produce, review_events
-from streamrec.kafka_io import ensure_topics
+from streamrec.kafka.topics import ensure_topics
 
 
 def env_of(settings, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -18,7 +18,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import amazon_embeddings, machine, write_result
-from streamrec.engine import Engine, EngineConfig
+from streamrec.model.config import EngineConfig
+from streamrec.model.engine import Engine
 
 BATCH = 64
 

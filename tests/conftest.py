@@ -12,8 +12,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from streamrec.devinfra import LocalInfra
-from streamrec.settings import Settings
+from devtools.infra import LocalInfra
+
+from streamrec.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 _AMAZON_FILE = "reviews_Musical_Instruments_5.json.gz"
@@ -67,7 +68,7 @@ def settings(infra: LocalInfra) -> Settings:
 @pytest.fixture(scope="session")
 def embedder():
     """The real all-MiniLM-L6-v2 model, loaded once per test session."""
-    from streamrec.embedding import SentenceTransformerEmbedder
+    from streamrec.embedding.torch_backend import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(device="cpu")
 
@@ -75,7 +76,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def amazon_slice():
     """The first 60 Amazon interactions in event-time order."""
-    from streamrec.datasets import amazon_interactions
+    from streamrec.evaluation.datasets import amazon_interactions
 
     return amazon_interactions(AMAZON, limit=60)
 
@@ -86,10 +87,10 @@ CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
 @pytest.fixture(scope="session")
 def amazon_cache(embedder) -> Path:
     """Real embeddings of the first 600 Amazon reviews, computed once (kept in .cache/)."""
-    from streamrec.datasets import amazon_interactions
-    from streamrec.embedding import CachedEmbedder, precompute
-    from streamrec.settings import DEFAULT_MODEL
-    from streamrec.text import clean_text
+    from streamrec.core.settings import DEFAULT_MODEL
+    from streamrec.core.text import clean_text
+    from streamrec.embedding.cache import CachedEmbedder, precompute
+    from streamrec.evaluation.datasets import amazon_interactions
 
     path = CACHE_DIR / "test-amazon-600.npz"
     cache = CachedEmbedder(lambda: embedder, DEFAULT_MODEL, path)

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import yaml
+from devtools.infra import KAFKA_VERSION
 
-from streamrec.devinfra import KAFKA_VERSION
-from streamrec.settings import Settings
+from streamrec.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

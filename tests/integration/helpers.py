@@ -8,11 +8,12 @@ from collections.abc import Sequence
 
 from kafka import KafkaConsumer
 
-from streamrec.events import ClickEvent, ReviewEvent
-from streamrec.kafka_io import Topics, ensure_topics, make_producer
-from streamrec.producer import publish
-from streamrec.settings import Settings
-from streamrec.worker import EmbedWorker
+from streamrec.app.worker import EmbedWorker
+from streamrec.core.events import ClickEvent, ReviewEvent
+from streamrec.core.settings import Settings
+from streamrec.kafka.clients import make_producer
+from streamrec.kafka.producer import publish
+from streamrec.kafka.topics import Topics, ensure_topics
 
 
 def produce(settings: Settings, events: Sequence[ReviewEvent | ClickEvent]) -> None:

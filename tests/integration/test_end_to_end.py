@@ -7,14 +7,14 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from streamrec.app.worker import EmbedWorker
 from streamrec.cli import app
-from streamrec.client import RecsClient
-from streamrec.datasets import interactions_to_events
-from streamrec.events import ReviewEvent
-from streamrec.kafka_io import committed_offsets
-from streamrec.redis_schema import RedisKeys
-from streamrec.store import connect
-from streamrec.worker import EmbedWorker
+from streamrec.core.events import ReviewEvent
+from streamrec.evaluation.datasets import interactions_to_events
+from streamrec.kafka.offsets import committed_offsets
+from streamrec.serving.client import RecsClient
+from streamrec.serving.schema import RedisKeys
+from streamrec.serving.store import connect
 from tests.integration.helpers import produce, produce_raw, read_topic, run_worker, topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

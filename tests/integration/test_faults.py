@@ -13,13 +13,13 @@ import time
 import numpy as np
 import pytest
 
-from streamrec.clusters_view import all_users, load_group_state
-from streamrec.datasets import amazon_interactions, interactions_to_events
-from streamrec.kafka_io import committed_offsets, end_offsets
-from streamrec.redis_schema import RecList, RedisKeys
-from streamrec.settings import Settings
-from streamrec.store import connect
-from streamrec.worker import EmbedWorker
+from streamrec.app.worker import EmbedWorker
+from streamrec.cli.views import all_users, load_group_state
+from streamrec.core.settings import Settings
+from streamrec.evaluation.datasets import amazon_interactions, interactions_to_events
+from streamrec.kafka.offsets import committed_offsets, end_offsets
+from streamrec.serving.schema import RecList, RedisKeys
+from streamrec.serving.store import connect
 from tests.conftest import AMAZON, replace, settings_env
 from tests.integration.helpers import produce, run_worker
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from streamrec.events import ClickEvent, ImpressionEvent
-from streamrec.kafka_io import ensure_topics, make_producer
-from streamrec.redis_schema import RedisKeys
-from streamrec.sidecar import MetricsSidecar
-from streamrec.store import connect
+from streamrec.app.sidecar import MetricsSidecar
+from streamrec.core.events import ClickEvent, ImpressionEvent
+from streamrec.kafka.clients import make_producer
+from streamrec.kafka.topics import ensure_topics
+from streamrec.serving.schema import RedisKeys
+from streamrec.serving.store import connect
 
 pytestmark = pytest.mark.integration
 

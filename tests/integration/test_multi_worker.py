@@ -11,12 +11,12 @@ import time
 import numpy as np
 import pytest
 
-from streamrec.clusters_view import all_users, load_group_state
-from streamrec.datasets import amazon_interactions, interactions_to_events
-from streamrec.kafka_io import committed_offsets, end_offsets
-from streamrec.redis_schema import RedisKeys
-from streamrec.store import connect
-from streamrec.worker import EmbedWorker
+from streamrec.app.worker import EmbedWorker
+from streamrec.cli.views import all_users, load_group_state
+from streamrec.evaluation.datasets import amazon_interactions, interactions_to_events
+from streamrec.kafka.offsets import committed_offsets, end_offsets
+from streamrec.serving.schema import RedisKeys
+from streamrec.serving.store import connect
 from tests.conftest import AMAZON, replace
 from tests.integration.helpers import produce, run_worker
 from tests.integration.test_faults import progress, spawn_worker
@@ -140,7 +140,7 @@ class SlowEmbedder:
     """The hashing embedder, made slow so that rebalances land while a batch is embedded."""
 
     def __init__(self, seconds: float) -> None:
-        from streamrec.embedding import HashingEmbedder
+        from tests.doubles import HashingEmbedder
 
         self.inner = HashingEmbedder(64)
         self.dim, self.name, self.seconds = 64, "slow-hashing", seconds

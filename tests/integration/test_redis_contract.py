@@ -8,12 +8,14 @@ import time
 import numpy as np
 import pytest
 
-from streamrec.client import RecsClient
-from streamrec.embedding import HashingEmbedder
-from streamrec.engine import BatchOutput, Engine, EngineConfig
-from streamrec.events import ReviewEvent
-from streamrec.redis_schema import Assignment, RecList, RedisKeys, ScoredItem
-from streamrec.store import RecsStore, connect
+from streamrec.core.events import ReviewEvent
+from streamrec.model.config import EngineConfig
+from streamrec.model.engine import Engine
+from streamrec.model.output import BatchOutput
+from streamrec.serving.client import RecsClient
+from streamrec.serving.schema import Assignment, RecList, RedisKeys, ScoredItem
+from streamrec.serving.store import RecsStore, connect
+from tests.doubles import HashingEmbedder
 
 pytestmark = pytest.mark.integration
 

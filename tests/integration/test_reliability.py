@@ -6,16 +6,17 @@ import threading
 import time
 
 import pytest
+from devtools.infra import RedisServer
 from kafka import KafkaConsumer
 
-from streamrec.clusters_view import all_users, load_group_state
-from streamrec.datasets import amazon_interactions, interactions_to_events
-from streamrec.devinfra import RedisServer
-from streamrec.events import ReviewEvent
-from streamrec.kafka_io import committed_offsets, make_producer
-from streamrec.redis_schema import RedisKeys
-from streamrec.store import connect
-from streamrec.worker import EmbedWorker
+from streamrec.app.worker import EmbedWorker
+from streamrec.cli.views import all_users, load_group_state
+from streamrec.core.events import ReviewEvent
+from streamrec.evaluation.datasets import amazon_interactions, interactions_to_events
+from streamrec.kafka.clients import make_producer
+from streamrec.kafka.offsets import committed_offsets
+from streamrec.serving.schema import RedisKeys
+from streamrec.serving.store import connect
 from tests.conftest import AMAZON, replace
 from tests.integration.bad_messages import BAD_MESSAGES
 from tests.integration.helpers import produce, run_worker
@@ -162,7 +163,7 @@ def test_redis_outage_backs_off_commits_nothing_and_catches_up(settings, amazon_
 
 def test_broker_restart_mid_stream_worker_recovers_by_itself(settings, amazon_cache, infra,
                                                               tmp_path) -> None:
-    from streamrec.devinfra import KafkaServer
+    from devtools.infra import KafkaServer
 
     broker = KafkaServer(tmp_path / "kafka", port=29392, controller_port=29393,
                          libs_dir=infra.kafka.libs)

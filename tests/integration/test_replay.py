@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from streamrec.datasets import amazon_interactions
-from streamrec.embedding import CachedEmbedder
-from streamrec.engine import Engine, EngineConfig
-from streamrec.replay import SERVED, ServedModel, replay, replay_pipeline
-from streamrec.settings import DEFAULT_MODEL
-from streamrec.text import clean_text
+from streamrec.core.settings import DEFAULT_MODEL
+from streamrec.core.text import clean_text
+from streamrec.embedding.cache import CachedEmbedder
+from streamrec.evaluation.datasets import amazon_interactions
+from streamrec.evaluation.replay import SERVED, ServedModel, replay, replay_pipeline
+from streamrec.model.config import EngineConfig
+from streamrec.model.engine import Engine
 from tests.conftest import AMAZON, replace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -39,8 +40,8 @@ def test_replay_command_from_a_topic_since_a_time_writes_the_report(settings, am
     from typer.testing import CliRunner
 
     from streamrec.cli import app
-    from streamrec.datasets import interactions_to_events
-    from streamrec.kafka_io import read_history
+    from streamrec.evaluation.datasets import interactions_to_events
+    from streamrec.kafka.history import read_history
     from tests.conftest import settings_env
     from tests.integration.helpers import produce
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from streamrec.clustering.base import Clusterer, Snapshot, normalise
-from streamrec.clustering.river_clusterers import StableIds
+from streamrec.clustering.stable_ids import StableIds
 
 
 class BatchKMeans(Clusterer):

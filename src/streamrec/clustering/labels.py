@@ -41,6 +41,7 @@ im it's i'm i've i'd i'll you're don't can't doesn't didn't isn't wasn't won't
 product item buy bought amazon
 """.split())
 _CJK_STOP = frozenset("的了是我在有这个很也就都不和就")
+_REPRESENTATIVE_KEYS = ("rep_ids", "rep_items", "rep_users", "rep_vectors")
 
 
 def tokens(text: str) -> list[str]:
@@ -162,6 +163,30 @@ class ClusterLabeler:
             }
             for cid, w in self.clusters.items()
         }
+
+    @staticmethod
+    def merge(base: dict, mine: dict, theirs: dict, alive: set[int] | None = None) -> dict:
+        """Word counts add up (``theirs + mine - base``); representatives come from this
+        worker where it has them. Clusters not in ``alive`` are dropped."""
+        out: dict = {}
+        for cluster_id in set(theirs) | set(mine):
+            if alive is not None and int(cluster_id) not in alive:
+                continue
+            counts: Counter = Counter()
+            for state, sign in ((theirs, 1), (mine, 1), (base, -1)):
+                entry = state.get(cluster_id)
+                if entry is not None:
+                    for term, count in zip(entry["terms"], np.asarray(entry["counts"]).tolist(),
+                                           strict=True):
+                        counts[term] += sign * count
+            kept = {t: c for t, c in counts.items() if c > 0}
+            source = mine.get(cluster_id) or theirs[cluster_id]
+            reviews = sum(int(s[cluster_id]["reviews"]) * sign for s, sign in
+                          ((theirs, 1), (mine, 1), (base, -1)) if cluster_id in s)
+            out[cluster_id] = {"terms": list(kept), "counts": np.array(list(kept.values())),
+                               "reviews": max(0, reviews),
+                               **{key: source[key] for key in _REPRESENTATIVE_KEYS}}
+        return out
 
     def load(self, state: dict) -> None:
         self.clusters = {}

@@ -1,9 +1,10 @@
 """River's clusterers behind StreamRec's interface: ``KMeans`` and density-based ``DBSTREAM``.
 
 River names DBSTREAM's macro clusters anew at every reclustering, so
-:class:`StableIds` matches each new set of centres to the previous one by
-cosine similarity and keeps the ids (emitting born, split, merged and died
-events); River's KMeans keeps its ids by construction.
+:class:`streamrec.clustering.stable_ids.StableIds` matches each new set of
+centres to the previous one by cosine similarity and keeps the ids (emitting
+born, split, merged and died events); River's KMeans keeps its ids by
+construction.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from river import cluster
 
 from streamrec.clustering.base import Clusterer, LifecycleEvent, Snapshot, normalise
+from streamrec.clustering.stable_ids import StableIds
 
 
 def _as_dict(row: np.ndarray) -> dict[int, float]:
@@ -23,65 +25,6 @@ def _as_array(center: dict, dim: int) -> np.ndarray:
     for key, value in center.items():
         out[int(key)] = value
     return out
-
-
-class StableIds:
-    """Gives anonymous centres ids that persist from one reclustering to the next."""
-
-    def __init__(self, match_similarity: float = 0.8) -> None:
-        self.match_similarity = match_similarity
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.centroids = np.zeros((0, 0))
-        self.next_id = 0
-
-    def update(self, centroids: np.ndarray, step: int) -> tuple[np.ndarray, list[LifecycleEvent]]:
-        """Ids for the rows of ``centroids`` (unit vectors) and the events since last time."""
-        events: list[LifecycleEvent] = []
-        new_ids = np.full(len(centroids), -1, dtype=np.int64)
-        if len(self.ids) and len(centroids):
-            similarity = centroids @ self.centroids.T  # new x old
-            best_old = np.argmax(similarity, axis=1)
-            for old in range(len(self.ids)):
-                matches = [j for j in range(len(centroids))
-                           if best_old[j] == old and similarity[j, old] >= self.match_similarity]
-                if not matches:
-                    continue
-                keeper = max(matches, key=lambda j: similarity[j, old])
-                new_ids[keeper] = self.ids[old]
-                for j in matches:
-                    if j != keeper:
-                        new_ids[j] = self._new_id()
-                        events.append(LifecycleEvent("split", int(new_ids[j]), step,
-                                                     (int(self.ids[old]),), "reclustered"))
-            for old in range(len(self.ids)):
-                if self.ids[old] in new_ids:
-                    continue
-                j = int(np.argmax(similarity[:, old]))
-                if similarity[j, old] >= self.match_similarity and new_ids[j] >= 0:
-                    events.append(LifecycleEvent("merged", int(self.ids[old]), step,
-                                                 (int(new_ids[j]),), "reclustered"))
-                else:
-                    events.append(LifecycleEvent("died", int(self.ids[old]), step,
-                                                 reason="no longer dense"))
-        elif len(self.ids):
-            events += [LifecycleEvent("died", int(i), step, reason="no clusters") for i in self.ids]
-        for j in np.flatnonzero(new_ids < 0):
-            new_ids[j] = self._new_id()
-            events.append(LifecycleEvent("born", int(new_ids[j]), step, reason="new dense region"))
-        self.ids, self.centroids = new_ids, centroids.copy()
-        return new_ids, events
-
-    def _new_id(self) -> int:
-        self.next_id += 1
-        return self.next_id - 1
-
-    def state(self) -> dict:
-        return {"ids": self.ids, "centroids": self.centroids, "next_id": self.next_id}
-
-    def load(self, state: dict) -> None:
-        self.ids = np.asarray(state["ids"], dtype=np.int64)
-        self.centroids = np.asarray(state["centroids"], dtype=np.float64)
-        self.next_id = int(state["next_id"])
 
 
 class RiverKMeans(Clusterer):

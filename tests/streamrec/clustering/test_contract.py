@@ -99,7 +99,7 @@ def test_state_round_trip_continues_identically(make) -> None:
     a = make()
     feed(a, points[:160])
     b = make()
-    from streamrec.checkpoint import dumps, loads
+    from streamrec.checkpointing.codec import dumps, loads
 
     b.load(loads(dumps(a.state())))  # through the checkpoint format: no pickle
     for out_a, out_b in zip(feed(a, points[160:]), feed(b, points[160:]), strict=True):
