@@ -1,4 +1,9 @@
-"""Shared fixtures: real Kafka and Redis (started when needed), unique names per test."""
+"""Shared fixtures: real Kafka and Redis (started when needed), unique names per test.
+
+A test that uses the servers must be marked ``integration`` and one that loads
+the embedding model ``slow`` (collection fails otherwise), so ``make test-unit``
+(``-m "not integration and not slow"``) starts no server and loads no model.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,18 @@ def infra() -> Iterator[LocalInfra]:
     yield servers
     if started and not os.environ.get("STREAMREC_KEEP_INFRA"):
         servers.down()
+
+
+NEEDS_MARK = {"infra": "integration", "embedder": "slow"}  # fixture -> marker it requires
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [f"{item.nodeid} uses {fixture} but is not marked {marker}"
+                for item in items for fixture, marker in NEEDS_MARK.items()
+                if fixture in getattr(item, "fixturenames", ())
+                and item.get_closest_marker(marker) is None]
+    if unmarked:
+        raise pytest.UsageError("\n".join(unmarked))
 
 
 def unique(name: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kafka import KafkaConsumer
 
@@ -35,6 +35,25 @@ def produce_raw(settings: Settings, topic: str, values: Sequence[bytes | None],
         producer.flush()
     finally:
         producer.close()
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str,
+               every: float = 0.05) -> None:
+    """Poll ``condition`` until it holds; fail the test with ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
+        time.sleep(every)
+
+
+def join_all(threads: Sequence[threading.Thread], timeout: float) -> None:
+    """Join threads within ``timeout`` s in all; fail the test if one is still running."""
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = [t.name for t in threads if t.is_alive()]
+    assert not alive, f"threads still running after {timeout} s: {alive}"
 
 
 def run_worker(worker: EmbedWorker, timeout: float = 180.0, **options: object) -> None:

@@ -21,7 +21,7 @@ from streamrec.kafka.offsets import committed_offsets, end_offsets
 from streamrec.serving.schema import RecList, RedisKeys
 from streamrec.serving.store import connect
 from tests.conftest import AMAZON, replace, settings_env
-from tests.integration.helpers import produce, run_worker
+from tests.integration.helpers import produce, run_worker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -116,9 +116,7 @@ def test_sigterm_drains_checkpoints_and_commits(replay_settings, tmp_path) -> No
     events = interactions_to_events(amazon_interactions(AMAZON, limit=300))
     produce(replay_settings, events)
     worker = spawn_worker(replay_settings, tmp_path / "worker.log", "--idle-timeout", "60")
-    deadline = time.monotonic() + 60
-    while progress(replay_settings) < 100 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: progress(replay_settings) >= 100, 60, "100 events are processed")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) == 0, (tmp_path / "worker.log").read_text()[-2000:]
     _, offsets, _, _ = final_state(replay_settings)

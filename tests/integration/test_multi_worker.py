@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 from streamrec.app.worker import EmbedWorker
+from streamrec.checkpointing.codec import PartitionCheckpoint
 from streamrec.cli.views import all_users, load_group_state
 from streamrec.evaluation.datasets import amazon_interactions, interactions_to_events
 from streamrec.kafka.offsets import committed_offsets, end_offsets
 from streamrec.serving.schema import RedisKeys
-from streamrec.serving.store import connect
+from streamrec.serving.store import RecsStore, connect
 from tests.conftest import AMAZON, replace
-from tests.integration.helpers import produce, run_worker
+from tests.integration.helpers import join_all, produce, run_worker, wait_until
 from tests.integration.test_faults import progress, spawn_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -92,6 +93,13 @@ def test_two_workers_merge_to_the_centroids_of_one(group_settings, tmp_path) -> 
                                np.sort(reference["items"]["popularity"]), rtol=1e-9)
 
 
+def checkpointed(settings, partitions: set[int]) -> int:
+    """The offsets the partitions' checkpoints hold (what their owner made durable)."""
+    store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix))
+    blobs = [store.load_partition_checkpoint(settings.worker_group, n) for n in partitions]
+    return sum(sum(PartitionCheckpoint.from_bytes(b).offsets.values()) for b in blobs if b)
+
+
 def owned_partitions(log_path) -> set[int]:
     """Partition numbers of the last assignment a worker logged."""
     owned: set[int] = set()
@@ -108,19 +116,19 @@ def test_killed_worker_partitions_move_to_the_survivor_without_loss(group_settin
     group_settings = replace(group_settings, batch_size=2)  # many small batches: time to kill
     produce(group_settings, events)
     logs = {name: tmp_path / f"{name}.log" for name in ("survivor", "victim")}
-    # the survivor waits out the victim's session (6 s) before it gets its partition
+    # both join the group (range assignment gives each a partition); after the kill the
+    # survivor waits out the victim's session (6 s) before it gets the victim's partition
     survivor = spawn_worker(replace(group_settings, worker_instance_id="survivor",
                                     log_json=True), logs["survivor"],
                             "--idle-timeout", "20")
-    time.sleep(2)
     victim = spawn_worker(replace(group_settings, worker_instance_id="victim", log_json=True),
                           logs["victim"], "--idle-timeout", "20")
-    deadline = time.monotonic() + 120
-    while not owned_partitions(logs["victim"]) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: owned_partitions(logs["victim"]), 120, "the victim got a partition",
+               every=0.1)
     stolen = owned_partitions(logs["victim"])
-    assert stolen, "the victim never got a partition"
-    time.sleep(0.5)  # let it process and checkpoint some of it
+    taken_over_at = checkpointed(group_settings, stolen)
+    wait_until(lambda: checkpointed(group_settings, stolen) > taken_over_at, 60,
+               "the victim processed and checkpointed some of its partitions", every=0.02)
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
     assert progress(group_settings) < len(events), "the kill must come mid-stream"
@@ -160,11 +168,13 @@ def test_a_rebalance_while_the_next_batch_is_embedded_loses_nothing(group_settin
     workers = [EmbedWorker(settings, embedder=SlowEmbedder(0.25)) for _ in range(3)]
     threads = [threading.Thread(target=w.run, kwargs={"idle_timeout_s": 12.0})
                for w in workers]
-    for thread in threads:  # each join is a rebalance in the middle of the stream
+    for worker, thread in zip(workers, threads, strict=True):
+        # each join is a rebalance in the middle of the stream: the next worker joins once
+        # this one is processing
         thread.start()
-        time.sleep(2.5)
-    for thread in threads:
-        thread.join(180)
+        if worker is not workers[-1]:
+            wait_until(lambda w=worker: w.events_total > 0, 120, "the worker processes")
+    join_all(threads, timeout=180)
     shared, _ = load_group_state(settings)
     assert shared["clock"] == len(events)
     assert sum(w.events_total for w in workers) >= len(events)

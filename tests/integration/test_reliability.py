@@ -19,7 +19,7 @@ from streamrec.serving.schema import RedisKeys
 from streamrec.serving.store import connect
 from tests.conftest import AMAZON, replace
 from tests.integration.bad_messages import BAD_MESSAGES
-from tests.integration.helpers import produce, run_worker
+from tests.integration.helpers import produce, run_worker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -138,9 +138,7 @@ def test_redis_outage_backs_off_commits_nothing_and_catches_up(settings, amazon_
     thread = threading.Thread(target=worker.run, kwargs={"idle_timeout_s": 8.0})
     try:
         thread.start()
-        deadline = time.monotonic() + 60
-        while worker.events_total < 40 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: worker.events_total >= 40, 60, "40 events are processed")
         server.stop()
         committed_during = []
         produce(settings, events[100:])
@@ -177,9 +175,7 @@ def test_broker_restart_mid_stream_worker_recovers_by_itself(settings, amazon_ca
     try:
         produce(settings, events)
         thread.start()
-        deadline = time.monotonic() + 60
-        while worker.events_total < 60 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: worker.events_total >= 60, 60, "60 events are processed")
         broker.stop()
         assert worker.events_total < len(events), "the outage must come mid-stream"
         time.sleep(5)

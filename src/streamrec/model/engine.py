@@ -6,6 +6,16 @@ tests. One call of :meth:`Engine.apply` takes a micro-batch in arrival order
 with the embeddings of its reviews, and returns what must be written
 (:class:`streamrec.model.output.BatchOutput`). Strategies read the engine
 through :class:`streamrec.model.view.ModelView`.
+
+>>> from streamrec.core.events import ReviewEvent
+>>> engine = Engine(dim=2, config=EngineConfig(n_clusters=1))
+>>> reviews = [ReviewEvent(event_id="r1", user_id="u1", item_id="strings", text="bright", ts=1),
+...            ReviewEvent(event_id="r2", user_id="u2", item_id="pedal", text="fuzz", ts=2)]
+>>> out = engine.apply(reviews, np.array([[1.0, 0.0], [0.6, 0.8]], dtype=np.float32))
+>>> sorted(out.user_recs), out.user_recs["u1"].item_ids()  # never an item back to its user
+(['u1', 'u2'], ['pedal'])
+>>> out.trending.item_ids(), out.assignments["u1"].cluster_id
+(['pedal', 'strings'], 0)
 """
 
 from __future__ import annotations

@@ -2,6 +2,12 @@
 
 All counters forget on the engine's event clock (one tick per event), so a
 half-life of 1000 means the engagement of 1000 events ago weighs half.
+
+>>> items = ItemStats(dim=2, trending_half_life=10.0)
+>>> items.engage(items.row("strings"), engagement_weight(5.0), cluster_id=-1, clock=0)
+>>> items.engage(items.row("pedal"), engagement_weight(None), cluster_id=-1, clock=10)
+>>> items.popularity[:2].tolist(), items.trending_scores(clock=10).tolist()
+([1.5, 1.0], [0.75, 1.0])
 """
 
 from __future__ import annotations

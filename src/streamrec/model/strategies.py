@@ -5,6 +5,14 @@ A strategy returns one score per item row (full ranking);
 what the user already engaged with. Strategies are plain objects with a
 ``name`` that read the model through :class:`streamrec.model.view.ModelView`
 only, so evaluation can run several of them side by side on the same stream.
+
+>>> class TwoItems:  # the part of a ModelView these strategies read
+...     def trending_scores(self): return np.array([3.0, 1.0])
+...     def user_cluster(self, user_id): return None
+>>> Trending().scores(TwoItems(), None, None).tolist()
+[3.0, 1.0]
+>>> ClusterPopular().scores(TwoItems(), "newcomer", None).tolist()  # no cluster: trending
+[3.0, 1.0]
 """
 
 from __future__ import annotations

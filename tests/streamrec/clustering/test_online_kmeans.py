@@ -89,6 +89,21 @@ def test_dynamic_mode_splits_wide_and_merges_close_clusters() -> None:
     assert 3 <= len(model.ids) <= 8
     assert len(set(model.ids.tolist())) == len(model.ids)  # ids never reused
 
+    # two groups whose centroids are closer than merge_similarity (cosine 0.958) become one
+    near = np.eye(6)[0] + 0.3 * np.eye(6)[1]
+    near /= np.linalg.norm(near)
+    points, _ = blobs(rng, np.vstack([np.eye(6)[0], near, np.eye(6)[2]]), 300, noise=0.01)
+    model = OnlineKMeans(k=3, half_life=400, seed=0, dynamic=True, k_min=2, k_max=8,
+                         split_spread=0.5, merge_similarity=0.9)
+    model.learn(points)
+    merged = [e for e in model.pop_events() if e.kind == "merged"]
+    assert len(merged) == 1
+    absorbed, kept = merged[0].cluster_id, merged[0].related[0]
+    assert absorbed not in model.ids.tolist() and kept in model.ids.tolist()
+    assert model.weights.sum() == pytest.approx(300)  # the absorbed weight moved, none lost
+    centroid = model.centers[model.ids.tolist().index(kept)]
+    assert centroid @ np.eye(6)[0] > 0.95 and centroid @ near > 0.95  # between the two
+
 
 def test_state_round_trip_continues_identically() -> None:
     rng = np.random.default_rng(2)

@@ -1,8 +1,12 @@
-"""A real shift in what people write: the clusters follow and ADWIN raises the alarm."""
+"""A real shift in what people write: the clusters follow and ADWIN raises the alarm.
+
+Slow: it embeds real reviews (the model loads unless the test cache holds them).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from streamrec.clustering import OnlineKMeans
 from streamrec.core.settings import DEFAULT_MODEL
@@ -13,6 +17,8 @@ from streamrec.model.drift import DriftMonitor
 from tests.conftest import AMAZON
 
 HALF_LIFE = 100
+
+pytestmark = pytest.mark.slow
 
 
 def two_halves(amazon_cache) -> tuple[np.ndarray, np.ndarray]:
