@@ -18,7 +18,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from devtools.infra import LocalInfra
-
 from streamrec.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import yaml
-from devtools.infra import KAFKA_VERSION
 
+from devtools.infra import KAFKA_VERSION
 from streamrec.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

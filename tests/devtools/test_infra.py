@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import redis
-from devtools.infra import KafkaServer, LocalInfra, RedisServer, _pid_alive, port_open
+
+from devtools.infra import KafkaServer, LocalInfra, RedisServer, pid_alive, port_open
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +22,7 @@ def test_redis_with_password_starts_persists_and_stops(tmp_path) -> None:
         server.start()  # idempotent: the running server is reused
         assert server.pid() == pid
         server.stop()
-        assert pid is not None and not _pid_alive(pid)
+        assert pid is not None and not pid_alive(pid)
         server.start()  # append-only file brings the data back
         assert redis.Redis(port=26391, password="pw-123").get("k") == b"v"
     finally:
@@ -43,6 +44,6 @@ def test_kafka_starts_answers_metadata_and_stops_cleanly(tmp_path, infra: LocalI
         admin.close()
     finally:
         server.stop()
-    assert pid is not None and not _pid_alive(pid)
+    assert pid is not None and not pid_alive(pid)
     assert not port_open(29192) and not port_open(29193)
     assert server.pid() is None

@@ -6,9 +6,9 @@ import threading
 import time
 
 import pytest
-from devtools.infra import RedisServer
 from kafka import KafkaConsumer
 
+from devtools.infra import RedisServer
 from streamrec.app.worker import EmbedWorker
 from streamrec.cli.views import all_users, load_group_state
 from streamrec.core.events import ReviewEvent

@@ -47,11 +47,6 @@ class EventTimeMerger:
     def __len__(self) -> int:
         return sum(len(b) for b in self.buffers.values())
 
-    def blocked_by(self, partitions: Iterable[PartitionId],
-                   at_end: Callable[[PartitionId], bool]) -> list[PartitionId]:
-        """Partitions with nothing buffered that may still hold older records."""
-        return [p for p in partitions if not self.buffers.get(p) and not at_end(p)]
-
     def plan(
         self,
         limit: int,
