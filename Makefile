@@ -32,17 +32,20 @@ infra-down:
 infra-status:
 	$(PYTHON) -m devtools.infra status
 
-## test: lint, then the whole suite against real Kafka and Redis (started by the fixtures)
-test: setup
-	$(PYTHON) -m ruff check .
+## test: lint (style, format, import contracts), then the whole suite against real Kafka
+## and Redis (started by the fixtures)
+test: lint
 	$(PYTHON) -m pytest -q
 
+## test-unit: the tests that need no server and no model (marked neither integration nor slow)
 test-unit: setup
-	$(PYTHON) -m pytest -q tests/streamrec tests/test_doctests.py
+	$(PYTHON) -m pytest -q -m "not integration and not slow"
 
+## lint: ruff, the format check and the import contracts of pyproject.toml (lint-imports)
 lint: setup
 	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check . || true
+	$(PYTHON) -m ruff format --check .
+	PYTHONPATH=src lint-imports  # the checkout's package, whichever one is installed
 
 ## demo: the whole Amazon set through Kafka -> worker -> Redis, then a summary
 demo: infra-up
