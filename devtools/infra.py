@@ -18,8 +18,16 @@ from devtools.kafka_server import KAFKA_VERSION, KafkaServer
 from devtools.processes import pid_alive, port_open
 from devtools.redis_server import RedisServer
 
-__all__ = ["KAFKA_VERSION", "KafkaServer", "LocalInfra", "RedisServer", "default_infra_dir",
-           "main", "pid_alive", "port_open"]
+__all__ = [
+    "KAFKA_VERSION",
+    "KafkaServer",
+    "LocalInfra",
+    "RedisServer",
+    "default_infra_dir",
+    "main",
+    "pid_alive",
+    "port_open",
+]
 
 
 def default_infra_dir() -> Path:
@@ -70,12 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m devtools.infra up|down|status|wipe``."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m devtools.infra",
-                                     description="Local Kafka (KRaft) and Redis on loopback.")
-    parser.add_argument("command", choices=["up", "down", "status", "wipe"],
-                        help="up: start (reusing running servers); down: stop, leaving no "
-                             "process behind; status: where they listen; wipe: stop Kafka "
-                             "and delete its topics and offsets")
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.infra", description="Local Kafka (KRaft) and Redis on loopback."
+    )
+    parser.add_argument(
+        "command",
+        choices=["up", "down", "status", "wipe"],
+        help="up: start (reusing running servers); down: stop, leaving no "
+        "process behind; status: where they listen; wipe: stop Kafka "
+        "and delete its topics and offsets",
+    )
     command = parser.parse_args(argv).command
     infra = LocalInfra.default()
     if command == "up":

@@ -92,8 +92,13 @@ class KafkaServer:
         shutil.rmtree(self.libs, ignore_errors=True)
         subprocess.run(
             [
-                "mvn", "-q", "-B", "-f", str(build / "pom.xml"),
-                "dependency:copy-dependencies", "-DincludeScope=runtime",
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(build / "pom.xml"),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
                 f"-DoutputDirectory={self.libs}",
             ],
             check=True,
@@ -133,9 +138,16 @@ class KafkaServer:
 
     def _java(self, main: str, *args: str) -> list[str]:
         return [
-            "java", f"-Xmx{self.heap}", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            "java",
+            f"-Xmx{self.heap}",
+            "-Xms256m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.root / 'log4j2.properties'}",
-            "-cp", f"{self.libs}/*", main, *args,
+            "-cp",
+            f"{self.libs}/*",
+            main,
+            *args,
         ]
 
     def _format(self) -> None:
@@ -144,9 +156,17 @@ class KafkaServer:
             return
         cluster_id = uuid.uuid4().hex[:22]
         subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                       "-c", str(self.config), "--ignore-formatted"),
-            check=True, capture_output=True,
+            self._java(
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self.config),
+                "--ignore-formatted",
+            ),
+            check=True,
+            capture_output=True,
         )
 
     def pid(self) -> int | None:
@@ -165,7 +185,9 @@ class KafkaServer:
         log = open(self.root / "logs" / "stdout.log", "ab")  # noqa: SIM115 - owned by the child
         process = subprocess.Popen(
             self._java("kafka.Kafka", str(self.config)),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         self.pidfile.write_text(str(process.pid))
@@ -183,8 +205,9 @@ class KafkaServer:
                 raise RuntimeError(f"Kafka exited; see {self.root / 'logs'}")
             if port_open(self.port):
                 try:
-                    admin = KafkaAdminClient(bootstrap_servers=self.bootstrap,
-                                             request_timeout_ms=5000)
+                    admin = KafkaAdminClient(
+                        bootstrap_servers=self.bootstrap, request_timeout_ms=5000
+                    )
                     try:
                         admin.describe_cluster()
                         return

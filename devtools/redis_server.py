@@ -45,16 +45,26 @@ class RedisServer:
         self.root.mkdir(parents=True, exist_ok=True)
         conf = self.root / "redis.conf"
         lines = [
-            "bind 127.0.0.1", f"port {self.port}", f"dir {self.root}", "appendonly yes",
-            "appendfsync everysec", "save ''", "daemonize no", "protected-mode yes",
-            f"pidfile {self.root / 'redis-server.pid'}", f"logfile {self.root / 'redis.log'}",
+            "bind 127.0.0.1",
+            f"port {self.port}",
+            f"dir {self.root}",
+            "appendonly yes",
+            "appendfsync everysec",
+            "save ''",
+            "daemonize no",
+            "protected-mode yes",
+            f"pidfile {self.root / 'redis-server.pid'}",
+            f"logfile {self.root / 'redis.log'}",
         ]
         if self.password:
             lines.append(f"requirepass {self.password}")
         conf.write_text("\n".join(lines) + "\n")
         process = subprocess.Popen(
-            [binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            [binary, str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self.pidfile.write_text(str(process.pid))
         deadline = time.monotonic() + timeout
@@ -70,8 +80,9 @@ class RedisServer:
         import redis
 
         try:
-            return bool(redis.Redis(port=self.port, password=self.password,
-                                    socket_timeout=1).ping())
+            return bool(
+                redis.Redis(port=self.port, password=self.password, socket_timeout=1).ping()
+            )
         except redis.RedisError:
             return False
 

@@ -23,9 +23,17 @@ from streamrec.core.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 _AMAZON_FILE = "reviews_Musical_Instruments_5.json.gz"
 # the shared data folder beside the checkout (as on CI), else the copy vendored for the demo
-AMAZON = next((p for p in (ROOT.parent / "shared/datasets/amazon-musical-instruments-5core"
-                           / _AMAZON_FILE, ROOT / "data/amazon" / _AMAZON_FILE) if p.exists()),
-              ROOT / "data/amazon" / _AMAZON_FILE)
+AMAZON = next(
+    (
+        p
+        for p in (
+            ROOT.parent / "shared/datasets/amazon-musical-instruments-5core" / _AMAZON_FILE,
+            ROOT / "data/amazon" / _AMAZON_FILE,
+        )
+        if p.exists()
+    ),
+    ROOT / "data/amazon" / _AMAZON_FILE,
+)
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +51,12 @@ NEEDS_MARK = {"infra": "integration", "embedder": "slow"}  # fixture -> marker i
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    unmarked = [f"{item.nodeid} uses {fixture} but is not marked {marker}"
-                for item in items for fixture, marker in NEEDS_MARK.items()
-                if fixture in getattr(item, "fixturenames", ())
-                and item.get_closest_marker(marker) is None]
+    unmarked = [
+        f"{item.nodeid} uses {fixture} but is not marked {marker}"
+        for item in items
+        for fixture, marker in NEEDS_MARK.items()
+        if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None
+    ]
     if unmarked:
         raise pytest.UsageError("\n".join(unmarked))
 

@@ -34,8 +34,9 @@ def test_redis_with_password_starts_persists_and_stops(tmp_path) -> None:
 def test_kafka_starts_answers_metadata_and_stops_cleanly(tmp_path, infra: LocalInfra) -> None:
     from kafka import KafkaAdminClient
 
-    server = KafkaServer(tmp_path / "kafka", port=29192, controller_port=29193,
-                         libs_dir=infra.kafka.libs)
+    server = KafkaServer(
+        tmp_path / "kafka", port=29192, controller_port=29193, libs_dir=infra.kafka.libs
+    )
     server.start()
     pid = server.pid()
     try:

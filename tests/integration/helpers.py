@@ -25,8 +25,9 @@ def produce(settings: Settings, events: Sequence[ReviewEvent | ClickEvent]) -> N
         producer.close()
 
 
-def produce_raw(settings: Settings, topic: str, values: Sequence[bytes | None],
-                key: bytes = b"k") -> None:
+def produce_raw(
+    settings: Settings, topic: str, values: Sequence[bytes | None], key: bytes = b"k"
+) -> None:
     ensure_topics(settings)
     producer = make_producer(settings)
     try:
@@ -37,8 +38,9 @@ def produce_raw(settings: Settings, topic: str, values: Sequence[bytes | None],
         producer.close()
 
 
-def wait_until(condition: Callable[[], object], timeout: float, what: str,
-               every: float = 0.05) -> None:
+def wait_until(
+    condition: Callable[[], object], timeout: float, what: str, every: float = 0.05
+) -> None:
     """Poll ``condition`` until it holds; fail the test with ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -78,8 +80,12 @@ def run_worker(worker: EmbedWorker, timeout: float = 180.0, **options: object) -
 
 
 def read_topic(settings: Settings, topic: str, expected: int, timeout: float = 30.0) -> list:
-    consumer = KafkaConsumer(topic, **settings.kafka_client_options(),
-                             auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        topic,
+        **settings.kafka_client_options(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     records: list = []
     deadline = time.monotonic() + timeout
     try:

@@ -21,8 +21,13 @@ pytestmark = pytest.mark.integration
 
 def rec_list(level: str, n: int, tag: str, **ids: object) -> RecList:
     items = [ScoredItem(item_id=f"{tag}-{i}", score=float(n - i)) for i in range(n)]
-    return RecList(strategy=level, level=level, items=items, as_of=1.0e9,  # type: ignore[arg-type]
-                   **ids)  # produced_at: the store stamps it
+    return RecList(
+        strategy=level,
+        level=level,
+        items=items,
+        as_of=1.0e9,  # type: ignore[arg-type]
+        **ids,
+    )  # produced_at: the store stamps it
 
 
 @pytest.fixture
@@ -35,8 +40,15 @@ def test_round_trip_of_every_key_kind(store: RecsStore, settings) -> None:
         user_recs={"u1": rec_list("user", 3, "u", user_id="u1", cluster_id=7)},
         cluster_recs={7: rec_list("cluster", 4, "c", cluster_id=7)},
         trending=rec_list("trending", 5, "t"),
-        assignments={"u1": Assignment(cluster_id=7, similarity=0.8, second_cluster_id=2,
-                                      second_similarity=0.5, as_of=1.0e9)},
+        assignments={
+            "u1": Assignment(
+                cluster_id=7,
+                similarity=0.8,
+                second_cluster_id=2,
+                second_similarity=0.5,
+                as_of=1.0e9,
+            )
+        },
     )
     assert store.write(out, {"events": 3}) == 5
     assert store.user_recs("u1") == out.user_recs["u1"]
@@ -47,8 +59,7 @@ def test_round_trip_of_every_key_kind(store: RecsStore, settings) -> None:
     blob = store.write_checkpoint("g", lambda current: b"\x00binary\xff", {0: b"part"})
     assert store.load_checkpoint("g") == blob == b"\x00binary\xff"
     assert store.load_partition_checkpoint("g", 0) == b"part"
-    keys = {k.decode() for k in store.client.scan_iter(RedisKeys(settings.redis_prefix)
-                                                       .pattern())}
+    keys = {k.decode() for k in store.client.scan_iter(RedisKeys(settings.redis_prefix).pattern())}
     assert all(k.startswith(f"{settings.redis_prefix}:v1:") for k in keys)
     assert len(keys) == 7
 
@@ -70,8 +81,7 @@ def test_readers_never_see_a_partial_or_missing_list_while_it_is_rewritten(
     thread = threading.Thread(target=reader)
     thread.start()
     for version in range(1, 300):
-        store.write(Publication(user_recs={"u": rec_list("user", 50, f"v{version}",
-                                                         user_id="u")}))
+        store.write(Publication(user_recs={"u": rec_list("user", 50, f"v{version}", user_id="u")}))
     stop.set()
     join_all([thread], timeout=10)
     assert len(seen) > 50
@@ -92,9 +102,12 @@ def test_fallback_chain_user_cluster_trending_none(store: RecsStore, settings) -
     assert client.recommend("u").level == "none"
     store.write(Publication(trending=rec_list("trending", 3, "t")))
     assert client.recommend("u").level == "trending"
-    store.write(Publication(
-        cluster_recs={4: rec_list("cluster", 3, "c", cluster_id=4)},
-        assignments={"u": Assignment(cluster_id=4, similarity=0.9, as_of=1.0)}))
+    store.write(
+        Publication(
+            cluster_recs={4: rec_list("cluster", 3, "c", cluster_id=4)},
+            assignments={"u": Assignment(cluster_id=4, similarity=0.9, as_of=1.0)},
+        )
+    )
     answer = client.recommend("u", k=2)
     assert (answer.level, answer.cluster_id, len(answer.item_ids())) == ("cluster", 4, 2)
     store.write(Publication(user_recs={"u": rec_list("user", 3, "u", user_id="u")}))
@@ -105,15 +118,23 @@ def test_cold_start_and_seen_items_through_redis(settings) -> None:
     embedder = HashingEmbedder(64)
     engine = Engine(64, EngineConfig(n_clusters=2, recs_length=10))
     texts = ["guitar strings bright tone", "microphone vocal recording"]
-    events = [ReviewEvent(event_id=f"e{n}", user_id=f"u{n % 4}", item_id=f"i{n % 6}",
-                          text=texts[n % 2], rating=5.0, ts=float(n)) for n in range(24)]
+    events = [
+        ReviewEvent(
+            event_id=f"e{n}",
+            user_id=f"u{n % 4}",
+            item_id=f"i{n % 6}",
+            text=texts[n % 2],
+            rating=5.0,
+            ts=float(n),
+        )
+        for n in range(24)
+    ]
     store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix))
     store.write(engine.apply(events, embedder.encode([e.text for e in events])))
     client = RecsClient(connect(settings), settings.redis_prefix)
     unknown = client.recommend("stranger")
     assert unknown.level == "trending" and unknown.item_ids()
-    newcomer = ReviewEvent(event_id="n1", user_id="newbie", item_id="i0", text=texts[0],
-                           ts=30.0)
+    newcomer = ReviewEvent(event_id="n1", user_id="newbie", item_id="i0", text=texts[0], ts=30.0)
     store.write(engine.apply([newcomer], embedder.encode([newcomer.text])))
     answer = client.recommend("newbie")
     assert answer.level == "user" and answer.cluster_id is not None

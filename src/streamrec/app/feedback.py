@@ -107,9 +107,11 @@ class RollingScores:
         if strategy in self.count_windows:
             return
         self.count_windows[strategy] = {
-            m: utils.Rolling(stats.Mean, window_size=self.window) for m in METRIC_NAMES}
+            m: utils.Rolling(stats.Mean, window_size=self.window) for m in METRIC_NAMES
+        }
         self.time_windows[strategy] = {
-            m: utils.TimeRolling(stats.Mean, period=self.period) for m in METRIC_NAMES}
+            m: utils.TimeRolling(stats.Mean, period=self.period) for m in METRIC_NAMES
+        }
         self.impressions[strategy] = utils.TimeRolling(stats.Sum, period=self.period)
         self.clicks[strategy] = utils.TimeRolling(stats.Sum, period=self.period)
         self.totals[strategy] = {"impressions": 0.0, "clicks": 0.0}
@@ -150,16 +152,19 @@ class RollingScores:
             shown = self.impressions[strategy].get()
             values[f"ctr:{seconds}s"] = self.clicks[strategy].get() / shown if shown else 0.0
             totals = self.totals[strategy]
-            values["ctr:total"] = totals["clicks"] / totals["impressions"] \
-                if totals["impressions"] else 0.0
+            values["ctr:total"] = (
+                totals["clicks"] / totals["impressions"] if totals["impressions"] else 0.0
+            )
             values["impressions:total"] = totals["impressions"]
             values["clicks:total"] = totals["clicks"]
             out[strategy] = values
         return out
 
     def state(self) -> dict:
-        return {"totals": self.totals,
-                "recent": [[o.strategy, o.ts, o.metrics] for o in self.recent]}
+        return {
+            "totals": self.totals,
+            "recent": [[o.strategy, o.ts, o.metrics] for o in self.recent],
+        }
 
     def load(self, state: dict) -> None:
         """Rebuild the windows by replaying the recent observations, then restore totals."""

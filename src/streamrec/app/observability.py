@@ -56,17 +56,24 @@ BATCH_SECONDS = Histogram("streamrec_batch_seconds", "Wall time of one micro-bat
 EMBED_SECONDS = Histogram("streamrec_embed_seconds", "Model time of one micro-batch")
 REDIS_SECONDS = Histogram("streamrec_redis_write_seconds", "Redis write time of one micro-batch")
 REDIS_RETRIES = Counter("streamrec_redis_retries_total", "Redis operations retried")
-FRESHNESS = Histogram("streamrec_freshness_seconds", "Produce time to recs in Redis (live events)",
-                      buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60))
+FRESHNESS = Histogram(
+    "streamrec_freshness_seconds",
+    "Produce time to recs in Redis (live events)",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
 CHECKPOINTS = Counter("streamrec_checkpoints_total", "Checkpoints written")
-LAG = Gauge("streamrec_consumer_lag", "Messages behind the end of the partition",
-            ["topic", "partition"])
+LAG = Gauge(
+    "streamrec_consumer_lag", "Messages behind the end of the partition", ["topic", "partition"]
+)
 CLUSTERS = Gauge("streamrec_clusters", "Clusters alive")
 USERS = Gauge("streamrec_users", "Users with a profile")
-DRIFT = Counter("streamrec_drift_alarms_total", "ADWIN alarms on the distance of reviews "
-                "to their centroid")
-DRIFT_DISTANCE = Gauge("streamrec_drift_mean_distance", "ADWIN's current mean cosine distance "
-                       "of reviews to their centroid")
+DRIFT = Counter(
+    "streamrec_drift_alarms_total", "ADWIN alarms on the distance of reviews to their centroid"
+)
+DRIFT_DISTANCE = Gauge(
+    "streamrec_drift_mean_distance",
+    "ADWIN's current mean cosine distance of reviews to their centroid",
+)
 
 
 class Stopwatch:

@@ -29,14 +29,20 @@ from streamrec.serving.store import connect, with_retry
 
 log = logging.getLogger(__name__)
 
-SERVED = Gauge("streamrec_served_metric", "Rolling metrics of served lists",
-               ["strategy", "metric", "window"])
+SERVED = Gauge(
+    "streamrec_served_metric", "Rolling metrics of served lists", ["strategy", "metric", "window"]
+)
 UNMATCHED = Gauge("streamrec_unmatched_clicks", "Clicks that answered no known impression")
 
 
 class MetricsSidecar(ConsumerRebalanceListener):
-    def __init__(self, settings: Settings, window: int = 1000, period_s: float = 3600.0,
-                 pending_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        window: int = 1000,
+        period_s: float = 3600.0,
+        pending_s: float = 30.0,
+    ) -> None:
         self.settings = settings
         self.topics = Topics.from_settings(settings)
         self.redis = connect(settings)
@@ -56,8 +62,10 @@ class MetricsSidecar(ConsumerRebalanceListener):
         self._stop.set()
 
     def restore(self) -> None:
-        raw = with_retry(lambda: self.redis.get(self.keys.checkpoint(self.settings.metrics_group)),
-                         "load sidecar checkpoint")
+        raw = with_retry(
+            lambda: self.redis.get(self.keys.checkpoint(self.settings.metrics_group)),
+            "load sidecar checkpoint",
+        )
         if raw is None:
             return
         state = json.loads(raw)  # type: ignore[arg-type]
@@ -65,8 +73,9 @@ class MetricsSidecar(ConsumerRebalanceListener):
         self.joiner.load(state["impressions"])
         self.scores.load(state["scores"])
         self.dedup = DedupWindow(self.settings.dedup_window, state["dedup"])
-        self.pending = [(time.monotonic(), ClickEvent.model_validate_json(c))
-                        for c in state["pending"]]
+        self.pending = [
+            (time.monotonic(), ClickEvent.model_validate_json(c)) for c in state["pending"]
+        ]
         self.unmatched = int(state["unmatched"])
 
     def run(self, until_caught_up: bool = False, idle_timeout_s: float | None = None) -> None:
@@ -163,11 +172,15 @@ class MetricsSidecar(ConsumerRebalanceListener):
 
     def _save(self) -> None:
         state = {
-            "offsets": self.offsets, "impressions": self.joiner.state(),
-            "scores": self.scores.state(), "dedup": self.dedup.entries(),
+            "offsets": self.offsets,
+            "impressions": self.joiner.state(),
+            "scores": self.scores.state(),
+            "dedup": self.dedup.entries(),
             "pending": [c.model_dump_json() for _, c in self.pending],
             "unmatched": self.unmatched,
         }
         blob = json.dumps(state)
-        with_retry(lambda: self.redis.set(self.keys.checkpoint(self.settings.metrics_group),
-                                          blob), "save sidecar checkpoint")
+        with_retry(
+            lambda: self.redis.set(self.keys.checkpoint(self.settings.metrics_group), blob),
+            "save sidecar checkpoint",
+        )

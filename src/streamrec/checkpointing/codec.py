@@ -93,8 +93,11 @@ class PartitionCheckpoint:
     @classmethod
     def from_bytes(cls, blob: bytes) -> PartitionCheckpoint:
         data = loads(blob)
-        return cls(data["users"], {k: int(v) for k, v in data["offsets"].items()},
-                   [list(e) for e in data["dedup"]])
+        return cls(
+            data["users"],
+            {k: int(v) for k, v in data["offsets"].items()},
+            [list(e) for e in data["dedup"]],
+        )
 
 
 def partition_key(topic: str, partition: int) -> str:

@@ -57,5 +57,4 @@ class DedupWindow:
         return len(gone)
 
     def entries(self, partition: int | None = None) -> list[list]:
-        return [[i, o, p] for i, (o, p) in self._ids.items()
-                if partition is None or p == partition]
+        return [[i, o, p] for i, (o, p) in self._ids.items() if partition is None or p == partition]

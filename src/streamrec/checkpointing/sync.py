@@ -40,18 +40,26 @@ def merge_shared(base: dict, mine: dict, theirs: dict, clusterer: Clusterer) -> 
     merged = dict(mine)
     merged["clock"] = int(theirs["clock"]) + events
     merged["as_of"] = max(float(theirs["as_of"]), float(mine["as_of"]))
-    merged["clusterer"] = clusterer.merge(base["clusterer"], mine["clusterer"],
-                                          theirs["clusterer"])
+    merged["clusterer"] = clusterer.merge(base["clusterer"], mine["clusterer"], theirs["clusterer"])
     alive = {int(i) for i in merged["clusterer"].get("ids", [])} or None
     clocks = (int(base["clock"]), int(mine["clock"]), int(theirs["clock"]), merged["clock"])
-    merged["items"] = ItemStats.merge(base["items"], mine["items"], theirs["items"],
-                                      clocks=clocks, alive=alive)
-    merged["labeler"] = ClusterLabeler.merge(base["labeler"], mine["labeler"],
-                                             theirs["labeler"], alive)
+    merged["items"] = ItemStats.merge(
+        base["items"], mine["items"], theirs["items"], clocks=clocks, alive=alive
+    )
+    merged["labeler"] = ClusterLabeler.merge(
+        base["labeler"], mine["labeler"], theirs["labeler"], alive
+    )
     order = {item: n for n, item in enumerate(merged["items"]["vectors"]["ids"])}
     merged["signals"] = ItemSignals.merge(
-        base["signals"], mine["signals"], theirs["signals"], order=order,
-        item_ids=(base["items"]["vectors"]["ids"], mine["items"]["vectors"]["ids"],
-                  theirs["items"]["vectors"]["ids"]))
+        base["signals"],
+        mine["signals"],
+        theirs["signals"],
+        order=order,
+        item_ids=(
+            base["items"]["vectors"]["ids"],
+            mine["items"]["vectors"]["ids"],
+            theirs["items"]["vectors"]["ids"],
+        ),
+    )
     merged["ranker"] = OnlineRanker.merge(base["ranker"], mine["ranker"], theirs["ranker"])
     return merged

@@ -20,8 +20,11 @@ from streamrec.cli.read import clusters, config, delete_user, embed_cache, recs
 from streamrec.cli.replay import replay
 from streamrec.cli.services import demo, sidecar, worker
 
-app = typer.Typer(help="StreamRec: streaming recommendations from what users write.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="StreamRec: streaming recommendations from what users write.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 produce_app = typer.Typer(help="Publish events to Kafka.", no_args_is_help=True)
 topics_app = typer.Typer(help="Create or delete StreamRec's topics.", no_args_is_help=True)
 app.add_typer(produce_app, name="produce")
@@ -42,8 +45,15 @@ app.command("delete-user")(delete_user)
 app.command()(replay)
 app.command()(demo)
 
-__all__ = ["app", "main", "produce_amazon", "produce_events", "produce_movielens", "sidecar",
-           "worker"]
+__all__ = [
+    "app",
+    "main",
+    "produce_amazon",
+    "produce_events",
+    "produce_movielens",
+    "sidecar",
+    "worker",
+]
 
 
 def main() -> None:

@@ -11,15 +11,16 @@ import typer
 
 from streamrec.core.settings import Settings
 
-EnvFile = Annotated[Path | None, typer.Option("--env-file", help="Read settings from this file.",
-                                              exists=True, dir_okay=False)]
+EnvFile = Annotated[
+    Path | None,
+    typer.Option("--env-file", help="Read settings from this file.", exists=True, dir_okay=False),
+]
 
 
 def load_settings(env_file: Path | None = None) -> Settings:
     if env_file is not None:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
     return Settings()
-
 
 
 def install_signal_handlers(stop: Callable[[], None]) -> None:

@@ -45,8 +45,9 @@ def _publish(events: list, speedup: float | None, settings: Settings) -> None:
     typer.echo(f"published {sent} events")
 
 
-def _publish_dataset(name: str, path: Path | None, limit: int | None, speedup: float | None,
-                     env_file: Path | None) -> None:
+def _publish_dataset(
+    name: str, path: Path | None, limit: int | None, speedup: float | None, env_file: Path | None
+) -> None:
     from streamrec.evaluation.datasets import interactions_to_events, load_interactions
 
     events = interactions_to_events(load_interactions(name, limit, path))
@@ -54,11 +55,15 @@ def _publish_dataset(name: str, path: Path | None, limit: int | None, speedup: f
 
 
 def produce_amazon(
-    path: Annotated[Path | None, typer.Option(help="reviews_*_5.json.gz (default: the shared "
-                                              "copy, else data/amazon)")] = None,
+    path: Annotated[
+        Path | None,
+        typer.Option(help="reviews_*_5.json.gz (default: the shared copy, else data/amazon)"),
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N reviews.")] = None,
-    speedup: Annotated[float | None, typer.Option(help="Replay event-time gaps X times "
-                                                  "faster (default: no pacing).")] = None,
+    speedup: Annotated[
+        float | None,
+        typer.Option(help="Replay event-time gaps X times faster (default: no pacing)."),
+    ] = None,
     env_file: EnvFile = None,
 ) -> None:
     """Publish a click and a review per Amazon review, keyed by user, in event-time order."""
@@ -76,8 +81,10 @@ def produce_movielens(
 
 
 def produce_events(
-    path: Annotated[Path, typer.Argument(help="JSON-lines file of review/click events",
-                                         exists=True, dir_okay=False)],
+    path: Annotated[
+        Path,
+        typer.Argument(help="JSON-lines file of review/click events", exists=True, dir_okay=False),
+    ],
     speedup: Annotated[float | None, typer.Option()] = None,
     env_file: EnvFile = None,
 ) -> None:
@@ -95,5 +102,3 @@ def produce_events(
     _publish(events, speedup, load_settings(env_file))
     if errors:
         typer.echo(f"{errors} invalid lines skipped", err=True)
-
-

@@ -18,8 +18,6 @@ def config(env_file: EnvFile = None) -> None:
     typer.echo(json.dumps(load_settings(env_file).masked(), indent=2, default=str))
 
 
-
-
 def recs(
     user_id: Annotated[str, typer.Argument(help="The user to recommend for.")],
     k: Annotated[int, typer.Option("--k", "-k", help="How many items.")] = 10,
@@ -31,25 +29,31 @@ def recs(
 
     answer = RecsClient.from_settings(load_settings(env_file)).recommend(user_id, k)
     if answer.recs is None:
-        typer.echo(f"no recommendations in Redis for {user_id} (is the worker running?)",
-                   err=True)
+        typer.echo(f"no recommendations in Redis for {user_id} (is the worker running?)", err=True)
         raise typer.Exit(1)
     if as_json:
         typer.echo(answer.recs.model_dump_json(indent=2))
         return
     as_of = time.strftime("%Y-%m-%d", time.gmtime(answer.recs.as_of))
-    typer.echo(f"user {user_id}: level={answer.level} cluster={answer.cluster_id} "
-               f"strategy={answer.recs.strategy} as_of={as_of}")
+    typer.echo(
+        f"user {user_id}: level={answer.level} cluster={answer.cluster_id} "
+        f"strategy={answer.recs.strategy} as_of={as_of}"
+    )
     for rank, item in enumerate(answer.recs.items, start=1):
         typer.echo(f"{rank:3d}. {item.item_id}  {item.score:.4f}")
 
 
 def clusters(
-    plot: Annotated[Path | None, typer.Option(help="Draw a 2-D map of user vectors to this "
-                                              "PNG.")] = None,
-    reviews_from: Annotated[Path | None, typer.Option(
-        help="Amazon file to show the representative reviews' text from (Redis holds only "
-             "their ids).")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Draw a 2-D map of user vectors to this PNG.")
+    ] = None,
+    reviews_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Amazon file to show the representative reviews' text from (Redis holds only "
+            "their ids)."
+        ),
+    ] = None,
     env_file: EnvFile = None,
 ) -> None:
     """Print each cluster's labels, size, weight and representative reviews."""
@@ -63,8 +67,10 @@ def clusters(
     wanted = [r for s in summaries for r in s.representative_reviews]
     texts = review_texts(reviews_from, wanted) if reviews_from else {}
     for summary in sorted(summaries, key=lambda s: -s.users):
-        typer.echo(f"cluster {summary.cluster_id:3d}  users={summary.users:5d}  "
-                   f"weight={summary.weight:8.1f}  {', '.join(summary.labels)}")
+        typer.echo(
+            f"cluster {summary.cluster_id:3d}  users={summary.users:5d}  "
+            f"weight={summary.weight:8.1f}  {', '.join(summary.labels)}"
+        )
         for event_id in summary.representative_reviews:
             if event_id in texts:
                 typer.echo(f"      \u201c{texts[event_id][:110]}\u201d")
@@ -87,8 +93,11 @@ def embed_cache(
     settings = load_settings(env_file)
     embedder = embedder_from_settings(settings, cache=out)
     assert isinstance(embedder, CachedEmbedder)
-    texts = [clean_text(i.text, settings.max_text_chars)
-             for i in load_interactions(dataset, limit) if i.text.strip()]
+    texts = [
+        clean_text(i.text, settings.max_text_chars)
+        for i in load_interactions(dataset, limit)
+        if i.text.strip()
+    ]
     precompute(embedder, texts, progress=True)
     typer.echo(f"{embedder.save()}: {len(embedder.index)} embeddings")
 
@@ -108,5 +117,3 @@ def delete_user(
     removed = store.delete_user(user_id)
     store.request_deletion(user_id)
     typer.echo(f"removed {removed} keys; the worker erases the profile at its next checkpoint")
-
-

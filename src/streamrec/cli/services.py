@@ -12,10 +12,12 @@ from streamrec.cli.common import EnvFile, install_signal_handlers, load_settings
 
 
 def worker(
-    until_caught_up: Annotated[bool, typer.Option(help="Exit once every partition is "
-                                                  "consumed to its end.")] = False,
-    idle_timeout: Annotated[float | None, typer.Option(help="Exit after this many seconds "
-                                                       "without data.")] = None,
+    until_caught_up: Annotated[
+        bool, typer.Option(help="Exit once every partition is consumed to its end.")
+    ] = False,
+    idle_timeout: Annotated[
+        float | None, typer.Option(help="Exit after this many seconds without data.")
+    ] = None,
     env_file: EnvFile = None,
 ) -> None:
     """Run the embed worker (SIGTERM drains, checkpoints and commits)."""
@@ -24,11 +26,17 @@ def worker(
     embed_worker = EmbedWorker(service_settings(env_file))
     install_signal_handlers(embed_worker.stop)
     embed_worker.run(until_caught_up=until_caught_up, idle_timeout_s=idle_timeout)
-    typer.echo(json.dumps({"events": embed_worker.events_total,
-                           "dead_letters": embed_worker.dead_letters,
-                           "duplicates": embed_worker.duplicates,
-                           "busy_since": embed_worker.busy_since,
-                           "busy_until": embed_worker.busy_until}))
+    typer.echo(
+        json.dumps(
+            {
+                "events": embed_worker.events_total,
+                "dead_letters": embed_worker.dead_letters,
+                "duplicates": embed_worker.duplicates,
+                "busy_since": embed_worker.busy_since,
+                "busy_until": embed_worker.busy_until,
+            }
+        )
+    )
 
 
 def sidecar(
@@ -40,8 +48,7 @@ def sidecar(
     """Run the metrics sidecar: rolling NDCG/HR/MAP/MRR/CTR of served lists per strategy."""
     from streamrec.app.sidecar import MetricsSidecar
 
-    metrics_sidecar = MetricsSidecar(service_settings(env_file), window=window,
-                                     period_s=period)
+    metrics_sidecar = MetricsSidecar(service_settings(env_file), window=window, period_s=period)
     install_signal_handlers(metrics_sidecar.stop)
     metrics_sidecar.run(until_caught_up=until_caught_up)
 

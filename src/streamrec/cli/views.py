@@ -23,8 +23,9 @@ def load_summaries(settings: Settings) -> list[ClusterSummary]:
 def review_texts(path: Path, event_ids: list[str]) -> dict[str, str]:
     """Texts of Amazon reviews by event id (``amz:{line}:review``)."""
     wanted = set(event_ids)
-    return {f"{i.key}:review": i.text for i in amazon_interactions(path)
-            if f"{i.key}:review" in wanted}
+    return {
+        f"{i.key}:review": i.text for i in amazon_interactions(path) if f"{i.key}:review" in wanted
+    }
 
 
 def load_group_state(settings: Settings) -> tuple[dict, list[PartitionCheckpoint]] | None:
@@ -35,15 +36,26 @@ def load_group_state(settings: Settings) -> tuple[dict, list[PartitionCheckpoint
     if blob is None:
         return None
     pattern = keys.partition_checkpoint(settings.worker_group, 0)[:-1] + "*"
-    parts = [PartitionCheckpoint.from_bytes(client.get(k))  # type: ignore[arg-type]
-             for k in sorted(client.scan_iter(pattern))]
+    parts = [
+        PartitionCheckpoint.from_bytes(client.get(k))  # type: ignore[arg-type]
+        for k in sorted(client.scan_iter(pattern))
+    ]
     return SharedCheckpoint.from_bytes(blob).state, parts  # type: ignore[arg-type]
 
 
 def all_users(parts: list[PartitionCheckpoint]) -> dict:
     """The users of every partition checkpoint in one export."""
-    keys = ("sums", "counts", "last_ts", "cluster", "cluster2", "sim", "partition", "last",
-            "seen_lengths")
+    keys = (
+        "sums",
+        "counts",
+        "last_ts",
+        "cluster",
+        "cluster2",
+        "sim",
+        "partition",
+        "last",
+        "seen_lengths",
+    )
     users = [p.users for p in parts if p.users["ids"]]
     if not users:
         return {"ids": [], "sums": np.zeros((0, 0)), "cluster": np.zeros(0, dtype=np.int64)}

@@ -60,9 +60,11 @@ class Snapshot:
 
     @classmethod
     def from_state(cls, state: dict) -> Snapshot:
-        return cls(np.asarray(state["ids"], dtype=np.int64),
-                   np.asarray(state["centroids"], dtype=np.float32),
-                   np.asarray(state["weights"], dtype=np.float64))
+        return cls(
+            np.asarray(state["ids"], dtype=np.int64),
+            np.asarray(state["centroids"], dtype=np.float32),
+            np.asarray(state["weights"], dtype=np.float64),
+        )
 
 
 class Clusterer(ABC):

@@ -54,9 +54,13 @@ class BatchKMeans(Clusterer):
         return self._snapshot
 
     def state(self) -> dict:
-        return {"points": np.asarray(self.points), "since_refit": self.since_refit,
-                "step": self.step, "tracker": self.tracker.state(),
-                "snapshot": self._snapshot.state()}
+        return {
+            "points": np.asarray(self.points),
+            "since_refit": self.since_refit,
+            "step": self.step,
+            "tracker": self.tracker.state(),
+            "snapshot": self._snapshot.state(),
+        }
 
     def load(self, state: dict) -> None:
         self.points = list(np.asarray(state["points"], dtype=np.float32))

@@ -49,8 +49,16 @@ class DynamicK:
         weight = float(self.weights[absorbed])
         self._drop_cluster(absorbed)
         self._refresh_centers()
-        self._emit(LifecycleEvent("merged", absorbed_id, self.step, (kept_id,),
-                                  f"centroid similarity {similarity[i, j]:.3f}", weight))
+        self._emit(
+            LifecycleEvent(
+                "merged",
+                absorbed_id,
+                self.step,
+                (kept_id,),
+                f"centroid similarity {similarity[i, j]:.3f}",
+                weight,
+            )
+        )
 
     def _split_wide(self, points: np.ndarray) -> None:
         if len(self.ids) >= self.k_max:
@@ -73,8 +81,16 @@ class DynamicK:
         self.weights[row] = weight * share_a
         self.centers[row] = dir_a.astype(np.float32)
         child = self._add_cluster(dir_b, dir_b * weight * share_b * tight_b, weight * share_b)
-        self._emit(LifecycleEvent("split", child, self.step, (parent_id,),
-                                  f"spread {spreads[row]:.3f}", float(weight * share_b)))
+        self._emit(
+            LifecycleEvent(
+                "split",
+                child,
+                self.step,
+                (parent_id,),
+                f"spread {spreads[row]:.3f}",
+                float(weight * share_b),
+            )
+        )
 
 
 def _two_means(

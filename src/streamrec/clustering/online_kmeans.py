@@ -140,8 +140,9 @@ class OnlineKMeans(DynamicK, Clusterer):
         alive = norms > 1e-12
         self.centers[alive] = (self.sums[alive] / norms[alive, None]).astype(np.float32)
 
-    def _add_cluster(self, center: np.ndarray, sums: np.ndarray | None = None,
-                     weight: float = 0.0) -> int:
+    def _add_cluster(
+        self, center: np.ndarray, sums: np.ndarray | None = None, weight: float = 0.0
+    ) -> int:
         cluster_id = self.next_id
         self.next_id += 1
         self.ids = np.append(self.ids, cluster_id)
@@ -199,10 +200,16 @@ class OnlineKMeans(DynamicK, Clusterer):
             self.sums[row] = points[pick].astype(np.float64)
             self.weights[row] = 1.0
             self.born_at[row] = now
-            self._emit(LifecycleEvent("died", old_id, self.step, (new_id,),
-                                      "weight below min_weight", old_weight))
-            self._emit(LifecycleEvent("born", new_id, self.step, (old_id,),
-                                      "reseeded at the worst-served point", 1.0))
+            self._emit(
+                LifecycleEvent(
+                    "died", old_id, self.step, (new_id,), "weight below min_weight", old_weight
+                )
+            )
+            self._emit(
+                LifecycleEvent(
+                    "born", new_id, self.step, (old_id,), "reseeded at the worst-served point", 1.0
+                )
+            )
 
     # -- serving and state --------------------------------------------------------
 
@@ -211,11 +218,18 @@ class OnlineKMeans(DynamicK, Clusterer):
 
     def state(self) -> dict:
         return {
-            "ids": self.ids.copy(), "sums": self.sums.copy(), "weights": self.weights.copy(),
-            "centers": self.centers.copy(), "born_at": self.born_at.copy(),
-            "next_id": self.next_id, "step": self.step, "events_seen": self.events_seen,
-            "clock": self.clock, "rng": self._rng.bit_generator.state,
-            "half_life": self.half_life, "half_life_unit": self.half_life_unit,
+            "ids": self.ids.copy(),
+            "sums": self.sums.copy(),
+            "weights": self.weights.copy(),
+            "centers": self.centers.copy(),
+            "born_at": self.born_at.copy(),
+            "next_id": self.next_id,
+            "step": self.step,
+            "events_seen": self.events_seen,
+            "clock": self.clock,
+            "rng": self._rng.bit_generator.state,
+            "half_life": self.half_life,
+            "half_life_unit": self.half_life_unit,
         }
 
     def load(self, state: dict) -> None:
@@ -248,8 +262,10 @@ class OnlineKMeans(DynamicK, Clusterer):
             elapsed = float(mine["clock"] or 0) - float(base["clock"] or 0)
             discount = decay(max(0.0, elapsed), half_life)
             seen = 0
-        index = {name: {int(c): n for n, c in enumerate(state["ids"])}
-                 for name, state in (("b", base), ("l", mine), ("c", theirs))}
+        index = {
+            name: {int(c): n for n, c in enumerate(state["ids"])}
+            for name, state in (("b", base), ("l", mine), ("c", theirs))
+        }
         ids, sums, weights, born = [], [], [], []
         for cluster_id, row in index["c"].items():
             if cluster_id in index["b"] and cluster_id not in index["l"]:
@@ -279,9 +295,14 @@ class OnlineKMeans(DynamicK, Clusterer):
         norms = np.linalg.norm(sums_arr, axis=1, keepdims=True)
         centers = (sums_arr / np.maximum(norms, 1e-12)).astype(np.float32)
         out = {key: mine[key] for key in _MINE}
-        out.update(ids=np.array(ids, dtype=np.int64), sums=sums_arr,
-                   weights=np.array(weights), centers=centers, born_at=np.array(born),
-                   events_seen=int(theirs["events_seen"]) + seen)
+        out.update(
+            ids=np.array(ids, dtype=np.int64),
+            sums=sums_arr,
+            weights=np.array(weights),
+            centers=centers,
+            born_at=np.array(born),
+            events_seen=int(theirs["events_seen"]) + seen,
+        )
         if mine["half_life_unit"] != "events":
             out["clock"] = max(float(theirs["clock"] or 0), float(mine["clock"] or 0))
         return out

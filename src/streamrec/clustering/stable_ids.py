@@ -37,8 +37,11 @@ class StableIds:
             similarity = centroids @ self.centroids.T  # new x old
             best_old = np.argmax(similarity, axis=1)
             for old in range(len(self.ids)):
-                matches = [j for j in range(len(centroids))
-                           if best_old[j] == old and similarity[j, old] >= self.match_similarity]
+                matches = [
+                    j
+                    for j in range(len(centroids))
+                    if best_old[j] == old and similarity[j, old] >= self.match_similarity
+                ]
                 if not matches:
                     continue
                 keeper = max(matches, key=lambda j: similarity[j, old])
@@ -46,18 +49,25 @@ class StableIds:
                 for j in matches:
                     if j != keeper:
                         new_ids[j] = self._new_id()
-                        events.append(LifecycleEvent("split", int(new_ids[j]), step,
-                                                     (int(self.ids[old]),), "reclustered"))
+                        events.append(
+                            LifecycleEvent(
+                                "split", int(new_ids[j]), step, (int(self.ids[old]),), "reclustered"
+                            )
+                        )
             for old in range(len(self.ids)):
                 if self.ids[old] in new_ids:
                     continue
                 j = int(np.argmax(similarity[:, old]))
                 if similarity[j, old] >= self.match_similarity and new_ids[j] >= 0:
-                    events.append(LifecycleEvent("merged", int(self.ids[old]), step,
-                                                 (int(new_ids[j]),), "reclustered"))
+                    events.append(
+                        LifecycleEvent(
+                            "merged", int(self.ids[old]), step, (int(new_ids[j]),), "reclustered"
+                        )
+                    )
                 else:
-                    events.append(LifecycleEvent("died", int(self.ids[old]), step,
-                                                 reason="no longer dense"))
+                    events.append(
+                        LifecycleEvent("died", int(self.ids[old]), step, reason="no longer dense")
+                    )
         elif len(self.ids):
             events += [LifecycleEvent("died", int(i), step, reason="no clusters") for i in self.ids]
         for j in np.flatnonzero(new_ids < 0):

@@ -67,12 +67,18 @@ class EventTimeMerger:
         cursor = {p: 0 for p in self.buffers}
         order: list[PartitionId] = []
         while len(order) < limit:
-            dry = [p for p in watched
-                   if cursor.get(p, 0) >= len(self.buffers.get(p, ())) and not at_end(p)]
+            dry = [
+                p
+                for p in watched
+                if cursor.get(p, 0) >= len(self.buffers.get(p, ())) and not at_end(p)
+            ]
             if dry and not ignore_blocked:
                 return order, BLOCKED
-            heads = [(b[cursor[p]].timestamp, _sort_key(p), b[cursor[p]].offset, p)
-                     for p, b in self.buffers.items() if cursor[p] < len(b)]
+            heads = [
+                (b[cursor[p]].timestamp, _sort_key(p), b[cursor[p]].offset, p)
+                for p, b in self.buffers.items()
+                if cursor[p] < len(b)
+            ]
             if not heads:
                 return order, EXHAUSTED
             partition = min(heads, key=lambda h: h[:3])[3]

@@ -28,9 +28,7 @@ class Settings(BaseSettings):
 
     # Kafka connection
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
-        "PLAINTEXT"
-    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
@@ -47,12 +45,16 @@ class Settings(BaseSettings):
     topic_cluster_events: str = "streamrec.cluster-events"
     topic_partitions: int = Field(default=4, ge=1)
     topic_retention_ms: int = Field(
-        default=-1, ge=-1, description="-1 keeps history for replays (record times are event "
-                                       "times, often years old)")
+        default=-1,
+        ge=-1,
+        description="-1 keeps history for replays (record times are event times, often years old)",
+    )
     worker_group: str = "streamrec-embed-worker"
     worker_instance_id: str | None = Field(
-        default=None, description="static group membership: a restarted worker with the same "
-                                  "id takes its partitions back without a rebalance")
+        default=None,
+        description="static group membership: a restarted worker with the same "
+        "id takes its partitions back without a rebalance",
+    )
     kafka_session_timeout_ms: int = Field(default=45_000, ge=6_000)
     metrics_group: str = "streamrec-metrics-sidecar"
 
@@ -71,19 +73,26 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=64, ge=1, description="reviews per micro-batch")
     batch_wait_ms: int = Field(default=200, ge=0)
     embed_batch_size: int = Field(
-        default=0, ge=0,
-        description="texts per model forward pass, sorted by length (0: 16 on cpu, 128 on cuda)")
+        default=0,
+        ge=0,
+        description="texts per model forward pass, sorted by length (0: 16 on cpu, 128 on cuda)",
+    )
     max_seq_tokens: int = Field(default=0, ge=0, description="0 keeps the model's own limit")
     overlap_embedding: bool = Field(
-        default=True, description="embed the next micro-batch while this one is applied")
-    torch_threads: int = Field(default=0, ge=0, description="CPU threads for the model; 0: "
-                                                            "torch's default (all cores)")
+        default=True, description="embed the next micro-batch while this one is applied"
+    )
+    torch_threads: int = Field(
+        default=0, ge=0, description="CPU threads for the model; 0: torch's default (all cores)"
+    )
     embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        default="torch", description="onnx / onnx-int8: ONNX Runtime on the CPU (int8 is "
-                                     "faster, cosine ~0.98-0.99 to torch); needs .[onnx]")
+        default="torch",
+        description="onnx / onnx-int8: ONNX Runtime on the CPU (int8 is "
+        "faster, cosine ~0.98-0.99 to torch); needs .[onnx]",
+    )
     onnx_dir: Path = Field(default=DEFAULT_ONNX_DIR, description="where exported models go")
     embed_cache: Path | None = Field(
-        default=None, description="npz file of precomputed embeddings (replays, benchmarks)")
+        default=None, description="npz file of precomputed embeddings (replays, benchmarks)"
+    )
     max_text_chars: int = Field(default=2000, ge=16)
 
     # Profiles, clustering and recommendations
@@ -94,8 +103,9 @@ class Settings(BaseSettings):
     trending_half_life_events: float = Field(default=1000.0, gt=0)
     engagement_half_life_events: float = Field(default=5000.0, gt=0)
     cluster_refresh_events: int = Field(default=200, ge=1)
-    diversity: float = Field(default=0.0, ge=0, le=1, description="MMR trade-off for served "
-                                                                   "lists (0: off)")
+    diversity: float = Field(
+        default=0.0, ge=0, le=1, description="MMR trade-off for served lists (0: off)"
+    )
     ranker_learning_rate: float = Field(default=0.05, gt=0)
     ranker_negatives: int = Field(default=10, ge=1)
     seed: int = 0
@@ -152,7 +162,6 @@ class Settings(BaseSettings):
             elif isinstance(value, Path):
                 values[name] = str(value)
         return values
-
 
     def to_env(self) -> dict[str, str]:
         """The settings as ``STREAMREC_*`` variables (secrets in clear), for subprocesses."""

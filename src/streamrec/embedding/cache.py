@@ -28,8 +28,7 @@ class CachedEmbedder:
     cache written by another model is refused rather than silently mixed in.
     """
 
-    def __init__(self, load: Callable[[], Embedder], name: str, path: Path | None = None
-                 ) -> None:
+    def __init__(self, load: Callable[[], Embedder], name: str, path: Path | None = None) -> None:
         self._load = load
         self._inner: Embedder | None = None
         self.name = name
@@ -62,8 +61,9 @@ class CachedEmbedder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         keys = [self.key(t) for t in texts]
-        missing = sorted({k: t for k, t in zip(keys, texts, strict=True)
-                          if k not in self.index}.items())
+        missing = sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in self.index}.items()
+        )
         if missing:
             fresh = self.inner.encode([t for _, t in missing])
             if not self.vectors.size:
@@ -98,8 +98,13 @@ class CachedEmbedder:
         return path
 
 
-def precompute(embedder: CachedEmbedder, texts: Sequence[str], chunk: int = 256,
-               progress: bool = False, save: bool = False) -> None:
+def precompute(
+    embedder: CachedEmbedder,
+    texts: Sequence[str],
+    chunk: int = 256,
+    progress: bool = False,
+    save: bool = False,
+) -> None:
     """Fill the cache with ``texts`` (already cleaned as the worker cleans them);
     with ``save``, write the cache file when any text was new."""
     todo = sorted({t for t in texts if CachedEmbedder.key(t) not in embedder.index})

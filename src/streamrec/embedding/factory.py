@@ -17,10 +17,16 @@ from streamrec.embedding.torch_backend import (
 )
 
 
-def make_embedder(model: str, device: str = "auto", batch_size: int = 0,
-                  max_seq_tokens: int = 0, cache: Path | None = None,
-                  threads: int = 0, backend: str = "torch",
-                  onnx_dir: Path | None = None) -> Embedder:
+def make_embedder(
+    model: str,
+    device: str = "auto",
+    batch_size: int = 0,
+    max_seq_tokens: int = 0,
+    cache: Path | None = None,
+    threads: int = 0,
+    backend: str = "torch",
+    onnx_dir: Path | None = None,
+) -> Embedder:
     """A transformer (a sentence-transformers name or local path), run by torch or
     (``backend`` ``onnx`` / ``onnx-int8``) by ONNX Runtime on the CPU.
 
@@ -39,11 +45,22 @@ def make_embedder(model: str, device: str = "auto", batch_size: int = 0,
         if backend != "torch":
             from streamrec.embedding.onnx_backend import OnnxEmbedder
 
-            return OnnxEmbedder(resolve_model_path(model), "int8" if backend == "onnx-int8"
-                                else "fp32", batch_size, max_seq_tokens, threads,
-                                onnx_dir or DEFAULT_ONNX_DIR, name=f"{model}+{backend}")
-        return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size,
-                                           max_seq_tokens=max_seq_tokens, threads=threads)
+            return OnnxEmbedder(
+                resolve_model_path(model),
+                "int8" if backend == "onnx-int8" else "fp32",
+                batch_size,
+                max_seq_tokens,
+                threads,
+                onnx_dir or DEFAULT_ONNX_DIR,
+                name=f"{model}+{backend}",
+            )
+        return SentenceTransformerEmbedder(
+            model,
+            device=device,
+            batch_size=batch_size,
+            max_seq_tokens=max_seq_tokens,
+            threads=threads,
+        )
 
     if cache is None:
         return load()
@@ -55,6 +72,13 @@ def make_embedder(model: str, device: str = "auto", batch_size: int = 0,
 
 def embedder_from_settings(settings: Settings, cache: Path | None = None) -> Embedder:
     """The embedder the settings describe; ``cache`` overrides ``embed_cache``."""
-    return make_embedder(settings.model, settings.device, settings.embed_batch_size,
-                         settings.max_seq_tokens, cache or settings.embed_cache,
-                         settings.torch_threads, settings.embed_backend, settings.onnx_dir)
+    return make_embedder(
+        settings.model,
+        settings.device,
+        settings.embed_batch_size,
+        settings.max_seq_tokens,
+        cache or settings.embed_cache,
+        settings.torch_threads,
+        settings.embed_backend,
+        settings.onnx_dir,
+    )

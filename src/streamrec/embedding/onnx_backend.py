@@ -42,8 +42,10 @@ def _require_mean_pooling(model: Any) -> None:
     if pooling:  # sentence-transformers 5+ names the mode; older versions describe it
         mode = getattr(pooling[0], "pooling_mode", None) or pooling[0].get_pooling_mode_str()
     if set(kinds) - allowed or len(pooling) != 1 or mode != "mean":
-        raise ValueError(f"the onnx backend supports transformer + mean pooling models only, "
-                         f"not {' -> '.join(kinds)}")
+        raise ValueError(
+            f"the onnx backend supports transformer + mean pooling models only, "
+            f"not {' -> '.join(kinds)}"
+        )
 
 
 def _int8_nodes(fp32: Path) -> list[str]:
@@ -55,10 +57,14 @@ def _int8_nodes(fp32: Path) -> list[str]:
 
     graph = onnx.load(str(fp32), load_external_data=False).graph
     weights = {init.name for init in graph.initializer}
-    return [node.name for node in graph.node
-            if node.op_type == "MatMul" and any(i in weights for i in node.input)
-            and "layer.0/" not in node.name
-            and not ("output/dense" in node.name and "attention" not in node.name)]
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul"
+        and any(i in weights for i in node.input)
+        and "layer.0/" not in node.name
+        and not ("output/dense" in node.name and "attention" not in node.name)
+    ]
 
 
 def export_path(model_path: str, variant: OnnxVariant, folder: Path) -> Path:
@@ -80,8 +86,9 @@ def export_onnx(model: Any, model_path: str, variant: OnnxVariant, folder: Path)
     if not fp32.exists():
         transformer = model[0].auto_model.eval()
         names = [n for n in _INPUTS if n in model.tokenizer.model_input_names]
-        sample = model.tokenizer(["a short text", "and a slightly longer one"], padding=True,
-                                 return_tensors="pt")
+        sample = model.tokenizer(
+            ["a short text", "and a slightly longer one"], padding=True, return_tensors="pt"
+        )
 
         class LastHiddenState(torch.nn.Module):
             def __init__(self) -> None:
@@ -95,8 +102,13 @@ def export_onnx(model: Any, model_path: str, variant: OnnxVariant, folder: Path)
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                LastHiddenState(), tuple(sample[n] for n in names), str(partial),
-                input_names=names, output_names=["hidden"], opset_version=17, dynamo=False,
+                LastHiddenState(),
+                tuple(sample[n] for n in names),
+                str(partial),
+                input_names=names,
+                output_names=["hidden"],
+                opset_version=17,
+                dynamo=False,
                 dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]},
             )
         partial.replace(fp32)  # atomic: a concurrent exporter never reads half a file
@@ -106,9 +118,14 @@ def export_onnx(model: Any, model_path: str, variant: OnnxVariant, folder: Path)
         partial = target.with_suffix(f".{os.getpid()}.tmp")
         logging.disable(logging.WARNING)  # its advice to pre-process goes to the root logger
         try:
-            quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8,
-                             per_channel=True, op_types_to_quantize=["MatMul"],
-                             nodes_to_quantize=_int8_nodes(fp32))
+            quantize_dynamic(
+                str(fp32),
+                str(partial),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+                nodes_to_quantize=_int8_nodes(fp32),
+            )
         finally:
             logging.disable(logging.NOTSET)
         partial.replace(target)
@@ -118,9 +135,16 @@ def export_onnx(model: Any, model_path: str, variant: OnnxVariant, folder: Path)
 class OnnxEmbedder:
     """The model through ONNX Runtime on the CPU; rows are L2-normalised like the others."""
 
-    def __init__(self, model_path: str, variant: OnnxVariant = "int8", batch_size: int = 16,
-                 max_seq_tokens: int = 0, threads: int = 0,
-                 folder: Path = DEFAULT_ONNX_DIR, name: str | None = None) -> None:
+    def __init__(
+        self,
+        model_path: str,
+        variant: OnnxVariant = "int8",
+        batch_size: int = 16,
+        max_seq_tokens: int = 0,
+        threads: int = 0,
+        folder: Path = DEFAULT_ONNX_DIR,
+        name: str | None = None,
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import onnxruntime as ort
@@ -138,18 +162,24 @@ class OnnxEmbedder:
         # away), so those run in fp32: they are also the cheapest to run
         variants: list[OnnxVariant] = ["fp32"] if variant == "fp32" else ["fp32", "int8"]
         self.sessions = {
-            v: ort.InferenceSession(str(export_onnx(model, model_path, v, Path(folder))),
-                                    options, providers=["CPUExecutionProvider"])
-            for v in variants}
+            v: ort.InferenceSession(
+                str(export_onnx(model, model_path, v, Path(folder))),
+                options,
+                providers=["CPUExecutionProvider"],
+            )
+            for v in variants
+        }
         self.variant = variant
         self.inputs = [i.name for i in self.sessions["fp32"].get_inputs()]
         getter = getattr(model, "get_embedding_dimension", None)
         self.dim = int((getter or model.get_sentence_embedding_dimension)())
 
-    def _forward(self, encoded: dict[str, list[list[int]]], rows: np.ndarray,
-                 variant: OnnxVariant) -> np.ndarray:
-        batch = self.tokenizer.pad({k: [encoded[k][i] for i in rows] for k in encoded},
-                                   return_tensors="np")
+    def _forward(
+        self, encoded: dict[str, list[list[int]]], rows: np.ndarray, variant: OnnxVariant
+    ) -> np.ndarray:
+        batch = self.tokenizer.pad(
+            {k: [encoded[k][i] for i in rows] for k in encoded}, return_tensors="np"
+        )
         feeds = {name: batch[name].astype(np.int64) for name in self.inputs}
         hidden = self.sessions[variant].run(None, feeds)[0]
         mask = batch["attention_mask"][..., None].astype(np.float32)

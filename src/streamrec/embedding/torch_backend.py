@@ -35,8 +35,12 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded offline; fp16 on CUDA."""
 
     def __init__(
-        self, model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 0,
-        max_seq_tokens: int = 0, threads: int = 0,
+        self,
+        model: str = DEFAULT_MODEL,
+        device: str = "auto",
+        batch_size: int = 0,
+        max_seq_tokens: int = 0,
+        threads: int = 0,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

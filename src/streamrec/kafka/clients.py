@@ -15,7 +15,6 @@ def admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(**settings.kafka_client_options(), request_timeout_ms=30000)
 
 
-
 def make_producer(settings: Settings, **overrides: object) -> KafkaProducer:
     options = {
         **settings.kafka_client_options(),
@@ -29,9 +28,9 @@ def make_producer(settings: Settings, **overrides: object) -> KafkaProducer:
     return KafkaProducer(**options)
 
 
-
-def make_consumer(settings: Settings, group: str, topics: Iterable[str] | None = None,
-                  **overrides: object) -> KafkaConsumer:
+def make_consumer(
+    settings: Settings, group: str, topics: Iterable[str] | None = None, **overrides: object
+) -> KafkaConsumer:
     options = {
         **settings.kafka_client_options(),
         "group_id": group,

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def dead_letter_headers(error: str, topic: str, partition: int, offset: int
-                        ) -> list[tuple[str, bytes]]:
+def dead_letter_headers(
+    error: str, topic: str, partition: int, offset: int
+) -> list[tuple[str, bytes]]:
     """Headers that say why and where from; the value stays the original bytes."""
     return [
         ("streamrec.error", error.encode("utf-8", "replace")[:4096]),
@@ -29,9 +30,12 @@ def dead_letter_headers(error: str, topic: str, partition: int, offset: int
     ]
 
 
-def send_side_outputs(producer: KafkaProducer, topics: Topics,
-                      dead: list[tuple[ConsumerRecord, str]],
-                      lifecycle: list[LifecycleEvent]) -> None:
+def send_side_outputs(
+    producer: KafkaProducer,
+    topics: Topics,
+    dead: list[tuple[ConsumerRecord, str]],
+    lifecycle: list[LifecycleEvent],
+) -> None:
     """Produce and flush dead letters and cluster events, retrying while Kafka is away.
 
     A retry after a partial failure may repeat a side output (at least once);
@@ -41,13 +45,19 @@ def send_side_outputs(producer: KafkaProducer, topics: Topics,
     while True:
         try:
             futures = [
-                producer.send(topics.dead_letter, key=record.key, value=record.value or b"",
-                              headers=dead_letter_headers(reason, record.topic,
-                                                          record.partition, record.offset))
+                producer.send(
+                    topics.dead_letter,
+                    key=record.key,
+                    value=record.value or b"",
+                    headers=dead_letter_headers(
+                        reason, record.topic, record.partition, record.offset
+                    ),
+                )
                 for record, reason in dead
             ] + [
-                producer.send(topics.cluster_events, key=str(event.cluster_id).encode(),
-                              value=event.to_json())
+                producer.send(
+                    topics.cluster_events, key=str(event.cluster_id).encode(), value=event.to_json()
+                )
                 for event in lifecycle
             ]
             producer.flush(timeout=30)
@@ -55,7 +65,9 @@ def send_side_outputs(producer: KafkaProducer, topics: Topics,
                 future.get(timeout=1)
             return
         except KafkaError as error:
-            log.warning("side outputs not delivered, retrying",
-                        extra={"error": str(error), "delay_s": delay})
+            log.warning(
+                "side outputs not delivered, retrying",
+                extra={"error": str(error), "delay_s": delay},
+            )
             time.sleep(delay)
             delay = min(10.0, delay * 2)

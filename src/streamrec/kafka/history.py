@@ -12,12 +12,20 @@ from streamrec.kafka.clients import MAX_MESSAGE_BYTES
 from streamrec.kafka.topics import partitions_of
 
 
-def read_history(settings: Settings, topics: Iterable[str], from_offset: int | None = None,
-                 from_time_ms: int | None = None, timeout_s: float = 10.0) -> list[bytes]:
+def read_history(
+    settings: Settings,
+    topics: Iterable[str],
+    from_offset: int | None = None,
+    from_time_ms: int | None = None,
+    timeout_s: float = 10.0,
+) -> list[bytes]:
     """Every record value of ``topics`` from an offset, a time (``offsets_for_times``) or
     the beginning, up to their current end; read without a consumer group."""
-    consumer = KafkaConsumer(**settings.kafka_client_options(), enable_auto_commit=False,
-                             max_partition_fetch_bytes=MAX_MESSAGE_BYTES)
+    consumer = KafkaConsumer(
+        **settings.kafka_client_options(),
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+    )
     try:
         partitions = partitions_of(consumer, topics)
         consumer.assign(partitions)

@@ -56,8 +56,9 @@ def commit_offsets(consumer: KafkaConsumer, offsets: Mapping[str, int]) -> None:
         log.warning("offset commit failed", extra={"error": str(error)})
 
 
-def caught_up(consumer: KafkaConsumer, offsets: Mapping[str, int],
-              count_fetched: bool = False) -> bool:
+def caught_up(
+    consumer: KafkaConsumer, offsets: Mapping[str, int], count_fetched: bool = False
+) -> bool:
     """Whether every assigned partition is processed to its current end.
 
     ``offsets`` are the processed ``topic:partition`` offsets; with
@@ -71,6 +72,8 @@ def caught_up(consumer: KafkaConsumer, offsets: Mapping[str, int],
         ends = consumer.end_offsets(list(assigned))
     except KafkaError:
         return False
-    return all(offsets.get(partition_key(tp.topic, tp.partition), 0) >= end
-               or (count_fetched and consumer.position(tp) >= end)
-               for tp, end in ends.items())
+    return all(
+        offsets.get(partition_key(tp.topic, tp.partition), 0) >= end
+        or (count_fetched and consumer.position(tp) >= end)
+        for tp, end in ends.items()
+    )

@@ -46,11 +46,18 @@ def publish(
                 time.sleep(due)
         # the record timestamp is the event time: replays can seek by it and the
         # worker merges partitions by it
-        futures.append(producer.send(topic_for(event, topics), key=event.user_id.encode(),
-                                     value=event.to_json(), timestamp_ms=int(event.ts * 1000)))
+        futures.append(
+            producer.send(
+                topic_for(event, topics),
+                key=event.user_id.encode(),
+                value=event.to_json(),
+                timestamp_ms=int(event.ts * 1000),
+            )
+        )
     producer.flush(timeout=120)
     failed = [f for f in futures if f.failed()]
     if failed:
-        raise RuntimeError(f"{len(failed)} of {len(futures)} events were not acknowledged: "
-                           f"{failed[0].exception}")
+        raise RuntimeError(
+            f"{len(failed)} of {len(futures)} events were not acknowledged: {failed[0].exception}"
+        )
     return len(futures)

@@ -24,29 +24,39 @@ class Topics:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Topics:
-        return cls(settings.topic_reviews, settings.topic_clicks, settings.topic_impressions,
-                   settings.topic_dead_letter, settings.topic_cluster_events)
+        return cls(
+            settings.topic_reviews,
+            settings.topic_clicks,
+            settings.topic_impressions,
+            settings.topic_dead_letter,
+            settings.topic_cluster_events,
+        )
 
     def all(self) -> list[str]:
-        return [self.reviews, self.clicks, self.impressions, self.dead_letter,
-                self.cluster_events]
+        return [self.reviews, self.clicks, self.impressions, self.dead_letter, self.cluster_events]
 
 
-
-def ensure_topics(settings: Settings, names: Iterable[str] | None = None,
-                  partitions: int | None = None) -> None:
+def ensure_topics(
+    settings: Settings, names: Iterable[str] | None = None, partitions: int | None = None
+) -> None:
     """Create the topics that do not exist yet (idempotent)."""
     names = list(names or Topics.from_settings(settings).all())
     client = admin(settings)
     try:
         existing = set(client.list_topics())
         wanted = [
-            NewTopic(name, num_partitions=partitions or settings.topic_partitions,
-                     replication_factor=1,
-                     topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES),
-                                    "retention.ms": str(settings.topic_retention_ms),
-                                    "message.timestamp.type": "CreateTime"})
-            for name in names if name not in existing
+            NewTopic(
+                name,
+                num_partitions=partitions or settings.topic_partitions,
+                replication_factor=1,
+                topic_configs={
+                    "max.message.bytes": str(MAX_MESSAGE_BYTES),
+                    "retention.ms": str(settings.topic_retention_ms),
+                    "message.timestamp.type": "CreateTime",
+                },
+            )
+            for name in names
+            if name not in existing
         ]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
@@ -54,7 +64,6 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None,
         client.wait_for_topics(names, timeout_ms=30000)
     finally:
         client.close()
-
 
 
 def delete_topics(settings: Settings, names: Iterable[str]) -> None:
@@ -68,7 +77,9 @@ def delete_topics(settings: Settings, names: Iterable[str]) -> None:
         client.close()
 
 
-
 def partitions_of(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
-    return [TopicPartition(topic, p) for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    return [
+        TopicPartition(topic, p)
+        for topic in topics
+        for p in sorted(consumer.partitions_for_topic(topic) or [])
+    ]

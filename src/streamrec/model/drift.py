@@ -41,8 +41,12 @@ class DriftMonitor:
         return float(self.detector.estimation)
 
     def state(self) -> dict:
-        return {"recent": np.array(self.recent, dtype=np.float64), "alarms": self.alarms,
-                "last_alarm_at": self.last_alarm_at, "seen": self.seen}
+        return {
+            "recent": np.array(self.recent, dtype=np.float64),
+            "alarms": self.alarms,
+            "last_alarm_at": self.last_alarm_at,
+            "seen": self.seen,
+        }
 
     def load(self, state: dict) -> None:
         from river import drift

@@ -60,12 +60,13 @@ class Engine(EngineState):
         self.config = config or EngineConfig()
         c = self.config
         self.clusterer = clusterer or OnlineKMeans(
-            k=c.n_clusters, half_life=c.cluster_half_life, min_weight=c.cluster_min_weight,
+            k=c.n_clusters,
+            half_life=c.cluster_half_life,
+            min_weight=c.cluster_min_weight,
             seed=c.seed,
         )
         self.profiles = UserProfiles(dim, c.profile_half_life)
-        self.items = ItemStats(dim, c.item_half_life, c.trending_half_life,
-                               c.engagement_half_life)
+        self.items = ItemStats(dim, c.item_half_life, c.trending_half_life, c.engagement_half_life)
         self.strategies = strategies or make_strategies()
         self.labeler = ClusterLabeler()
         self.drift = DriftMonitor()
@@ -98,8 +99,11 @@ class Engine(EngineState):
 
     def user_clusters(self, user_id: str) -> tuple[int, int, np.ndarray]:
         row = self.profiles.index[user_id]
-        return (int(self.profiles.cluster[row]), int(self.profiles.cluster2[row]),
-                self.profiles.sim[row].copy())
+        return (
+            int(self.profiles.cluster[row]),
+            int(self.profiles.cluster2[row]),
+            self.profiles.sim[row].copy(),
+        )
 
     def user_vector(self, user_id: str) -> np.ndarray | None:
         return self.profiles.vector(user_id)
@@ -122,8 +126,11 @@ class Engine(EngineState):
     # -- learning ------------------------------------------------------------------
 
     def apply(
-        self, events: Sequence[ReviewEvent | ClickEvent], vectors: np.ndarray,
-        partitions: Sequence[int] | None = None, outputs: bool = True,
+        self,
+        events: Sequence[ReviewEvent | ClickEvent],
+        vectors: np.ndarray,
+        partitions: Sequence[int] | None = None,
+        outputs: bool = True,
     ) -> BatchOutput:
         """Learn from a batch (arrival order) and return the lists it changed.
 
@@ -176,8 +183,9 @@ class Engine(EngineState):
                 out.user_recs[user_id] = self.recommend("user", user_id)
         return out
 
-    def _learn_clusters(self, reviews: list[ReviewEvent], vectors: np.ndarray,
-                        out: BatchOutput) -> None:
+    def _learn_clusters(
+        self, reviews: list[ReviewEvent], vectors: np.ndarray, out: BatchOutput
+    ) -> None:
         assigned = self.clusterer.learn(vectors, t=max(e.ts for e in reviews))
         out.lifecycle = self.clusterer.pop_events()
         for event in out.lifecycle:
@@ -190,8 +198,15 @@ class Engine(EngineState):
         for review, vector, cluster_id in zip(reviews, vectors, assigned.tolist(), strict=True):
             row = rows.get(cluster_id)
             centroid = snapshot.centroids[row] if row is not None else None
-            self.labeler.add(cluster_id, review.text, vector, review.event_id, review.item_id,
-                             centroid, review.user_id)
+            self.labeler.add(
+                cluster_id,
+                review.text,
+                vector,
+                review.event_id,
+                review.item_id,
+                centroid,
+                review.user_id,
+            )
             if centroid is not None:
                 out.drift_alarms += self.drift.update(1.0 - float(vector @ centroid))
 
@@ -228,13 +243,15 @@ class Engine(EngineState):
 
     def cluster_summaries(self, top_words: int = 6) -> list[ClusterSummary]:
         """Labels, sizes and weights of the live clusters (no raw text)."""
-        return cluster_summaries(self.clusterer.snapshot(), self.labeler, self.profiles,
-                                 top_words)
+        return cluster_summaries(self.clusterer.snapshot(), self.labeler, self.profiles, top_words)
 
     # -- serving -------------------------------------------------------------------
 
     def recommend(
-        self, strategy: str, user_id: str | None, cluster_id: int | None = None,
+        self,
+        strategy: str,
+        user_id: str | None,
+        cluster_id: int | None = None,
         k: int | None = None,
     ) -> RecList:
         """Top-k of a strategy; a user's own items are never recommended back."""
@@ -248,9 +265,16 @@ class Engine(EngineState):
             level = "cluster"
         else:
             level = "trending"
-        return rec_list(strategy, level, user_id,
-                        cluster_id if cluster_id is not None else self._cluster_of(user_id),
-                        self.items.ids, rows, values, self.as_of)
+        return rec_list(
+            strategy,
+            level,
+            user_id,
+            cluster_id if cluster_id is not None else self._cluster_of(user_id),
+            self.items.ids,
+            rows,
+            values,
+            self.as_of,
+        )
 
     def _cluster_of(self, user_id: str | None) -> int | None:
         return None if user_id is None else self.user_cluster(user_id)

@@ -45,8 +45,9 @@ class EngineState:
             "as_of": self.as_of,
             "last_refresh": self._last_refresh,
             "refreshed_ids": np.array(list(self._refreshed_centroids), dtype=np.int64),
-            "refreshed_centroids": np.array(list(self._refreshed_centroids.values()),
-                                            dtype=np.float32).reshape(-1, self.dim),
+            "refreshed_centroids": np.array(
+                list(self._refreshed_centroids.values()), dtype=np.float32
+            ).reshape(-1, self.dim),
             "clusterer": self.clusterer.state(),
             "labeler": self.labeler.state(),
             "drift": self.drift.state(),
@@ -70,13 +71,17 @@ class EngineState:
         self.signals.load(state["signals"])
         self.ranker.load(state["ranker"])
         if old_items and old_items != list(self.items.ids)[: len(old_items)]:
-            mapping = np.array([self.items.row(i) if i is not None else 0 for i in old_items],
-                               dtype=np.int32)
+            mapping = np.array(
+                [self.items.row(i) if i is not None else 0 for i in old_items], dtype=np.int32
+            )
             self.profiles.remap_items(mapping)
         self._item_matrix = None
         self._refreshed_centroids = dict(
-            zip(np.asarray(state["refreshed_ids"]).tolist(),
-                np.asarray(state["refreshed_centroids"]), strict=True)
+            zip(
+                np.asarray(state["refreshed_ids"]).tolist(),
+                np.asarray(state["refreshed_centroids"]),
+                strict=True,
+            )
         )
 
     def export_users(self, partition: int | None = None) -> dict:
@@ -110,4 +115,3 @@ class EngineState:
         """
         self.labeler.forget_user(user_id)
         return self.profiles.remove(user_id)
-

@@ -19,9 +19,22 @@ from streamrec.model.scoring import unit_max
 from streamrec.model.signals import HISTORY, ItemSignals
 
 FEATURES = (
-    "trend100", "trend300", "trend1000", "trend3000", "popularity",
-    "knn", "knn_recent", "transition", "content", "content_last",
-    "fresh100", "fresh1000", "new1000", "knn_log", "transition_log", "cluster",
+    "trend100",
+    "trend300",
+    "trend1000",
+    "trend3000",
+    "popularity",
+    "knn",
+    "knn_recent",
+    "transition",
+    "content",
+    "content_last",
+    "fresh100",
+    "fresh1000",
+    "new1000",
+    "knn_log",
+    "transition_log",
+    "cluster",
 )
 
 
@@ -46,8 +59,7 @@ def features(model: FeatureSource, user_id: str | None) -> np.ndarray:
         out[:, n] = np.log1p(trend.values(signals.clock)[:size])
     out[:, 4] = np.log1p(signals.count[:size])
     since = signals.clock - signals.last_seen[:size]
-    age = np.where(signals.first_seen[:size] >= 0, signals.clock - signals.first_seen[:size],
-                   1e9)
+    age = np.where(signals.first_seen[:size] >= 0, signals.clock - signals.first_seen[:size], 1e9)
     out[:, 10] = np.exp(-since / 100.0)
     out[:, 11] = np.exp(-since / 1000.0)
     out[:, 12] = np.exp(-age / 1000.0)

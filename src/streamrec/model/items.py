@@ -126,8 +126,14 @@ class ItemStats:
         self.free_rows = [int(r) for r in state["free_rows"]]
 
     @staticmethod
-    def merge(base: dict, mine: dict, theirs: dict, *, clocks: tuple[int, int, int, int],
-              alive: set[int] | None = None) -> dict:
+    def merge(
+        base: dict,
+        mine: dict,
+        theirs: dict,
+        *,
+        clocks: tuple[int, int, int, int],
+        alive: set[int] | None = None,
+    ) -> dict:
         """Merge by item id: counts and vector sums add up (``theirs + mine - base``),
         decayed counts re-expressed at the merged clock.
 
@@ -144,7 +150,7 @@ class ItemStats:
         b, lo, c = (_aligned(s, order) for s in (base, mine, theirs))
         gamma = decay(1.0, float(mine["vector_half_life"]))
         new_reviews = np.clip(lo["counts"] - b["counts"], 0, None)
-        keep = gamma ** new_reviews
+        keep = gamma**new_reviews
         sums = c["sums"] * keep[:, None] + lo["sums"] - b["sums"] * keep[:, None]
 
         def decayed(key: str, name: str) -> np.ndarray:
@@ -158,21 +164,39 @@ class ItemStats:
             merged = values["c"] * fade + values["l"] - values["b"] * fade
             return np.clip(np.broadcast_to(merged, (len(order),)), 0, None)
 
-        clusters = sorted({int(k) for s in (mine, theirs) for k in s["cluster_rows"]
-                           if alive is None or int(k) in alive})
-        engagement = np.vstack([decayed(f"engagement:{k}", "engagement") for k in clusters]) \
-            if clusters else np.zeros((1, len(order)))
+        clusters = sorted(
+            {
+                int(k)
+                for s in (mine, theirs)
+                for k in s["cluster_rows"]
+                if alive is None or int(k) in alive
+            }
+        )
+        engagement = (
+            np.vstack([decayed(f"engagement:{k}", "engagement") for k in clusters])
+            if clusters
+            else np.zeros((1, len(order)))
+        )
         ids = list(order)
         return {
             "vector_half_life": mine["vector_half_life"],
-            "vectors": {"ids": ids, "sums": sums.astype(np.float32),
-                        "counts": (c["counts"] + new_reviews).astype(np.int32),
-                        "last_ts": np.maximum(c["last_ts"], lo["last_ts"])},
+            "vectors": {
+                "ids": ids,
+                "sums": sums.astype(np.float32),
+                "counts": (c["counts"] + new_reviews).astype(np.int32),
+                "last_ts": np.maximum(c["last_ts"], lo["last_ts"]),
+            },
             "popularity": c["popularity"] + lo["popularity"] - b["popularity"],
-            "trending": {"stored": decayed("trending", "trending"), "t0": float(t_out),
-                         "half_life": float(mine["trending"]["half_life"])},
-            "engagement": {"stored": engagement, "t0": float(t_out),
-                           "half_life": float(mine["engagement"]["half_life"])},
+            "trending": {
+                "stored": decayed("trending", "trending"),
+                "t0": float(t_out),
+                "half_life": float(mine["trending"]["half_life"]),
+            },
+            "engagement": {
+                "stored": engagement,
+                "t0": float(t_out),
+                "half_life": float(mine["engagement"]["half_life"]),
+            },
             "cluster_rows": {str(k): n for n, k in enumerate(clusters)},
             "free_rows": [],
         }
@@ -183,8 +207,13 @@ def _aligned(state: dict, order: dict[str, int]) -> dict[str, np.ndarray]:
     ids = state["vectors"]["ids"]
     size = len(order)
     dim = np.asarray(state["vectors"]["sums"]).shape[1]
-    out = {"sums": np.zeros((size, dim)), "counts": np.zeros(size),
-           "last_ts": np.zeros(size), "popularity": np.zeros(size), "trending": np.zeros(size)}
+    out = {
+        "sums": np.zeros((size, dim)),
+        "counts": np.zeros(size),
+        "last_ts": np.zeros(size),
+        "popularity": np.zeros(size),
+        "trending": np.zeros(size),
+    }
     rows = [(n, order[i]) for n, i in enumerate(ids) if i is not None and i in order]
     if not rows:
         return out

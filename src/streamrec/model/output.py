@@ -36,15 +36,28 @@ class BatchOutput(Publication):
     clicks: int = 0
 
 
-def rec_list(strategy: str, level: Level, user_id: str | None, cluster_id: int | None,
-             item_ids: list[str | None], rows: np.ndarray, scores: np.ndarray,
-             as_of: float) -> RecList:
+def rec_list(
+    strategy: str,
+    level: Level,
+    user_id: str | None,
+    cluster_id: int | None,
+    item_ids: list[str | None],
+    rows: np.ndarray,
+    scores: np.ndarray,
+    as_of: float,
+) -> RecList:
     """A ranked list as served: item ids with rounded scores (removed items left out)."""
     return RecList(
-        strategy=strategy, level=level, user_id=user_id, cluster_id=cluster_id,
+        strategy=strategy,
+        level=level,
+        user_id=user_id,
+        cluster_id=cluster_id,
         # built without validation: ids and finite scores come from the engine itself
-        items=[ScoredItem.model_construct(item_id=item_ids[r], score=round(float(v), 6))
-               for r, v in zip(rows, scores, strict=True) if item_ids[r] is not None],
+        items=[
+            ScoredItem.model_construct(item_id=item_ids[r], score=round(float(v), 6))
+            for r, v in zip(rows, scores, strict=True)
+            if item_ids[r] is not None
+        ],
         as_of=as_of,
     )
 
@@ -52,15 +65,17 @@ def rec_list(strategy: str, level: Level, user_id: str | None, cluster_id: int |
 def assignment(pair: np.ndarray, sims: np.ndarray, as_of: float) -> Assignment:
     """A user's two nearest clusters (-1: none) and their similarities."""
     return Assignment(
-        cluster_id=int(pair[0]), similarity=float(sims[0]),
+        cluster_id=int(pair[0]),
+        similarity=float(sims[0]),
         second_cluster_id=int(pair[1]) if pair[1] >= 0 else None,
         second_similarity=float(sims[1]) if pair[1] >= 0 else None,
         as_of=as_of,
     )
 
 
-def cluster_summaries(snapshot: Snapshot, labeler: ClusterLabeler, profiles: UserProfiles,
-                      top_words: int = 6) -> list[ClusterSummary]:
+def cluster_summaries(
+    snapshot: Snapshot, labeler: ClusterLabeler, profiles: UserProfiles, top_words: int = 6
+) -> list[ClusterSummary]:
     """Labels, sizes and weights of the live clusters (no raw text)."""
     labels = labeler.labels(top_words)
     n = profiles.n_rows
@@ -69,10 +84,14 @@ def cluster_summaries(snapshot: Snapshot, labeler: ClusterLabeler, profiles: Use
     summaries = []
     for row, cluster_id in enumerate(snapshot.ids.tolist()):
         reps = labeler.representatives(cluster_id, snapshot.centroids[row])
-        summaries.append(ClusterSummary(
-            cluster_id=cluster_id, weight=round(float(snapshot.weights[row]), 3),
-            users=int(sizes_by_id.get(cluster_id, 0)), labels=labels.get(cluster_id, []),
-            representative_items=[r.item_id for r in reps],
-            representative_reviews=[r.event_id for r in reps],
-        ))
+        summaries.append(
+            ClusterSummary(
+                cluster_id=cluster_id,
+                weight=round(float(snapshot.weights[row]), 3),
+                users=int(sizes_by_id.get(cluster_id, 0)),
+                labels=labels.get(cluster_id, []),
+                representative_items=[r.item_id for r in reps],
+                representative_reviews=[r.event_id for r in reps],
+            )
+        )
     return summaries

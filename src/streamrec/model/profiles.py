@@ -197,19 +197,23 @@ class UserProfiles(VectorTable):
         """The given users (default: all), their history as item ids when ``item_ids`` maps
         item rows to ids (so the history survives a renumbering of items)."""
         if rows is None:
-            rows = np.array([r for r, key in enumerate(self.ids) if key is not None],
-                            dtype=np.int64)
+            rows = np.array(
+                [r for r, key in enumerate(self.ids) if key is not None], dtype=np.int64
+            )
         seen = [np.frombuffer(self.seen[r], dtype=np.int32) for r in rows]
         flat = np.concatenate(seen) if seen else np.zeros(0, dtype=np.int32)
         return {
             "ids": [self.ids[r] for r in rows],
-            "sums": self.sums[rows].copy(), "counts": self.counts[rows].copy(),
-            "last_ts": self.last_ts[rows].copy(), "cluster": self.cluster[rows].copy(),
-            "cluster2": self.cluster2[rows].copy(), "sim": self.sim[rows].copy(),
-            "partition": self.partition[rows].copy(), "last": self.last[rows].copy(),
+            "sums": self.sums[rows].copy(),
+            "counts": self.counts[rows].copy(),
+            "last_ts": self.last_ts[rows].copy(),
+            "cluster": self.cluster[rows].copy(),
+            "cluster2": self.cluster2[rows].copy(),
+            "sim": self.sim[rows].copy(),
+            "partition": self.partition[rows].copy(),
+            "last": self.last[rows].copy(),
             "seen_lengths": np.array([len(s) for s in seen], dtype=np.int64),
-            "seen_items": [item_ids[i] for i in flat.tolist()] if item_ids is not None
-            else flat,
+            "seen_items": [item_ids[i] for i in flat.tolist()] if item_ids is not None else flat,
         }
 
     def absorb(self, state: dict, item_row=None) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -236,8 +240,7 @@ class UserProfiles(VectorTable):
         """Renumber item rows in every history (``mapping[old_row] = new_row``)."""
         for row, seen in enumerate(self.seen):
             if len(seen):
-                self.seen[row] = array("i", mapping[np.frombuffer(seen, dtype=np.int32)]
-                                       .tolist())
+                self.seen[row] = array("i", mapping[np.frombuffer(seen, dtype=np.int32)].tolist())
 
     def state(self) -> dict:
         return self.export()

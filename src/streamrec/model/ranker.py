@@ -18,8 +18,9 @@ from streamrec.model.features import FEATURES
 class OnlineRanker:
     """Linear scores over :data:`FEATURES`, weights learned online with a BPR loss."""
 
-    def __init__(self, learning_rate: float = 0.05, negatives: int = 10, l2: float = 1e-4,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, learning_rate: float = 0.05, negatives: int = 10, l2: float = 1e-4, seed: int = 0
+    ) -> None:
         self.learning_rate = learning_rate
         self.negatives = negatives
         self.l2 = l2
@@ -41,8 +42,7 @@ class OnlineRanker:
         candidates = np.flatnonzero(allowed)
         if candidates.size == 0:
             return
-        picked = self._rng.choice(candidates, min(self.negatives, candidates.size),
-                                  replace=False)
+        picked = self._rng.choice(candidates, min(self.negatives, candidates.size), replace=False)
         diff = matrix[target][None, :] - matrix[picked]
         pull = 1.0 / (1.0 + np.exp(np.clip(diff @ self.weights, -30, 30)))
         gradient = (pull[:, None] * diff).mean(axis=0) - self.l2 * self.weights
@@ -50,8 +50,11 @@ class OnlineRanker:
         self.steps += 1
 
     def state(self) -> dict:
-        return {"weights": self.weights.copy(), "steps": self.steps,
-                "rng": self._rng.bit_generator.state}
+        return {
+            "weights": self.weights.copy(),
+            "steps": self.steps,
+            "rng": self._rng.bit_generator.state,
+        }
 
     def load(self, state: dict) -> None:
         self.weights = np.asarray(state["weights"], dtype=np.float64).copy()
@@ -62,5 +65,10 @@ class OnlineRanker:
     def merge(base: dict, mine: dict, theirs: dict) -> dict:
         """Weight changes add up (``theirs + mine - base``); steps and the sampler's state
         stay this worker's."""
-        return {"weights": np.asarray(theirs["weights"]) + np.asarray(mine["weights"])
-                - np.asarray(base["weights"]), "steps": mine["steps"], "rng": mine["rng"]}
+        return {
+            "weights": np.asarray(theirs["weights"])
+            + np.asarray(mine["weights"])
+            - np.asarray(base["weights"]),
+            "steps": mine["steps"],
+            "rng": mine["rng"],
+        }

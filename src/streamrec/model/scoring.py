@@ -46,8 +46,9 @@ def top_items(
     return order, scores[order]
 
 
-def _mmr(order: np.ndarray, scores: np.ndarray, vectors: np.ndarray, k: int,
-         diversity: float) -> np.ndarray:
+def _mmr(
+    order: np.ndarray, scores: np.ndarray, vectors: np.ndarray, k: int, diversity: float
+) -> np.ndarray:
     """Maximal marginal relevance: trade relevance for distance to what is already chosen."""
     relevance = unit_max(scores[order] - scores[order].min() + 1e-9)
     candidate_vectors = vectors[order]

@@ -34,8 +34,6 @@ class Strategy(Protocol):
         ...
 
 
-
-
 @dataclass
 class Trending:
     """Decayed global popularity: the cold-start answer."""
@@ -123,7 +121,6 @@ class Learned:
         if user_id is None or not model.knows_user(user_id):
             return Trending().scores(model, user_id, cluster_id)
         return model.learned_scores(user_id)
-
 
 
 DEFAULT_STRATEGIES: tuple[str, ...] = ("user", "cluster", "trending")

@@ -30,8 +30,9 @@ class RecsClient:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RecsClient:
-        return cls.from_url(settings.redis_url, settings.redis_prefix,
-                            **settings.redis_client_options())
+        return cls.from_url(
+            settings.redis_url, settings.redis_prefix, **settings.redis_client_options()
+        )
 
     def _get(self, key: str) -> RecList | None:
         return _rec_list(self.redis.get(key))  # type: ignore[arg-type]
@@ -43,10 +44,16 @@ class RecsClient:
         """The best list available for ``user_id``: user, then cluster, then trending."""
         # one round trip for the two keys every answer needs
         user_raw, assignment_raw = self.redis.mget(  # type: ignore[misc]
-            [self.keys.user_recs(user_id), self.keys.user_cluster(user_id)])
-        return fallback(user_id, k, _rec_list(user_raw), _assignment(assignment_raw),
-                        lambda cluster_id: self._get(self.keys.cluster_recs(cluster_id)),
-                        lambda: self._get(self.keys.trending()))
+            [self.keys.user_recs(user_id), self.keys.user_cluster(user_id)]
+        )
+        return fallback(
+            user_id,
+            k,
+            _rec_list(user_raw),
+            _assignment(assignment_raw),
+            lambda cluster_id: self._get(self.keys.cluster_recs(cluster_id)),
+            lambda: self._get(self.keys.trending()),
+        )
 
 
 def _rec_list(raw: bytes | None) -> RecList | None:

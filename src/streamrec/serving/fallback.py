@@ -32,14 +32,21 @@ class Answer:
 
 
 def fallback(
-    user_id: str, k: int | None, user_recs: RecList | None, assignment: Assignment | None,
-    cluster_recs: Callable[[int], RecList | None], trending: Callable[[], RecList | None],
+    user_id: str,
+    k: int | None,
+    user_recs: RecList | None,
+    assignment: Assignment | None,
+    cluster_recs: Callable[[int], RecList | None],
+    trending: Callable[[], RecList | None],
 ) -> Answer:
     """The fallback chain, shared by the Redis client and in-process replays."""
     cluster_id = assignment.cluster_id if assignment else None
     if user_recs is not None and user_recs.items:
-        return Answer("user", _cut(user_recs, k), cluster_id if cluster_id is not None
-                      else user_recs.cluster_id)
+        return Answer(
+            "user",
+            _cut(user_recs, k),
+            cluster_id if cluster_id is not None else user_recs.cluster_id,
+        )
     if cluster_id is not None:
         recs = cluster_recs(cluster_id)
         if recs is not None and recs.items:
@@ -48,7 +55,6 @@ def fallback(
     if recs is not None:
         return Answer("trending", _cut(recs, k), cluster_id)
     return Answer("none", None, cluster_id)
-
 
 
 def _cut(recs: RecList, k: int | None) -> RecList:

@@ -105,8 +105,9 @@ class RecList(BaseModel):
     cluster_id: int | None = None
     items: list[ScoredItem]
     as_of: float = Field(description="event time (epoch seconds) of the newest event it reflects")
-    produced_at: float = Field(default=0.0, description="wall time (epoch seconds) it was "
-                                                     "written; the store sets it")
+    produced_at: float = Field(
+        default=0.0, description="wall time (epoch seconds) it was written; the store sets it"
+    )
 
     def item_ids(self) -> list[str]:
         return [entry.item_id for entry in self.items]
@@ -131,7 +132,8 @@ class ClusterSummary(BaseModel):
     labels: list[str] = Field(default_factory=list)
     representative_items: list[str] = Field(default_factory=list)
     representative_reviews: list[str] = Field(
-        default_factory=list, description="event ids of the reviews closest to the centroid")
+        default_factory=list, description="event ids of the reviews closest to the centroid"
+    )
 
 
 @dataclass

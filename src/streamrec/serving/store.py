@@ -20,8 +20,12 @@ T = TypeVar("T")
 
 
 def connect(settings: Settings, **overrides: object) -> redis.Redis:
-    options = {"socket_timeout": 10, "socket_connect_timeout": 5,
-               **settings.redis_client_options(), **overrides}
+    options = {
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+        **settings.redis_client_options(),
+        **overrides,
+    }
     return redis.Redis.from_url(settings.redis_url, **options)  # type: ignore[arg-type]
 
 
@@ -41,8 +45,10 @@ def with_retry(
         except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as error:
             if should_stop():
                 raise
-            log.warning("redis unavailable, retrying", extra={"what": what, "error": str(error),
-                                                              "delay_s": delay})
+            log.warning(
+                "redis unavailable, retrying",
+                extra={"what": what, "error": str(error), "delay_s": delay},
+            )
             if on_retry is not None:
                 on_retry()
             time.sleep(delay)
@@ -79,8 +85,7 @@ class RecsStore:
         for cluster_id in out.retired_clusters:
             pipe.delete(self.keys.cluster_recs(cluster_id))
         if out.clusters is not None:
-            pipe.set(self.keys.clusters(),
-                     json.dumps([c.model_dump() for c in out.clusters]))
+            pipe.set(self.keys.clusters(), json.dumps([c.model_dump() for c in out.clusters]))
         if model_summary is not None:
             pipe.set(self.keys.model(), json.dumps(model_summary))
         written = len(pipe)
@@ -98,8 +103,9 @@ class RecsStore:
         """Users, offsets and dedup window of one partition number."""
         return _bytes(self.client.get(self.keys.partition_checkpoint(group, partition)))
 
-    def write_checkpoint(self, group: str, build: Callable[[bytes | None], bytes],
-                         partitions: dict[int, bytes]) -> bytes:
+    def write_checkpoint(
+        self, group: str, build: Callable[[bytes | None], bytes], partitions: dict[int, bytes]
+    ) -> bytes:
         """Set the group's shared checkpoint to ``build(current)`` and the partitions'
         checkpoints in one MULTI/EXEC, and return what was written.
 
@@ -142,8 +148,12 @@ class RecsStore:
 
     def delete_user(self, user_id: str) -> int:
         """Remove the user's list and assignment now; return how many keys went."""
-        return int(self.client.delete(self.keys.user_recs(user_id),  # type: ignore[arg-type]
-                                      self.keys.user_cluster(user_id)))
+        return int(
+            self.client.delete(
+                self.keys.user_recs(user_id),  # type: ignore[arg-type]
+                self.keys.user_cluster(user_id),
+            )
+        )
 
     def request_deletion(self, user_id: str) -> None:
         """Queue the erasure of the user's profile, which the worker applies."""
@@ -151,8 +161,10 @@ class RecsStore:
 
     def pending_deletions(self) -> list[str]:
         """User ids waiting to be erased, oldest first."""
-        return [raw.decode() for raw in  # type: ignore[union-attr]
-                self.client.lrange(self.keys.deletions(), 0, -1)]
+        return [
+            raw.decode()
+            for raw in self.client.lrange(self.keys.deletions(), 0, -1)  # type: ignore[union-attr]
+        ]
 
     def trim_deletions(self, done: int) -> None:
         """Drop the first ``done`` requests (once a checkpoint no longer holds them)."""

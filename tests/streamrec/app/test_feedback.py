@@ -4,16 +4,18 @@ from streamrec.app.feedback import ClickJoiner, RollingScores
 from streamrec.core.events import ClickEvent, ImpressionEvent
 
 
-def impression(n: int, user: str, items: list[str], ts: float, strategy: str = "user"
-               ) -> ImpressionEvent:
-    return ImpressionEvent(impression_id=f"imp{n}", user_id=user, items=items,
-                           strategy=strategy, ts=ts)
+def impression(
+    n: int, user: str, items: list[str], ts: float, strategy: str = "user"
+) -> ImpressionEvent:
+    return ImpressionEvent(
+        impression_id=f"imp{n}", user_id=user, items=items, strategy=strategy, ts=ts
+    )
 
 
-def click(n: int, user: str, item: str, ts: float, impression_id: str | None = None
-          ) -> ClickEvent:
-    return ClickEvent(event_id=f"c{n}", user_id=user, item_id=item, ts=ts,
-                      impression_id=impression_id)
+def click(n: int, user: str, item: str, ts: float, impression_id: str | None = None) -> ClickEvent:
+    return ClickEvent(
+        event_id=f"c{n}", user_id=user, item_id=item, ts=ts, impression_id=impression_id
+    )
 
 
 def test_join_by_id_else_latest_before_the_click() -> None:

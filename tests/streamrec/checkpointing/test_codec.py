@@ -5,8 +5,12 @@ from streamrec.checkpointing.dedup import DedupWindow
 
 
 def test_nested_state_round_trips_without_pickle() -> None:
-    state = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "ids": ["x", None],
-             "n": {"deep": [np.int64(3), 2.5]}, "big": 2**70}
+    state = {
+        "a": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "ids": ["x", None],
+        "n": {"deep": [np.int64(3), 2.5]},
+        "big": 2**70,
+    }
     back = loads(dumps(state))
     np.testing.assert_array_equal(back["a"], state["a"])
     assert back["ids"] == ["x", None]

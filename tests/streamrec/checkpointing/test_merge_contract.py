@@ -26,21 +26,27 @@ def test_each_part_merges_into_the_keys_its_state_has() -> None:
     base, mine, theirs, worker = states()
     clocks = (base["clock"], mine["clock"], theirs["clock"], mine["clock"] + 10)
     merged = {
-        "clusterer": worker.clusterer.merge(base["clusterer"], mine["clusterer"],
-                                            theirs["clusterer"]),
+        "clusterer": worker.clusterer.merge(
+            base["clusterer"], mine["clusterer"], theirs["clusterer"]
+        ),
         "items": ItemStats.merge(base["items"], mine["items"], theirs["items"], clocks=clocks),
         "ranker": OnlineRanker.merge(base["ranker"], mine["ranker"], theirs["ranker"]),
     }
     order = {i: n for n, i in enumerate(merged["items"]["vectors"]["ids"])}
     merged["signals"] = ItemSignals.merge(
-        base["signals"], mine["signals"], theirs["signals"], order=order,
-        item_ids=tuple(s["items"]["vectors"]["ids"] for s in (base, mine, theirs)))
+        base["signals"],
+        mine["signals"],
+        theirs["signals"],
+        order=order,
+        item_ids=tuple(s["items"]["vectors"]["ids"] for s in (base, mine, theirs)),
+    )
     for part, value in merged.items():
         assert value.keys() == mine[part].keys(), part
     assert merged["items"]["vectors"].keys() == mine["items"]["vectors"].keys()
     labels = ClusterLabeler.merge(base["labeler"], mine["labeler"], theirs["labeler"])
-    assert labels and all(entry.keys() == next(iter(mine["labeler"].values())).keys()
-                          for entry in labels.values())
+    assert labels and all(
+        entry.keys() == next(iter(mine["labeler"].values())).keys() for entry in labels.values()
+    )
 
 
 def test_every_part_of_the_shared_state_has_a_rule() -> None:

@@ -22,8 +22,16 @@ def events(start: int, count: int, users: range) -> list:
         user = f"u{users[n % len(users)]}"
         item = f"i{n % 7}"
         out.append(ClickEvent(event_id=f"c{n}", user_id=user, item_id=item, ts=float(n)))
-        out.append(ReviewEvent(event_id=f"r{n}", user_id=user, item_id=item,
-                               text=TOPICS[n % 3], rating=4.0, ts=float(n)))
+        out.append(
+            ReviewEvent(
+                event_id=f"r{n}",
+                user_id=user,
+                item_id=item,
+                text=TOPICS[n % 3],
+                rating=4.0,
+                ts=float(n),
+            )
+        )
     return out
 
 
@@ -43,12 +51,14 @@ def test_without_other_writers_the_merge_is_the_local_state() -> None:
     feed(worker, events(30, 30, range(5)))
     local = worker.shared_state()
     merged = merge_shared(base, local, base, worker.clusterer)
-    np.testing.assert_allclose(merged["clusterer"]["sums"], local["clusterer"]["sums"],
-                               atol=1e-9)
+    np.testing.assert_allclose(merged["clusterer"]["sums"], local["clusterer"]["sums"], atol=1e-9)
     np.testing.assert_allclose(merged["items"]["popularity"], local["items"]["popularity"])
-    np.testing.assert_allclose(merged["items"]["trending"]["stored"] *
-                               decay(merged["clock"] - merged["items"]["trending"]["t0"], 1000.0),
-                               worker.items.trending_scores(worker.clock), rtol=1e-9)
+    np.testing.assert_allclose(
+        merged["items"]["trending"]["stored"]
+        * decay(merged["clock"] - merged["items"]["trending"]["t0"], 1000.0),
+        worker.items.trending_scores(worker.clock),
+        rtol=1e-9,
+    )
     assert merged["clock"] == local["clock"]
 
 
@@ -70,14 +80,26 @@ def test_two_workers_add_up_to_one() -> None:
     np.testing.assert_allclose(merged["items"]["popularity"], reference["items"]["popularity"])
     ids = merged["clusterer"]["ids"].tolist()
     assert ids == reference["clusterer"]["ids"].tolist()
-    np.testing.assert_allclose(merged["clusterer"]["weights"],
-                               reference["clusterer"]["weights"], rtol=1e-6)
-    np.testing.assert_allclose(merged["clusterer"]["centers"],
-                               reference["clusterer"]["centers"], atol=1e-6)
-    counts = dict(zip(merged["items"]["vectors"]["ids"],
-                      merged["items"]["vectors"]["counts"].tolist(), strict=True))
-    assert counts == dict(zip(reference["items"]["vectors"]["ids"],
-                              reference["items"]["vectors"]["counts"].tolist(), strict=True))
+    np.testing.assert_allclose(
+        merged["clusterer"]["weights"], reference["clusterer"]["weights"], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        merged["clusterer"]["centers"], reference["clusterer"]["centers"], atol=1e-6
+    )
+    counts = dict(
+        zip(
+            merged["items"]["vectors"]["ids"],
+            merged["items"]["vectors"]["counts"].tolist(),
+            strict=True,
+        )
+    )
+    assert counts == dict(
+        zip(
+            reference["items"]["vectors"]["ids"],
+            reference["items"]["vectors"]["counts"].tolist(),
+            strict=True,
+        )
+    )
 
 
 def test_adopting_a_merged_state_keeps_histories_on_the_right_items() -> None:

@@ -13,8 +13,9 @@ from streamrec.clustering.river_clusterers import RiverDBSTREAM, RiverKMeans
 
 FACTORIES: dict[str, Callable[[], Clusterer]] = {
     "online-kmeans": lambda: OnlineKMeans(k=3, half_life=200, seed=7),
-    "online-kmeans-dynamic": lambda: OnlineKMeans(k=3, half_life=200, seed=7, dynamic=True,
-                                                  k_min=2, k_max=6),
+    "online-kmeans-dynamic": lambda: OnlineKMeans(
+        k=3, half_life=200, seed=7, dynamic=True, k_min=2, k_max=6
+    ),
     "river-kmeans": lambda: RiverKMeans(k=3, halflife=0.2, seed=7),
     "river-dbstream": lambda: RiverDBSTREAM(clustering_threshold=0.5, cleanup_interval=50),
     "batch-kmeans": lambda: BatchKMeans(k=3, refit_every=60, seed=7),

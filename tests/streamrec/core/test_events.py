@@ -12,8 +12,15 @@ from streamrec.core.events import (
     parse_event,
 )
 
-GOOD_REVIEW = {"type": "review", "event_id": "e1", "user_id": "u1", "item_id": "i1",
-               "text": "Bright strings, stay in tune", "rating": 4.0, "ts": 1_300_000_000}
+GOOD_REVIEW = {
+    "type": "review",
+    "event_id": "e1",
+    "user_id": "u1",
+    "item_id": "i1",
+    "text": "Bright strings, stay in tune",
+    "rating": 4.0,
+    "ts": 1_300_000_000,
+}
 
 
 def payload(**changes: object) -> bytes:
@@ -25,8 +32,9 @@ def test_round_trip_of_each_kind() -> None:
     events = [
         ReviewEvent(event_id="e", user_id="u", item_id="i", text="ok", ts=1.0),
         ClickEvent(event_id="c", user_id="u", item_id="i", ts=2.0, impression_id="imp"),
-        ImpressionEvent(impression_id="imp", user_id="u", items=["a", "b"], strategy="user",
-                        ts=3.0),
+        ImpressionEvent(
+            impression_id="imp", user_id="u", items=["a", "b"], strategy="user", ts=3.0
+        ),
     ]
     for event in events:
         assert parse_event(event.to_json()) == event

@@ -26,8 +26,7 @@ def test_a_dry_partition_that_may_hold_older_records_blocks() -> None:
     order, status = merger.plan(10, lambda p: at_end[p], ["p0", "p1"])
     assert order == ["p1"] and status == "blocked"  # p1 ran dry after its one record
     at_end["p1"] = True
-    assert merger.plan(10, lambda p: at_end[p], ["p0", "p1"]) == (["p1", "p0", "p0"],
-                                                                   "blocked")
+    assert merger.plan(10, lambda p: at_end[p], ["p0", "p1"]) == (["p1", "p0", "p0"], "blocked")
     at_end["p0"] = True
     assert merger.plan(10, lambda p: at_end[p], ["p0", "p1"])[1] == "exhausted"
     assert len(merger.take(10, lambda p: False, ["p0", "p1"], ignore_blocked=True)) == 3

@@ -28,9 +28,13 @@ def test_secrets_are_masked_in_config_output(monkeypatch) -> None:
 
 
 def test_sasl_options_pass_through() -> None:
-    settings = Settings(_env_file=None, kafka_security_protocol="SASL_SSL",
-                        kafka_sasl_mechanism="PLAIN", kafka_sasl_username="svc",
-                        kafka_sasl_password="pw")
+    settings = Settings(
+        _env_file=None,
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="PLAIN",
+        kafka_sasl_username="svc",
+        kafka_sasl_password="pw",
+    )
     options = settings.kafka_client_options()
     assert options["security_protocol"] == "SASL_SSL"
     assert options["sasl_plain_username"] == "svc"

@@ -32,8 +32,9 @@ def test_cache_embeds_each_text_once_and_persists(tmp_path) -> None:
     np.testing.assert_array_equal(first[0], first[2])
     np.testing.assert_array_equal(first[1], second[0])
     cache.save()
-    loaded = CachedEmbedder(lambda: pytest.fail("model must not load"), "counting",
-                            tmp_path / "cache.npz")
+    loaded = CachedEmbedder(
+        lambda: pytest.fail("model must not load"), "counting", tmp_path / "cache.npz"
+    )
     np.testing.assert_array_equal(loaded.encode(["d", "a b"]), np.vstack([second[1], first[0]]))
     assert loaded.dim == 16
 
@@ -57,8 +58,9 @@ def test_cache_keys_ending_in_nul_bytes_survive_a_round_trip(tmp_path) -> None:
     cache = CachedEmbedder(CountingEmbedder, "counting", tmp_path / "c.npz")
     cache.encode(texts)
     cache.save()
-    loaded = CachedEmbedder(lambda: pytest.fail("model must not load"), "counting",
-                            tmp_path / "c.npz")
+    loaded = CachedEmbedder(
+        lambda: pytest.fail("model must not load"), "counting", tmp_path / "c.npz"
+    )
     assert loaded.encode(texts).shape == (2000, 16)
 
 

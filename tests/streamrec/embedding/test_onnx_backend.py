@@ -22,8 +22,17 @@ def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def texts(amazon_slice) -> list[str]:  # type: ignore[no-untyped-def]
     reviews = [clean_text(i.text) for i in amazon_slice[:24]]
-    return [*reviews, "好的琴弦，声音很亮", "x " * 2000, "ok", "great", "meh.", "Five Stars",
-            "fine. good stuff", "Good. Good value"]
+    return [
+        *reviews,
+        "好的琴弦，声音很亮",
+        "x " * 2000,
+        "ok",
+        "great",
+        "meh.",
+        "Five Stars",
+        "fine. good stuff",
+        "Good. Good value",
+    ]
 
 
 def test_fp32_export_gives_the_torch_vectors(embedder, texts, onnx_dir) -> None:  # type: ignore[no-untyped-def]
@@ -43,8 +52,7 @@ def test_int8_stays_within_the_cosine_bar(embedder, texts, onnx_dir) -> None:  #
 
 
 def test_order_batches_and_empty_input(texts, onnx_dir) -> None:  # type: ignore[no-untyped-def]
-    small = OnnxEmbedder(resolve_model_path(DEFAULT_MODEL), "fp32", batch_size=3,
-                         folder=onnx_dir)
+    small = OnnxEmbedder(resolve_model_path(DEFAULT_MODEL), "fp32", batch_size=3, folder=onnx_dir)
     forward, backward = small.encode(texts[:7]), small.encode(texts[:7][::-1])
     np.testing.assert_allclose(forward, backward[::-1], atol=1e-5)
     assert small.encode([]).shape == (0, small.dim)
@@ -63,8 +71,13 @@ def test_unsupported_models_and_backends_are_refused() -> None:
     from sentence_transformers import SentenceTransformer, models
 
     transformer = models.Transformer(resolve_model_path(DEFAULT_MODEL))
-    cls_pooling = SentenceTransformer(modules=[transformer, models.Pooling(
-        transformer.auto_model.config.hidden_size, pooling_mode="cls")], device="cpu")
+    cls_pooling = SentenceTransformer(
+        modules=[
+            transformer,
+            models.Pooling(transformer.auto_model.config.hidden_size, pooling_mode="cls"),
+        ],
+        device="cpu",
+    )
     with pytest.raises(ValueError, match="mean pooling"):
         _require_mean_pooling(cls_pooling)
     with pytest.raises(ValueError, match="unknown embedding backend"):

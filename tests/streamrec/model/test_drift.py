@@ -27,8 +27,12 @@ def two_halves(amazon_cache) -> tuple[np.ndarray, np.ndarray]:
     cache = CachedEmbedder(lambda: None, DEFAULT_MODEL, amazon_cache)  # type: ignore[arg-type]
     vectors = cache.encode([clean_text(i.text) for i in interactions])
     items = sorted({i.item_id for i in interactions})
-    item_mean = np.vstack([vectors[[n for n, i in enumerate(interactions) if i.item_id == item]]
-                           .mean(axis=0) for item in items])
+    item_mean = np.vstack(
+        [
+            vectors[[n for n, i in enumerate(interactions) if i.item_id == item]].mean(axis=0)
+            for item in items
+        ]
+    )
     centred = item_mean - item_mean.mean(axis=0)
     axis = np.linalg.svd(centred, full_matrices=False)[2][0]
     side = dict(zip(items, (centred @ axis) > np.median(centred @ axis), strict=True))

@@ -16,8 +16,9 @@ EMBED = HashingEmbedder(64)
 
 
 def review(n: int, user: str, item: str, topic: str, ts: float) -> ReviewEvent:
-    return ReviewEvent(event_id=f"r{n}", user_id=user, item_id=item, text=TEXTS[topic],
-                       rating=5.0, ts=ts)
+    return ReviewEvent(
+        event_id=f"r{n}", user_id=user, item_id=item, text=TEXTS[topic], rating=5.0, ts=ts
+    )
 
 
 def stream(n_users: int = 12) -> list[ReviewEvent | ClickEvent]:
@@ -111,8 +112,14 @@ def test_engine_config_takes_every_matching_setting() -> None:
     from streamrec.core.settings import Settings
     from streamrec.model.config import EngineConfig
 
-    settings = Settings(_env_file=None, n_clusters=7, cluster_half_life_events=123.0,  # type: ignore[call-arg]
-                        profile_half_life_reviews=3.0, diversity=0.2, seed=4)
+    settings = Settings(
+        _env_file=None,
+        n_clusters=7,
+        cluster_half_life_events=123.0,  # type: ignore[call-arg]
+        profile_half_life_reviews=3.0,
+        diversity=0.2,
+        seed=4,
+    )
     config = EngineConfig.from_settings(settings)
     assert config.n_clusters == 7
     assert (config.cluster_half_life, config.profile_half_life) == (123.0, 3.0)

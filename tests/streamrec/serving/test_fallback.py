@@ -5,8 +5,12 @@ from streamrec.serving.schema import Assignment, RecList, ScoredItem
 
 
 def recs(level: str, *items: str) -> RecList:
-    return RecList(strategy=level, level=level, as_of=1.0,  # type: ignore[arg-type]
-                   items=[ScoredItem(item_id=i, score=1.0) for i in items])
+    return RecList(
+        strategy=level,
+        level=level,
+        as_of=1.0,  # type: ignore[arg-type]
+        items=[ScoredItem(item_id=i, score=1.0) for i in items],
+    )
 
 
 def test_each_level_answers_when_the_one_above_has_nothing() -> None:

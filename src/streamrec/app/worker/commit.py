@@ -29,8 +29,15 @@ ID_RANGE = 10_000  # cluster ids each worker process may hand out
 class Checkpointer:
     """Restores and writes the group's checkpoints for one worker."""
 
-    def __init__(self, group: str, interval_s: float, engine: Engine, store: RecsStore,
-                 progress: Progress, stopping: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        group: str,
+        interval_s: float,
+        engine: Engine,
+        store: RecsStore,
+        progress: Progress,
+        stopping: Callable[[], bool],
+    ) -> None:
         self.group = group
         self.interval_s = interval_s
         self.engine = engine
@@ -45,16 +52,19 @@ class Checkpointer:
 
     def restore(self) -> bool:
         """Adopt the group's shared model from Redis, if any (users come per partition)."""
-        blob = with_retry(lambda: self.store.load_checkpoint(self.group), "load checkpoint",
-                          self.stopping)
+        blob = with_retry(
+            lambda: self.store.load_checkpoint(self.group), "load checkpoint", self.stopping
+        )
         slot = with_retry(self.store.next_worker_slot, "worker slot")
         self._id_floor = (slot - 1) * ID_RANGE
         if blob is not None:
             shared = SharedCheckpoint.from_bytes(blob)
             self.engine.load_shared(shared.state)
             self._base_blob, self._base_version = blob, shared.version
-            log.info("restored shared model", extra={"version": shared.version,
-                                                     "clock": self.engine.clock})
+            log.info(
+                "restored shared model",
+                extra={"version": shared.version, "clock": self.engine.clock},
+            )
         else:  # everything learned from here on is this worker's contribution
             self._base_blob = SharedCheckpoint(self.engine.shared_state(), 0).to_bytes()
             self._base_version = 0
@@ -69,8 +79,9 @@ class Checkpointer:
 
     def load_partition(self, number: int) -> None:
         """Take over a partition's users, dedup entries and offsets from its checkpoint."""
-        blob = with_retry(lambda: self.store.load_partition_checkpoint(self.group, number),
-                          "load partition")
+        blob = with_retry(
+            lambda: self.store.load_partition_checkpoint(self.group, number), "load partition"
+        )
         if blob is not None:
             part = PartitionCheckpoint.from_bytes(blob)
             self.engine.absorb_users(part.users)
@@ -93,9 +104,11 @@ class Checkpointer:
         """Merge the shared model under WATCH and write it with the partitions, atomically."""
         local = self.engine.shared_state()
         parts = {
-            number: PartitionCheckpoint(self.engine.export_users(number),
-                                        self.progress.offsets_of(number),
-                                        self.progress.dedup.entries(number)).to_bytes()
+            number: PartitionCheckpoint(
+                self.engine.export_users(number),
+                self.progress.offsets_of(number),
+                self.progress.dedup.entries(number),
+            ).to_bytes()
             for number in sorted(self.progress.owned)
         }
         written: dict = {}

@@ -18,7 +18,8 @@ class Parsed:
 
     records: list[ConsumerRecord]
     events: list[tuple[ConsumerRecord, ReviewEvent | ClickEvent, int]] = field(
-        default_factory=list)  # (record, event, index of its text or -1)
+        default_factory=list
+    )  # (record, event, index of its text or -1)
     texts: list[str] = field(default_factory=list)
     dead: list[tuple[ConsumerRecord, str]] = field(default_factory=list)
     generation: int = 0  # the assignment it was read under
@@ -36,8 +37,9 @@ class Decoded:
     duplicates: int = 0
 
 
-def parse(records: list[ConsumerRecord], reviews_topic: str, max_text_chars: int,
-          generation: int) -> Parsed:
+def parse(
+    records: list[ConsumerRecord], reviews_topic: str, max_text_chars: int, generation: int
+) -> Parsed:
     """Validate and clean (no state changes); bad records become dead letters."""
     parsed = Parsed(records, generation=generation)
     for record in records:

@@ -49,21 +49,34 @@ class EmbedWorker:
         self.topics = Topics.from_settings(settings)
         self.embedder = embedder or embedder_from_settings(settings)
         self.engine = engine or Engine(self.embedder.dim, EngineConfig.from_settings(settings))
-        self.store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix),
-                               settings.recs_ttl_s)
+        self.store = RecsStore(
+            connect(settings), RedisKeys(settings.redis_prefix), settings.recs_ttl_s
+        )
         self.progress = Progress(DedupWindow(settings.dedup_window))
         self._stop = threading.Event()
         self.merger = EventTimeMerger()
-        self.reader = BatchReader(settings.batch_size, settings.batch_wait_ms,
-                                  self.topics.reviews, self.merger, self._stop.is_set)
-        self.checkpoints = Checkpointer(settings.worker_group, settings.checkpoint_interval_s,
-                                        self.engine, self.store, self.progress,
-                                        self._stop.is_set)
-        self.rebalance = RebalanceListener(self.checkpoints, self.engine, self.progress,
-                                           self.merger)
+        self.reader = BatchReader(
+            settings.batch_size,
+            settings.batch_wait_ms,
+            self.topics.reviews,
+            self.merger,
+            self._stop.is_set,
+        )
+        self.checkpoints = Checkpointer(
+            settings.worker_group,
+            settings.checkpoint_interval_s,
+            self.engine,
+            self.store,
+            self.progress,
+            self._stop.is_set,
+        )
+        self.rebalance = RebalanceListener(
+            self.checkpoints, self.engine, self.progress, self.merger
+        )
         self.erasure = Eraser(self.store, self.engine, self.progress)
-        self.processor = BatchProcessor(self.engine, self.store, self.topics, self.progress,
-                                        self.embedder.name)
+        self.processor = BatchProcessor(
+            self.engine, self.store, self.topics, self.progress, self.embedder.name
+        )
 
     # -- what callers read -------------------------------------------------------------
 
@@ -115,15 +128,21 @@ class EmbedWorker:
         """Process until stopped (SIGTERM), caught up, or idle for ``idle_timeout_s``."""
         self.checkpoints.restore()
         # range assignment keeps partition n of every input topic on one worker
-        consumer = make_consumer(self.settings, self.settings.worker_group,
-                                 group_instance_id=self.settings.worker_instance_id,
-                                 partition_assignment_strategy=(RangePartitionAssignor,))
+        consumer = make_consumer(
+            self.settings,
+            self.settings.worker_group,
+            group_instance_id=self.settings.worker_instance_id,
+            partition_assignment_strategy=(RangePartitionAssignor,),
+        )
         consumer.subscribe([self.topics.reviews, self.topics.clicks], listener=self.rebalance)
         producer = make_producer(self.settings)
         self.rebalance.consumer = consumer
         last_data = time.monotonic()
-        pool = ThreadPoolExecutor(1, thread_name_prefix="embed") \
-            if self.settings.overlap_embedding else None
+        pool = (
+            ThreadPoolExecutor(1, thread_name_prefix="embed")
+            if self.settings.overlap_embedding
+            else None
+        )
         ahead: tuple[Parsed, Future] | None = None  # the next batch, being embedded
         try:
             while not self.stopping:
@@ -171,8 +190,9 @@ class EmbedWorker:
                 self.rebalance.consumer = None
 
     def _parse(self, records: list) -> Parsed:
-        return parse(records, self.topics.reviews, self.settings.max_text_chars,
-                     self.progress.generation)
+        return parse(
+            records, self.topics.reviews, self.settings.max_text_chars, self.progress.generation
+        )
 
     def _embed(self, parsed: Parsed) -> np.ndarray:
         watch = obs.Stopwatch()

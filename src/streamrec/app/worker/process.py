@@ -27,8 +27,9 @@ FRESHNESS_HORIZON_S = 3600.0
 class BatchProcessor:
     """Applies batches and counts what it did."""
 
-    def __init__(self, engine: Engine, store: RecsStore, topics: Topics, progress: Progress,
-                 model_name: str) -> None:
+    def __init__(
+        self, engine: Engine, store: RecsStore, topics: Topics, progress: Progress, model_name: str
+    ) -> None:
         self.engine = engine
         self.store = store
         self.topics = topics
@@ -53,16 +54,23 @@ class BatchProcessor:
         out = self.engine.apply(decoded.events, matrix, decoded.partitions)
         # 1. side outputs, flushed before anything else becomes visible
         for record, reason in decoded.dead:
-            log.warning("dead letter", extra={"reason": reason, "topic": record.topic,
-                                              "partition": record.partition,
-                                              "offset": record.offset})
+            log.warning(
+                "dead letter",
+                extra={
+                    "reason": reason,
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                },
+            )
         if decoded.dead or out.lifecycle:
             send_side_outputs(producer, self.topics, decoded.dead, out.lifecycle)
         # 2. Redis writes
         redis_watch = obs.Stopwatch()
         summary = self.summary(self.engine.clock)
-        with_retry(lambda: self.store.write(out, summary), "write recs",
-                   on_retry=obs.REDIS_RETRIES.inc)
+        with_retry(
+            lambda: self.store.write(out, summary), "write recs", on_retry=obs.REDIS_RETRIES.inc
+        )
         obs.REDIS_SECONDS.observe(redis_watch.elapsed())
         self._observe_freshness(records)
         # offsets advance only once the batch's effects are in Redis
@@ -95,9 +103,11 @@ class BatchProcessor:
     def summary(self, events: int) -> dict:
         """The model summary under ``streamrec:v1:model``."""
         return {
-            "events": events, "users": len(self.engine.profiles),
+            "events": events,
+            "users": len(self.engine.profiles),
             "items": self.engine.items.n_items,
             "clusters": len(self.engine.clusterer.snapshot()),
-            "as_of": self.engine.as_of, "model": self.model_name,
+            "as_of": self.engine.as_of,
+            "model": self.model_name,
             "updated_at": time.time(),
         }

@@ -24,8 +24,14 @@ MAX_IDLE_S = 5.0  # how long a partition that lags behind may hold the others ba
 class BatchReader:
     """Polls into an :class:`EventTimeMerger` and takes micro-batches out of it."""
 
-    def __init__(self, batch_size: int, batch_wait_ms: int, reviews_topic: str,
-                 merger: EventTimeMerger, stopping: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        batch_size: int,
+        batch_wait_ms: int,
+        reviews_topic: str,
+        merger: EventTimeMerger,
+        stopping: Callable[[], bool],
+    ) -> None:
         self.batch_size = batch_size
         self.wait_s = batch_wait_ms / 1000
         self.reviews_topic = reviews_topic
@@ -33,16 +39,18 @@ class BatchReader:
         self.stopping = stopping
         self._buffered_since: float | None = None
 
-    def collect(self, consumer: KafkaConsumer,
-                until: Callable[[], bool] | None = None) -> list[ConsumerRecord]:
+    def collect(
+        self, consumer: KafkaConsumer, until: Callable[[], bool] | None = None
+    ) -> list[ConsumerRecord]:
         """The next micro-batch; empty when nothing is due (or ``until()`` turned true,
         in which case whatever is buffered waits for the next call)."""
         while not self.stopping():
             if until is not None and until():
                 return []
             buffered = len(self.merger)
-            polled = consumer.poll(timeout_ms=50 if buffered or until else 500,
-                                   max_records=4 * self.batch_size)
+            polled = consumer.poll(
+                timeout_ms=50 if buffered or until else 500, max_records=4 * self.batch_size
+            )
             for tp, records in polled.items():
                 self.merger.add(tp, records)
             if not len(self.merger):
@@ -63,8 +71,9 @@ class BatchReader:
                 return self.merger.take(limit, at_end, assigned, stop=self._review_counter())
             if status == BLOCKED and waited >= MAX_IDLE_S:
                 self._buffered_since = None
-                return self.merger.take(limit, at_end, assigned, ignore_blocked=True,
-                                        stop=self._review_counter())
+                return self.merger.take(
+                    limit, at_end, assigned, ignore_blocked=True, stop=self._review_counter()
+                )
         return []
 
     def _review_counter(self) -> Callable[[ConsumerRecord], bool]:
@@ -80,6 +89,7 @@ class BatchReader:
 
 def _at_end_checker(consumer: KafkaConsumer) -> Callable[[TopicPartition], bool]:
     """True for partitions with nothing left to fetch (position at the high watermark)."""
+
     def at_end(tp: TopicPartition) -> bool:
         high = consumer.highwater(tp)
         if high is None:

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 class RebalanceListener(ConsumerRebalanceListener):
     """kafka-python calls it on its IO thread when the group's assignment changes."""
 
-    def __init__(self, checkpoints: Checkpointer, engine: Engine, progress: Progress,
-                 merger: EventTimeMerger) -> None:
+    def __init__(
+        self, checkpoints: Checkpointer, engine: Engine, progress: Progress, merger: EventTimeMerger
+    ) -> None:
         self.checkpoints = checkpoints
         self.engine = engine
         self.progress = progress
