@@ -97,8 +97,15 @@ class Checkpointer:
         obs.CHECKPOINTS.inc()
         self.progress.dirty = False
         self._last = time.monotonic()
+        self.commit(consumer)
+
+    def commit(self, consumer: KafkaConsumer) -> None:
+        """Commit the checkpointed offsets of the assigned partitions to Kafka (only while
+        nothing is processed beyond the checkpoint)."""
+        assert not self.progress.dirty, "offsets beyond the checkpoint are not committed"
         # a failed commit is harmless: the checkpoint holds these offsets and wins on restart
         commit_offsets(consumer, self.progress.offsets)
+        self.progress.commit_owed = False
 
     def write(self) -> None:
         """Merge the shared model under WATCH and write it with the partitions, atomically."""

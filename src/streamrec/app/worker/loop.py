@@ -184,6 +184,8 @@ class EmbedWorker:
             try:
                 if self.progress.dirty:
                     self.checkpoints.checkpoint(consumer)
+                elif self.progress.commit_owed:
+                    self.checkpoints.commit(consumer)
             finally:
                 producer.close(timeout=10)
                 consumer.close(autocommit=False)
@@ -204,6 +206,8 @@ class EmbedWorker:
         erased = self.erasure.apply()
         if self.progress.dirty and (self.checkpoints.due() or erased):
             self.checkpoints.checkpoint(consumer)
+        elif self.progress.commit_owed and not self.progress.dirty:
+            self.checkpoints.commit(consumer)
         if erased:  # only once the checkpoint no longer holds them
             self.erasure.done(erased)
         self._update_lag(consumer)

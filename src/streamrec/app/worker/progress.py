@@ -14,12 +14,16 @@ from streamrec.checkpointing.dedup import DedupWindow
 @dataclass
 class Progress:
     """Offsets, owned partitions and the dedup window; ``dirty`` once a batch or an
-    erasure changed something the next checkpoint must hold."""
+    erasure changed something the next checkpoint must hold. While not dirty the
+    offsets are those of the last checkpoint."""
 
     dedup: DedupWindow
     offsets: dict[str, int] = field(default_factory=dict)  # next offset per "topic:partition"
     owned: set[int] = field(default_factory=set)  # partition numbers whose users live here
     dirty: bool = False
+    # the Kafka group's offsets may lag the checkpoint: a revocation writes the checkpoint
+    # without committing, and a partition taken over arrives at its checkpoint's offsets
+    commit_owed: bool = False
     generation: int = 0  # bumped by every rebalance: batches read before it are stale
 
     def advance(self, records: Iterable[ConsumerRecord]) -> None:

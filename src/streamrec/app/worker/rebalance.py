@@ -42,6 +42,7 @@ class RebalanceListener(ConsumerRebalanceListener):
             offset = self.progress.offsets.get(partition_key(tp.topic, tp.partition))
             if offset is not None:
                 self.consumer.seek(tp, offset)
+        self.progress.commit_owed = True  # the group may be behind the checkpoint's offsets
         log.info("partitions assigned", extra={"partitions": str(sorted(assigned))})
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
