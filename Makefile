@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup infra-up infra-down infra-status test test-unit lint demo bench clean
+.PHONY: setup infra-up infra-down infra-status test test-unit lint demo clean
 
 ## setup: install system packages, Python dependencies and Kafka's jars when missing
 setup: $(STAMP)
@@ -22,26 +22,30 @@ $(STAMP): pyproject.toml
 	@mkdir -p .infra && touch $(STAMP)
 
 ## infra-up / infra-down / infra-status: local Kafka (KRaft) and Redis on loopback
+## (dev tooling in devtools/, not part of the installed package)
 infra-up: setup
-	$(PYTHON) -m streamrec.cli infra up
+	$(PYTHON) -m devtools.infra up
 
 infra-down:
-	$(PYTHON) -m streamrec.cli infra down
+	$(PYTHON) -m devtools.infra down
 
 infra-status:
-	$(PYTHON) -m streamrec.cli infra status
+	$(PYTHON) -m devtools.infra status
 
-## test: lint, then the whole suite against real Kafka and Redis (started by the fixtures)
-test: setup
-	$(PYTHON) -m ruff check .
+## test: lint (style, format, import contracts), then the whole suite against real Kafka
+## and Redis (started by the fixtures)
+test: lint
 	$(PYTHON) -m pytest -q
 
+## test-unit: the tests that need no server and no model (marked neither integration nor slow)
 test-unit: setup
-	$(PYTHON) -m pytest -q tests/streamrec tests/test_doctests.py
+	$(PYTHON) -m pytest -q -m "not integration and not slow"
 
+## lint: ruff, the format check and the import contracts of pyproject.toml (lint-imports)
 lint: setup
 	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check . || true
+	$(PYTHON) -m ruff format --check .
+	PYTHONPATH=src lint-imports  # the checkout's package, whichever one is installed
 
 ## demo: the whole Amazon set through Kafka -> worker -> Redis, then a summary
 demo: infra-up

@@ -99,30 +99,41 @@ def main() -> None:
         "sklearn_minibatch": run_sklearn_minibatch(points),
         "river_kmeans": run_river(points),
     }
-    results: dict = {"batch_kmeans": {"seconds": round(batch_seconds, 3), "inertia_ratio": 1.0,
-                                      "inertia": round(reference_inertia, 3)}}
+    results: dict = {
+        "batch_kmeans": {
+            "seconds": round(batch_seconds, 3),
+            "inertia_ratio": 1.0,
+            "inertia": round(reference_inertia, 3),
+        }
+    }
     for name, (seconds, centers) in runs.items():
         results[name] = {
             "seconds": round(seconds, 4),
             "updates_per_s": round(len(points) / seconds, 1),
             "inertia_ratio": round(cosine_inertia(points, centers) / reference_inertia, 4),
-            "ari_vs_batch": round(adjusted_rand_score(reference_labels, assign(points, centers)),
-                                  4),
+            "ari_vs_batch": round(
+                adjusted_rand_score(reference_labels, assign(points, centers)), 4
+            ),
         }
         print(f"{name:26s} {results[name]}")
     online = results["online_kmeans"]["updates_per_s"]
     payload = {
         "data": "Amazon Musical Instruments 5-core, all-MiniLM-L6-v2 review embeddings",
-        "points": len(points), "k": K, "batch": BATCH,
+        "points": len(points),
+        "k": K,
+        "batch": BATCH,
         "results": results,
         "ratios": {
-            "online_vs_river_updates": round(online / results["river_kmeans"]["updates_per_s"],
-                                             1),
+            "online_vs_river_updates": round(online / results["river_kmeans"]["updates_per_s"], 1),
             "online_vs_sklearn_updates": round(
-                online / results["sklearn_minibatch"]["updates_per_s"], 2),
+                online / results["sklearn_minibatch"]["updates_per_s"], 2
+            ),
         },
-        "targets": {"online_vs_river_updates": ">= 20", "online_vs_sklearn_updates": ">= 1",
-                    "online_inertia_ratio": "<= 1.05"},
+        "targets": {
+            "online_vs_river_updates": ">= 20",
+            "online_vs_sklearn_updates": ">= 1",
+            "online_inertia_ratio": "<= 1.05",
+        },
         "machine": machine(),
     }
     print(payload["ratios"])

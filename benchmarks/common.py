@@ -20,9 +20,10 @@ def amazon_embeddings(limit: int | None = None) -> tuple[list, np.ndarray]:
 
     Embeddings are computed once with the real model and cached in an ignored file.
     """
-    from streamrec.datasets import amazon_interactions
-    from streamrec.embedding import CachedEmbedder, make_embedder, precompute
-    from streamrec.text import clean_text
+    from streamrec.core.text import clean_text
+    from streamrec.embedding.cache import CachedEmbedder, precompute
+    from streamrec.embedding.factory import make_embedder
+    from streamrec.evaluation.datasets import amazon_interactions
 
     interactions = [i for i in amazon_interactions(limit=limit) if i.text.strip()]
     texts = [clean_text(i.text) for i in interactions]

@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
 python3 -m pip install -q -e . 2>/dev/null || true
 command -v redis-server >/dev/null || { apt-get install -y -q redis-server >/dev/null; }
-python3 -m streamrec.cli infra up
+python3 -m devtools.infra up
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 python3 benchmarks/pipeline.py --device cuda --count "${COUNT:-4096}" --batch "${BATCH:-256}"
 mkdir -p "${OUT:-benchmarks/results}"
 cp benchmarks/results/pipeline.json "${OUT:-benchmarks/results}/pipeline-cuda.json" || true
-python3 -m streamrec.cli infra down
+python3 -m devtools.infra down

@@ -21,11 +21,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, write_result
-from streamrec.engine import BatchOutput
-from streamrec.profiles import UserProfiles
-from streamrec.redis_schema import Assignment, RecList, RedisKeys, ScoredItem
-from streamrec.settings import Settings
-from streamrec.store import RecsStore, connect
+from streamrec.core.settings import Settings
+from streamrec.model.output import BatchOutput
+from streamrec.model.profiles import UserProfiles
+from streamrec.serving.schema import Assignment, RecList, RedisKeys, ScoredItem
+from streamrec.serving.store import RecsStore, connect
 
 USERS = 100_000
 DIM = 384
@@ -44,17 +44,21 @@ def profile_bytes() -> dict:
         for item in range(5):
             profiles.mark_seen(row, (n + item * 7) % 900)
         profiles.partition[row] = n % 4
-    profiles.assign(np.arange(USERS), np.tile([[3, 7]], (USERS, 1)), np.full((USERS, 2), .5))
+    profiles.assign(np.arange(USERS), np.tile([[3, 7]], (USERS, 1)), np.full((USERS, 2), 0.5))
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     per_user = (after - before) / USERS
     vector = DIM * 4
-    return {"users": USERS, "bytes_per_user_total": round(per_user, 1),
-            "vector_bytes": vector, "bytes_per_user_beyond_vector": round(per_user - vector, 1),
-            "target_beyond_vector": "<= 2048",
-            "includes": "decayed sum (the vector), last review vector (float16), counts, "
-                        "time, top-2 clusters and similarities, partition, 5-item history, "
-                        "id and index entry"}
+    return {
+        "users": USERS,
+        "bytes_per_user_total": round(per_user, 1),
+        "vector_bytes": vector,
+        "bytes_per_user_beyond_vector": round(per_user - vector, 1),
+        "target_beyond_vector": "<= 2048",
+        "includes": "decayed sum (the vector), last review vector (float16), counts, "
+        "time, top-2 clusters and similarities, partition, 5-item history, "
+        "id and index entry",
+    }
 
 
 def redis_bytes() -> dict:
@@ -70,18 +74,33 @@ def redis_bytes() -> dict:
         for n in range(start, start + 1000):
             user = f"A{n:013d}"
             out.user_recs[user] = RecList(
-                strategy="user", level="user", user_id=user, cluster_id=3,
-                items=[ScoredItem(item_id=f"B{(n + i) % 900:09d}", score=round(1 / (i + 1), 6))
-                       for i in range(50)], as_of=1.4e9, produced_at=now)
-            out.assignments[user] = Assignment(cluster_id=3, similarity=0.61,
-                                               second_cluster_id=7, second_similarity=0.52,
-                                               as_of=1.4e9)
+                strategy="user",
+                level="user",
+                user_id=user,
+                cluster_id=3,
+                items=[
+                    ScoredItem(item_id=f"B{(n + i) % 900:09d}", score=round(1 / (i + 1), 6))
+                    for i in range(50)
+                ],
+                as_of=1.4e9,
+                produced_at=now,
+            )
+            out.assignments[user] = Assignment(
+                cluster_id=3,
+                similarity=0.61,
+                second_cluster_id=7,
+                second_similarity=0.52,
+                as_of=1.4e9,
+            )
         store.write(out)
     after = int(client.info("memory")["used_memory"])
     for key in client.scan_iter(RedisKeys(settings.redis_prefix).pattern(), count=1000):
         client.delete(key)
-    return {"users": users, "bytes_per_user": round((after - before) / users, 1),
-            "holds": "rec list of 50 items (JSON) + cluster assignment (JSON), two keys"}
+    return {
+        "users": users,
+        "bytes_per_user": round((after - before) / users, 1),
+        "holds": "rec list of 50 items (JSON) + cluster assignment (JSON), two keys",
+    }
 
 
 def main() -> None:
@@ -89,8 +108,7 @@ def main() -> None:
     print(profiles)
     redis = redis_bytes()
     print(redis)
-    write_result("memory.json", {"worker_profiles": profiles, "redis": redis,
-                                 "machine": machine()})
+    write_result("memory.json", {"worker_profiles": profiles, "redis": redis, "machine": machine()})
 
 
 if __name__ == "__main__":

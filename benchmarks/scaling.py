@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, write_result
 from pipeline import fresh_settings, produce, review_events
-from streamrec.kafka_io import ensure_topics
+from streamrec.kafka.topics import ensure_topics
 
 
 def env_of(settings, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -29,11 +29,18 @@ def run(workers: int, threads: int, count: int) -> float:
     settings = fresh_settings(batch_size=64, device="cpu", partitions=4)
     ensure_topics(settings)
     produce(settings, review_events(count, live=False))
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "streamrec.cli", "worker", "--idle-timeout", "20"],
-        env=env_of(settings, STREAMREC_TORCH_THREADS=str(threads),
-                   STREAMREC_WORKER_INSTANCE_ID=f"w{n}"),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for n in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "streamrec.cli", "worker", "--idle-timeout", "20"],
+            env=env_of(
+                settings, STREAMREC_TORCH_THREADS=str(threads), STREAMREC_WORKER_INSTANCE_ID=f"w{n}"
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for n in range(workers)
+    ]
     reports = [json.loads(proc.communicate()[0].strip().splitlines()[-1]) for proc in procs]
     assert sum(r["events"] for r in reports) == count, reports
     # from the first batch of any worker to the last batch of any (start-up not counted)
@@ -47,14 +54,20 @@ def main() -> None:
     print(f"one worker (all cores for torch): {one:.1f} events/s")
     two = run(workers=2, threads=1, count=count)
     print(f"two workers (one torch thread each): {two:.1f} events/s")
-    write_result("scaling.json", {
-        "events": count, "partitions": 4,
-        "one_worker_events_per_s": round(one, 2), "two_workers_events_per_s": round(two, 2),
-        "ratio_two_vs_one": round(two / one, 3),
-        "limit": f"{os.cpu_count()} cores: the model's matrix products already use every core "
-                 "in one process, so a second process only splits them (plus its own start-up "
-                 "and model load)",
-        "machine": machine()})
+    write_result(
+        "scaling.json",
+        {
+            "events": count,
+            "partitions": 4,
+            "one_worker_events_per_s": round(one, 2),
+            "two_workers_events_per_s": round(two, 2),
+            "ratio_two_vs_one": round(two / one, 3),
+            "limit": f"{os.cpu_count()} cores: the model's matrix products already use every core "
+            "in one process, so a second process only splits them (plus its own start-up "
+            "and model load)",
+            "machine": machine(),
+        },
+    )
 
 
 if __name__ == "__main__":

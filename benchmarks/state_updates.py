@@ -18,7 +18,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import amazon_embeddings, machine, write_result
-from streamrec.engine import Engine, EngineConfig
+from streamrec.model.config import EngineConfig
+from streamrec.model.engine import Engine
 
 BATCH = 64
 
@@ -40,12 +41,16 @@ def main() -> None:
     updates, events = run(interactions, vectors, outputs=False)
     with_refresh, _ = run(interactions, vectors, outputs=True)
     print(f"state updates only: {updates:.0f} events/s; with rec refresh: {with_refresh:.0f}")
-    write_result("state_updates.json", {
-        "events": events, "batch_reviews": BATCH,
-        "state_updates_events_per_s": round(updates, 1),
-        "with_rec_refresh_events_per_s": round(with_refresh, 1),
-        "machine": machine(),
-    })
+    write_result(
+        "state_updates.json",
+        {
+            "events": events,
+            "batch_reviews": BATCH,
+            "state_updates_events_per_s": round(updates, 1),
+            "with_rec_refresh_events_per_s": round(with_refresh, 1),
+            "machine": machine(),
+        },
+    )
 
 
 if __name__ == "__main__":

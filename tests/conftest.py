@@ -1,4 +1,9 @@
-"""Shared fixtures: real Kafka and Redis (started when needed), unique names per test."""
+"""Shared fixtures: real Kafka and Redis (started when needed), unique names per test.
+
+A test that uses the servers must be marked ``integration`` and one that loads
+the embedding model ``slow`` (collection fails otherwise), so ``make test-unit``
+(``-m "not integration and not slow"``) starts no server and loads no model.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,23 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from streamrec.devinfra import LocalInfra
-from streamrec.settings import Settings
+from devtools.infra import LocalInfra
+from streamrec.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 _AMAZON_FILE = "reviews_Musical_Instruments_5.json.gz"
 # the shared data folder beside the checkout (as on CI), else the copy vendored for the demo
-AMAZON = next((p for p in (ROOT.parent / "shared/datasets/amazon-musical-instruments-5core"
-                           / _AMAZON_FILE, ROOT / "data/amazon" / _AMAZON_FILE) if p.exists()),
-              ROOT / "data/amazon" / _AMAZON_FILE)
+AMAZON = next(
+    (
+        p
+        for p in (
+            ROOT.parent / "shared/datasets/amazon-musical-instruments-5core" / _AMAZON_FILE,
+            ROOT / "data/amazon" / _AMAZON_FILE,
+        )
+        if p.exists()
+    ),
+    ROOT / "data/amazon" / _AMAZON_FILE,
+)
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +45,20 @@ def infra() -> Iterator[LocalInfra]:
     yield servers
     if started and not os.environ.get("STREAMREC_KEEP_INFRA"):
         servers.down()
+
+
+NEEDS_MARK = {"infra": "integration", "embedder": "slow"}  # fixture -> marker it requires
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        f"{item.nodeid} uses {fixture} but is not marked {marker}"
+        for item in items
+        for fixture, marker in NEEDS_MARK.items()
+        if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None
+    ]
+    if unmarked:
+        raise pytest.UsageError("\n".join(unmarked))
 
 
 def unique(name: str) -> str:
@@ -67,7 +94,7 @@ def settings(infra: LocalInfra) -> Settings:
 @pytest.fixture(scope="session")
 def embedder():
     """The real all-MiniLM-L6-v2 model, loaded once per test session."""
-    from streamrec.embedding import SentenceTransformerEmbedder
+    from streamrec.embedding.torch_backend import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(device="cpu")
 
@@ -75,7 +102,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def amazon_slice():
     """The first 60 Amazon interactions in event-time order."""
-    from streamrec.datasets import amazon_interactions
+    from streamrec.evaluation.datasets import amazon_interactions
 
     return amazon_interactions(AMAZON, limit=60)
 
@@ -86,10 +113,10 @@ CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
 @pytest.fixture(scope="session")
 def amazon_cache(embedder) -> Path:
     """Real embeddings of the first 600 Amazon reviews, computed once (kept in .cache/)."""
-    from streamrec.datasets import amazon_interactions
-    from streamrec.embedding import CachedEmbedder, precompute
-    from streamrec.settings import DEFAULT_MODEL
-    from streamrec.text import clean_text
+    from streamrec.core.settings import DEFAULT_MODEL
+    from streamrec.core.text import clean_text
+    from streamrec.embedding.cache import CachedEmbedder, precompute
+    from streamrec.evaluation.datasets import amazon_interactions
 
     path = CACHE_DIR / "test-amazon-600.npz"
     cache = CachedEmbedder(lambda: embedder, DEFAULT_MODEL, path)

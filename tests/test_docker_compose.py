@@ -4,8 +4,8 @@ from pathlib import Path
 
 import yaml
 
-from streamrec.devinfra import KAFKA_VERSION
-from streamrec.settings import Settings
+from devtools.infra import KAFKA_VERSION
+from streamrec.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kafka import KafkaConsumer
 
-from streamrec.events import ClickEvent, ReviewEvent
-from streamrec.kafka_io import Topics, ensure_topics, make_producer
-from streamrec.producer import publish
-from streamrec.settings import Settings
-from streamrec.worker import EmbedWorker
+from streamrec.app.worker import EmbedWorker
+from streamrec.core.events import ClickEvent, ReviewEvent
+from streamrec.core.settings import Settings
+from streamrec.kafka.clients import make_producer
+from streamrec.kafka.producer import publish
+from streamrec.kafka.topics import Topics, ensure_topics
 
 
 def produce(settings: Settings, events: Sequence[ReviewEvent | ClickEvent]) -> None:
@@ -24,8 +25,9 @@ def produce(settings: Settings, events: Sequence[ReviewEvent | ClickEvent]) -> N
         producer.close()
 
 
-def produce_raw(settings: Settings, topic: str, values: Sequence[bytes | None],
-                key: bytes = b"k") -> None:
+def produce_raw(
+    settings: Settings, topic: str, values: Sequence[bytes | None], key: bytes = b"k"
+) -> None:
     ensure_topics(settings)
     producer = make_producer(settings)
     try:
@@ -34,6 +36,26 @@ def produce_raw(settings: Settings, topic: str, values: Sequence[bytes | None],
         producer.flush()
     finally:
         producer.close()
+
+
+def wait_until(
+    condition: Callable[[], object], timeout: float, what: str, every: float = 0.05
+) -> None:
+    """Poll ``condition`` until it holds; fail the test with ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
+        time.sleep(every)
+
+
+def join_all(threads: Sequence[threading.Thread], timeout: float) -> None:
+    """Join threads within ``timeout`` s in all; fail the test if one is still running."""
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = [t.name for t in threads if t.is_alive()]
+    assert not alive, f"threads still running after {timeout} s: {alive}"
 
 
 def run_worker(worker: EmbedWorker, timeout: float = 180.0, **options: object) -> None:
@@ -58,8 +80,12 @@ def run_worker(worker: EmbedWorker, timeout: float = 180.0, **options: object) -
 
 
 def read_topic(settings: Settings, topic: str, expected: int, timeout: float = 30.0) -> list:
-    consumer = KafkaConsumer(topic, **settings.kafka_client_options(),
-                             auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        topic,
+        **settings.kafka_client_options(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     records: list = []
     deadline = time.monotonic() + timeout
     try:

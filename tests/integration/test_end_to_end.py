@@ -7,14 +7,14 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from streamrec.app.worker import EmbedWorker
 from streamrec.cli import app
-from streamrec.client import RecsClient
-from streamrec.datasets import interactions_to_events
-from streamrec.events import ReviewEvent
-from streamrec.kafka_io import committed_offsets
-from streamrec.redis_schema import RedisKeys
-from streamrec.store import connect
-from streamrec.worker import EmbedWorker
+from streamrec.core.events import ReviewEvent
+from streamrec.evaluation.datasets import interactions_to_events
+from streamrec.kafka.offsets import committed_offsets
+from streamrec.serving.client import RecsClient
+from streamrec.serving.schema import RedisKeys
+from streamrec.serving.store import connect
 from tests.integration.helpers import produce, produce_raw, read_topic, run_worker, topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -31,7 +31,7 @@ def test_events_reach_redis_for_exactly_those_users_and_offsets_cover_all(
     keys = RedisKeys(settings.redis_prefix)
     client = connect(settings)
     prefix = keys.user_recs("")
-    stored_users = {k.decode()[len(prefix):] for k in client.scan_iter(prefix + "*")}
+    stored_users = {k.decode()[len(prefix) :] for k in client.scan_iter(prefix + "*")}
     assert stored_users == {e.user_id for e in events}
     assert worker.events_total == len(events)
 
@@ -40,39 +40,50 @@ def test_events_reach_redis_for_exactly_those_users_and_offsets_cover_all(
     for tp, offset in committed.items():
         per_topic[tp.topic] = per_topic.get(tp.topic, 0) + offset
     reviews = sum(isinstance(e, ReviewEvent) for e in events)
-    assert per_topic == {settings.topic_reviews: reviews,
-                         settings.topic_clicks: len(events) - reviews}
+    assert per_topic == {
+        settings.topic_reviews: reviews,
+        settings.topic_clicks: len(events) - reviews,
+    }
 
     answer = RecsClient.from_settings(settings).recommend(events[0].user_id, k=5)
     assert answer.level == "user" and len(answer.item_ids()) == 5
     assert events[0].item_id not in answer.item_ids()
 
-    env = {"STREAMREC_REDIS_URL": settings.redis_url,
-           "STREAMREC_REDIS_PREFIX": settings.redis_prefix}
+    env = {
+        "STREAMREC_REDIS_URL": settings.redis_url,
+        "STREAMREC_REDIS_PREFIX": settings.redis_prefix,
+    }
     result = CliRunner().invoke(app, ["recs", events[0].user_id, "-k", "3"], env=env)
     assert result.exit_code == 0, result.output
     assert "level=user" in result.output and "as_of=" in result.output
-    assert len([line for line in result.output.splitlines() if line.strip()[:2].strip(". ")
-                .isdigit()]) == 3
+    assert (
+        len([line for line in result.output.splitlines() if line.strip()[:2].strip(". ").isdigit()])
+        == 3
+    )
 
     fragments = [e.text[:40].encode() for e in events if isinstance(e, ReviewEvent)]
     for key in client.scan_iter(keys.pattern()):
         value = client.get(key) if client.type(key) == b"string" else b""
         assert not any(fragment in value for fragment in fragments), key  # no raw text
 
-    lifecycle = [json.loads(r.value) for r in
-                 read_topic(settings, settings.topic_cluster_events, settings.n_clusters)]
+    lifecycle = [
+        json.loads(r.value)
+        for r in read_topic(settings, settings.topic_cluster_events, settings.n_clusters)
+    ]
     assert [e["kind"] for e in lifecycle[: settings.n_clusters]] == ["born"] * settings.n_clusters
     assert len({e["cluster_id"] for e in lifecycle}) >= settings.n_clusters
 
 
-def test_clusters_command_prints_labels_and_draws_the_map(settings, embedder, amazon_slice,
-                                                           tmp_path) -> None:
+def test_clusters_command_prints_labels_and_draws_the_map(
+    settings, embedder, amazon_slice, tmp_path
+) -> None:
     produce(settings, interactions_to_events(amazon_slice))
     run_worker(EmbedWorker(settings, embedder=embedder))
-    env = {"STREAMREC_REDIS_URL": settings.redis_url,
-           "STREAMREC_REDIS_PREFIX": settings.redis_prefix,
-           "STREAMREC_WORKER_GROUP": settings.worker_group}
+    env = {
+        "STREAMREC_REDIS_URL": settings.redis_url,
+        "STREAMREC_REDIS_PREFIX": settings.redis_prefix,
+        "STREAMREC_WORKER_GROUP": settings.worker_group,
+    }
     picture = tmp_path / "map.png"
     result = CliRunner().invoke(app, ["clusters", "--plot", str(picture)], env=env)
     assert result.exit_code == 0, result.output

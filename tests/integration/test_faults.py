@@ -13,15 +13,15 @@ import time
 import numpy as np
 import pytest
 
-from streamrec.clusters_view import all_users, load_group_state
-from streamrec.datasets import amazon_interactions, interactions_to_events
-from streamrec.kafka_io import committed_offsets, end_offsets
-from streamrec.redis_schema import RecList, RedisKeys
-from streamrec.settings import Settings
-from streamrec.store import connect
-from streamrec.worker import EmbedWorker
+from streamrec.app.worker import EmbedWorker
+from streamrec.cli.views import all_users, load_group_state
+from streamrec.core.settings import Settings
+from streamrec.evaluation.datasets import amazon_interactions, interactions_to_events
+from streamrec.kafka.offsets import committed_offsets, end_offsets
+from streamrec.serving.schema import RecList, RedisKeys
+from streamrec.serving.store import connect
 from tests.conftest import AMAZON, replace, settings_env
-from tests.integration.helpers import produce, run_worker
+from tests.integration.helpers import produce, run_worker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,7 +30,9 @@ def spawn_worker(settings: Settings, log_path, *options: str) -> subprocess.Pope
     log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         [sys.executable, "-m", "streamrec.cli", "worker", *(options or ["--until-caught-up"])],
-        env=settings_env(settings), stdout=log, stderr=log,
+        env=settings_env(settings),
+        stdout=log,
+        stderr=log,
     )
 
 
@@ -49,8 +51,10 @@ def final_state(settings: Settings) -> tuple[dict, dict, dict, dict[str, RecList
     users = all_users(parts)
     by_user = {u: n for n, u in enumerate(users["ids"])}
     prefix = keys.user_recs("")
-    recs = {k.decode()[len(prefix):]: RecList.model_validate_json(client.get(k))
-            for k in client.scan_iter(prefix + "*")}
+    recs = {
+        k.decode()[len(prefix) :]: RecList.model_validate_json(client.get(k))
+        for k in client.scan_iter(prefix + "*")
+    }
     return shared, offsets, {"users": users, "row": by_user}, recs
 
 
@@ -61,35 +65,48 @@ def assert_same_effects(expected: tuple, actual: tuple) -> None:
     assert got_state["clock"] == ref_state["clock"]  # no event applied twice or lost
     assert got_users["row"].keys() == ref_users["row"].keys()
     order = [got_users["row"][u] for u in ref_users["users"]["ids"]]
-    np.testing.assert_allclose(np.asarray(got_users["users"]["sums"])[order],
-                               ref_users["users"]["sums"], atol=1e-5)
-    np.testing.assert_array_equal(np.asarray(got_users["users"]["counts"])[order],
-                                  ref_users["users"]["counts"])
-    np.testing.assert_allclose(got_state["clusterer"]["centers"],
-                               ref_state["clusterer"]["centers"], atol=1e-5)
-    np.testing.assert_allclose(got_state["items"]["popularity"],
-                               ref_state["items"]["popularity"])
+    np.testing.assert_allclose(
+        np.asarray(got_users["users"]["sums"])[order], ref_users["users"]["sums"], atol=1e-5
+    )
+    np.testing.assert_array_equal(
+        np.asarray(got_users["users"]["counts"])[order], ref_users["users"]["counts"]
+    )
+    np.testing.assert_allclose(
+        got_state["clusterer"]["centers"], ref_state["clusterer"]["centers"], atol=1e-5
+    )
+    np.testing.assert_allclose(got_state["items"]["popularity"], ref_state["items"]["popularity"])
     assert got_recs.keys() == ref_recs.keys()
     for user, recs in ref_recs.items():
         assert got_recs[user].item_ids() == recs.item_ids(), user
-        np.testing.assert_allclose([i.score for i in got_recs[user].items],
-                                   [i.score for i in recs.items], atol=1e-4)
+        np.testing.assert_allclose(
+            [i.score for i in got_recs[user].items], [i.score for i in recs.items], atol=1e-4
+        )
 
 
 @pytest.fixture
 def replay_settings(settings: Settings, amazon_cache) -> Settings:
-    return replace(settings, **{
-        "embed_cache": amazon_cache, "batch_size": 8, "checkpoint_interval_s": 0.3,
-        "kafka_session_timeout_ms": 6000, "worker_instance_id": "worker-0",
-    })
+    return replace(
+        settings,
+        **{
+            "embed_cache": amazon_cache,
+            "batch_size": 8,
+            "checkpoint_interval_s": 0.3,
+            "kafka_session_timeout_ms": 6000,
+            "worker_instance_id": "worker-0",
+        },
+    )
 
 
-def test_kill_9_at_five_random_points_changes_nothing(replay_settings, embedder, tmp_path
-                                                      ) -> None:
+def test_kill_9_at_five_random_points_changes_nothing(replay_settings, embedder, tmp_path) -> None:
     events = interactions_to_events(amazon_interactions(AMAZON, limit=300))
     produce(replay_settings, events)
-    reference = replace(replay_settings, **{"worker_group": "ref-" + os.urandom(4).hex(),
-                                                   "redis_prefix": "ref-" + os.urandom(4).hex()})
+    reference = replace(
+        replay_settings,
+        **{
+            "worker_group": "ref-" + os.urandom(4).hex(),
+            "redis_prefix": "ref-" + os.urandom(4).hex(),
+        },
+    )
     run_worker(EmbedWorker(reference))
 
     faulty = replay_settings
@@ -109,20 +126,20 @@ def test_kill_9_at_five_random_points_changes_nothing(replay_settings, embedder,
     topics = [faulty.topic_reviews, faulty.topic_clicks]
     ends = end_offsets(faulty, topics)
     assert committed_offsets(faulty, faulty.worker_group) == {
-        tp: end for tp, end in ends.items() if end > 0}
+        tp: end for tp, end in ends.items() if end > 0
+    }
 
 
 def test_sigterm_drains_checkpoints_and_commits(replay_settings, tmp_path) -> None:
     events = interactions_to_events(amazon_interactions(AMAZON, limit=300))
     produce(replay_settings, events)
     worker = spawn_worker(replay_settings, tmp_path / "worker.log", "--idle-timeout", "60")
-    deadline = time.monotonic() + 60
-    while progress(replay_settings) < 100 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: progress(replay_settings) >= 100, 60, "100 events are processed")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) == 0, (tmp_path / "worker.log").read_text()[-2000:]
     _, offsets, _, _ = final_state(replay_settings)
     committed = committed_offsets(replay_settings, replay_settings.worker_group)
-    assert {f"{tp.topic}:{tp.partition}": o for tp, o in committed.items()} == \
-        {k: v for k, v in offsets.items() if v > 0}
+    assert {f"{tp.topic}:{tp.partition}": o for tp, o in committed.items()} == {
+        k: v for k, v in offsets.items() if v > 0
+    }
     assert sum(offsets.values()) < len(events)  # it stopped early, on request

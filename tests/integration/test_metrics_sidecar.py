@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from streamrec.events import ClickEvent, ImpressionEvent
-from streamrec.kafka_io import ensure_topics, make_producer
-from streamrec.redis_schema import RedisKeys
-from streamrec.sidecar import MetricsSidecar
-from streamrec.store import connect
+from streamrec.app.sidecar import MetricsSidecar
+from streamrec.core.events import ClickEvent, ImpressionEvent
+from streamrec.kafka.clients import make_producer
+from streamrec.kafka.topics import ensure_topics
+from streamrec.serving.schema import RedisKeys
+from streamrec.serving.store import connect
 
 pytestmark = pytest.mark.integration
 
@@ -17,16 +18,20 @@ def send(settings, events) -> None:
     ensure_topics(settings)
     producer = make_producer(settings)
     for event in events:
-        topic = (settings.topic_impressions if isinstance(event, ImpressionEvent)
-                 else settings.topic_clicks)
+        topic = (
+            settings.topic_impressions
+            if isinstance(event, ImpressionEvent)
+            else settings.topic_clicks
+        )
         producer.send(topic, key=event.user_id.encode(), value=event.to_json())
     producer.flush()
     producer.close()
 
 
 def served(n: int, user: str, items: list[str], ts: float, strategy: str) -> ImpressionEvent:
-    return ImpressionEvent(impression_id=f"imp{n}", user_id=user, items=items,
-                           strategy=strategy, ts=ts)
+    return ImpressionEvent(
+        impression_id=f"imp{n}", user_id=user, items=items, strategy=strategy, ts=ts
+    )
 
 
 def test_sidecar_scores_each_strategy_and_survives_a_restart(settings) -> None:
@@ -45,18 +50,21 @@ def test_sidecar_scores_each_strategy_and_survives_a_restart(settings) -> None:
     redis = connect(settings)
     keys = RedisKeys(settings.redis_prefix)
     user = {k.decode(): float(v) for k, v in redis.hgetall(keys.metrics("user")).items()}
-    trending = {k.decode(): float(v)
-                for k, v in redis.hgetall(keys.metrics("trending")).items()}
+    trending = {k.decode(): float(v) for k, v in redis.hgetall(keys.metrics("trending")).items()}
     assert user["hit@10:last10"] == 1.0
     assert user["mrr:last10"] == pytest.approx((1 + 1 / 2) / 2)
     assert trending["mrr:last10"] == pytest.approx(1 / 3)
     assert user["ctr:total"] == 1.0
     assert sidecar.unmatched == 1
 
-    send(settings, [served(4, "u3", ["q"], 30, "user"),
-                    ClickEvent(event_id="c5", user_id="u3", item_id="z", ts=31),
-                    ClickEvent(event_id="c1", user_id="u1", item_id="a", ts=11,
-                               impression_id="imp1")])  # a redelivered click
+    send(
+        settings,
+        [
+            served(4, "u3", ["q"], 30, "user"),
+            ClickEvent(event_id="c5", user_id="u3", item_id="z", ts=31),
+            ClickEvent(event_id="c1", user_id="u1", item_id="a", ts=11, impression_id="imp1"),
+        ],
+    )  # a redelivered click
     restarted = MetricsSidecar(settings, window=10, period_s=3600)
     restarted.run(until_caught_up=True)
     user = {k.decode(): float(v) for k, v in redis.hgetall(keys.metrics("user")).items()}

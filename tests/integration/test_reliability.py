@@ -8,17 +8,18 @@ import time
 import pytest
 from kafka import KafkaConsumer
 
-from streamrec.clusters_view import all_users, load_group_state
-from streamrec.datasets import amazon_interactions, interactions_to_events
-from streamrec.devinfra import RedisServer
-from streamrec.events import ReviewEvent
-from streamrec.kafka_io import committed_offsets, make_producer
-from streamrec.redis_schema import RedisKeys
-from streamrec.store import connect
-from streamrec.worker import EmbedWorker
+from devtools.infra import RedisServer
+from streamrec.app.worker import EmbedWorker
+from streamrec.cli.views import all_users, load_group_state
+from streamrec.core.events import ReviewEvent
+from streamrec.evaluation.datasets import amazon_interactions, interactions_to_events
+from streamrec.kafka.clients import make_producer
+from streamrec.kafka.offsets import committed_offsets
+from streamrec.serving.schema import RedisKeys
+from streamrec.serving.store import connect
 from tests.conftest import AMAZON, replace
 from tests.integration.bad_messages import BAD_MESSAGES
-from tests.integration.helpers import produce, run_worker
+from tests.integration.helpers import produce, run_worker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,8 +32,9 @@ def test_every_bad_message_is_dead_lettered_and_good_ones_around_it_count(
     duplicate = next(e for e in good if isinstance(e, ReviewEvent))
     produce(settings, good[:40])
     producer = make_producer(settings)
-    cases = [(n, t, p if n != "duplicate event id" else duplicate.to_json())
-             for n, t, p in BAD_MESSAGES]
+    cases = [
+        (n, t, p if n != "duplicate event id" else duplicate.to_json()) for n, t, p in BAD_MESSAGES
+    ]
     for _, topic, payload in cases:
         name = settings.topic_reviews if topic == "reviews" else settings.topic_clicks
         producer.send(name, key=b"bad-user", value=payload)
@@ -46,9 +48,13 @@ def test_every_bad_message_is_dead_lettered_and_good_ones_around_it_count(
     assert worker.events_total == len(good)
     assert worker.dead_letters == len(cases)
 
-    consumer = KafkaConsumer(settings.topic_dead_letter, **settings.kafka_client_options(),
-                             auto_offset_reset="earliest", max_partition_fetch_bytes=16 << 20,
-                             fetch_max_bytes=64 << 20)
+    consumer = KafkaConsumer(
+        settings.topic_dead_letter,
+        **settings.kafka_client_options(),
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=16 << 20,
+        fetch_max_bytes=64 << 20,
+    )
     letters = []
     deadline = time.monotonic() + 60
     while len(letters) < len(cases) and time.monotonic() < deadline:
@@ -61,8 +67,10 @@ def test_every_bad_message_is_dead_lettered_and_good_ones_around_it_count(
         headers = dict(record.headers)
         assert headers["streamrec.error"].decode()
         assert int(headers["streamrec.source.offset"]) >= 0
-        assert headers["streamrec.source.topic"].decode() in (settings.topic_reviews,
-                                                               settings.topic_clicks)
+        assert headers["streamrec.source.topic"].decode() in (
+            settings.topic_reviews,
+            settings.topic_clicks,
+        )
         by_value.setdefault(record.value, []).append(headers["streamrec.error"].decode())
     for name, _, payload in cases:
         assert (payload or b"") in by_value, name
@@ -73,14 +81,18 @@ def test_redis_with_password_end_to_end_and_masked(settings, amazon_cache, tmp_p
     server = RedisServer(tmp_path / "redis-auth", port=26393, password="s3cret-pw")
     server.start()
     try:
-        secured = replace(settings, **{
-            "redis_url": "redis://127.0.0.1:26393/0", "redis_password": "s3cret-pw",
-            "embed_cache": amazon_cache})
+        secured = replace(
+            settings,
+            **{
+                "redis_url": "redis://127.0.0.1:26393/0",
+                "redis_password": "s3cret-pw",
+                "embed_cache": amazon_cache,
+            },
+        )
         events = interactions_to_events(amazon_interactions(AMAZON, limit=10))
         produce(secured, events)
         run_worker(EmbedWorker(secured))
-        assert connect(secured).exists(RedisKeys(secured.redis_prefix).user_recs(
-            events[0].user_id))
+        assert connect(secured).exists(RedisKeys(secured.redis_prefix).user_recs(events[0].user_id))
         assert "s3cret-pw" not in str(secured.masked())
         unauthenticated = replace(secured, **{"redis_password": None})
         import redis
@@ -102,8 +114,10 @@ def test_delete_user_leaves_no_trace_in_redis(settings, amazon_cache) -> None:
     produce(settings, events)
     worker = EmbedWorker(settings)
     run_worker(worker)
-    env = {"STREAMREC_REDIS_URL": settings.redis_url,
-           "STREAMREC_REDIS_PREFIX": settings.redis_prefix}
+    env = {
+        "STREAMREC_REDIS_URL": settings.redis_url,
+        "STREAMREC_REDIS_PREFIX": settings.redis_prefix,
+    }
     result = CliRunner().invoke(app, ["delete-user", victim], env=env)
     assert result.exit_code == 0, result.output
     run_worker(EmbedWorker(settings))  # the next worker run applies the request
@@ -124,29 +138,35 @@ def test_delete_user_leaves_no_trace_in_redis(settings, amazon_cache) -> None:
     assert len(users["ids"]) == len({e.user_id for e in events}) - 1
 
 
-def test_redis_outage_backs_off_commits_nothing_and_catches_up(settings, amazon_cache,
-                                                                tmp_path) -> None:
+def test_redis_outage_backs_off_commits_nothing_and_catches_up(
+    settings, amazon_cache, tmp_path
+) -> None:
     server = RedisServer(tmp_path / "redis-outage", port=26394)
     server.start()
-    settings = replace(settings, **{"redis_url": "redis://127.0.0.1:26394/0",
-                                           "embed_cache": amazon_cache, "batch_size": 4,
-                                           "checkpoint_interval_s": 0})
+    settings = replace(
+        settings,
+        **{
+            "redis_url": "redis://127.0.0.1:26394/0",
+            "embed_cache": amazon_cache,
+            "batch_size": 4,
+            "checkpoint_interval_s": 0,
+        },
+    )
     events = interactions_to_events(amazon_interactions(AMAZON, limit=200))
     produce(settings, events[:100])
     worker = EmbedWorker(settings)
     thread = threading.Thread(target=worker.run, kwargs={"idle_timeout_s": 8.0})
     try:
         thread.start()
-        deadline = time.monotonic() + 60
-        while worker.events_total < 40 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: worker.events_total >= 40, 60, "40 events are processed")
         server.stop()
         committed_during = []
         produce(settings, events[100:])
         for _ in range(10):  # 10 s without Redis
             time.sleep(1)
-            committed_during.append(sum(committed_offsets(settings,
-                                                          settings.worker_group).values()))
+            committed_during.append(
+                sum(committed_offsets(settings, settings.worker_group).values())
+            )
         assert len(set(committed_during)) == 1, "offsets moved while Redis was down"
         server.start()
         thread.join(120)
@@ -160,25 +180,30 @@ def test_redis_outage_backs_off_commits_nothing_and_catches_up(settings, amazon_
     assert sum(committed_offsets(settings, settings.worker_group).values()) == len(events)
 
 
-def test_broker_restart_mid_stream_worker_recovers_by_itself(settings, amazon_cache, infra,
-                                                              tmp_path) -> None:
-    from streamrec.devinfra import KafkaServer
+def test_broker_restart_mid_stream_worker_recovers_by_itself(
+    settings, amazon_cache, infra, tmp_path
+) -> None:
+    from devtools.infra import KafkaServer
 
-    broker = KafkaServer(tmp_path / "kafka", port=29392, controller_port=29393,
-                         libs_dir=infra.kafka.libs)
+    broker = KafkaServer(
+        tmp_path / "kafka", port=29392, controller_port=29393, libs_dir=infra.kafka.libs
+    )
     broker.start()
-    settings = replace(settings, kafka_bootstrap_servers=broker.bootstrap,
-                       embed_cache=amazon_cache, batch_size=4, checkpoint_interval_s=0,
-                       kafka_session_timeout_ms=10000)
+    settings = replace(
+        settings,
+        kafka_bootstrap_servers=broker.bootstrap,
+        embed_cache=amazon_cache,
+        batch_size=4,
+        checkpoint_interval_s=0,
+        kafka_session_timeout_ms=10000,
+    )
     events = interactions_to_events(amazon_interactions(AMAZON, limit=200))
     worker = EmbedWorker(settings)
     thread = threading.Thread(target=worker.run, kwargs={"until_caught_up": True})
     try:
         produce(settings, events)
         thread.start()
-        deadline = time.monotonic() + 60
-        while worker.events_total < 60 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: worker.events_total >= 60, 60, "60 events are processed")
         broker.stop()
         assert worker.events_total < len(events), "the outage must come mid-stream"
         time.sleep(5)

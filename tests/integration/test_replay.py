@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from streamrec.datasets import amazon_interactions
-from streamrec.embedding import CachedEmbedder
-from streamrec.engine import Engine, EngineConfig
-from streamrec.replay import SERVED, ServedModel, replay, replay_pipeline
-from streamrec.settings import DEFAULT_MODEL
-from streamrec.text import clean_text
+from streamrec.core.settings import DEFAULT_MODEL
+from streamrec.core.text import clean_text
+from streamrec.embedding.cache import CachedEmbedder
+from streamrec.evaluation.datasets import amazon_interactions
+from streamrec.evaluation.replay import SERVED, ServedModel, replay, replay_pipeline
+from streamrec.model.config import EngineConfig
+from streamrec.model.engine import Engine
 from tests.conftest import AMAZON, replace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -18,12 +19,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_pipeline_and_in_process_replays_agree(settings, amazon_cache) -> None:
     settings = replace(settings, embed_cache=amazon_cache, n_clusters=4)
     interactions = amazon_interactions(AMAZON, limit=300)
-    embedder = CachedEmbedder(lambda: pytest.fail("all texts are cached"), DEFAULT_MODEL,
-                              amazon_cache)
+    embedder = CachedEmbedder(
+        lambda: pytest.fail("all texts are cached"), DEFAULT_MODEL, amazon_cache
+    )
     vectors = list(embedder.encode([clean_text(i.text) for i in interactions]))
 
-    in_process = replay(interactions, vectors, [],
-                        ServedModel(Engine(embedder.dim, EngineConfig.from_settings(settings))))
+    in_process = replay(
+        interactions,
+        vectors,
+        [],
+        ServedModel(Engine(embedder.dim, EngineConfig.from_settings(settings))),
+    )
     pipeline = replay_pipeline(settings, interactions, embedder=embedder)
 
     assert pipeline.index == in_process.index and len(pipeline.index) > 30
@@ -33,34 +39,44 @@ def test_pipeline_and_in_process_replays_agree(settings, amazon_cache) -> None:
 
 
 def test_batched_pipeline_over_four_partitions_serves_what_the_simulation_serves(
-        settings, amazon_cache) -> None:
+    settings, amazon_cache
+) -> None:
     """Production conditions (micro-batches over 4 partitions) through Kafka and Redis."""
     settings = replace(settings, embed_cache=amazon_cache, n_clusters=4)
     interactions = amazon_interactions(AMAZON, limit=300)
-    embedder = CachedEmbedder(lambda: pytest.fail("all texts are cached"), DEFAULT_MODEL,
-                              amazon_cache)
+    embedder = CachedEmbedder(
+        lambda: pytest.fail("all texts are cached"), DEFAULT_MODEL, amazon_cache
+    )
     vectors = list(embedder.encode([clean_text(i.text) for i in interactions]))
     config = EngineConfig.from_settings(replace(settings, batch_size=16))
-    simulated = replay(interactions, vectors, [], [
-        ServedModel(Engine(embedder.dim, config)),
-        ServedModel(Engine(embedder.dim, config), "batched", batch_reviews=16, partitions=4)])
-    pipeline = replay_pipeline(settings, interactions, embedder=embedder, batch_reviews=16,
-                               partitions=4)
+    simulated = replay(
+        interactions,
+        vectors,
+        [],
+        [
+            ServedModel(Engine(embedder.dim, config)),
+            ServedModel(Engine(embedder.dim, config), "batched", batch_reviews=16, partitions=4),
+        ],
+    )
+    pipeline = replay_pipeline(
+        settings, interactions, embedder=embedder, batch_reviews=16, partitions=4
+    )
 
     assert pipeline.index == simulated.index
     assert pipeline.ranks[SERVED] == simulated.ranks["batched"]
     assert simulated.ranks["batched"] != simulated.ranks[SERVED]  # batching is visible
 
 
-def test_replay_command_from_a_topic_since_a_time_writes_the_report(settings, amazon_cache,
-                                                                    tmp_path) -> None:
+def test_replay_command_from_a_topic_since_a_time_writes_the_report(
+    settings, amazon_cache, tmp_path
+) -> None:
     import json
 
     from typer.testing import CliRunner
 
     from streamrec.cli import app
-    from streamrec.datasets import interactions_to_events
-    from streamrec.kafka_io import read_history
+    from streamrec.evaluation.datasets import interactions_to_events
+    from streamrec.kafka.history import read_history
     from tests.conftest import settings_env
     from tests.integration.helpers import produce
 
@@ -68,8 +84,9 @@ def test_replay_command_from_a_topic_since_a_time_writes_the_report(settings, am
     interactions = amazon_interactions(AMAZON, limit=400)
     produce(settings, interactions_to_events(interactions))
     since = interactions[100].ts
-    later = read_history(settings, [settings.topic_reviews, settings.topic_clicks],
-                         from_time_ms=int(since * 1000))
+    later = read_history(
+        settings, [settings.topic_reviews, settings.topic_clicks], from_time_ms=int(since * 1000)
+    )
     expected = sum(2 for i in interactions if i.ts >= since)
     assert len(later) == expected  # offsets_for_times found the first event of that day
 
@@ -77,22 +94,30 @@ def test_replay_command_from_a_topic_since_a_time_writes_the_report(settings, am
     import datetime as dt
 
     iso = dt.datetime.fromtimestamp(since, tz=dt.UTC).isoformat()
-    result = CliRunner().invoke(app, ["replay", "--data", "topic", "--from-time", iso,
-                                      "--out", str(out)], env=settings_env(settings))
+    result = CliRunner().invoke(
+        app,
+        ["replay", "--data", "topic", "--from-time", iso, "--out", str(out)],
+        env=settings_env(settings),
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["scored_events"]["all"] > 50
-    for name in ("streamrec-user", "streamrec-served", "batch-user", "item-knn", "random",
-                 "biasedmf-negatives", "popularity"):
-        assert set(metrics["evaluation"][name]) >= {"hr@10", "ndcg@10", "map@10", "mrr",
-                                                     "coverage"}
+    for name in (
+        "streamrec-user",
+        "streamrec-served",
+        "batch-user",
+        "item-knn",
+        "random",
+        "biasedmf-negatives",
+        "popularity",
+    ):
+        assert set(metrics["evaluation"][name]) >= {"hr@10", "ndcg@10", "map@10", "mrr", "coverage"}
     assert "| streamrec-user |" in (out / "report.md").read_text()
     for picture in ("rolling_ndcg.png", "cluster_sizes.png"):
         assert (out / picture).stat().st_size > 5_000
 
 
-def test_the_reported_command_rewrites_metrics_json_byte_for_byte(amazon_cache,
-                                                                   tmp_path) -> None:
+def test_the_reported_command_rewrites_metrics_json_byte_for_byte(amazon_cache, tmp_path) -> None:
     """The report's "Reproduce with" line, run as printed on a prefix, gives the same file."""
     import json
     import shlex
@@ -103,8 +128,21 @@ def test_the_reported_command_rewrites_metrics_json_byte_for_byte(amazon_cache,
 
     env = {"STREAMREC_EMBED_CACHE": str(amazon_cache), "HF_HUB_OFFLINE": "1"}
     first = tmp_path / "first"
-    args = ["replay", "--data", "amazon", "--path", str(AMAZON), "--limit", "250",
-            "--learning-rates", "0.05,0.2", "--bootstrap", "300", "--out", str(first)]
+    args = [
+        "replay",
+        "--data",
+        "amazon",
+        "--path",
+        str(AMAZON),
+        "--limit",
+        "250",
+        "--learning-rates",
+        "0.05,0.2",
+        "--bootstrap",
+        "300",
+        "--out",
+        str(first),
+    ]
     result = CliRunner().invoke(app, args, env=env)
     assert result.exit_code == 0, result.output
     command = json.loads((first / "metrics.json").read_text())["command"]

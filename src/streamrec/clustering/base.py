@@ -60,9 +60,11 @@ class Snapshot:
 
     @classmethod
     def from_state(cls, state: dict) -> Snapshot:
-        return cls(np.asarray(state["ids"], dtype=np.int64),
-                   np.asarray(state["centroids"], dtype=np.float32),
-                   np.asarray(state["weights"], dtype=np.float64))
+        return cls(
+            np.asarray(state["ids"], dtype=np.int64),
+            np.asarray(state["centroids"], dtype=np.float32),
+            np.asarray(state["weights"], dtype=np.float64),
+        )
 
 
 class Clusterer(ABC):
@@ -100,6 +102,15 @@ class Clusterer(ABC):
     @abstractmethod
     def load(self, state: dict) -> None:
         """Restore a state written by :meth:`state`."""
+
+    @staticmethod
+    def merge(base: dict, mine: dict, theirs: dict) -> dict:
+        """Fold two workers' copies of a state (see :mod:`streamrec.checkpointing.sync`).
+
+        Clusterers whose state does not add up keep this worker's copy (the
+        last writer wins); OnlineKMeans merges its sufficient statistics.
+        """
+        return mine
 
     def predict_top2(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ids and cosine similarities of the two nearest clusters (-1 / 0 when missing)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from streamrec.clustering.base import Clusterer, Snapshot, normalise
-from streamrec.clustering.river_clusterers import StableIds
+from streamrec.clustering.stable_ids import StableIds
 
 
 class BatchKMeans(Clusterer):
@@ -54,9 +54,13 @@ class BatchKMeans(Clusterer):
         return self._snapshot
 
     def state(self) -> dict:
-        return {"points": np.asarray(self.points), "since_refit": self.since_refit,
-                "step": self.step, "tracker": self.tracker.state(),
-                "snapshot": self._snapshot.state()}
+        return {
+            "points": np.asarray(self.points),
+            "since_refit": self.since_refit,
+            "step": self.step,
+            "tracker": self.tracker.state(),
+            "snapshot": self._snapshot.state(),
+        }
 
     def load(self, state: dict) -> None:
         self.points = list(np.asarray(state["points"], dtype=np.float32))

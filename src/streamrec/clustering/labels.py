@@ -27,7 +27,8 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 _IS_CJK = re.compile(rf"[{_CJK}]")
 
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 a about above after again against all also am an and any are aren as at be because been
 before being below between both but by can cannot could did didn do does doesn doing don down
 during each few for from further get got had has have having he her here hers herself him
@@ -39,8 +40,10 @@ with won would you your yours yourself yourselves one two use used using will ge
 like good great nice very well really just also even still much many lot bit ve ll re s t d m
 im it's i'm i've i'd i'll you're don't can't doesn't didn't isn't wasn't won't
 product item buy bought amazon
-""".split())
+""".split()
+)
 _CJK_STOP = frozenset("的了是我在有这个很也就都不和就")
+_REPRESENTATIVE_KEYS = ("rep_ids", "rep_items", "rep_users", "rep_vectors")
 
 
 def tokens(text: str) -> list[str]:
@@ -50,8 +53,11 @@ def tokens(text: str) -> list[str]:
         if _IS_CJK.match(match):
             if len(match) == 1 and match not in _CJK_STOP:
                 out.append(match)
-            out.extend(match[i : i + 2] for i in range(len(match) - 1)
-                       if match[i] not in _CJK_STOP and match[i + 1] not in _CJK_STOP)
+            out.extend(
+                match[i : i + 2]
+                for i in range(len(match) - 1)
+                if match[i] not in _CJK_STOP and match[i + 1] not in _CJK_STOP
+            )
         elif len(match) >= 3 and match not in STOP_WORDS:
             out.append(match)
     return out
@@ -81,29 +87,36 @@ class ClusterLabeler:
     vocabulary stays bounded.
     """
 
-    def __init__(self, decay_every: int = 300, max_terms: int = 3000,
-                 candidates: int = 12) -> None:
+    def __init__(self, decay_every: int = 300, max_terms: int = 3000, candidates: int = 12) -> None:
         self.decay_every = decay_every
         self.max_terms = max_terms
         self.candidates = candidates
         self.clusters: dict[int, ClusterWords] = {}
 
-    def add(self, cluster_id: int, text: str, vector: np.ndarray, event_id: str,
-            item_id: str, centroid: np.ndarray | None, user_id: str = "") -> None:
+    def add(
+        self,
+        cluster_id: int,
+        text: str,
+        vector: np.ndarray,
+        event_id: str,
+        item_id: str,
+        centroid: np.ndarray | None,
+        user_id: str = "",
+    ) -> None:
         words = self.clusters.setdefault(cluster_id, ClusterWords())
         words.counts.update(tokens(text))
         words.reviews += 1
         if words.reviews % self.decay_every == 0:
             self._decay(words)
-        words.representatives.append(
-            Representative(event_id, item_id, vector, text[:300], user_id))
+        words.representatives.append(Representative(event_id, item_id, vector, text[:300], user_id))
         if len(words.representatives) > self.candidates and centroid is not None:
             words.representatives.sort(key=lambda r: -float(r.vector @ centroid))
-            del words.representatives[self.candidates:]
+            del words.representatives[self.candidates :]
 
     def _decay(self, words: ClusterWords) -> None:
-        words.counts = Counter({t: c / 2 for t, c in words.counts.most_common(self.max_terms)
-                                if c >= 1.0})
+        words.counts = Counter(
+            {t: c / 2 for t, c in words.counts.most_common(self.max_terms) if c >= 1.0}
+        )
 
     def forget_user(self, user_id: str) -> None:
         """Drop the user's reviews from the representatives (word counts are anonymous)."""
@@ -129,8 +142,7 @@ class ClusterLabeler:
             totals.update(words.counts)
         average = sum(totals.values()) / len(self.clusters)
         terms = list(totals)
-        idf = np.log1p(average / np.fromiter(totals.values(), dtype=np.float64,
-                                             count=len(terms)))
+        idf = np.log1p(average / np.fromiter(totals.values(), dtype=np.float64, count=len(terms)))
         column = {term: n for n, term in enumerate(terms)}
         out: dict[int, list[str]] = {}
         for cluster_id, words in self.clusters.items():
@@ -141,8 +153,9 @@ class ClusterLabeler:
             out[cluster_id] = [own[n] for n in best]
         return out
 
-    def representatives(self, cluster_id: int, centroid: np.ndarray, top: int = 3
-                        ) -> list[Representative]:
+    def representatives(
+        self, cluster_id: int, centroid: np.ndarray, top: int = 3
+    ) -> list[Representative]:
         words = self.clusters.get(cluster_id)
         if words is None:
             return []
@@ -152,23 +165,62 @@ class ClusterLabeler:
         """Word counts and representative ids and vectors; the texts are left out."""
         return {
             str(cid): {
-                "terms": list(w.counts), "counts": np.array(list(w.counts.values())),
+                "terms": list(w.counts),
+                "counts": np.array(list(w.counts.values())),
                 "reviews": w.reviews,
                 "rep_ids": [r.event_id for r in w.representatives],
                 "rep_items": [r.item_id for r in w.representatives],
                 "rep_users": [r.user_id for r in w.representatives],
-                "rep_vectors": np.array([r.vector for r in w.representatives],
-                                        dtype=np.float32),
+                "rep_vectors": np.array([r.vector for r in w.representatives], dtype=np.float32),
             }
             for cid, w in self.clusters.items()
         }
 
+    @staticmethod
+    def merge(base: dict, mine: dict, theirs: dict, alive: set[int] | None = None) -> dict:
+        """Word counts add up (``theirs + mine - base``); representatives come from this
+        worker where it has them. Clusters not in ``alive`` are dropped."""
+        out: dict = {}
+        for cluster_id in set(theirs) | set(mine):
+            if alive is not None and int(cluster_id) not in alive:
+                continue
+            counts: Counter = Counter()
+            for state, sign in ((theirs, 1), (mine, 1), (base, -1)):
+                entry = state.get(cluster_id)
+                if entry is not None:
+                    for term, count in zip(
+                        entry["terms"], np.asarray(entry["counts"]).tolist(), strict=True
+                    ):
+                        counts[term] += sign * count
+            kept = {t: c for t, c in counts.items() if c > 0}
+            source = mine.get(cluster_id) or theirs[cluster_id]
+            reviews = sum(
+                int(s[cluster_id]["reviews"]) * sign
+                for s, sign in ((theirs, 1), (mine, 1), (base, -1))
+                if cluster_id in s
+            )
+            out[cluster_id] = {
+                "terms": list(kept),
+                "counts": np.array(list(kept.values())),
+                "reviews": max(0, reviews),
+                **{key: source[key] for key in _REPRESENTATIVE_KEYS},
+            }
+        return out
+
     def load(self, state: dict) -> None:
         self.clusters = {}
         for cid, data in state.items():
-            counts = Counter(dict(zip(data["terms"], np.asarray(data["counts"]).tolist(),
-                                      strict=True)))
-            reps = [Representative(e, i, np.asarray(v), "", u) for e, i, v, u in
-                    zip(data["rep_ids"], data["rep_items"], data["rep_vectors"],
-                        data["rep_users"], strict=True)]
+            counts = Counter(
+                dict(zip(data["terms"], np.asarray(data["counts"]).tolist(), strict=True))
+            )
+            reps = [
+                Representative(e, i, np.asarray(v), "", u)
+                for e, i, v, u in zip(
+                    data["rep_ids"],
+                    data["rep_items"],
+                    data["rep_vectors"],
+                    data["rep_users"],
+                    strict=True,
+                )
+            ]
             self.clusters[int(cid)] = ClusterWords(counts, int(data["reviews"]), reps)

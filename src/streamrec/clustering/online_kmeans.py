@@ -28,10 +28,14 @@ from typing import Literal
 
 import numpy as np
 
-from streamrec.clustering.base import Clusterer, LifecycleEvent, Snapshot, normalise
+from streamrec.clustering.base import Clusterer, LifecycleEvent, Snapshot
+from streamrec.clustering.dynamic import DynamicK
+from streamrec.core.decay import decay
+
+_MINE = ("next_id", "step", "clock", "rng", "half_life", "half_life_unit")  # not merged
 
 
-class OnlineKMeans(Clusterer):
+class OnlineKMeans(DynamicK, Clusterer):
     """Mini-batch k-means on unit vectors with decayed weights and stable cluster ids.
 
     Parameters:
@@ -117,12 +121,12 @@ class OnlineKMeans(Clusterer):
 
     def _discount(self, m: int, t: float | None) -> float:
         if self.half_life_unit == "events":
-            return float(2.0 ** (-m / self.half_life))
+            return float(decay(m, self.half_life))
         if t is None:
             raise ValueError("half_life_unit='seconds' needs the batch event time t")
         elapsed = 0.0 if self.clock is None else max(0.0, t - self.clock)
         self.clock = t if self.clock is None else max(self.clock, t)
-        return float(2.0 ** (-elapsed / self.half_life))
+        return float(decay(elapsed, self.half_life))
 
     def _apply(self, points: np.ndarray, assigned: np.ndarray, discount: float) -> None:
         onehot = np.zeros((len(self.ids), points.shape[0]), dtype=np.float64)
@@ -136,8 +140,9 @@ class OnlineKMeans(Clusterer):
         alive = norms > 1e-12
         self.centers[alive] = (self.sums[alive] / norms[alive, None]).astype(np.float32)
 
-    def _add_cluster(self, center: np.ndarray, sums: np.ndarray | None = None,
-                     weight: float = 0.0) -> int:
+    def _add_cluster(
+        self, center: np.ndarray, sums: np.ndarray | None = None, weight: float = 0.0
+    ) -> int:
         cluster_id = self.next_id
         self.next_id += 1
         self.ids = np.append(self.ids, cluster_id)
@@ -195,57 +200,16 @@ class OnlineKMeans(Clusterer):
             self.sums[row] = points[pick].astype(np.float64)
             self.weights[row] = 1.0
             self.born_at[row] = now
-            self._emit(LifecycleEvent("died", old_id, self.step, (new_id,),
-                                      "weight below min_weight", old_weight))
-            self._emit(LifecycleEvent("born", new_id, self.step, (old_id,),
-                                      "reseeded at the worst-served point", 1.0))
-
-    def spreads(self) -> np.ndarray:
-        """Mean cosine distance of each cluster's (decayed) points to its centroid."""
-        norms = np.linalg.norm(self.sums, axis=1)
-        return 1.0 - norms / np.maximum(self.weights, 1e-12)
-
-    def _merge_close(self) -> None:
-        if len(self.ids) <= self.k_min:
-            return
-        similarity = self.centers @ self.centers.T
-        np.fill_diagonal(similarity, -np.inf)
-        i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
-        if similarity[i, j] < self.merge_similarity:
-            return
-        keep, absorbed = (i, j) if self.weights[i] >= self.weights[j] else (j, i)
-        self.sums[keep] += self.sums[absorbed]
-        self.weights[keep] += self.weights[absorbed]
-        kept_id, absorbed_id = int(self.ids[keep]), int(self.ids[absorbed])
-        weight = float(self.weights[absorbed])
-        self._drop_cluster(absorbed)
-        self._refresh_centers()
-        self._emit(LifecycleEvent("merged", absorbed_id, self.step, (kept_id,),
-                                  f"centroid similarity {similarity[i, j]:.3f}", weight))
-
-    def _split_wide(self, points: np.ndarray) -> None:
-        if len(self.ids) >= self.k_max:
-            return
-        spreads = self.spreads()
-        eligible = (self.weights >= 4 * max(self.min_weight, 1.0)) & (spreads > self.split_spread)
-        if not eligible.any():
-            return
-        row = int(np.argmax(np.where(eligible, spreads, -np.inf)))
-        members = points[np.argmax(points @ self.centers.T, axis=1) == row]
-        if len(members) < 2:
-            return
-        halves = _two_means(members, self.centers[row])
-        if halves is None:
-            return
-        (dir_a, share_a, tight_a), (dir_b, share_b, tight_b) = halves
-        weight = self.weights[row]
-        parent_id = int(self.ids[row])
-        self.sums[row] = dir_a * weight * share_a * tight_a
-        self.weights[row] = weight * share_a
-        self.centers[row] = dir_a.astype(np.float32)
-        child = self._add_cluster(dir_b, dir_b * weight * share_b * tight_b, weight * share_b)
-        self._emit(LifecycleEvent("split", child, self.step, (parent_id,),
-                                  f"spread {spreads[row]:.3f}", float(weight * share_b)))
+            self._emit(
+                LifecycleEvent(
+                    "died", old_id, self.step, (new_id,), "weight below min_weight", old_weight
+                )
+            )
+            self._emit(
+                LifecycleEvent(
+                    "born", new_id, self.step, (old_id,), "reseeded at the worst-served point", 1.0
+                )
+            )
 
     # -- serving and state --------------------------------------------------------
 
@@ -254,11 +218,18 @@ class OnlineKMeans(Clusterer):
 
     def state(self) -> dict:
         return {
-            "ids": self.ids.copy(), "sums": self.sums.copy(), "weights": self.weights.copy(),
-            "centers": self.centers.copy(), "born_at": self.born_at.copy(),
-            "next_id": self.next_id, "step": self.step, "events_seen": self.events_seen,
-            "clock": self.clock, "rng": self._rng.bit_generator.state,
-            "half_life": self.half_life, "half_life_unit": self.half_life_unit,
+            "ids": self.ids.copy(),
+            "sums": self.sums.copy(),
+            "weights": self.weights.copy(),
+            "centers": self.centers.copy(),
+            "born_at": self.born_at.copy(),
+            "next_id": self.next_id,
+            "step": self.step,
+            "events_seen": self.events_seen,
+            "clock": self.clock,
+            "rng": self._rng.bit_generator.state,
+            "half_life": self.half_life,
+            "half_life_unit": self.half_life_unit,
         }
 
     def load(self, state: dict) -> None:
@@ -273,20 +244,65 @@ class OnlineKMeans(Clusterer):
         self.clock = None if state["clock"] is None else float(state["clock"])
         self._rng.bit_generator.state = state["rng"]
 
+    @staticmethod
+    def merge(base: dict, mine: dict, theirs: dict) -> dict:
+        """Merge the sufficient statistics of two workers' copies by cluster id.
 
-def _two_means(
-    members: np.ndarray, center: np.ndarray, iterations: int = 5
-) -> tuple[tuple[np.ndarray, float, float], tuple[np.ndarray, float, float]] | None:
-    """Split ``members`` in two; per half its direction, share of points and tightness."""
-    far = members[int(np.argmin(members @ center))]
-    seeds = normalise(np.vstack([center, far]).astype(np.float64))
-    for _ in range(iterations):
-        side = np.argmax(members @ seeds.T, axis=1)
-        if side.min() == side.max():
-            return None
-        sums = np.vstack([members[side == s].sum(axis=0) for s in (0, 1)])
-        seeds = normalise(sums)
-    counts = np.array([(side == s).sum() for s in (0, 1)], dtype=np.float64)
-    tightness = np.linalg.norm(sums, axis=1) / counts
-    shares = counts / counts.sum()
-    return (seeds[0], shares[0], tightness[0]), (seeds[1], shares[1], tightness[1])
+        ``theirs`` (decayed by what this worker saw since ``base``) plus
+        ``mine - base``. When two workers seeded clusters from nothing at the
+        same time, the first to sync wins: the other drops its own seeds (and
+        the few points it had given them) and adopts the winner's clusters.
+        Ids, seeding and the random state stay this worker's.
+        """
+        half_life = float(mine["half_life"])
+        if mine["half_life_unit"] == "events":
+            seen = int(mine["events_seen"]) - int(base["events_seen"])
+            discount = decay(seen, half_life)
+        else:
+            elapsed = float(mine["clock"] or 0) - float(base["clock"] or 0)
+            discount = decay(max(0.0, elapsed), half_life)
+            seen = 0
+        index = {
+            name: {int(c): n for n, c in enumerate(state["ids"])}
+            for name, state in (("b", base), ("l", mine), ("c", theirs))
+        }
+        ids, sums, weights, born = [], [], [], []
+        for cluster_id, row in index["c"].items():
+            if cluster_id in index["b"] and cluster_id not in index["l"]:
+                continue  # this worker retired it
+            s, n = theirs["sums"][row] * discount, theirs["weights"][row] * discount
+            if cluster_id in index["l"]:
+                lrow = index["l"][cluster_id]
+                brow = index["b"].get(cluster_id)
+                base_s = base["sums"][brow] * discount if brow is not None else 0.0
+                base_n = base["weights"][brow] * discount if brow is not None else 0.0
+                s = s + mine["sums"][lrow] - base_s
+                n = n + mine["weights"][lrow] - base_n
+            ids.append(cluster_id)
+            sums.append(s)
+            weights.append(max(0.0, float(n)))
+            born.append(theirs["born_at"][row])
+        lost_seeding_race = not index["b"] and bool(index["c"])
+        for cluster_id, lrow in index["l"].items():
+            if cluster_id in index["c"] or cluster_id in index["b"] or lost_seeding_race:
+                continue  # merged above, retired by another worker, or seeded twice
+            ids.append(cluster_id)
+            sums.append(mine["sums"][lrow])
+            weights.append(float(mine["weights"][lrow]))
+            born.append(mine["born_at"][lrow])
+        dim = np.asarray(mine["sums"]).shape[1] if np.asarray(mine["sums"]).ndim == 2 else 0
+        sums_arr = np.vstack(sums) if sums else np.zeros((0, dim))
+        norms = np.linalg.norm(sums_arr, axis=1, keepdims=True)
+        centers = (sums_arr / np.maximum(norms, 1e-12)).astype(np.float32)
+        out = {key: mine[key] for key in _MINE}
+        out.update(
+            ids=np.array(ids, dtype=np.int64),
+            sums=sums_arr,
+            weights=np.array(weights),
+            centers=centers,
+            born_at=np.array(born),
+            events_seen=int(theirs["events_seen"]) + seen,
+        )
+        if mine["half_life_unit"] != "events":
+            out["clock"] = max(float(theirs["clock"] or 0), float(mine["clock"] or 0))
+        return out

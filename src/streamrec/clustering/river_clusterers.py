@@ -1,9 +1,10 @@
 """River's clusterers behind StreamRec's interface: ``KMeans`` and density-based ``DBSTREAM``.
 
 River names DBSTREAM's macro clusters anew at every reclustering, so
-:class:`StableIds` matches each new set of centres to the previous one by
-cosine similarity and keeps the ids (emitting born, split, merged and died
-events); River's KMeans keeps its ids by construction.
+:class:`streamrec.clustering.stable_ids.StableIds` matches each new set of
+centres to the previous one by cosine similarity and keeps the ids (emitting
+born, split, merged and died events); River's KMeans keeps its ids by
+construction.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from river import cluster
 
 from streamrec.clustering.base import Clusterer, LifecycleEvent, Snapshot, normalise
+from streamrec.clustering.stable_ids import StableIds
 
 
 def _as_dict(row: np.ndarray) -> dict[int, float]:
@@ -25,77 +27,18 @@ def _as_array(center: dict, dim: int) -> np.ndarray:
     return out
 
 
-class StableIds:
-    """Gives anonymous centres ids that persist from one reclustering to the next."""
-
-    def __init__(self, match_similarity: float = 0.8) -> None:
-        self.match_similarity = match_similarity
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.centroids = np.zeros((0, 0))
-        self.next_id = 0
-
-    def update(self, centroids: np.ndarray, step: int) -> tuple[np.ndarray, list[LifecycleEvent]]:
-        """Ids for the rows of ``centroids`` (unit vectors) and the events since last time."""
-        events: list[LifecycleEvent] = []
-        new_ids = np.full(len(centroids), -1, dtype=np.int64)
-        if len(self.ids) and len(centroids):
-            similarity = centroids @ self.centroids.T  # new x old
-            best_old = np.argmax(similarity, axis=1)
-            for old in range(len(self.ids)):
-                matches = [j for j in range(len(centroids))
-                           if best_old[j] == old and similarity[j, old] >= self.match_similarity]
-                if not matches:
-                    continue
-                keeper = max(matches, key=lambda j: similarity[j, old])
-                new_ids[keeper] = self.ids[old]
-                for j in matches:
-                    if j != keeper:
-                        new_ids[j] = self._new_id()
-                        events.append(LifecycleEvent("split", int(new_ids[j]), step,
-                                                     (int(self.ids[old]),), "reclustered"))
-            for old in range(len(self.ids)):
-                if self.ids[old] in new_ids:
-                    continue
-                j = int(np.argmax(similarity[:, old]))
-                if similarity[j, old] >= self.match_similarity and new_ids[j] >= 0:
-                    events.append(LifecycleEvent("merged", int(self.ids[old]), step,
-                                                 (int(new_ids[j]),), "reclustered"))
-                else:
-                    events.append(LifecycleEvent("died", int(self.ids[old]), step,
-                                                 reason="no longer dense"))
-        elif len(self.ids):
-            events += [LifecycleEvent("died", int(i), step, reason="no clusters") for i in self.ids]
-        for j in np.flatnonzero(new_ids < 0):
-            new_ids[j] = self._new_id()
-            events.append(LifecycleEvent("born", int(new_ids[j]), step, reason="new dense region"))
-        self.ids, self.centroids = new_ids, centroids.copy()
-        return new_ids, events
-
-    def _new_id(self) -> int:
-        self.next_id += 1
-        return self.next_id - 1
-
-    def state(self) -> dict:
-        return {"ids": self.ids, "centroids": self.centroids, "next_id": self.next_id}
-
-    def load(self, state: dict) -> None:
-        self.ids = np.asarray(state["ids"], dtype=np.int64)
-        self.centroids = np.asarray(state["centroids"], dtype=np.float64)
-        self.next_id = int(state["next_id"])
-
-
 class RiverKMeans(Clusterer):
     """River's ``cluster.KMeans`` (one point at a time, learning rate ``halflife``)."""
 
     name = "river-kmeans"
     dtype = np.float64
 
-    def __init__(self, k: int = 20, halflife: float = 0.1, sigma: float = 0.01,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, k: int = 20, halflife: float = 0.1, sigma: float = 0.01, seed: int = 0
+    ) -> None:
         super().__init__()
         self.k, self.halflife, self.sigma, self.seed = k, halflife, sigma, seed
-        self.model = cluster.KMeans(n_clusters=k, halflife=halflife, mu=0.0, sigma=sigma,
-                                    seed=seed)
+        self.model = cluster.KMeans(n_clusters=k, halflife=halflife, mu=0.0, sigma=sigma, seed=seed)
         self.dim = 0
         self.weights = np.zeros(k)
         self.step = 0
@@ -116,15 +59,26 @@ class RiverKMeans(Clusterer):
         if self.dim == 0:
             return Snapshot.empty()
         centers = np.vstack([_as_array(self.model.centers[i], self.dim) for i in range(self.k)])
-        return Snapshot(np.arange(self.k, dtype=np.int64),
-                        normalise(centers).astype(np.float32), self.weights.copy())
+        return Snapshot(
+            np.arange(self.k, dtype=np.int64),
+            normalise(centers).astype(np.float32),
+            self.weights.copy(),
+        )
 
     def state(self) -> dict:
         centers = self.snapshot().centroids if self.dim else np.zeros((0, 0))
-        raw = np.vstack([_as_array(self.model.centers[i], self.dim) for i in range(self.k)]) \
-            if self.dim else centers
-        return {"centers": raw, "dim": self.dim, "weights": self.weights, "step": self.step,
-                "rng": list(self.model._rng.getstate())}
+        raw = (
+            np.vstack([_as_array(self.model.centers[i], self.dim) for i in range(self.k)])
+            if self.dim
+            else centers
+        )
+        return {
+            "centers": raw,
+            "dim": self.dim,
+            "weights": self.weights,
+            "step": self.step,
+            "rng": list(self.model._rng.getstate()),
+        }
 
     def load(self, state: dict) -> None:
         self.dim, self.step = int(state["dim"]), int(state["step"])
@@ -148,14 +102,23 @@ class RiverDBSTREAM(Clusterer):
     name = "river-dbstream"
     dtype = np.float64
 
-    def __init__(self, clustering_threshold: float = 0.8, fading_factor: float = 0.001,
-                 cleanup_interval: float = 100, intersection_factor: float = 0.3,
-                 minimum_weight: float = 1.0, match_similarity: float = 0.8) -> None:
+    def __init__(
+        self,
+        clustering_threshold: float = 0.8,
+        fading_factor: float = 0.001,
+        cleanup_interval: float = 100,
+        intersection_factor: float = 0.3,
+        minimum_weight: float = 1.0,
+        match_similarity: float = 0.8,
+    ) -> None:
         super().__init__()
         self.model = cluster.DBSTREAM(
-            clustering_threshold=clustering_threshold, fading_factor=fading_factor,
-            cleanup_interval=cleanup_interval, intersection_factor=intersection_factor,
-            minimum_weight=minimum_weight)
+            clustering_threshold=clustering_threshold,
+            fading_factor=fading_factor,
+            cleanup_interval=cleanup_interval,
+            intersection_factor=intersection_factor,
+            minimum_weight=minimum_weight,
+        )
         self.tracker = StableIds(match_similarity)
         self.dim = 0
         self.step = 0
@@ -178,8 +141,11 @@ class RiverDBSTREAM(Clusterer):
             keys = sorted(micro)
             centers = {k: micro[k].center for k in keys}
             clusters = micro
-        matrix = np.vstack([_as_array(centers[k], self.dim) for k in keys]) if keys \
+        matrix = (
+            np.vstack([_as_array(centers[k], self.dim) for k in keys])
+            if keys
             else np.zeros((0, self.dim))
+        )
         matrix = normalise(matrix)
         ids, events = self.tracker.update(matrix, self.step)
         for event in events:
@@ -194,15 +160,19 @@ class RiverDBSTREAM(Clusterer):
         micro = self.model.micro_clusters
         keys = sorted(micro)
         return {
-            "dim": self.dim, "step": self.step, "time": self.model._time_stamp,
+            "dim": self.dim,
+            "step": self.step,
+            "time": self.model._time_stamp,
             "micro_ids": keys,
             "micro_centers": np.vstack([_as_array(micro[k].center, self.dim) for k in keys])
-            if keys else np.zeros((0, self.dim)),
+            if keys
+            else np.zeros((0, self.dim)),
             "micro_last": [micro[k].last_update for k in keys],
             "micro_weight": [micro[k].weight for k in keys],
             "s": {str(i): {str(j): v for j, v in row.items()} for i, row in self.model.s.items()},
-            "s_t": {str(i): {str(j): v for j, v in row.items()}
-                    for i, row in self.model.s_t.items()},
+            "s_t": {
+                str(i): {str(j): v for j, v in row.items()} for i, row in self.model.s_t.items()
+            },
             "tracker": self.tracker.state(),
             "snapshot": self._snapshot.state(),
         }
@@ -215,29 +185,33 @@ class RiverDBSTREAM(Clusterer):
         centers = np.asarray(state["micro_centers"])
         self.model._micro_clusters = {
             int(k): DBSTREAMMicroCluster(x=_as_dict(centers[n]), last_update=last, weight=weight)
-            for n, (k, last, weight) in enumerate(zip(state["micro_ids"], state["micro_last"],
-                                                       state["micro_weight"], strict=True))
+            for n, (k, last, weight) in enumerate(
+                zip(state["micro_ids"], state["micro_last"], state["micro_weight"], strict=True)
+            )
         }
-        self.model.s = {int(i): {int(j): v for j, v in row.items()}
-                        for i, row in state["s"].items()}
-        self.model.s_t = {int(i): {int(j): v for j, v in row.items()}
-                          for i, row in state["s_t"].items()}
+        self.model.s = {
+            int(i): {int(j): v for j, v in row.items()} for i, row in state["s"].items()
+        }
+        self.model.s_t = {
+            int(i): {int(j): v for j, v in row.items()} for i, row in state["s_t"].items()
+        }
         self.model.clustering_is_up_to_date = False
         self.tracker.load(state["tracker"])
         self._snapshot = Snapshot.from_state(state["snapshot"])
 
 
-def make_clusterer(kind: str, k: int, half_life: float, min_weight: float, seed: int,
-                   dynamic: bool = False) -> Clusterer:
+def make_clusterer(
+    kind: str, k: int, half_life: float, min_weight: float, seed: int, dynamic: bool = False
+) -> Clusterer:
     """``online-kmeans`` (default), ``river-kmeans`` or ``river-dbstream``."""
     from streamrec.clustering.online_kmeans import OnlineKMeans
 
     if kind == "online-kmeans":
-        return OnlineKMeans(k=k, half_life=half_life, min_weight=min_weight, seed=seed,
-                            dynamic=dynamic)
+        return OnlineKMeans(
+            k=k, half_life=half_life, min_weight=min_weight, seed=seed, dynamic=dynamic
+        )
     if kind == "river-kmeans":
         return RiverKMeans(k=k, seed=seed)
     if kind == "river-dbstream":
         return RiverDBSTREAM()
     raise ValueError(f"unknown clusterer {kind!r}")
-

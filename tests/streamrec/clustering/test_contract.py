@@ -13,8 +13,9 @@ from streamrec.clustering.river_clusterers import RiverDBSTREAM, RiverKMeans
 
 FACTORIES: dict[str, Callable[[], Clusterer]] = {
     "online-kmeans": lambda: OnlineKMeans(k=3, half_life=200, seed=7),
-    "online-kmeans-dynamic": lambda: OnlineKMeans(k=3, half_life=200, seed=7, dynamic=True,
-                                                  k_min=2, k_max=6),
+    "online-kmeans-dynamic": lambda: OnlineKMeans(
+        k=3, half_life=200, seed=7, dynamic=True, k_min=2, k_max=6
+    ),
     "river-kmeans": lambda: RiverKMeans(k=3, halflife=0.2, seed=7),
     "river-dbstream": lambda: RiverDBSTREAM(clustering_threshold=0.5, cleanup_interval=50),
     "batch-kmeans": lambda: BatchKMeans(k=3, refit_every=60, seed=7),
@@ -99,7 +100,7 @@ def test_state_round_trip_continues_identically(make) -> None:
     a = make()
     feed(a, points[:160])
     b = make()
-    from streamrec.checkpoint import dumps, loads
+    from streamrec.checkpointing.codec import dumps, loads
 
     b.load(loads(dumps(a.state())))  # through the checkpoint format: no pickle
     for out_a, out_b in zip(feed(a, points[160:]), feed(b, points[160:]), strict=True):

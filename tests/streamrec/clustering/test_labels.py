@@ -5,7 +5,12 @@ from streamrec.clustering.labels import ClusterLabeler, tokens
 
 def test_english_tokens_drop_stop_words_and_short_words() -> None:
     assert tokens("The strings are really bright, I'd say the tuner holds") == [
-        "strings", "bright", "say", "tuner", "holds"]
+        "strings",
+        "bright",
+        "say",
+        "tuner",
+        "holds",
+    ]
 
 
 def test_chinese_comments_become_character_bigrams() -> None:
@@ -14,8 +19,11 @@ def test_chinese_comments_become_character_bigrams() -> None:
 
 def test_labels_are_the_distinctive_words_of_each_cluster_in_chinese_too() -> None:
     labeler = ClusterLabeler()
-    strings = ["琴弦音色明亮，琴弦不容易断", "这套琴弦手感很好，琴弦价格便宜",
-               "新琴弦换上后音色明亮"]
+    strings = [
+        "琴弦音色明亮，琴弦不容易断",
+        "这套琴弦手感很好，琴弦价格便宜",
+        "新琴弦换上后音色明亮",
+    ]
     mics = ["麦克风录音清晰，麦克风底噪小", "这个麦克风适合录人声", "麦克风支架稳固，录音效果好"]
     vector = np.ones(4) / 2
     for n, text in enumerate(strings):
@@ -31,12 +39,20 @@ def test_state_round_trip_and_forgetting_a_user() -> None:
     labeler = ClusterLabeler(candidates=3)
     centroid = np.array([1.0, 0.0])
     for n in range(5):
-        labeler.add(0, f"tuner accurate clip number{n}", np.array([1.0, n / 10]), f"e{n}",
-                    f"i{n}", centroid, user_id=f"u{n % 2}")
+        labeler.add(
+            0,
+            f"tuner accurate clip number{n}",
+            np.array([1.0, n / 10]),
+            f"e{n}",
+            f"i{n}",
+            centroid,
+            user_id=f"u{n % 2}",
+        )
     copy = ClusterLabeler()
     copy.load(labeler.state())
     assert copy.labels() == labeler.labels()
-    assert [r.event_id for r in copy.representatives(0, centroid)] == \
-        [r.event_id for r in labeler.representatives(0, centroid)]
+    assert [r.event_id for r in copy.representatives(0, centroid)] == [
+        r.event_id for r in labeler.representatives(0, centroid)
+    ]
     labeler.forget_user("u0")
     assert all(r.user_id != "u0" for r in labeler.clusters[0].representatives)

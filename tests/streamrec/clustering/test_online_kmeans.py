@@ -4,8 +4,9 @@ import pytest
 from streamrec.clustering import OnlineKMeans
 
 
-def blobs(rng: np.random.Generator, centers: np.ndarray, n: int, noise: float = 0.05
-          ) -> tuple[np.ndarray, np.ndarray]:
+def blobs(
+    rng: np.random.Generator, centers: np.ndarray, n: int, noise: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
     labels = rng.integers(len(centers), size=n)
     points = centers[labels] + rng.normal(0, noise, (n, centers.shape[1]))
     return points / np.linalg.norm(points, axis=1, keepdims=True), labels
@@ -23,8 +24,9 @@ def test_spark_update_rule_on_one_cluster() -> None:
     expected_sum = np.array([1.0, 0.0]) * n * a + batch.sum(axis=0)
     np.testing.assert_allclose(model.sums[0], expected_sum)
     np.testing.assert_allclose(model.weights[0], n * a + 2)
-    np.testing.assert_allclose(model.centers[0], expected_sum / np.linalg.norm(expected_sum),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        model.centers[0], expected_sum / np.linalg.norm(expected_sum), rtol=1e-6
+    )
 
 
 def test_finds_separated_groups() -> None:
@@ -80,14 +82,45 @@ def test_time_based_half_life_needs_event_time() -> None:
 def test_dynamic_mode_splits_wide_and_merges_close_clusters() -> None:
     rng = np.random.default_rng(5)
     points, _ = blobs(rng, np.eye(6)[:4], 1200, noise=0.03)
-    model = OnlineKMeans(k=2, half_life=400, seed=0, dynamic=True, k_min=2, k_max=8,
-                         split_spread=0.2, merge_similarity=0.9)
+    model = OnlineKMeans(
+        k=2,
+        half_life=400,
+        seed=0,
+        dynamic=True,
+        k_min=2,
+        k_max=8,
+        split_spread=0.2,
+        merge_similarity=0.9,
+    )
     for batch in np.array_split(points, 40):
         model.learn(batch)
     kinds = {e.kind for e in model.pop_events()}
     assert "split" in kinds
     assert 3 <= len(model.ids) <= 8
     assert len(set(model.ids.tolist())) == len(model.ids)  # ids never reused
+
+    # two groups whose centroids are closer than merge_similarity (cosine 0.958) become one
+    near = np.eye(6)[0] + 0.3 * np.eye(6)[1]
+    near /= np.linalg.norm(near)
+    points, _ = blobs(rng, np.vstack([np.eye(6)[0], near, np.eye(6)[2]]), 300, noise=0.01)
+    model = OnlineKMeans(
+        k=3,
+        half_life=400,
+        seed=0,
+        dynamic=True,
+        k_min=2,
+        k_max=8,
+        split_spread=0.5,
+        merge_similarity=0.9,
+    )
+    model.learn(points)
+    merged = [e for e in model.pop_events() if e.kind == "merged"]
+    assert len(merged) == 1
+    absorbed, kept = merged[0].cluster_id, merged[0].related[0]
+    assert absorbed not in model.ids.tolist() and kept in model.ids.tolist()
+    assert model.weights.sum() == pytest.approx(300)  # the absorbed weight moved, none lost
+    centroid = model.centers[model.ids.tolist().index(kept)]
+    assert centroid @ np.eye(6)[0] > 0.95 and centroid @ near > 0.95  # between the two
 
 
 def test_state_round_trip_continues_identically() -> None:

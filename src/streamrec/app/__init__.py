@@ -1,0 +1,1 @@
+"""Long-running services: the embed worker and the metrics sidecar."""

@@ -1,0 +1,186 @@
+"""The metrics sidecar: impressions + clicks from Kafka -> rolling metrics in Redis and /metrics.
+
+It keeps its own consumer group and checkpoint (offsets, recent impressions,
+window observations, unmatched clicks, dedup window) under
+``streamrec:v1:checkpoint:{metrics_group}``, written before offsets are
+committed, so a restart continues with the same windows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from prometheus_client import Gauge
+
+from streamrec.app.feedback import ClickJoiner, RollingScores
+from streamrec.checkpointing.codec import partition_key
+from streamrec.checkpointing.dedup import DedupWindow
+from streamrec.core.events import ClickEvent, ImpressionEvent, InvalidEvent, parse_event
+from streamrec.core.settings import Settings
+from streamrec.kafka.clients import make_consumer
+from streamrec.kafka.offsets import caught_up, commit_offsets
+from streamrec.kafka.topics import Topics
+from streamrec.serving.schema import RedisKeys
+from streamrec.serving.store import connect, with_retry
+
+log = logging.getLogger(__name__)
+
+SERVED = Gauge(
+    "streamrec_served_metric", "Rolling metrics of served lists", ["strategy", "metric", "window"]
+)
+UNMATCHED = Gauge("streamrec_unmatched_clicks", "Clicks that answered no known impression")
+
+
+class MetricsSidecar(ConsumerRebalanceListener):
+    def __init__(
+        self,
+        settings: Settings,
+        window: int = 1000,
+        period_s: float = 3600.0,
+        pending_s: float = 30.0,
+    ) -> None:
+        self.settings = settings
+        self.topics = Topics.from_settings(settings)
+        self.redis = connect(settings)
+        self.keys = RedisKeys(settings.redis_prefix)
+        self.joiner = ClickJoiner()
+        self.scores = RollingScores(window, period_s)
+        self.dedup = DedupWindow(settings.dedup_window)
+        self.pending: list[tuple[float, ClickEvent]] = []  # (wall time queued, click)
+        self.pending_s = pending_s
+        self.offsets: dict[str, int] = {}
+        self.unmatched = 0
+        self.invalid = 0
+        self._stop = threading.Event()
+        self._consumer: KafkaConsumer | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def restore(self) -> None:
+        raw = with_retry(
+            lambda: self.redis.get(self.keys.checkpoint(self.settings.metrics_group)),
+            "load sidecar checkpoint",
+        )
+        if raw is None:
+            return
+        state = json.loads(raw)  # type: ignore[arg-type]
+        self.offsets = {k: int(v) for k, v in state["offsets"].items()}
+        self.joiner.load(state["impressions"])
+        self.scores.load(state["scores"])
+        self.dedup = DedupWindow(self.settings.dedup_window, state["dedup"])
+        self.pending = [
+            (time.monotonic(), ClickEvent.model_validate_json(c)) for c in state["pending"]
+        ]
+        self.unmatched = int(state["unmatched"])
+
+    def run(self, until_caught_up: bool = False, idle_timeout_s: float | None = None) -> None:
+        self.restore()
+        consumer = make_consumer(self.settings, self.settings.metrics_group)
+        self._consumer = consumer
+        consumer.subscribe([self.topics.impressions, self.topics.clicks], listener=self)
+        last_data = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                polled = consumer.poll(timeout_ms=500, max_records=1000)
+                records = [r for batch in polled.values() for r in batch]
+                if records:
+                    self.process(records)
+                    last_data = time.monotonic()
+                    self.checkpoint(consumer)
+                    continue
+                self._expire_pending(force=until_caught_up)
+                if until_caught_up and caught_up(consumer, self.offsets, count_fetched=True):
+                    break
+                if idle_timeout_s is not None and time.monotonic() - last_data > idle_timeout_s:
+                    break
+        finally:
+            self.checkpoint(consumer)
+            consumer.close(autocommit=False)
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        assert self._consumer is not None
+        for tp in assigned:
+            offset = self.offsets.get(partition_key(tp.topic, tp.partition))
+            if offset is not None:
+                self._consumer.seek(tp, offset)
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self._save()  # no commit here: the listener runs on kafka-python's IO thread
+
+    def process(self, records: list) -> None:
+        impressions: list[ImpressionEvent] = []
+        clicks: list[ClickEvent] = []
+        for record in records:
+            expected = ImpressionEvent if record.topic == self.topics.impressions else ClickEvent
+            try:
+                event = parse_event(record.value or b"", expected)
+            except InvalidEvent as error:
+                self.invalid += 1
+                log.warning("invalid event skipped", extra={"reason": error.reason})
+                continue
+            if isinstance(event, ImpressionEvent):
+                impressions.append(event)
+            elif isinstance(event, ClickEvent) and self.dedup.add(event.event_id):
+                clicks.append(event)
+            key = partition_key(record.topic, record.partition)
+            self.offsets[key] = max(self.offsets.get(key, 0), record.offset + 1)
+        for impression in sorted(impressions, key=lambda i: i.ts):
+            self.joiner.add(impression)
+            self.scores.observe_impression(impression)
+        now = time.monotonic()
+        self.pending.extend((now, click) for click in clicks)
+        self._match_pending()
+        self._publish()
+
+    def _match_pending(self) -> None:
+        still: list[tuple[float, ClickEvent]] = []
+        for queued, click in sorted(self.pending, key=lambda p: p[1].ts):
+            impressions = self.joiner.match_all(click)
+            for impression in impressions:
+                self.scores.observe_click(impression, click)
+            if not impressions:
+                still.append((queued, click))
+        self.pending = still
+
+    def _expire_pending(self, force: bool = False) -> None:
+        """Clicks that found no impression in time are organic, not answers to a list."""
+        now = time.monotonic()
+        keep = [(q, c) for q, c in self.pending if not force and now - q < self.pending_s]
+        self.unmatched += len(self.pending) - len(keep)
+        self.pending = keep
+        UNMATCHED.set(self.unmatched)
+
+    def _publish(self) -> None:
+        snapshot = self.scores.snapshot()
+        pipe = self.redis.pipeline(transaction=True)
+        for strategy, values in snapshot.items():
+            pipe.hset(self.keys.metrics(strategy), mapping={k: repr(v) for k, v in values.items()})
+            for name, value in values.items():
+                metric, _, window = name.partition(":")
+                SERVED.labels(strategy, metric, window).set(value)
+        if len(pipe):
+            with_retry(pipe.execute, "write metrics")
+
+    def checkpoint(self, consumer: KafkaConsumer) -> None:
+        self._save()
+        commit_offsets(consumer, self.offsets)
+
+    def _save(self) -> None:
+        state = {
+            "offsets": self.offsets,
+            "impressions": self.joiner.state(),
+            "scores": self.scores.state(),
+            "dedup": self.dedup.entries(),
+            "pending": [c.model_dump_json() for _, c in self.pending],
+            "unmatched": self.unmatched,
+        }
+        blob = json.dumps(state)
+        with_retry(
+            lambda: self.redis.set(self.keys.checkpoint(self.settings.metrics_group), blob),
+            "save sidecar checkpoint",
+        )

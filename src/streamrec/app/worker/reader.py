@@ -1,0 +1,102 @@
+"""Cutting the polled records into micro-batches in event-time order.
+
+The merge order is :mod:`streamrec.core.ordering`'s. A batch ends after
+``batch_size`` reviews (or four times as many events). A shorter batch goes
+out only when every partition is at its end and ``batch_wait_ms`` has passed
+(so a replay cuts the same batches on every run), or, if a partition stays
+blocked, after :data:`MAX_IDLE_S`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+
+from streamrec.core.ordering import BLOCKED, COMPLETE, EXHAUSTED, EventTimeMerger
+
+MAX_IDLE_S = 5.0  # how long a partition that lags behind may hold the others back
+
+
+class BatchReader:
+    """Polls into an :class:`EventTimeMerger` and takes micro-batches out of it."""
+
+    def __init__(
+        self,
+        batch_size: int,
+        batch_wait_ms: int,
+        reviews_topic: str,
+        merger: EventTimeMerger,
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.batch_size = batch_size
+        self.wait_s = batch_wait_ms / 1000
+        self.reviews_topic = reviews_topic
+        self.merger = merger
+        self.stopping = stopping
+        self._buffered_since: float | None = None
+
+    def collect(
+        self, consumer: KafkaConsumer, until: Callable[[], bool] | None = None
+    ) -> list[ConsumerRecord]:
+        """The next micro-batch; empty when nothing is due (or ``until()`` turned true,
+        in which case whatever is buffered waits for the next call)."""
+        while not self.stopping():
+            if until is not None and until():
+                return []
+            buffered = len(self.merger)
+            polled = consumer.poll(
+                timeout_ms=50 if buffered or until else 500, max_records=4 * self.batch_size
+            )
+            for tp, records in polled.items():
+                self.merger.add(tp, records)
+            if not len(self.merger):
+                self._buffered_since = None
+                if not polled:
+                    return []
+                continue
+            now = time.monotonic()
+            if self._buffered_since is None:
+                self._buffered_since = now
+            waited = now - self._buffered_since
+            assigned = consumer.assignment()
+            at_end = _at_end_checker(consumer)
+            limit, stop = 4 * self.batch_size, self._review_counter()
+            order, status = self.merger.plan(limit, at_end, assigned, stop=stop)
+            if status == COMPLETE or (status == EXHAUSTED and order and waited >= self.wait_s):
+                self._buffered_since = None
+                return self.merger.take(limit, at_end, assigned, stop=self._review_counter())
+            if status == BLOCKED and waited >= MAX_IDLE_S:
+                self._buffered_since = None
+                return self.merger.take(
+                    limit, at_end, assigned, ignore_blocked=True, stop=self._review_counter()
+                )
+        return []
+
+    def _review_counter(self) -> Callable[[ConsumerRecord], bool]:
+        count = 0
+
+        def enough(record: ConsumerRecord) -> bool:
+            nonlocal count
+            count += record.topic == self.reviews_topic
+            return count >= self.batch_size
+
+        return enough
+
+
+def _at_end_checker(consumer: KafkaConsumer) -> Callable[[TopicPartition], bool]:
+    """True for partitions with nothing left to fetch (position at the high watermark)."""
+
+    def at_end(tp: TopicPartition) -> bool:
+        high = consumer.highwater(tp)
+        if high is None:
+            try:
+                high = consumer.end_offsets([tp])[tp]
+            except KafkaError:  # broker away: assume more may come
+                return False
+        return consumer.position(tp) >= high
+
+    return at_end

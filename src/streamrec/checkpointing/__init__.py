@@ -1,0 +1,26 @@
+"""Processing state that survives restarts: the checkpoint codec, the dedup window and the
+merge of several workers' shared model.
+
+The commit order of the worker, written down once (as Quix Streams does):
+
+1. side outputs (dead letters, cluster lifecycle events) are produced and flushed;
+2. the batch's Redis writes (recs, assignments) succeed;
+3. the checkpoint is written to Redis in one MULTI/EXEC: the shared model
+   (clusters, items, labels; merged with other workers' under WATCH, see
+   :mod:`streamrec.checkpointing.sync`) and, per owned partition, a
+   :class:`~streamrec.checkpointing.codec.PartitionCheckpoint` (its users'
+   profiles, its next offsets, its dedup window);
+4. the same offsets are committed to the Kafka consumer group.
+
+A crash before 3 replays the batch from the previous checkpoint onto the
+previous state, which rewrites the same Redis values (effectively once). A
+crash between 3 and 4 leaves Kafka behind the checkpoint: on restart the
+worker seeks to the checkpoint's offsets, which win over the group's. Events
+redelivered for any other reason are dropped by the dedup window. Because
+the shared model and the partitions' offsets change in one transaction, no
+event's contribution is merged twice or lost.
+
+The I/O of each step lives with its adapter (:mod:`streamrec.kafka`,
+:mod:`streamrec.serving.store`); the worker follows the order in
+:mod:`streamrec.app.worker`.
+"""

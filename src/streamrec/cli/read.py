@@ -1,0 +1,119 @@
+"""Commands that read or change what the services keep: config, recs, clusters,
+deletions, the embedding cache."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from streamrec.cli.common import EnvFile, load_settings
+
+
+def config(env_file: EnvFile = None) -> None:
+    """Print the effective settings (secrets masked)."""
+    typer.echo(json.dumps(load_settings(env_file).masked(), indent=2, default=str))
+
+
+def recs(
+    user_id: Annotated[str, typer.Argument(help="The user to recommend for.")],
+    k: Annotated[int, typer.Option("--k", "-k", help="How many items.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw payload.")] = False,
+    env_file: EnvFile = None,
+) -> None:
+    """Print a user's recommendations from Redis (user -> cluster -> trending fallback)."""
+    from streamrec.serving.client import RecsClient
+
+    answer = RecsClient.from_settings(load_settings(env_file)).recommend(user_id, k)
+    if answer.recs is None:
+        typer.echo(f"no recommendations in Redis for {user_id} (is the worker running?)", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(answer.recs.model_dump_json(indent=2))
+        return
+    as_of = time.strftime("%Y-%m-%d", time.gmtime(answer.recs.as_of))
+    typer.echo(
+        f"user {user_id}: level={answer.level} cluster={answer.cluster_id} "
+        f"strategy={answer.recs.strategy} as_of={as_of}"
+    )
+    for rank, item in enumerate(answer.recs.items, start=1):
+        typer.echo(f"{rank:3d}. {item.item_id}  {item.score:.4f}")
+
+
+def clusters(
+    plot: Annotated[
+        Path | None, typer.Option(help="Draw a 2-D map of user vectors to this PNG.")
+    ] = None,
+    reviews_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Amazon file to show the representative reviews' text from (Redis holds only "
+            "their ids)."
+        ),
+    ] = None,
+    env_file: EnvFile = None,
+) -> None:
+    """Print each cluster's labels, size, weight and representative reviews."""
+    from streamrec.cli.views import load_summaries, plot_map, review_texts
+
+    settings = load_settings(env_file)
+    summaries = load_summaries(settings)
+    if not summaries:
+        typer.echo("no clusters in Redis yet (is the worker running?)", err=True)
+        raise typer.Exit(1)
+    wanted = [r for s in summaries for r in s.representative_reviews]
+    texts = review_texts(reviews_from, wanted) if reviews_from else {}
+    for summary in sorted(summaries, key=lambda s: -s.users):
+        typer.echo(
+            f"cluster {summary.cluster_id:3d}  users={summary.users:5d}  "
+            f"weight={summary.weight:8.1f}  {', '.join(summary.labels)}"
+        )
+        for event_id in summary.representative_reviews:
+            if event_id in texts:
+                typer.echo(f"      \u201c{texts[event_id][:110]}\u201d")
+    if plot is not None:
+        typer.echo(f"map written to {plot_map(settings, plot)}")
+
+
+def embed_cache(
+    dataset: Annotated[str, typer.Argument(help="amazon or movielens")],
+    out: Annotated[Path, typer.Option(help="The .npz cache file to write or extend.")],
+    limit: Annotated[int | None, typer.Option(help="Only the first N interactions.")] = None,
+    env_file: EnvFile = None,
+) -> None:
+    """Embed a data set's review texts once into a cache file (STREAMREC_EMBED_CACHE)."""
+    from streamrec.core.text import clean_text
+    from streamrec.embedding.cache import CachedEmbedder, precompute
+    from streamrec.embedding.factory import embedder_from_settings
+    from streamrec.evaluation.datasets import load_interactions
+
+    settings = load_settings(env_file)
+    embedder = embedder_from_settings(settings, cache=out)
+    assert isinstance(embedder, CachedEmbedder)
+    texts = [
+        clean_text(i.text, settings.max_text_chars)
+        for i in load_interactions(dataset, limit)
+        if i.text.strip()
+    ]
+    precompute(embedder, texts, progress=True)
+    typer.echo(f"{embedder.save()}: {len(embedder.index)} embeddings")
+
+
+def delete_user(
+    user_id: Annotated[str, typer.Argument(help="The user to erase.")],
+    env_file: EnvFile = None,
+) -> None:
+    """Erase a user: recs and assignment now; profile, history and dedup entries when the
+    worker next checkpoints. Anonymous aggregates (item and cluster counts) keep their
+    contribution until it decays."""
+    from streamrec.serving.schema import RedisKeys
+    from streamrec.serving.store import RecsStore, connect
+
+    settings = load_settings(env_file)
+    store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix))
+    removed = store.delete_user(user_id)
+    store.request_deletion(user_id)
+    typer.echo(f"removed {removed} keys; the worker erases the profile at its next checkpoint")

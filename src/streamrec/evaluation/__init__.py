@@ -1,0 +1,1 @@
+"""Offline evaluation: serve-then-observe replays, baselines, metrics and reports."""

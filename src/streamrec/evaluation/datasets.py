@@ -1,0 +1,202 @@
+"""Turn public data sets and event files into StreamRec events in event-time order.
+
+Amazon 5-core: each review becomes a :class:`ClickEvent` followed by a
+:class:`ReviewEvent` with the same user, item and time. Amazon times are per
+day, so ties are broken by the order of the lines in the file (a stable sort).
+
+MovieLens: each rating becomes a click (rating kept) followed by a review
+whose text is the movie's title and genres plus the user's tags for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamrec.core.events import (
+    MAX_TEXT_CHARS,
+    ClickEvent,
+    InvalidEvent,
+    ReviewEvent,
+    parse_event,
+)
+
+AMAZON_DEFAULT = Path(
+    "../shared/datasets/amazon-musical-instruments-5core/reviews_Musical_Instruments_5.json.gz"
+)
+AMAZON_VENDORED = Path("data/amazon/reviews_Musical_Instruments_5.json.gz")
+MOVIELENS_DEFAULT = Path("../shared/datasets/movielens-latest-small")
+
+
+def amazon_path() -> Path:
+    """The shared copy when present, else the copy vendored under data/."""
+    for candidate in (AMAZON_DEFAULT, AMAZON_VENDORED):
+        if candidate.exists():
+            return candidate
+    return AMAZON_VENDORED
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One user-item interaction with its text, as the data sets give it."""
+
+    user_id: str
+    item_id: str
+    ts: float
+    rating: float | None
+    text: str
+    key: str  # unique per interaction, the root of the event ids
+
+    def events(self) -> list[ReviewEvent | ClickEvent]:
+        click = ClickEvent(
+            event_id=f"{self.key}:click", user_id=self.user_id, item_id=self.item_id, ts=self.ts
+        )
+        if not self.text.strip():
+            return [click]
+        review = ReviewEvent(
+            event_id=f"{self.key}:review",
+            user_id=self.user_id,
+            item_id=self.item_id,
+            text=self.text[:MAX_TEXT_CHARS],
+            rating=self.rating,
+            ts=self.ts,
+        )
+        return [click, review]
+
+
+def _open_text(path: Path):  # type: ignore[no-untyped-def]
+    return (
+        gzip.open(path, "rt", encoding="utf-8")
+        if path.suffix == ".gz"
+        else open(path, encoding="utf-8")
+    )
+
+
+def amazon_interactions(path: Path | None = None, limit: int | None = None) -> list[Interaction]:
+    """Amazon 5-core reviews in event-time order (file order within a day)."""
+    path = path or amazon_path()
+    out: list[Interaction] = []
+    with _open_text(path) as lines:
+        for number, line in enumerate(lines):
+            row = json.loads(line)
+            # the summary is the review's title; a review with an empty body keeps it
+            parts = (row.get("summary", "").strip(), row.get("reviewText", "").strip())
+            text = ". ".join(p for p in parts if p)
+            out.append(
+                Interaction(
+                    user_id=row["reviewerID"],
+                    item_id=row["asin"],
+                    ts=float(row["unixReviewTime"]),
+                    rating=float(row["overall"]),
+                    text=text,
+                    key=f"amz:{number}",
+                )
+            )
+    out.sort(key=lambda i: i.ts)
+    return out[:limit] if limit is not None else out
+
+
+def movielens_interactions(
+    folder: Path | None = None, limit: int | None = None
+) -> list[Interaction]:
+    """MovieLens ratings as interactions; text = title, genres and the user's tags."""
+    folder = folder or MOVIELENS_DEFAULT
+    titles: dict[str, str] = {}
+    with open(folder / "movies.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            genres = row["genres"].replace("|", ", ")
+            titles[row["movieId"]] = f"{row['title']}. {genres}"
+    tags: dict[tuple[str, str], list[str]] = defaultdict(list)
+    with open(folder / "tags.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            tags[(row["userId"], row["movieId"])].append(row["tag"])
+    out: list[Interaction] = []
+    with open(folder / "ratings.csv", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.DictReader(handle)):
+            user, movie = row["userId"], row["movieId"]
+            text = titles.get(movie, movie)
+            if (user, movie) in tags:
+                text += ". Tags: " + ", ".join(tags[(user, movie)])
+            out.append(
+                Interaction(
+                    user_id=f"ml-u{user}",
+                    item_id=f"ml-m{movie}",
+                    ts=float(row["timestamp"]),
+                    rating=float(row["rating"]),
+                    text=text,
+                    key=f"ml:{number}",
+                )
+            )
+    out.sort(key=lambda i: i.ts)
+    return out[:limit] if limit is not None else out
+
+
+def load_interactions(
+    dataset: str, limit: int | None = None, path: Path | None = None
+) -> list[Interaction]:
+    """``amazon`` or ``movielens`` by name."""
+    if dataset == "amazon":
+        return amazon_interactions(path, limit)
+    if dataset == "movielens":
+        return movielens_interactions(path, limit)
+    raise ValueError(f"unknown data set {dataset!r} (amazon or movielens)")
+
+
+def interactions_to_events(interactions: list[Interaction]) -> list[ReviewEvent | ClickEvent]:
+    return [event for interaction in interactions for event in interaction.events()]
+
+
+def read_event_file(path: Path) -> Iterator[tuple[int, ReviewEvent | ClickEvent | None, str]]:
+    """Events of a JSON-lines file: (line number, event or None, error)."""
+    with _open_text(path) as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = parse_event(line.encode())
+            except InvalidEvent as error:
+                yield number, None, error.reason
+                continue
+            if isinstance(event, ReviewEvent | ClickEvent):
+                yield number, event, ""
+            else:
+                yield number, None, "impressions are produced by the system, not replayed"
+
+
+def dump_amazon_sample(path: Path, count: int) -> None:
+    """Write the first ``count`` Amazon interactions as an event file (for examples)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for event in interactions_to_events(amazon_interactions(limit=count)):
+            handle.write(event.to_json().decode() + "\n")
+
+
+def interactions_from_events(events: list[ReviewEvent | ClickEvent]) -> list[Interaction]:
+    """Pair clicks and reviews of the same user, item and time into interactions.
+
+    A review without a click still counts as an interaction; text and rating
+    come from the review. Order: event time, then first appearance.
+    """
+    found: dict[tuple[str, str, float], dict] = {}
+    for event in events:
+        key = (event.user_id, event.item_id, event.ts)
+        entry = found.setdefault(key, {"text": "", "rating": None, "key": event.event_id})
+        if isinstance(event, ReviewEvent):
+            entry["text"], entry["rating"] = event.text, event.rating
+    out = [
+        Interaction(
+            user_id=u,
+            item_id=i,
+            ts=ts,
+            rating=e["rating"],
+            text=e["text"],
+            key=e["key"].rsplit(":", 1)[0],
+        )
+        for (u, i, ts), e in found.items()
+    ]
+    out.sort(key=lambda i: i.ts)
+    return out

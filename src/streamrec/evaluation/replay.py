@@ -1,0 +1,510 @@
+"""Serve-then-observe replay of history: prequential, full-ranking evaluation.
+
+For each interaction in event-time order (ties in file order), every strategy
+first scores every item seen so far for that user, leaving out the user's own
+past items; the rank of the item the user actually chose gives HR@k, NDCG@k,
+MAP@k and MRR (ties count against the strategy). Only then is the interaction
+(click and review) delivered to every model. Nothing from the future reaches
+what is served. Interactions with an item never seen before cannot be ranked
+by anyone and are not scored.
+
+Models learn from the same stream side by side (see :mod:`streamrec.evaluation.baselines`);
+StreamRec's engine is one of them. :class:`ServedModel` replays what the real
+pipeline serves (lists as materialised in Redis, read through the fallback
+chain), and :func:`replay_pipeline` does the same through Kafka and Redis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streamrec.core.events import ClickEvent, ReviewEvent
+from streamrec.core.settings import Settings
+from streamrec.embedding.base import Embedder
+from streamrec.evaluation.baselines import ItemIndex, ScoreFn
+from streamrec.evaluation.datasets import Interaction
+from streamrec.evaluation.metrics import metrics_from_rank, rank_of
+from streamrec.model.engine import Engine
+from streamrec.serving.fallback import Answer, fallback
+from streamrec.serving.schema import Assignment, RecList
+
+SERVED = "streamrec-served"
+
+
+class Catalog:
+    """Items seen so far (first-appearance rows) and each user's past items."""
+
+    def __init__(self) -> None:
+        self.items = ItemIndex()
+        self.seen: dict[str, set[int]] = defaultdict(set)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def target(self, interaction: Interaction) -> int | None:
+        """The item's row when this interaction can be scored: the item was seen before
+        (a new item cannot be ranked) and not by this user (seen items are left out)."""
+        row = self.items.rows.get(interaction.item_id)
+        seen = self.seen.get(interaction.user_id, ())
+        return None if row is None or row in seen else row
+
+    def exclude(self, user_id: str) -> np.ndarray:
+        """Rows of the user's past items."""
+        return np.fromiter(self.seen.get(user_id, ()), dtype=np.int64)
+
+    def add(self, interaction: Interaction) -> None:
+        self.seen[interaction.user_id].add(self.items.row(interaction.item_id))
+
+
+class EngineModel:
+    """StreamRec's engine, its named strategies scored fresh at serve time.
+
+    The wrapper owns its engine: list every strategy to score in ``names``
+    rather than wrapping one engine twice (each wrapper feeds it every event,
+    so two would double its counts and halve its half-lives).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        names: Sequence[str] | None = None,
+        prefix: str = "streamrec-",
+        suffix: str = "",
+    ) -> None:
+        self.engine = engine
+        self.names = list(names or engine.strategies)
+        self.prefix, self.suffix = prefix, suffix
+        self.delivered = 0  # events handed to the engine
+
+    def strategies(self) -> dict[str, ScoreFn]:
+        return {
+            f"{self.prefix}{name}{self.suffix}": (
+                lambda user, n=name: self.engine.strategies[n].scores(self.engine, user, None)
+            )
+            for name in self.names
+        }
+
+    def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
+        events = interaction.events()
+        vectors = (
+            vector[None]
+            if vector is not None and len(events) == 2
+            else np.zeros((0, self.engine.dim), dtype=np.float32)
+        )
+        self.engine.apply(events, vectors, outputs=False)
+        self.delivered += len(events)
+
+
+class ServedModel:
+    """What the pipeline serves: the engine's materialised lists, as Redis would hold them.
+
+    Lists are read back through the same fallback chain (user -> cluster ->
+    trending) as :class:`streamrec.serving.client.RecsClient`. Two conditions:
+
+    - ``batch_reviews=None``: events are applied one by one, as the
+      deterministic pipeline replay delivers them (the best case).
+    - ``batch_reviews=B, partitions=P``: production conditions. Events are
+      keyed by user onto P partitions of the review and click topics (Kafka's
+      murmur2 partitioner); the worker takes them in micro-batches of B
+      reviews (or 4 B events), each batch in its merge order (event time,
+      then topic, partition, offset), and lists change only when a batch has
+      been applied, so a user is served what the last whole batch wrote.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        name: str = SERVED,
+        batch_reviews: int | None = None,
+        partitions: int = 1,
+        review_topic: str = "streamrec.reviews",
+        click_topic: str = "streamrec.clicks",
+    ) -> None:
+        self.engine = engine
+        self.name = name
+        self.batch_reviews = batch_reviews
+        self.partitions = partitions
+        self.topics = {ReviewEvent: review_topic, ClickEvent: click_topic}
+        self.user_recs: dict[str, RecList] = {}
+        self.cluster_recs: dict[int, RecList] = {}
+        self.assignments: dict[str, Assignment] = {}
+        self.trending: RecList | None = None
+        self.delivered = 0  # events handed to the engine
+        self._pending: list[tuple[tuple, ReviewEvent | ClickEvent, np.ndarray | None, int]] = []
+        self._offsets: dict[tuple[str, int], int] = defaultdict(int)
+
+    def serve(self, user_id: str) -> Answer:
+        return fallback(
+            user_id,
+            None,
+            self.user_recs.get(user_id),
+            self.assignments.get(user_id),
+            self.cluster_recs.get,
+            lambda: self.trending,
+        )
+
+    def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
+        for event in interaction.events():
+            review_vector = vector if isinstance(event, ReviewEvent) else None
+            if self.batch_reviews is None:
+                self._apply([event], [review_vector], None)
+            else:
+                self._enqueue(event, review_vector)
+
+    def flush(self) -> None:
+        """Apply what is still buffered (the end of a replay)."""
+        while self._pending:
+            self._apply_batch()
+
+    def _enqueue(self, event: ReviewEvent | ClickEvent, vector: np.ndarray | None) -> None:
+        topic = self.topics[type(event)]
+        partition = kafka_partition(event.user_id, self.partitions)
+        offset = self._offsets[(topic, partition)]
+        self._offsets[(topic, partition)] += 1
+        self._pending.append(((event.ts, topic, partition, offset), event, vector, partition))
+        reviews = sum(isinstance(p[1], ReviewEvent) for p in self._pending)
+        if reviews >= self.batch_reviews or len(self._pending) >= 4 * self.batch_reviews:  # type: ignore[operator]
+            self._apply_batch()
+
+    def _apply_batch(self) -> None:
+        """Cut the next micro-batch in the worker's merge order and apply it."""
+        assert self.batch_reviews is not None
+        self._pending.sort(key=lambda p: p[0])
+        batch, reviews = [], 0
+        for pending in self._pending:
+            batch.append(pending)
+            reviews += isinstance(pending[1], ReviewEvent)
+            if reviews >= self.batch_reviews or len(batch) >= 4 * self.batch_reviews:
+                break
+        del self._pending[: len(batch)]
+        self._apply([p[1] for p in batch], [p[2] for p in batch], [p[3] for p in batch])
+
+    def _apply(
+        self,
+        events: list[ReviewEvent | ClickEvent],
+        vectors: list[np.ndarray | None],
+        partitions: list[int] | None,
+    ) -> None:
+        """Apply a batch and keep the lists it wrote (a review without a vector fails
+        in the engine, as in :class:`EngineModel`)."""
+        rows = [
+            v
+            for e, v in zip(events, vectors, strict=True)
+            if isinstance(e, ReviewEvent) and v is not None
+        ]
+        matrix = np.array(rows, dtype=np.float32).reshape(-1, self.engine.dim)
+        out = self.engine.apply(events, matrix, partitions)
+        self.delivered += len(events)
+        self.user_recs.update(out.user_recs)
+        self.cluster_recs.update(out.cluster_recs)
+        for cluster_id in out.retired_clusters:
+            self.cluster_recs.pop(cluster_id, None)
+        self.assignments.update(out.assignments)
+        if out.trending is not None:
+            self.trending = out.trending
+
+
+def kafka_partition(key: str, partitions: int) -> int:
+    """The partition Kafka's default (murmur2) partitioner gives a string key."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def check_fed_once(models: Sequence, delivered: int) -> None:
+    """Every engine belongs to one model and has seen each delivered event exactly once."""
+    fed = [m for m in models if getattr(m, "engine", None) is not None]
+    if len({id(m.engine) for m in fed}) < len(fed):
+        raise RuntimeError("one engine is wrapped by two models; it would learn twice")
+    for model in fed:
+        if model.engine.clock != model.delivered or model.delivered != delivered:
+            raise RuntimeError(
+                f"engine clock {model.engine.clock}, model fed "
+                f"{model.delivered}, events delivered {delivered}"
+            )
+
+
+@dataclass
+class ReplayResult:
+    """Per strategy, the rank of the chosen item at every scored interaction."""
+
+    k: int
+    tuning_cut: int  # interactions before this index form the tuning slice
+    catalogue: int = 0
+    index: list[int] = field(default_factory=list)
+    ts: list[float] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)  # who was served, per scored interaction
+    delivered: int = 0  # events delivered to every model
+    ranks: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    tops: dict[str, list[list[str]]] = field(default_factory=lambda: defaultdict(list))
+
+    def add_served(self, answer: Answer, target_id: str, name: str = SERVED) -> None:
+        """Rank and top k of a list as served (after :meth:`add_scored` or on its own)."""
+        ids = answer.item_ids()
+        self.ranks[name].append(served_rank(ids, target_id))
+        self.tops[name].append(ids[: self.k])
+
+    def add_scored(self, n: int, ts: float, user_id: str) -> None:
+        self.index.append(n)
+        self.ts.append(ts)
+        self.users.append(user_id)
+
+    def mask(self, part: str) -> np.ndarray:
+        """Which scored interactions belong to ``tuning``, ``evaluation`` or ``all``."""
+        index = np.array(self.index, dtype=np.int64)
+        return {
+            "tuning": index < self.tuning_cut,
+            "evaluation": index >= self.tuning_cut,
+            "all": np.ones(len(index), dtype=bool),
+        }[part]
+
+    def summary(self, part: str = "evaluation") -> dict[str, dict[str, float]]:
+        """Mean metrics per strategy on the ``tuning`` slice, the ``evaluation`` rest or ``all``."""
+        mask = self.mask(part)
+        out: dict[str, dict[str, float]] = {}
+        for strategy, ranks in self.ranks.items():
+            chosen = [r for r, keep in zip(ranks, mask, strict=True) if keep]
+            if not chosen:
+                continue
+            totals: dict[str, float] = defaultdict(float)
+            for rank in chosen:
+                for name, value in metrics_from_rank(rank, self.k).items():
+                    totals[name] += value
+            metrics = {name: total / len(chosen) for name, total in totals.items()}
+            tops = [t for t, keep in zip(self.tops[strategy], mask, strict=True) if keep]
+            metrics["coverage"] = len({i for t in tops for i in t}) / max(1, self.catalogue)
+            metrics["events"] = float(len(chosen))
+            out[strategy] = metrics
+        return out
+
+    def rolling(
+        self, strategy: str, metric: str = "ndcg@10", window: int = 500
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Event times and the rolling mean of a metric over the last ``window`` events."""
+        values = np.array([metrics_from_rank(r, self.k)[metric] for r in self.ranks[strategy]])
+        if len(values) < window:
+            return np.array(self.ts), np.cumsum(values) / np.arange(1, len(values) + 1)
+        kernel = np.ones(window) / window
+        smooth = np.convolve(values, kernel, mode="valid")
+        return np.array(self.ts[window - 1 :]), smooth
+
+
+def served_rank(ids: list[str], target: str) -> int:
+    """Rank of ``target`` in a served list; one past the list when it is not there."""
+    return ids.index(target) + 1 if target in ids else max(len(ids), 1) * 10**6
+
+
+def replay(
+    interactions: Sequence[Interaction],
+    vectors: Sequence[np.ndarray | None],
+    models: Sequence,
+    served: ServedModel | Sequence[ServedModel] | None = None,
+    k: int = 10,
+    tuning_share: float = 0.2,
+    progress: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> ReplayResult:
+    """Serve every strategy, then let every model observe, interaction by interaction.
+
+    At the end every engine must have seen each delivered event exactly once
+    (:func:`check_fed_once`), else the replay fails.
+    """
+    catalog = Catalog()
+    result = ReplayResult(k=k, tuning_cut=math.floor(len(interactions) * tuning_share))
+    served = [] if served is None else [served] if isinstance(served, ServedModel) else list(served)
+    delivered = 0
+    strategies = {name: fn for model in models for name, fn in model.strategies().items()}
+    steps: Sequence[int] | object = range(len(interactions))
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc="replay", unit="ev")
+    for n in steps:  # type: ignore[attr-defined]
+        interaction, vector = interactions[n], vectors[n]
+        target = catalog.target(interaction)
+        if target is not None:
+            _score(result, catalog, strategies, interaction, target, k, served, n)
+        catalog.add(interaction)
+        delivered += len(interaction.events())
+        for model in [*models, *served]:
+            model.observe(interaction, vector)
+        if on_step is not None:
+            on_step(n)
+    for model in served:
+        model.flush()
+    check_fed_once([*models, *served], delivered)
+    result.catalogue, result.delivered = len(catalog), delivered
+    return result
+
+
+def _score(
+    result: ReplayResult,
+    catalog: Catalog,
+    strategies: dict[str, ScoreFn],
+    interaction: Interaction,
+    target: int,
+    k: int,
+    served: Sequence[ServedModel],
+    n: int,
+) -> None:
+    result.add_scored(n, interaction.ts, interaction.user_id)
+    exclude = catalog.exclude(interaction.user_id)
+    size = len(catalog)
+    for name, score in strategies.items():
+        scores = np.asarray(score(interaction.user_id), dtype=np.float64)[:size].copy()
+        if len(scores) < size:
+            scores = np.concatenate([scores, np.zeros(size - len(scores))])
+        scores[exclude] = -np.inf
+        result.ranks[name].append(rank_of(scores, target))
+        top = np.argpartition(-scores, min(k, size - 1))[:k] if size > k else np.arange(size)
+        result.tops[name].append([catalog.items.ids[i] for i in top])
+    for model in served:
+        result.add_served(model.serve(interaction.user_id), interaction.item_id, model.name)
+
+
+def replay_pipeline(
+    settings: Settings,
+    interactions: Sequence[Interaction],
+    embedder: Embedder | None = None,
+    k: int = 10,
+    tuning_share: float = 0.2,
+    deterministic: bool = True,
+    progress: bool = False,
+    timeout_s: float = 60.0,
+    batch_reviews: int | None = None,
+    partitions: int = 1,
+) -> ReplayResult:
+    """The same serve-then-observe loop through the real pipeline.
+
+    The interactions go onto fresh topics (``partitions`` each), a worker of a
+    fresh consumer group processes them into a fresh Redis namespace, and the
+    served list comes back from Redis through :class:`RecsClient`. Every
+    served list is also published as an :class:`ImpressionEvent` (for the
+    metrics sidecar). In deterministic mode each event is processed before
+    the next one is sent, so the result equals :class:`ServedModel`'s. With
+    ``batch_reviews`` the worker runs with that micro-batch: the interactions
+    of one batch are all served first, then sent together and processed as
+    one batch, as :class:`ServedModel` with the same ``batch_reviews`` and
+    ``partitions`` simulates.
+    """
+    import threading
+    import uuid
+
+    from streamrec.app.worker import EmbedWorker
+    from streamrec.core.events import ImpressionEvent
+    from streamrec.kafka.clients import make_producer
+    from streamrec.kafka.producer import topic_for
+    from streamrec.kafka.topics import Topics, ensure_topics
+    from streamrec.serving.client import RecsClient
+    from streamrec.serving.store import connect
+
+    run = uuid.uuid4().hex[:8]
+    isolated = Settings(
+        **{  # type: ignore[call-arg]
+            **settings.model_dump(),
+            "_env_file": None,
+            "topic_reviews": f"replay-{run}.reviews",
+            "topic_clicks": f"replay-{run}.clicks",
+            "topic_impressions": f"replay-{run}.impressions",
+            "topic_dead_letter": f"replay-{run}.dead-letter",
+            "topic_cluster_events": f"replay-{run}.cluster-events",
+            "topic_partitions": partitions,
+            "redis_prefix": f"replay-{run}",
+            "worker_group": f"replay-{run}",
+            "checkpoint_interval_s": 30.0,
+            "worker_instance_id": None,
+            # one event at a time, or whole batches: a short batch only at the very end
+            "batch_wait_ms": 0 if batch_reviews is None else 1000,
+            "batch_size": batch_reviews or settings.batch_size,
+        }
+    )
+    topics = Topics.from_settings(isolated)
+    ensure_topics(isolated)
+    worker = EmbedWorker(isolated, embedder=embedder)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    client = RecsClient.from_settings(isolated)
+    model_key = client.keys.model()
+    redis_client = connect(isolated)
+    producer = make_producer(isolated, linger_ms=0)
+    catalog = Catalog()
+    result = ReplayResult(k=k, tuning_cut=math.floor(len(interactions) * tuning_share))
+    sent = 0
+    pending: list[ReviewEvent | ClickEvent] = []
+
+    def send(events: list[ReviewEvent | ClickEvent], wait: bool) -> None:
+        nonlocal sent
+        for event in events:
+            producer.send(
+                topic_for(event, topics),
+                key=event.user_id.encode(),
+                value=event.to_json(),
+                timestamp_ms=int(event.ts * 1000),
+            )
+        sent += len(events)
+        if wait:
+            producer.flush()
+            _wait_processed(redis_client, model_key, sent, thread, timeout_s)
+
+    steps: Sequence[int] | object = range(len(interactions))
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc="replay (pipeline)", unit="ev")
+    try:
+        for n in steps:  # type: ignore[attr-defined]
+            interaction = interactions[n]
+            if catalog.target(interaction) is not None:
+                answer = client.recommend(interaction.user_id)
+                result.add_scored(n, interaction.ts, interaction.user_id)
+                result.add_served(answer, interaction.item_id)
+                producer.send(
+                    topics.impressions,
+                    key=interaction.user_id.encode(),
+                    value=ImpressionEvent(
+                        impression_id=f"{run}:{n}",
+                        user_id=interaction.user_id,
+                        items=result.tops[SERVED][-1] or ["-"],
+                        strategy=SERVED,
+                        ts=interaction.ts,
+                    ).to_json(),
+                )
+            catalog.add(interaction)
+            if batch_reviews is None:
+                for event in interaction.events():
+                    send([event], deterministic)
+                continue
+            pending += interaction.events()
+            reviews = sum(isinstance(e, ReviewEvent) for e in pending)
+            if reviews >= batch_reviews or len(pending) >= 4 * batch_reviews:
+                send(pending, True)
+                pending = []
+        send(pending, True)
+    finally:
+        worker.stop()
+        thread.join(30)
+        producer.close()
+    result.catalogue = len(catalog)
+    return result
+
+
+def _wait_processed(redis_client, key: str, count: int, thread, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    """Block until the worker's model summary says it applied ``count`` events."""
+    import json
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        raw = redis_client.get(key)
+        if raw is not None and int(json.loads(raw)["events"]) >= count:
+            return
+        if not thread.is_alive():
+            raise RuntimeError("the replay worker stopped")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker did not process event {count} in {timeout_s} s")
+        time.sleep(0.002)

@@ -1,0 +1,1 @@
+"""Kafka adapters: clients, topics, dead letters, offsets and the producer."""

@@ -1,0 +1,51 @@
+"""The engine's parameters, read from the settings of the same (or a mapped) name.
+
+>>> from streamrec.core.settings import Settings
+>>> EngineConfig.from_settings(Settings(_env_file=None, n_clusters=7)).n_clusters
+7
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamrec.core.settings import Settings
+
+
+@dataclass
+class EngineConfig:
+    n_clusters: int = 20
+    cluster_half_life: float = 2000.0
+    cluster_min_weight: float = 0.5
+    profile_half_life: float = 5.0
+    item_half_life: float = 50.0
+    trending_half_life: float = 1000.0
+    engagement_half_life: float = 5000.0
+    cluster_refresh_events: int = 200
+    cluster_move_threshold: float = 0.995
+    recs_length: int = 50
+    diversity: float = 0.0
+    ranker_learning_rate: float = 0.05
+    ranker_negatives: int = 10
+    seed: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EngineConfig:
+        """Fields take the setting of the same name, or of the name in ``_SETTING_NAMES``;
+        fields without a setting keep their default."""
+        values = {}
+        for name in (f.name for f in fields(cls)):
+            setting = _SETTING_NAMES.get(name, name)
+            if setting in type(settings).model_fields:
+                values[name] = getattr(settings, setting)
+        return cls(**values)
+
+
+_SETTING_NAMES = {  # EngineConfig field -> Settings field, where the names differ
+    "cluster_half_life": "cluster_half_life_events",
+    "profile_half_life": "profile_half_life_reviews",
+    "trending_half_life": "trending_half_life_events",
+    "engagement_half_life": "engagement_half_life_events",
+}

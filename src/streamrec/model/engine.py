@@ -1,0 +1,280 @@
+"""The pure core of the worker: events and their embeddings in, fresh lists out.
+
+:class:`Engine` owns profiles, clusters and item statistics and does no I/O,
+so it runs the same under the Kafka worker, the in-process replay and the
+tests. One call of :meth:`Engine.apply` takes a micro-batch in arrival order
+with the embeddings of its reviews, and returns what must be written
+(:class:`streamrec.model.output.BatchOutput`). Strategies read the engine
+through :class:`streamrec.model.view.ModelView`.
+
+>>> from streamrec.core.events import ReviewEvent
+>>> engine = Engine(dim=2, config=EngineConfig(n_clusters=1))
+>>> reviews = [ReviewEvent(event_id="r1", user_id="u1", item_id="strings", text="bright", ts=1),
+...            ReviewEvent(event_id="r2", user_id="u2", item_id="pedal", text="fuzz", ts=2)]
+>>> out = engine.apply(reviews, np.array([[1.0, 0.0], [0.6, 0.8]], dtype=np.float32))
+>>> sorted(out.user_recs), out.user_recs["u1"].item_ids()  # never an item back to its user
+(['u1', 'u2'], ['pedal'])
+>>> out.trending.item_ids(), out.assignments["u1"].cluster_id
+(['pedal', 'strings'], 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from streamrec.clustering import Clusterer, OnlineKMeans
+from streamrec.clustering.base import top2
+from streamrec.clustering.labels import ClusterLabeler
+from streamrec.core.events import ClickEvent, ReviewEvent
+from streamrec.model.config import EngineConfig
+from streamrec.model.drift import DriftMonitor
+from streamrec.model.engine_state import EngineState
+from streamrec.model.features import features
+from streamrec.model.items import ItemStats, engagement_weight
+from streamrec.model.output import BatchOutput, assignment, cluster_summaries, rec_list
+from streamrec.model.profiles import UserProfiles
+from streamrec.model.ranker import OnlineRanker
+from streamrec.model.scoring import top_items
+from streamrec.model.signals import ItemSignals
+from streamrec.model.strategies import Strategy, make_strategies
+from streamrec.serving.schema import ClusterSummary, RecList
+
+
+class Engine(EngineState):
+    """Profiles, clusters, item statistics and strategies, updated batch by batch.
+
+    It is the :class:`streamrec.model.view.ModelView` its strategies score through;
+    what it checkpoints and restores is in :class:`streamrec.model.engine_state.EngineState`.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        config: EngineConfig | None = None,
+        clusterer: Clusterer | None = None,
+        strategies: dict[str, Strategy] | None = None,
+    ) -> None:
+        self.dim = dim
+        self.config = config or EngineConfig()
+        c = self.config
+        self.clusterer = clusterer or OnlineKMeans(
+            k=c.n_clusters,
+            half_life=c.cluster_half_life,
+            min_weight=c.cluster_min_weight,
+            seed=c.seed,
+        )
+        self.profiles = UserProfiles(dim, c.profile_half_life)
+        self.items = ItemStats(dim, c.item_half_life, c.trending_half_life, c.engagement_half_life)
+        self.strategies = strategies or make_strategies()
+        self.labeler = ClusterLabeler()
+        self.drift = DriftMonitor()
+        self.signals = ItemSignals()
+        self.ranker = OnlineRanker(c.ranker_learning_rate, c.ranker_negatives, seed=c.seed)
+        self.clock = 0  # events applied so far
+        self.as_of = 0.0  # newest event time applied
+        self._last_refresh = -(10**18)
+        self._refreshed_centroids: dict[int, np.ndarray] = {}
+        self._item_matrix: np.ndarray | None = None
+
+    # -- the read-only view strategies use (ModelView) -------------------------------
+
+    def item_matrix(self) -> np.ndarray:
+        """Unit text vectors of all items (cached until the next batch)."""
+        if self._item_matrix is None or self._item_matrix.shape[0] != self.items.n_items:
+            self._item_matrix = self.items.vectors.matrix()
+        return self._item_matrix
+
+    def centroid(self, cluster_id: int) -> np.ndarray | None:
+        snapshot = self.clusterer.snapshot()
+        where = np.flatnonzero(snapshot.ids == cluster_id)
+        return snapshot.centroids[where[0]] if where.size else None
+
+    def user_cluster(self, user_id: str) -> int | None:
+        row = self.profiles.index.get(user_id)
+        if row is None or self.profiles.cluster[row] < 0:
+            return None
+        return int(self.profiles.cluster[row])
+
+    def user_clusters(self, user_id: str) -> tuple[int, int, np.ndarray]:
+        row = self.profiles.index[user_id]
+        return (
+            int(self.profiles.cluster[row]),
+            int(self.profiles.cluster2[row]),
+            self.profiles.sim[row].copy(),
+        )
+
+    def user_vector(self, user_id: str) -> np.ndarray | None:
+        return self.profiles.vector(user_id)
+
+    def knows_user(self, user_id: str) -> bool:
+        return user_id in self.profiles.index
+
+    def trending_scores(self) -> np.ndarray:
+        return self.items.trending_scores(self.clock)
+
+    def popularity_scores(self) -> np.ndarray:
+        return self.items.popularity[: self.items.n_items].copy()
+
+    def cluster_engagement(self, cluster_id: int) -> np.ndarray:
+        return self.items.cluster_engagement(cluster_id, self.clock)
+
+    def learned_scores(self, user_id: str) -> np.ndarray:
+        return self.ranker.scores(features(self, user_id))
+
+    # -- learning ------------------------------------------------------------------
+
+    def apply(
+        self,
+        events: Sequence[ReviewEvent | ClickEvent],
+        vectors: np.ndarray,
+        partitions: Sequence[int] | None = None,
+        outputs: bool = True,
+    ) -> BatchOutput:
+        """Learn from a batch (arrival order) and return the lists it changed.
+
+        ``vectors`` holds one unit embedding per review, in the order the
+        reviews appear in ``events``; ``partitions`` the Kafka partition each
+        event came from (its user's profile is checkpointed with it). Without
+        ``outputs`` no lists are built (in-process evaluation scores directly).
+        """
+        reviews = [e for e in events if isinstance(e, ReviewEvent)]
+        if len(reviews) != len(vectors):
+            raise ValueError(f"{len(reviews)} reviews but {len(vectors)} embeddings")
+        out = BatchOutput(reviews=len(reviews), clicks=len(events) - len(reviews))
+        self._item_matrix = None
+        if reviews:
+            self._learn_clusters(reviews, np.asarray(vectors, dtype=np.float32), out)
+        snapshot = self.clusterer.snapshot()
+        touched: dict[str, int] = {}
+        vector_iter = iter(vectors)
+        for n, event in enumerate(events):
+            self.clock += 1
+            self.as_of = max(self.as_of, event.ts)
+            user_row = self.profiles.row(event.user_id)
+            if partitions is not None:
+                self.profiles.partition[user_row] = partitions[n]
+            known = event.item_id in self.items.vectors.index
+            item_row = self.items.row(event.item_id)
+            history = self.profiles.seen_items(event.user_id)
+            if item_row not in history:  # the user's first engagement with this item
+                if known:  # learn from what could have been served, before anything moves
+                    self.ranker.learn(features(self, event.user_id), item_row, history)
+                self.signals.observe(item_row, history)
+            if isinstance(event, ReviewEvent):
+                vector = next(vector_iter)
+                self.profiles.update(event.user_id, vector, ts=event.ts)
+                self.items.add_text(item_row, vector)
+                ids, sims = top2(snapshot, self.profiles.vectors(np.array([user_row])))
+                self.profiles.assign(np.array([user_row]), ids, sims)
+                weight = engagement_weight(event.rating)
+            else:
+                weight = 1.0
+            cluster_id = int(self.profiles.cluster[user_row])
+            self.items.engage(item_row, weight, cluster_id, self.clock)
+            self.profiles.mark_seen(user_row, item_row)
+            touched[event.user_id] = user_row
+        self._item_matrix = None
+        self._reassign(touched, snapshot, out)
+        if outputs:
+            self._refresh_clusters(snapshot, out)
+            for user_id in touched:
+                out.user_recs[user_id] = self.recommend("user", user_id)
+        return out
+
+    def _learn_clusters(
+        self, reviews: list[ReviewEvent], vectors: np.ndarray, out: BatchOutput
+    ) -> None:
+        assigned = self.clusterer.learn(vectors, t=max(e.ts for e in reviews))
+        out.lifecycle = self.clusterer.pop_events()
+        for event in out.lifecycle:
+            self.items.apply_lifecycle(event)
+            self.labeler.apply_lifecycle(event.kind, event.cluster_id, event.related)
+            if event.kind in ("died", "merged"):
+                out.retired_clusters.append(event.cluster_id)
+        snapshot = self.clusterer.snapshot()
+        rows = {int(cid): n for n, cid in enumerate(snapshot.ids)}
+        for review, vector, cluster_id in zip(reviews, vectors, assigned.tolist(), strict=True):
+            row = rows.get(cluster_id)
+            centroid = snapshot.centroids[row] if row is not None else None
+            self.labeler.add(
+                cluster_id,
+                review.text,
+                vector,
+                review.event_id,
+                review.item_id,
+                centroid,
+                review.user_id,
+            )
+            if centroid is not None:
+                out.drift_alarms += self.drift.update(1.0 - float(vector @ centroid))
+
+    def _reassign(self, touched: dict[str, int], snapshot, out: BatchOutput) -> None:
+        rows = np.fromiter(touched.values(), dtype=np.int64, count=len(touched))
+        has_vector = self.profiles.counts[rows] > 0
+        rows = rows[has_vector]
+        if rows.size == 0 or len(snapshot) == 0:
+            return
+        ids, sims = top2(snapshot, self.profiles.vectors(rows))
+        self.profiles.assign(rows, ids, sims)
+        for row, pair, sim in zip(rows, ids, sims, strict=True):
+            user_id = self.profiles.ids[row]
+            assert user_id is not None
+            out.assignments[user_id] = assignment(pair, sim, self.as_of)
+
+    def _refresh_clusters(self, snapshot, out: BatchOutput) -> None:
+        """Rebuild cluster lists on a schedule, or for clusters that are new or moved."""
+        due = self.clock - self._last_refresh >= self.config.cluster_refresh_events
+        for cluster_id, centroid in zip(snapshot.ids.tolist(), snapshot.centroids, strict=True):
+            before = self._refreshed_centroids.get(cluster_id)
+            moved = before is None or float(before @ centroid) < self.config.cluster_move_threshold
+            if due or moved:
+                out.cluster_recs[cluster_id] = self.recommend("cluster", None, cluster_id)
+                self._refreshed_centroids[cluster_id] = centroid.copy()
+        for cluster_id in out.retired_clusters:
+            self._refreshed_centroids.pop(cluster_id, None)
+        if due or out.trending is None:
+            out.trending = self.recommend("trending", None)
+        if due or out.lifecycle:
+            out.clusters = self.cluster_summaries()
+        if due:
+            self._last_refresh = self.clock
+
+    def cluster_summaries(self, top_words: int = 6) -> list[ClusterSummary]:
+        """Labels, sizes and weights of the live clusters (no raw text)."""
+        return cluster_summaries(self.clusterer.snapshot(), self.labeler, self.profiles, top_words)
+
+    # -- serving -------------------------------------------------------------------
+
+    def recommend(
+        self,
+        strategy: str,
+        user_id: str | None,
+        cluster_id: int | None = None,
+        k: int | None = None,
+    ) -> RecList:
+        """Top-k of a strategy; a user's own items are never recommended back."""
+        k = k or self.config.recs_length
+        scores = self.strategies[strategy].scores(self, user_id, cluster_id)
+        exclude = self.profiles.seen_items(user_id) if user_id is not None else None
+        rows, values = top_items(scores, k, exclude, self.item_matrix(), self.config.diversity)
+        if user_id is not None:
+            level = "user"
+        elif cluster_id is not None:
+            level = "cluster"
+        else:
+            level = "trending"
+        return rec_list(
+            strategy,
+            level,
+            user_id,
+            cluster_id if cluster_id is not None else self._cluster_of(user_id),
+            self.items.ids,
+            rows,
+            values,
+            self.as_of,
+        )
+
+    def _cluster_of(self, user_id: str | None) -> int | None:
+        return None if user_id is None else self.user_cluster(user_id)

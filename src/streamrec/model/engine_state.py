@@ -1,0 +1,117 @@
+"""What the engine checkpoints: the shared model (all workers) and users per partition.
+
+The shared state holds clusters, items, labels, signals, the ranker and the
+clock, never a user profile; profiles travel per Kafka partition, with their
+histories as item ids so they survive a renumbering of items.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamrec.clustering import Clusterer
+from streamrec.clustering.labels import ClusterLabeler
+from streamrec.model.config import EngineConfig
+from streamrec.model.drift import DriftMonitor
+from streamrec.model.items import ItemStats
+from streamrec.model.profiles import UserProfiles
+from streamrec.model.ranker import OnlineRanker
+from streamrec.model.signals import ItemSignals
+
+
+class EngineState:
+    """Checkpointing for :class:`streamrec.model.engine.Engine` (mixed into it)."""
+
+    dim: int
+    config: EngineConfig
+    clock: int
+    as_of: float
+    clusterer: Clusterer
+    profiles: UserProfiles
+    items: ItemStats
+    labeler: ClusterLabeler
+    drift: DriftMonitor
+    signals: ItemSignals
+    ranker: OnlineRanker
+    _last_refresh: int
+    _refreshed_centroids: dict[int, np.ndarray]
+    _item_matrix: np.ndarray | None
+
+    def shared_state(self) -> dict:
+        """What all workers share: clusters, items, labels, clock (no user profiles)."""
+        return {
+            "dim": self.dim,
+            "clock": self.clock,
+            "as_of": self.as_of,
+            "last_refresh": self._last_refresh,
+            "refreshed_ids": np.array(list(self._refreshed_centroids), dtype=np.int64),
+            "refreshed_centroids": np.array(
+                list(self._refreshed_centroids.values()), dtype=np.float32
+            ).reshape(-1, self.dim),
+            "clusterer": self.clusterer.state(),
+            "labeler": self.labeler.state(),
+            "drift": self.drift.state(),
+            "items": self.items.state(),
+            "signals": self.signals.state(),
+            "ranker": self.ranker.state(),
+        }
+
+    def load_shared(self, state: dict) -> None:
+        """Adopt a shared state, keeping the users' histories pointing at the right items."""
+        if int(state["dim"]) != self.dim:
+            raise ValueError(f"checkpoint has dimension {state['dim']}, model has {self.dim}")
+        old_items = list(self.items.ids)
+        self.clock = int(state["clock"])
+        self.as_of = float(state["as_of"])
+        self._last_refresh = int(state["last_refresh"])
+        self.clusterer.load(state["clusterer"])
+        self.labeler.load(state["labeler"])
+        self.drift.load(state["drift"])
+        self.items.load(state["items"])
+        self.signals.load(state["signals"])
+        self.ranker.load(state["ranker"])
+        if old_items and old_items != list(self.items.ids)[: len(old_items)]:
+            mapping = np.array(
+                [self.items.row(i) if i is not None else 0 for i in old_items], dtype=np.int32
+            )
+            self.profiles.remap_items(mapping)
+        self._item_matrix = None
+        self._refreshed_centroids = dict(
+            zip(
+                np.asarray(state["refreshed_ids"]).tolist(),
+                np.asarray(state["refreshed_centroids"]),
+                strict=True,
+            )
+        )
+
+    def export_users(self, partition: int | None = None) -> dict:
+        """Profiles (of one partition, or all) with histories as item ids."""
+        rows = None if partition is None else self.profiles.rows_of_partition(partition)
+        return self.profiles.export(rows, self.items.ids)
+
+    def absorb_users(self, state: dict) -> None:
+        self.profiles.absorb(state, self.items.row)
+
+    def drop_partition(self, partition: int) -> int:
+        """Forget the users of a partition this worker no longer owns."""
+        rows = self.profiles.rows_of_partition(partition)
+        for row in rows.tolist():
+            self.profiles.remove(self.profiles.ids[row])  # type: ignore[arg-type]
+        return len(rows)
+
+    def state(self) -> dict:
+        return {"shared": self.shared_state(), "profiles": self.export_users()}
+
+    def load(self, state: dict) -> None:
+        self.profiles = UserProfiles(self.dim, self.config.profile_half_life)
+        self.load_shared(state["shared"])
+        self.absorb_users(state["profiles"])
+
+    def forget_user(self, user_id: str) -> bool:
+        """Remove a user's profile, assignment, history and representative reviews.
+
+        Their past engagement stays folded into anonymous item and cluster
+        counts (no user id), which forget it with their half-lives.
+        """
+        self.labeler.forget_user(user_id)
+        return self.profiles.remove(user_id)

@@ -1,0 +1,231 @@
+"""Item state: text vectors, popularity (all-time and trending) and per-cluster engagement.
+
+All counters forget on the engine's event clock (one tick per event), so a
+half-life of 1000 means the engagement of 1000 events ago weighs half.
+
+>>> items = ItemStats(dim=2, trending_half_life=10.0)
+>>> items.engage(items.row("strings"), engagement_weight(5.0), cluster_id=-1, clock=0)
+>>> items.engage(items.row("pedal"), engagement_weight(None), cluster_id=-1, clock=10)
+>>> items.popularity[:2].tolist(), items.trending_scores(clock=10).tolist()
+([1.5, 1.0], [0.75, 1.0])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamrec.clustering.base import LifecycleEvent
+from streamrec.core.decay import DecayedCounts, decay
+from streamrec.model.profiles import VectorTable
+
+
+def engagement_weight(rating: float | None) -> float:
+    """Clicks weigh 1; a review weighs more the better its rating (1 star .7, 5 stars 1.5)."""
+    return 1.0 if rating is None else 0.5 + rating / 5.0
+
+
+class ItemStats:
+    def __init__(
+        self,
+        dim: int,
+        vector_half_life: float = 50.0,
+        trending_half_life: float = 1000.0,
+        engagement_half_life: float = 5000.0,
+    ) -> None:
+        self.vectors = VectorTable(dim, vector_half_life)
+        self.popularity = np.zeros(1024, dtype=np.float64)
+        self.trending = DecayedCounts(trending_half_life, capacity=1024)
+        self.engagement = DecayedCounts(engagement_half_life, capacity=1024, rows=8)
+        self.cluster_rows: dict[int, int] = {}
+        self.free_rows: list[int] = []
+
+    @property
+    def n_items(self) -> int:
+        return self.vectors.n_rows
+
+    @property
+    def ids(self) -> list[str | None]:
+        return self.vectors.ids
+
+    def row(self, item_id: str) -> int:
+        row = self.vectors.row(item_id)
+        if row >= self.popularity.shape[0]:
+            grown = np.zeros(self.popularity.shape[0] * 2)
+            grown[: self.popularity.shape[0]] = self.popularity
+            self.popularity = grown
+        self.trending.ensure(row + 1)
+        self.engagement.ensure(row + 1)
+        return row
+
+    def cluster_row(self, cluster_id: int) -> int:
+        found = self.cluster_rows.get(cluster_id)
+        if found is not None:
+            return found
+        row = self.free_rows.pop() if self.free_rows else len(self.cluster_rows)
+        self.engagement.ensure(self.engagement.size, rows=row + 1)
+        self.engagement.stored[row] = 0.0
+        self.cluster_rows[cluster_id] = row
+        return row
+
+    def add_text(self, item_row: int, vector: np.ndarray) -> None:
+        item_id = self.vectors.ids[item_row]
+        assert item_id is not None
+        self.vectors.update(item_id, vector)
+
+    def engage(self, item_row: int, weight: float, cluster_id: int, clock: float) -> None:
+        """Count one engagement of a user of ``cluster_id`` (-1: unassigned) with an item."""
+        self.popularity[item_row] += weight
+        self.trending.add(np.array([item_row]), np.array([weight]), clock)
+        if cluster_id >= 0:
+            row = self.cluster_row(cluster_id)
+            self.engagement.add((np.array([row]), np.array([item_row])), np.array([weight]), clock)
+
+    def cluster_engagement(self, cluster_id: int, clock: float) -> np.ndarray:
+        row = self.cluster_rows.get(cluster_id)
+        if row is None:
+            return np.zeros(self.n_items)
+        return self.engagement.values(clock, row)[: self.n_items]
+
+    def trending_scores(self, clock: float) -> np.ndarray:
+        return self.trending.values(clock)[: self.n_items]
+
+    def apply_lifecycle(self, event: LifecycleEvent) -> None:
+        """Keep engagement rows in step with the clusters they belong to."""
+        if event.kind == "merged" and event.cluster_id in self.cluster_rows:
+            absorbed = self.cluster_rows.pop(event.cluster_id)
+            kept = self.cluster_row(event.related[0])
+            self.engagement.stored[kept] += self.engagement.stored[absorbed]
+            self.free_rows.append(absorbed)
+        elif event.kind == "split" and event.related and event.related[0] in self.cluster_rows:
+            parent = self.cluster_rows[event.related[0]]
+            child = self.cluster_row(event.cluster_id)
+            self.engagement.stored[child] = self.engagement.stored[parent] * 0.5
+            self.engagement.stored[parent] *= 0.5
+        elif event.kind == "died" and event.cluster_id in self.cluster_rows:
+            self.free_rows.append(self.cluster_rows.pop(event.cluster_id))
+
+    def state(self) -> dict:
+        return {
+            "vector_half_life": self.vectors.half_life,
+            "vectors": self.vectors.state(),
+            "popularity": self.popularity[: self.n_items].copy(),
+            "trending": self.trending.state(),
+            "engagement": self.engagement.state(),
+            "cluster_rows": {str(k): v for k, v in self.cluster_rows.items()},
+            "free_rows": list(self.free_rows),
+        }
+
+    def load(self, state: dict) -> None:
+        self.vectors.load(state["vectors"])
+        n = self.n_items
+        self.popularity = np.zeros(max(1024, self.vectors.sums.shape[0]))
+        self.popularity[:n] = state["popularity"]
+        self.trending = DecayedCounts.from_state(state["trending"])
+        self.engagement = DecayedCounts.from_state(state["engagement"])
+        self.cluster_rows = {int(k): int(v) for k, v in state["cluster_rows"].items()}
+        self.free_rows = [int(r) for r in state["free_rows"]]
+
+    @staticmethod
+    def merge(
+        base: dict,
+        mine: dict,
+        theirs: dict,
+        *,
+        clocks: tuple[int, int, int, int],
+        alive: set[int] | None = None,
+    ) -> dict:
+        """Merge by item id: counts and vector sums add up (``theirs + mine - base``),
+        decayed counts re-expressed at the merged clock.
+
+        ``clocks`` are the engine clocks of base, mine, theirs and the merge;
+        engagement rows of clusters not in ``alive`` are dropped.
+        """
+        t_base, t_mine, t_theirs, t_out = clocks
+        elapsed = t_mine - t_base
+        order: dict[str, int] = {}
+        for state in (theirs, mine):
+            for item_id in state["vectors"]["ids"]:
+                if item_id is not None and item_id not in order:
+                    order[item_id] = len(order)
+        b, lo, c = (_aligned(s, order) for s in (base, mine, theirs))
+        gamma = decay(1.0, float(mine["vector_half_life"]))
+        new_reviews = np.clip(lo["counts"] - b["counts"], 0, None)
+        keep = gamma**new_reviews
+        sums = c["sums"] * keep[:, None] + lo["sums"] - b["sums"] * keep[:, None]
+
+        def decayed(key: str, name: str) -> np.ndarray:
+            half_life = float(mine[name]["half_life"])
+            fade = decay(elapsed, half_life)
+            values = {
+                "b": b.get(key, 0.0) * decay(t_base - float(base[name]["t0"]), half_life),
+                "l": lo.get(key, 0.0) * decay(t_mine - float(mine[name]["t0"]), half_life),
+                "c": c.get(key, 0.0) * decay(t_theirs - float(theirs[name]["t0"]), half_life),
+            }
+            merged = values["c"] * fade + values["l"] - values["b"] * fade
+            return np.clip(np.broadcast_to(merged, (len(order),)), 0, None)
+
+        clusters = sorted(
+            {
+                int(k)
+                for s in (mine, theirs)
+                for k in s["cluster_rows"]
+                if alive is None or int(k) in alive
+            }
+        )
+        engagement = (
+            np.vstack([decayed(f"engagement:{k}", "engagement") for k in clusters])
+            if clusters
+            else np.zeros((1, len(order)))
+        )
+        ids = list(order)
+        return {
+            "vector_half_life": mine["vector_half_life"],
+            "vectors": {
+                "ids": ids,
+                "sums": sums.astype(np.float32),
+                "counts": (c["counts"] + new_reviews).astype(np.int32),
+                "last_ts": np.maximum(c["last_ts"], lo["last_ts"]),
+            },
+            "popularity": c["popularity"] + lo["popularity"] - b["popularity"],
+            "trending": {
+                "stored": decayed("trending", "trending"),
+                "t0": float(t_out),
+                "half_life": float(mine["trending"]["half_life"]),
+            },
+            "engagement": {
+                "stored": engagement,
+                "t0": float(t_out),
+                "half_life": float(mine["engagement"]["half_life"]),
+            },
+            "cluster_rows": {str(k): n for n, k in enumerate(clusters)},
+            "free_rows": [],
+        }
+
+
+def _aligned(state: dict, order: dict[str, int]) -> dict[str, np.ndarray]:
+    """Per-item arrays of an ItemStats state, in the row order ``order``."""
+    ids = state["vectors"]["ids"]
+    size = len(order)
+    dim = np.asarray(state["vectors"]["sums"]).shape[1]
+    out = {
+        "sums": np.zeros((size, dim)),
+        "counts": np.zeros(size),
+        "last_ts": np.zeros(size),
+        "popularity": np.zeros(size),
+        "trending": np.zeros(size),
+    }
+    rows = [(n, order[i]) for n, i in enumerate(ids) if i is not None and i in order]
+    if not rows:
+        return out
+    src, dst = (np.array(x) for x in zip(*rows, strict=True))
+    out["sums"][dst] = np.asarray(state["vectors"]["sums"])[src]
+    out["counts"][dst] = np.asarray(state["vectors"]["counts"])[src]
+    out["last_ts"][dst] = np.asarray(state["vectors"]["last_ts"])[src]
+    out["popularity"][dst] = np.asarray(state["popularity"])[src]
+    out["trending"][dst] = np.asarray(state["trending"]["stored"])[src]
+    engagement = np.asarray(state["engagement"]["stored"])
+    for cluster_id, crow in state["cluster_rows"].items():
+        values = np.zeros(size)
+        values[dst] = engagement[int(crow)][src]
+        out[f"engagement:{cluster_id}"] = values
+    return out

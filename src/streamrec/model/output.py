@@ -1,0 +1,97 @@
+"""What a batch hands to the serving layer, in the serving schema's wire models.
+
+The engine scores; this module turns its rows and scores into
+:class:`streamrec.serving.schema.RecList`, :class:`Assignment` and
+:class:`ClusterSummary` values. ``produced_at`` is left to the store, which
+stamps the wall time of the write, so the model stays free of clocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streamrec.clustering.base import LifecycleEvent, Snapshot
+from streamrec.clustering.labels import ClusterLabeler
+from streamrec.model.profiles import UserProfiles
+from streamrec.serving.schema import (
+    Assignment,
+    ClusterSummary,
+    Level,
+    Publication,
+    RecList,
+    ScoredItem,
+)
+
+
+@dataclass
+class BatchOutput(Publication):
+    """Everything a batch changed: what the serving layer publishes, plus what the worker
+    reports (lifecycle events, drift alarms, counts)."""
+
+    lifecycle: list[LifecycleEvent] = field(default_factory=list)
+    drift_alarms: int = 0
+    reviews: int = 0
+    clicks: int = 0
+
+
+def rec_list(
+    strategy: str,
+    level: Level,
+    user_id: str | None,
+    cluster_id: int | None,
+    item_ids: list[str | None],
+    rows: np.ndarray,
+    scores: np.ndarray,
+    as_of: float,
+) -> RecList:
+    """A ranked list as served: item ids with rounded scores (removed items left out)."""
+    return RecList(
+        strategy=strategy,
+        level=level,
+        user_id=user_id,
+        cluster_id=cluster_id,
+        # built without validation: ids and finite scores come from the engine itself
+        items=[
+            ScoredItem.model_construct(item_id=item_ids[r], score=round(float(v), 6))
+            for r, v in zip(rows, scores, strict=True)
+            if item_ids[r] is not None
+        ],
+        as_of=as_of,
+    )
+
+
+def assignment(pair: np.ndarray, sims: np.ndarray, as_of: float) -> Assignment:
+    """A user's two nearest clusters (-1: none) and their similarities."""
+    return Assignment(
+        cluster_id=int(pair[0]),
+        similarity=float(sims[0]),
+        second_cluster_id=int(pair[1]) if pair[1] >= 0 else None,
+        second_similarity=float(sims[1]) if pair[1] >= 0 else None,
+        as_of=as_of,
+    )
+
+
+def cluster_summaries(
+    snapshot: Snapshot, labeler: ClusterLabeler, profiles: UserProfiles, top_words: int = 6
+) -> list[ClusterSummary]:
+    """Labels, sizes and weights of the live clusters (no raw text)."""
+    labels = labeler.labels(top_words)
+    n = profiles.n_rows
+    ids, counts = np.unique(profiles.cluster[:n], return_counts=True)
+    sizes_by_id = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+    summaries = []
+    for row, cluster_id in enumerate(snapshot.ids.tolist()):
+        reps = labeler.representatives(cluster_id, snapshot.centroids[row])
+        summaries.append(
+            ClusterSummary(
+                cluster_id=cluster_id,
+                weight=round(float(snapshot.weights[row]), 3),
+                users=int(sizes_by_id.get(cluster_id, 0)),
+                labels=labels.get(cluster_id, []),
+                representative_items=[r.item_id for r in reps],
+                representative_reviews=[r.event_id for r in reps],
+            )
+        )
+    return summaries

@@ -1,0 +1,238 @@
+"""What the personal ranker learns from: item engagement signals on a clock of
+first user-item engagements.
+
+:class:`ItemSignals` keeps what the evaluation showed to predict the next pick
+on review data: popularity over several horizons, how recently and how long
+ago an item was first seen, item-item co-occurrence (items engaged with by
+the same users) and transitions (the item a user picked right after another).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from streamrec.core.decay import DecayedCounts, decay
+
+TREND_HALF_LIVES = (100.0, 300.0, 1000.0, 3000.0)  # in engagements
+HISTORY = 50  # co-occurrence looks at a user's last 50 items (bounded work per event)
+
+
+class SparseRows:
+    """Rows of a sparse item x item matrix that grow one cell at a time.
+
+    Reads turn a row into numpy arrays once and keep them until the row changes,
+    so the rows of a user's history are summed without walking dictionaries.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict[int, float]] = defaultdict(dict)
+        self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def add(self, row: int, col: int, value: float = 1.0) -> None:
+        cells = self.rows[row]
+        cells[col] = cells.get(col, 0.0) + value
+        self._arrays.pop(row, None)
+
+    def arrays(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        found = self._arrays.get(row)
+        if found is None:
+            cells = self.rows.get(row, {})
+            found = (
+                np.fromiter(cells.keys(), dtype=np.int64, count=len(cells)),
+                np.fromiter(cells.values(), dtype=np.float64, count=len(cells)),
+            )
+            self._arrays[row] = found
+        return found
+
+    def weighted_sum(self, rows: list[int], weights: np.ndarray, size: int) -> np.ndarray:
+        """sum_k weights[k] * row(rows[k]) as a dense vector of ``size``."""
+        parts = [self.arrays(r) for r in rows]
+        if not parts:
+            return np.zeros(size)
+        cols = np.concatenate([c for c, _ in parts])
+        vals = np.concatenate([v * w for (_, v), w in zip(parts, weights.tolist(), strict=True)])
+        keep = cols < size
+        return np.bincount(cols[keep], weights=vals[keep], minlength=size)[:size]
+
+    def state(self) -> dict[str, np.ndarray]:
+        cells = [(i, j, v) for i, row in self.rows.items() for j, v in row.items()]
+        array = np.array(cells, dtype=np.float64).reshape(-1, 3)
+        return {
+            "rows": array[:, 0].astype(np.int64),
+            "cols": array[:, 1].astype(np.int64),
+            "values": array[:, 2],
+        }
+
+    @classmethod
+    def from_state(cls, data: dict) -> SparseRows:
+        table = cls()
+        for i, j, v in zip(
+            np.asarray(data["rows"]).tolist(),
+            np.asarray(data["cols"]).tolist(),
+            np.asarray(data["values"]).tolist(),
+            strict=True,
+        ):
+            table.rows[i][j] = v
+        return table
+
+    @staticmethod
+    def merge(
+        base: dict, mine: dict, theirs: dict, rows: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ) -> dict:
+        """Cells add up: ``theirs + mine - base``, each state re-indexed through its
+        ``rows`` mapping (old row -> merged row, -1: dropped); cells near zero go."""
+        totals: dict[tuple[int, int], float] = {}
+        for table, mapping, sign in ((base, rows[0], -1), (mine, rows[1], 1), (theirs, rows[2], 1)):
+            for i, j, v in zip(
+                np.asarray(table["rows"]).tolist(),
+                np.asarray(table["cols"]).tolist(),
+                np.asarray(table["values"]).tolist(),
+                strict=True,
+            ):
+                key = (int(mapping[i]), int(mapping[j]))
+                if key[0] >= 0 and key[1] >= 0:
+                    totals[key] = totals.get(key, 0.0) + sign * v
+        kept = [(i, j, v) for (i, j), v in totals.items() if v > 1e-9]
+        array = np.array(kept, dtype=np.float64).reshape(-1, 3)
+        return {
+            "rows": array[:, 0].astype(np.int64),
+            "cols": array[:, 1].astype(np.int64),
+            "values": array[:, 2],
+        }
+
+
+class ItemSignals:
+    """Engagement statistics per item, updated on each first user-item engagement."""
+
+    def __init__(self) -> None:
+        self.clock = 0
+        self.count = np.zeros(1024)
+        self.trends = [DecayedCounts(h, capacity=1024) for h in TREND_HALF_LIVES]
+        self.first_seen = np.full(1024, -1.0)
+        self.last_seen = np.zeros(1024)
+        self.co = SparseRows()
+        self.transitions = SparseRows()
+
+    def ensure(self, size: int) -> None:
+        if size <= len(self.count):
+            return
+        grow = max(size, 2 * len(self.count)) - len(self.count)
+        self.count = np.concatenate([self.count, np.zeros(grow)])
+        self.first_seen = np.concatenate([self.first_seen, np.full(grow, -1.0)])
+        self.last_seen = np.concatenate([self.last_seen, np.zeros(grow)])
+        for trend in self.trends:
+            trend.ensure(len(self.count))
+
+    def observe(self, item: int, history: np.ndarray) -> None:
+        """A first engagement of a user with ``item``; ``history``: the user's earlier items."""
+        self.clock += 1
+        self.ensure(item + 1)
+        self.count[item] += 1
+        for trend in self.trends:
+            trend.add(np.array([item]), np.array([1.0]), self.clock)
+        if self.first_seen[item] < 0:
+            self.first_seen[item] = self.clock
+        self.last_seen[item] = self.clock
+        for other in history[-HISTORY:].tolist():
+            self.co.add(item, other)
+            self.co.add(other, item)
+        if len(history):
+            self.transitions.add(int(history[-1]), item)
+
+    def state(self) -> dict:
+        return {
+            "clock": self.clock,
+            "count": self.count.copy(),
+            "trends": [t.state() for t in self.trends],
+            "first_seen": self.first_seen.copy(),
+            "last_seen": self.last_seen.copy(),
+            "co": self.co.state(),
+            "transitions": self.transitions.state(),
+        }
+
+    def load(self, state: dict) -> None:
+        self.clock = int(state["clock"])
+        self.count = np.asarray(state["count"], dtype=np.float64).copy()
+        self.trends = [DecayedCounts.from_state(t) for t in state["trends"]]
+        self.first_seen = np.asarray(state["first_seen"], dtype=np.float64).copy()
+        self.last_seen = np.asarray(state["last_seen"], dtype=np.float64).copy()
+        self.co = SparseRows.from_state(state["co"])
+        self.transitions = SparseRows.from_state(state["transitions"])
+        self.ensure(len(self.count))
+
+    @staticmethod
+    def merge(
+        base: dict,
+        mine: dict,
+        theirs: dict,
+        *,
+        item_ids: tuple[list, list, list],
+        order: dict[str, int],
+    ) -> dict:
+        """Counts and co-occurrences add up (``theirs + mine - base``), trends decay to
+        the merged clock, first and last sightings keep the earliest and latest.
+
+        ``item_ids`` names each state's item rows; ``order`` maps item ids to
+        the merged rows.
+        """
+        size = len(order)
+
+        def rows(ids: list) -> np.ndarray:
+            return np.array(
+                [order.get(i, -1) if i is not None else -1 for i in ids], dtype=np.int64
+            )
+
+        def aligned(values: np.ndarray, ids: list, fill: float = 0.0) -> np.ndarray:
+            out = np.full(size, fill)
+            mapping = rows(ids)[: len(values)]
+            keep = mapping >= 0
+            out[mapping[keep]] = np.asarray(values)[: len(mapping)][keep]
+            return out
+
+        (b, lo, c), (b_ids, l_ids, c_ids) = (base, mine, theirs), item_ids
+        elapsed = int(lo["clock"]) - int(b["clock"])
+        clock = int(c["clock"]) + elapsed
+        count = (
+            aligned(c["count"], c_ids) + aligned(lo["count"], l_ids) - aligned(b["count"], b_ids)
+        )
+        trends = []
+        for tb, tl, tc in zip(b["trends"], lo["trends"], c["trends"], strict=True):
+            half_life = float(tl["half_life"])
+            fade = decay(elapsed, half_life)
+
+            def value(t: dict, ids: list, at: int, half_life: float = half_life) -> np.ndarray:
+                return aligned(np.asarray(t["stored"]) * decay(at - float(t["t0"]), half_life), ids)
+
+            merged = (
+                value(tc, c_ids, int(c["clock"])) * fade
+                + value(tl, l_ids, int(lo["clock"]))
+                - value(tb, b_ids, int(b["clock"])) * fade
+            )
+            trends.append(
+                {"stored": np.clip(merged, 0, None), "t0": float(clock), "half_life": half_life}
+            )
+
+        def ages(state: dict, ids: list, key: str) -> np.ndarray:
+            seen = aligned(state[key], ids, fill=-1.0)
+            return np.where(seen >= 0, int(state["clock"]) - seen, np.inf)
+
+        first_c, first_l = ages(c, c_ids, "first_seen"), ages(lo, l_ids, "first_seen")
+        first_age = np.maximum(
+            np.where(np.isinf(first_c), -np.inf, first_c),
+            np.where(np.isinf(first_l), -np.inf, first_l),
+        )
+        last_age = np.minimum(ages(c, c_ids, "last_seen"), ages(lo, l_ids, "last_seen"))
+        mappings = (rows(b_ids), rows(l_ids), rows(c_ids))
+        return {
+            "clock": clock,
+            "count": count,
+            "trends": trends,
+            "first_seen": np.where(np.isfinite(first_age), clock - first_age, -1.0),
+            "last_seen": np.where(np.isfinite(last_age), clock - last_age, 0.0),
+            "co": SparseRows.merge(b["co"], lo["co"], c["co"], mappings),
+            "transitions": SparseRows.merge(
+                b["transitions"], lo["transitions"], c["transitions"], mappings
+            ),
+        }

@@ -1,0 +1,64 @@
+"""The read client for downstream services: always a list, and which level answered.
+
+Fallback chain: the user's own list, else the list of the user's cluster,
+else global trending. Each step is one Redis ``GET`` of a value that is
+replaced atomically, so a reader never sees a half-written list.
+
+    >>> client = RecsClient.from_url("redis://127.0.0.1:16379/0")  # doctest: +SKIP
+    >>> answer = client.recommend("A2IBPI20UZIR0U", k=10)            # doctest: +SKIP
+    >>> answer.level, answer.item_ids()[:3]                          # doctest: +SKIP
+    ('user', ['B000068NW5', 'B0002GLDQM', 'B003VWJ2K8'])
+"""
+
+from __future__ import annotations
+
+import redis
+
+from streamrec.core.settings import Settings
+from streamrec.serving.fallback import Answer, fallback
+from streamrec.serving.schema import Assignment, RecList, RedisKeys
+
+
+class RecsClient:
+    def __init__(self, client: redis.Redis, prefix: str = "streamrec") -> None:
+        self.redis = client
+        self.keys = RedisKeys(prefix)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "streamrec", **options: object) -> RecsClient:
+        return cls(redis.Redis.from_url(url, **options), prefix)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RecsClient:
+        return cls.from_url(
+            settings.redis_url, settings.redis_prefix, **settings.redis_client_options()
+        )
+
+    def _get(self, key: str) -> RecList | None:
+        return _rec_list(self.redis.get(key))  # type: ignore[arg-type]
+
+    def assignment(self, user_id: str) -> Assignment | None:
+        return _assignment(self.redis.get(self.keys.user_cluster(user_id)))  # type: ignore[arg-type]
+
+    def recommend(self, user_id: str, k: int | None = None) -> Answer:
+        """The best list available for ``user_id``: user, then cluster, then trending."""
+        # one round trip for the two keys every answer needs
+        user_raw, assignment_raw = self.redis.mget(  # type: ignore[misc]
+            [self.keys.user_recs(user_id), self.keys.user_cluster(user_id)]
+        )
+        return fallback(
+            user_id,
+            k,
+            _rec_list(user_raw),
+            _assignment(assignment_raw),
+            lambda cluster_id: self._get(self.keys.cluster_recs(cluster_id)),
+            lambda: self._get(self.keys.trending()),
+        )
+
+
+def _rec_list(raw: bytes | None) -> RecList | None:
+    return None if raw is None else RecList.model_validate_json(raw)
+
+
+def _assignment(raw: bytes | None) -> Assignment | None:
+    return None if raw is None else Assignment.model_validate_json(raw)

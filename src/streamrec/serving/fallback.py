@@ -1,0 +1,63 @@
+"""The fallback chain readers apply: the user's list, else their cluster's, else trending.
+
+Pure (no Redis): the client feeds it what it read, in-process replays what
+the engine produced.
+
+>>> from streamrec.serving.schema import RecList, ScoredItem
+>>> trending = RecList(strategy="trending", level="trending", as_of=0.0,
+...                    items=[ScoredItem(item_id=i, score=1.0) for i in "abc"])
+>>> answer = fallback("u1", 2, None, None, lambda cluster_id: None, lambda: trending)
+>>> answer.level, answer.item_ids()
+('trending', ['a', 'b'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from streamrec.serving.schema import Assignment, RecList
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A list and the level of the fallback chain that produced it."""
+
+    level: str  # "user" | "cluster" | "trending" | "none"
+    recs: RecList | None
+    cluster_id: int | None = None
+
+    def item_ids(self) -> list[str]:
+        return [] if self.recs is None else self.recs.item_ids()
+
+
+def fallback(
+    user_id: str,
+    k: int | None,
+    user_recs: RecList | None,
+    assignment: Assignment | None,
+    cluster_recs: Callable[[int], RecList | None],
+    trending: Callable[[], RecList | None],
+) -> Answer:
+    """The fallback chain, shared by the Redis client and in-process replays."""
+    cluster_id = assignment.cluster_id if assignment else None
+    if user_recs is not None and user_recs.items:
+        return Answer(
+            "user",
+            _cut(user_recs, k),
+            cluster_id if cluster_id is not None else user_recs.cluster_id,
+        )
+    if cluster_id is not None:
+        recs = cluster_recs(cluster_id)
+        if recs is not None and recs.items:
+            return Answer("cluster", _cut(recs, k), cluster_id)
+    recs = trending()
+    if recs is not None:
+        return Answer("trending", _cut(recs, k), cluster_id)
+    return Answer("none", None, cluster_id)
+
+
+def _cut(recs: RecList, k: int | None) -> RecList:
+    if k is None or len(recs.items) <= k:
+        return recs
+    return recs.model_copy(update={"items": recs.items[:k]})

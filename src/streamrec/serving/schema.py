@@ -1,0 +1,153 @@
+"""The Redis serving contract: key names (version ``v1``) and payload schemas.
+
+This module is the only place that spells a Redis key. With the default
+prefix ``streamrec``:
+
+=====================================  ==============================================
+key                                    value
+=====================================  ==============================================
+``streamrec:v1:recs:user:{user}``      JSON :class:`RecList`, strategy ``user``
+``streamrec:v1:recs:cluster:{id}``     JSON :class:`RecList`, strategy ``cluster``
+``streamrec:v1:recs:trending``         JSON :class:`RecList`, strategy ``trending``
+``streamrec:v1:user:{user}:cluster``   JSON :class:`Assignment`
+``streamrec:v1:clusters``              JSON :class:`ClusterSummary` list
+``streamrec:v1:model``                 JSON model summary (counts, clock)
+``streamrec:v1:checkpoint:{group}``    binary shared model of a worker group
+``streamrec:v1:checkpoint:{group}:p{n}`` binary users, offsets, dedup of partition n
+``streamrec:v1:metrics:{strategy}``    hash of rolling metrics per strategy
+``streamrec:v1:deletions``             list of user ids waiting to be erased
+=====================================  ==============================================
+
+Every list value is replaced with one ``SET`` (optionally with a TTL), so a
+reader sees the old list or the new one, never a mix. Raw review text is
+never stored.
+
+>>> keys = RedisKeys("streamrec")
+>>> keys.user_recs("A2IBPI20UZIR0U")
+'streamrec:v1:recs:user:A2IBPI20UZIR0U'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "v1"
+Level = Literal["user", "cluster", "trending"]
+
+
+class RedisKeys:
+    """Key names under one prefix (one namespace per deployment or replay)."""
+
+    def __init__(self, prefix: str = "streamrec") -> None:
+        self.base = f"{prefix.rstrip(':')}:{SCHEMA_VERSION}"
+
+    def user_recs(self, user_id: str) -> str:
+        return f"{self.base}:recs:user:{user_id}"
+
+    def cluster_recs(self, cluster_id: int) -> str:
+        return f"{self.base}:recs:cluster:{cluster_id}"
+
+    def trending(self) -> str:
+        return f"{self.base}:recs:trending"
+
+    def user_cluster(self, user_id: str) -> str:
+        return f"{self.base}:user:{user_id}:cluster"
+
+    def clusters(self) -> str:
+        return f"{self.base}:clusters"
+
+    def model(self) -> str:
+        return f"{self.base}:model"
+
+    def checkpoint(self, group: str) -> str:
+        """The shared model of a consumer group (binary)."""
+        return f"{self.base}:checkpoint:{group}"
+
+    def partition_checkpoint(self, group: str, partition: int) -> str:
+        """Users, offsets and dedup window of one partition number (binary)."""
+        return f"{self.base}:checkpoint:{group}:p{partition}"
+
+    def worker_slots(self) -> str:
+        """A counter that gives each worker process its own range of new cluster ids."""
+        return f"{self.base}:worker-slots"
+
+    def deletions(self) -> str:
+        """A list of user ids whose traces the worker must erase (``streamrec delete-user``)."""
+        return f"{self.base}:deletions"
+
+    def metrics(self, strategy: str) -> str:
+        return f"{self.base}:metrics:{strategy}"
+
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key of this namespace."""
+        return f"{self.base}:*"
+
+
+class ScoredItem(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item_id: str
+    score: float
+
+
+class RecList(BaseModel):
+    """One recommendation list as stored in Redis."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    v: int = 1
+    strategy: str
+    level: Level
+    user_id: str | None = None
+    cluster_id: int | None = None
+    items: list[ScoredItem]
+    as_of: float = Field(description="event time (epoch seconds) of the newest event it reflects")
+    produced_at: float = Field(
+        default=0.0, description="wall time (epoch seconds) it was written; the store sets it"
+    )
+
+    def item_ids(self) -> list[str]:
+        return [entry.item_id for entry in self.items]
+
+
+class Assignment(BaseModel):
+    """A user's nearest two clusters and cosine similarities."""
+
+    cluster_id: int
+    similarity: float
+    second_cluster_id: int | None = None
+    second_similarity: float | None = None
+    as_of: float
+
+
+class ClusterSummary(BaseModel):
+    """What a cluster is about: labels, size and weight (no raw text)."""
+
+    cluster_id: int
+    weight: float
+    users: int
+    labels: list[str] = Field(default_factory=list)
+    representative_items: list[str] = Field(default_factory=list)
+    representative_reviews: list[str] = Field(
+        default_factory=list, description="event ids of the reviews closest to the centroid"
+    )
+
+
+@dataclass
+class Publication:
+    """What one write makes visible: lists, assignments and cluster summaries.
+
+    The store writes it in one MULTI/EXEC. The model's batch output extends it
+    (:class:`streamrec.model.output.BatchOutput`), so the store depends on this
+    schema only.
+    """
+
+    user_recs: dict[str, RecList] = field(default_factory=dict)
+    cluster_recs: dict[int, RecList] = field(default_factory=dict)
+    trending: RecList | None = None
+    assignments: dict[str, Assignment] = field(default_factory=dict)
+    retired_clusters: list[int] = field(default_factory=list)
+    clusters: list[ClusterSummary] | None = None

@@ -1,0 +1,107 @@
+"""The replay harness: each model fed once, tuned baselines, intervals, reproducible."""
+
+import json
+
+import numpy as np
+import pytest
+
+from streamrec.evaluation.baselines import PopularityModel
+from streamrec.evaluation.replay import EngineModel, ServedModel, replay
+from streamrec.evaluation.report import SERVED_PRODUCTION, run_evaluation, write_report
+from streamrec.model.config import EngineConfig
+from streamrec.model.engine import Engine
+from tests.streamrec.evaluation.evaluation_data import synthetic_stream
+from tests.streamrec.evaluation.test_tuning import SMALL
+
+
+@pytest.fixture(scope="module")
+def evaluation():
+    interactions, vectors = synthetic_stream(300)
+    return run_evaluation(
+        "synthetic",
+        interactions,
+        vectors,
+        16,
+        SMALL,
+        batch_refit=100,
+        progress=False,
+        resamples=200,
+        command="streamrec replay ...",
+    )
+
+
+def test_every_engine_sees_each_event_once(evaluation) -> None:
+    assert evaluation.result.delivered == 2 * 300  # a click and a review per interaction
+    assert evaluation.clocks == {
+        name: 600
+        for name in ("streamrec-user", "batch-user", "streamrec-served", SERVED_PRODUCTION)
+    }
+    for name in ("streamrec-cluster", "streamrec-rerank", "streamrec-trending"):
+        assert name in evaluation.result.ranks  # scored from streamrec-user's engine
+
+
+def test_streamrec_trending_equals_the_trending_baseline_at_half_its_event_half_life(
+    evaluation,
+) -> None:
+    # H = 1000 events = 500 interactions (a click and a review each, no ratings)
+    ranks = evaluation.result.ranks
+    assert EngineConfig().trending_half_life == 1000
+    assert ranks["streamrec-trending"] == ranks["trending-500"]
+    assert ranks["streamrec-trending"] != ranks["trending-250"]
+
+
+def test_an_engine_wrapped_twice_fails_the_replay() -> None:
+    interactions, vectors = synthetic_stream(40)
+    engine = Engine(16, EngineConfig(n_clusters=3))
+    shared = [EngineModel(engine, ["user"]), EngineModel(engine, ["trending"])]
+    with pytest.raises(RuntimeError, match="two models"):
+        replay(interactions, vectors, shared)
+    alone = Engine(16, EngineConfig(n_clusters=3))
+    replay(interactions, vectors, [EngineModel(alone, ["user", "trending"]), PopularityModel()])
+    assert alone.clock == sum(len(i.events()) for i in interactions)
+
+
+def test_production_serving_lags_by_a_micro_batch_and_feeds_the_engine_once() -> None:
+    interactions, vectors = synthetic_stream(120)
+    config = EngineConfig(n_clusters=3)
+    per_event = ServedModel(Engine(16, config))
+    batched = ServedModel(Engine(16, config), "b", batch_reviews=16, partitions=4)
+    result = replay(interactions, vectors, [], [per_event, batched])
+    assert batched.engine.clock == per_event.engine.clock == 240
+    assert result.ranks["b"] != result.ranks["streamrec-served"]  # lists lag a batch
+    fresh = ServedModel(Engine(16, config), "c", batch_reviews=16, partitions=4)
+    for interaction, vector in zip(interactions[:10], vectors[:10], strict=True):
+        fresh.observe(interaction, vector)
+    assert fresh.engine.clock == 0 and not fresh.user_recs  # under one batch: nothing yet
+    fresh.flush()
+    assert fresh.engine.clock == 20 and fresh.user_recs
+
+
+def test_baselines_are_the_tuned_choices_under_their_family_names(evaluation) -> None:
+    evaluation_part = evaluation.result.summary("evaluation")
+    for family in ("item-knn", "biasedmf-negatives", "isgd", "raisgd"):
+        assert family in evaluation_part
+    chosen = evaluation.chosen
+    assert chosen["trending"] in evaluation_part
+    assert chosen["isgd"] in evaluation.tuning.scores["isgd"]
+
+
+def test_report_has_intervals_and_a_paired_test_and_is_byte_identical(evaluation, tmp_path) -> None:
+    first = write_report(evaluation, tmp_path / "a")
+    write_report(evaluation, tmp_path / "b")
+    a = (tmp_path / "a" / "metrics.json").read_bytes()
+    assert a == (tmp_path / "b" / "metrics.json").read_bytes()
+    payload = json.loads(a)
+    ours = payload["evaluation"]["streamrec-user"]["ndcg@10"]
+    low, high = payload["confidence_intervals_95"]["streamrec-user"]["ndcg@10"]
+    assert low <= ours <= high
+    for ratio in payload["ratios"].values():
+        assert ratio["ci95"][0] <= ratio["value"] <= ratio["ci95"][1]
+    assert payload["paired_test"]["against"] == payload["best_tuned_baseline"]
+    assert 0 < payload["paired_test"]["paired_bootstrap_p"] <= 1
+    assert "replay_seconds" not in payload  # timing goes to timing.json
+    assert "reported part" in payload["oracle_not_a_target"]["note"]
+    assert first["command"] == "streamrec replay ..."
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "Reproduce with `streamrec replay ...`" in report and "95% CI" in report
+    assert np.isfinite(payload["streamrec_vs_batch_ndcg"])

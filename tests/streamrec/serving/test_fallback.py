@@ -1,0 +1,34 @@
+"""The fallback chain without Redis: user, then cluster, then trending, then nothing."""
+
+from streamrec.serving.fallback import fallback
+from streamrec.serving.schema import Assignment, RecList, ScoredItem
+
+
+def recs(level: str, *items: str) -> RecList:
+    return RecList(
+        strategy=level,
+        level=level,
+        as_of=1.0,  # type: ignore[arg-type]
+        items=[ScoredItem(item_id=i, score=1.0) for i in items],
+    )
+
+
+def test_each_level_answers_when_the_one_above_has_nothing() -> None:
+    cluster = {4: recs("cluster", "c1", "c2", "c3")}
+    trending = recs("trending", "t1")
+    assigned = Assignment(cluster_id=4, similarity=0.9, as_of=1.0)
+
+    def answer(user: RecList | None, assignment: Assignment | None, top: RecList | None):
+        return fallback("u", 2, user, assignment, cluster.get, lambda: top)
+
+    full = answer(recs("user", "u1"), assigned, trending)
+    assert (full.level, full.item_ids(), full.cluster_id) == ("user", ["u1"], 4)
+    empty_user = answer(recs("user"), assigned, trending)
+    assert (empty_user.level, empty_user.item_ids()) == ("cluster", ["c1", "c2"])  # cut to k
+    assert answer(None, None, trending).level == "trending"
+    nothing = answer(None, None, None)
+    assert (nothing.level, nothing.item_ids()) == ("none", [])
+
+
+def test_produced_at_is_left_to_the_store() -> None:
+    assert recs("user", "a").produced_at == 0.0
