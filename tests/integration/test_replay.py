@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from streamrec.app.replay_pipeline import replay_pipeline
 from streamrec.core.settings import DEFAULT_MODEL
 from streamrec.core.text import clean_text
 from streamrec.embedding.cache import CachedEmbedder
 from streamrec.evaluation.datasets import amazon_interactions
-from streamrec.evaluation.replay import SERVED, ServedModel, replay, replay_pipeline
+from streamrec.evaluation.replay import SERVED, ServedModel, replay
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
 from tests.conftest import AMAZON, replace

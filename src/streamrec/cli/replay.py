@@ -55,7 +55,7 @@ def replay(
     env_file: EnvFile = None,
 ) -> None:
     """Serve-then-observe backfill evaluation with full ranking; writes a report."""
-    from streamrec.evaluation.evaluation_run import load_source, reproduce_command, run_replay
+    from streamrec.app.backfill import load_source, reproduce_command, run_replay
 
     settings = load_settings(env_file)
     name, interactions = load_source(settings, data, path, events, from_offset, from_time, limit)

@@ -11,7 +11,8 @@ by anyone and are not scored.
 Models learn from the same stream side by side (see :mod:`streamrec.evaluation.baselines`);
 StreamRec's engine is one of them. :class:`ServedModel` replays what the real
 pipeline serves (lists as materialised in Redis, read through the fallback
-chain), and :func:`replay_pipeline` does the same through Kafka and Redis.
+chain); :mod:`streamrec.app.replay_pipeline` serves from the real pipeline
+through the same loop.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from streamrec.core.events import ClickEvent, ReviewEvent
-from streamrec.core.settings import Settings
-from streamrec.embedding.base import Embedder
+from streamrec.core.partitioning import partition_for
 from streamrec.evaluation.baselines import ItemIndex, ScoreFn
 from streamrec.evaluation.datasets import Interaction
 from streamrec.evaluation.metrics import metrics_from_rank, rank_of
@@ -34,6 +35,19 @@ from streamrec.serving.fallback import Answer, fallback
 from streamrec.serving.schema import Assignment, RecList
 
 SERVED = "streamrec-served"
+
+
+class Served(Protocol):
+    """Something that serves a list through the fallback chain, then observes the stream:
+    :class:`ServedModel` in-process, or the real pipeline (Kafka, worker, Redis)."""
+
+    name: str
+
+    def serve(self, user_id: str) -> Answer: ...
+
+    def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 class Catalog:
@@ -163,7 +177,7 @@ class ServedModel:
 
     def _enqueue(self, event: ReviewEvent | ClickEvent, vector: np.ndarray | None) -> None:
         topic = self.topics[type(event)]
-        partition = kafka_partition(event.user_id, self.partitions)
+        partition = partition_for(event.user_id, self.partitions)
         offset = self._offsets[(topic, partition)]
         self._offsets[(topic, partition)] += 1
         self._pending.append(((event.ts, topic, partition, offset), event, vector, partition))
@@ -207,13 +221,6 @@ class ServedModel:
         self.assignments.update(out.assignments)
         if out.trending is not None:
             self.trending = out.trending
-
-
-def kafka_partition(key: str, partitions: int) -> int:
-    """The partition Kafka's default (murmur2) partitioner gives a string key."""
-    from kafka.partitioner.default import murmur2
-
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def check_fed_once(models: Sequence, delivered: int) -> None:
@@ -303,7 +310,7 @@ def replay(
     interactions: Sequence[Interaction],
     vectors: Sequence[np.ndarray | None],
     models: Sequence,
-    served: ServedModel | Sequence[ServedModel] | None = None,
+    served: Served | Sequence[Served] | None = None,
     k: int = 10,
     tuning_share: float = 0.2,
     progress: bool = False,
@@ -316,7 +323,7 @@ def replay(
     """
     catalog = Catalog()
     result = ReplayResult(k=k, tuning_cut=math.floor(len(interactions) * tuning_share))
-    served = [] if served is None else [served] if isinstance(served, ServedModel) else list(served)
+    served = [] if served is None else list(served) if isinstance(served, Sequence) else [served]
     delivered = 0
     strategies = {name: fn for model in models for name, fn in model.strategies().items()}
     steps: Sequence[int] | object = range(len(interactions))
@@ -349,7 +356,7 @@ def _score(
     interaction: Interaction,
     target: int,
     k: int,
-    served: Sequence[ServedModel],
+    served: Sequence[Served],
     n: int,
 ) -> None:
     result.add_scored(n, interaction.ts, interaction.user_id)
@@ -365,146 +372,3 @@ def _score(
         result.tops[name].append([catalog.items.ids[i] for i in top])
     for model in served:
         result.add_served(model.serve(interaction.user_id), interaction.item_id, model.name)
-
-
-def replay_pipeline(
-    settings: Settings,
-    interactions: Sequence[Interaction],
-    embedder: Embedder | None = None,
-    k: int = 10,
-    tuning_share: float = 0.2,
-    deterministic: bool = True,
-    progress: bool = False,
-    timeout_s: float = 60.0,
-    batch_reviews: int | None = None,
-    partitions: int = 1,
-) -> ReplayResult:
-    """The same serve-then-observe loop through the real pipeline.
-
-    The interactions go onto fresh topics (``partitions`` each), a worker of a
-    fresh consumer group processes them into a fresh Redis namespace, and the
-    served list comes back from Redis through :class:`RecsClient`. Every
-    served list is also published as an :class:`ImpressionEvent` (for the
-    metrics sidecar). In deterministic mode each event is processed before
-    the next one is sent, so the result equals :class:`ServedModel`'s. With
-    ``batch_reviews`` the worker runs with that micro-batch: the interactions
-    of one batch are all served first, then sent together and processed as
-    one batch, as :class:`ServedModel` with the same ``batch_reviews`` and
-    ``partitions`` simulates.
-    """
-    import threading
-    import uuid
-
-    from streamrec.app.worker import EmbedWorker
-    from streamrec.core.events import ImpressionEvent
-    from streamrec.kafka.clients import make_producer
-    from streamrec.kafka.producer import topic_for
-    from streamrec.kafka.topics import Topics, ensure_topics
-    from streamrec.serving.client import RecsClient
-    from streamrec.serving.store import connect
-
-    run = uuid.uuid4().hex[:8]
-    isolated = Settings(
-        **{  # type: ignore[call-arg]
-            **settings.model_dump(),
-            "_env_file": None,
-            "topic_reviews": f"replay-{run}.reviews",
-            "topic_clicks": f"replay-{run}.clicks",
-            "topic_impressions": f"replay-{run}.impressions",
-            "topic_dead_letter": f"replay-{run}.dead-letter",
-            "topic_cluster_events": f"replay-{run}.cluster-events",
-            "topic_partitions": partitions,
-            "redis_prefix": f"replay-{run}",
-            "worker_group": f"replay-{run}",
-            "checkpoint_interval_s": 30.0,
-            "worker_instance_id": None,
-            # one event at a time, or whole batches: a short batch only at the very end
-            "batch_wait_ms": 0 if batch_reviews is None else 1000,
-            "batch_size": batch_reviews or settings.batch_size,
-        }
-    )
-    topics = Topics.from_settings(isolated)
-    ensure_topics(isolated)
-    worker = EmbedWorker(isolated, embedder=embedder)
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    client = RecsClient.from_settings(isolated)
-    model_key = client.keys.model()
-    redis_client = connect(isolated)
-    producer = make_producer(isolated, linger_ms=0)
-    catalog = Catalog()
-    result = ReplayResult(k=k, tuning_cut=math.floor(len(interactions) * tuning_share))
-    sent = 0
-    pending: list[ReviewEvent | ClickEvent] = []
-
-    def send(events: list[ReviewEvent | ClickEvent], wait: bool) -> None:
-        nonlocal sent
-        for event in events:
-            producer.send(
-                topic_for(event, topics),
-                key=event.user_id.encode(),
-                value=event.to_json(),
-                timestamp_ms=int(event.ts * 1000),
-            )
-        sent += len(events)
-        if wait:
-            producer.flush()
-            _wait_processed(redis_client, model_key, sent, thread, timeout_s)
-
-    steps: Sequence[int] | object = range(len(interactions))
-    if progress:
-        from tqdm import tqdm
-
-        steps = tqdm(steps, desc="replay (pipeline)", unit="ev")
-    try:
-        for n in steps:  # type: ignore[attr-defined]
-            interaction = interactions[n]
-            if catalog.target(interaction) is not None:
-                answer = client.recommend(interaction.user_id)
-                result.add_scored(n, interaction.ts, interaction.user_id)
-                result.add_served(answer, interaction.item_id)
-                producer.send(
-                    topics.impressions,
-                    key=interaction.user_id.encode(),
-                    value=ImpressionEvent(
-                        impression_id=f"{run}:{n}",
-                        user_id=interaction.user_id,
-                        items=result.tops[SERVED][-1] or ["-"],
-                        strategy=SERVED,
-                        ts=interaction.ts,
-                    ).to_json(),
-                )
-            catalog.add(interaction)
-            if batch_reviews is None:
-                for event in interaction.events():
-                    send([event], deterministic)
-                continue
-            pending += interaction.events()
-            reviews = sum(isinstance(e, ReviewEvent) for e in pending)
-            if reviews >= batch_reviews or len(pending) >= 4 * batch_reviews:
-                send(pending, True)
-                pending = []
-        send(pending, True)
-    finally:
-        worker.stop()
-        thread.join(30)
-        producer.close()
-    result.catalogue = len(catalog)
-    return result
-
-
-def _wait_processed(redis_client, key: str, count: int, thread, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
-    """Block until the worker's model summary says it applied ``count`` events."""
-    import json
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        raw = redis_client.get(key)
-        if raw is not None and int(json.loads(raw)["events"]) >= count:
-            return
-        if not thread.is_alive():
-            raise RuntimeError("the replay worker stopped")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the worker did not process event {count} in {timeout_s} s")
-        time.sleep(0.002)

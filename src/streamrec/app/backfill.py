@@ -108,7 +108,8 @@ def run_replay(
     batch_reviews: int | None = None,
     partitions: int = 1,
 ) -> dict:
-    from streamrec.evaluation.replay import SERVED, replay_pipeline
+    from streamrec.app.replay_pipeline import replay_pipeline
+    from streamrec.evaluation.replay import SERVED
     from streamrec.evaluation.report import run_evaluation, write_report
     from streamrec.evaluation.tuning import Grids
 

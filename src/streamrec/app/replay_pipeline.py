@@ -1,0 +1,194 @@
+"""The serve-then-observe replay through the real pipeline: Kafka, a worker, Redis.
+
+:class:`PipelineServer` plays the part of a served model in
+:func:`streamrec.evaluation.replay.replay` (one loop for both modes): it serves
+from Redis through :class:`RecsClient` and "observes" by producing the
+interaction's events to fresh topics, where a worker of a fresh consumer group
+processes them into a fresh Redis namespace. Every served list is also
+published as an :class:`ImpressionEvent` (for the metrics sidecar).
+
+Deterministic mode waits until each event is processed before the next is
+sent, so the result equals :class:`ServedModel`'s. With ``batch_reviews`` the
+worker runs with that micro-batch: the interactions of one batch are all
+served first, then sent together and processed as one batch, as
+:class:`ServedModel` with the same ``batch_reviews`` and ``partitions``
+simulates.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+
+from streamrec.app.worker import EmbedWorker
+from streamrec.core.events import ClickEvent, ImpressionEvent, ReviewEvent
+from streamrec.core.settings import Settings
+from streamrec.embedding.base import Embedder
+from streamrec.evaluation.datasets import Interaction
+from streamrec.evaluation.replay import SERVED, ReplayResult, replay
+from streamrec.kafka.clients import make_producer
+from streamrec.kafka.producer import topic_for
+from streamrec.kafka.topics import Topics, ensure_topics
+from streamrec.serving.client import RecsClient
+from streamrec.serving.fallback import Answer
+from streamrec.serving.store import connect
+
+
+def isolated_settings(
+    settings: Settings, run: str, batch_reviews: int | None, partitions: int
+) -> Settings:
+    """Fresh topics, group and Redis prefix for one replay run."""
+    return Settings(
+        **{  # type: ignore[call-arg]
+            **settings.model_dump(),
+            "_env_file": None,
+            "topic_reviews": f"replay-{run}.reviews",
+            "topic_clicks": f"replay-{run}.clicks",
+            "topic_impressions": f"replay-{run}.impressions",
+            "topic_dead_letter": f"replay-{run}.dead-letter",
+            "topic_cluster_events": f"replay-{run}.cluster-events",
+            "topic_partitions": partitions,
+            "redis_prefix": f"replay-{run}",
+            "worker_group": f"replay-{run}",
+            "checkpoint_interval_s": 30.0,
+            "worker_instance_id": None,
+            # one event at a time, or whole batches: a short batch only at the very end
+            "batch_wait_ms": 0 if batch_reviews is None else 1000,
+            "batch_size": batch_reviews or settings.batch_size,
+        }
+    )
+
+
+class PipelineServer:
+    """Serves from Redis and delivers to Kafka; a worker thread sits in between."""
+
+    name = SERVED
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        deterministic: bool = True,
+        timeout_s: float = 60.0,
+        batch_reviews: int | None = None,
+        partitions: int = 1,
+    ) -> None:
+        self.run = uuid.uuid4().hex[:8]
+        self.settings = isolated_settings(settings, self.run, batch_reviews, partitions)
+        self.topics = Topics.from_settings(self.settings)
+        ensure_topics(self.settings)
+        self.worker = EmbedWorker(self.settings, embedder=embedder)
+        self.thread = threading.Thread(target=self.worker.run, daemon=True)
+        self.thread.start()
+        self.client = RecsClient.from_settings(self.settings)
+        self.redis = connect(self.settings)
+        self.producer = make_producer(self.settings, linger_ms=0)
+        self.deterministic, self.timeout_s = deterministic, timeout_s
+        self.batch_reviews = batch_reviews
+        self.delivered = 0  # events sent
+        self._pending: list[ReviewEvent | ClickEvent] = []
+        self._served: tuple[str, Answer] | None = None
+
+    def serve(self, user_id: str) -> Answer:
+        answer = self.client.recommend(user_id)
+        self._served = (user_id, answer)
+        return answer
+
+    def observe(self, interaction: Interaction, vector: object = None) -> None:
+        self._publish_impression(interaction)
+        if self.batch_reviews is None:
+            for event in interaction.events():
+                self._send([event], wait=self.deterministic)
+            return
+        self._pending += interaction.events()
+        reviews = sum(isinstance(e, ReviewEvent) for e in self._pending)
+        if reviews >= self.batch_reviews or len(self._pending) >= 4 * self.batch_reviews:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what is pending and wait until the worker has applied everything sent."""
+        pending, self._pending = self._pending, []
+        self._send(pending, wait=True)
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.thread.join(30)
+        self.producer.close()
+
+    def _publish_impression(self, interaction: Interaction) -> None:
+        """The list just served to this interaction's user, as the sidecar scores it."""
+        if self._served is None or self._served[0] != interaction.user_id:
+            return
+        items = self._served[1].item_ids()[:10]
+        self._served = None
+        self.producer.send(
+            self.topics.impressions,
+            key=interaction.user_id.encode(),
+            value=ImpressionEvent(
+                impression_id=f"{self.run}:{interaction.key}",
+                user_id=interaction.user_id,
+                items=items or ["-"],
+                strategy=SERVED,
+                ts=interaction.ts,
+            ).to_json(),
+        )
+
+    def _send(self, events: list[ReviewEvent | ClickEvent], wait: bool) -> None:
+        for event in events:
+            self.producer.send(
+                topic_for(event, self.topics),
+                key=event.user_id.encode(),
+                value=event.to_json(),
+                timestamp_ms=int(event.ts * 1000),
+            )
+        self.delivered += len(events)
+        if wait:
+            self.producer.flush()
+            self._wait_processed(self.delivered)
+
+    def _wait_processed(self, count: int) -> None:
+        """Block until the worker's model summary says it applied ``count`` events."""
+        key = self.client.keys.model()
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            raw = self.redis.get(key)
+            if raw is not None and int(json.loads(raw)["events"]) >= count:
+                return
+            if not self.thread.is_alive():
+                raise RuntimeError("the replay worker stopped")
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the worker did not process event {count} in {self.timeout_s} s"
+                )
+            time.sleep(0.002)
+
+
+def replay_pipeline(
+    settings: Settings,
+    interactions: Sequence[Interaction],
+    embedder: Embedder | None = None,
+    k: int = 10,
+    tuning_share: float = 0.2,
+    deterministic: bool = True,
+    progress: bool = False,
+    timeout_s: float = 60.0,
+    batch_reviews: int | None = None,
+    partitions: int = 1,
+) -> ReplayResult:
+    """Replay ``interactions`` through the real pipeline (see the module docstring)."""
+    server = PipelineServer(settings, embedder, deterministic, timeout_s, batch_reviews, partitions)
+    try:
+        return replay(
+            interactions,
+            [None] * len(interactions),
+            [],
+            [server],
+            k=k,
+            tuning_share=tuning_share,
+            progress=progress,
+        )
+    finally:
+        server.close()
