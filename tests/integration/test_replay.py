@@ -9,7 +9,8 @@ from streamrec.core.settings import DEFAULT_MODEL
 from streamrec.core.text import clean_text
 from streamrec.embedding.cache import CachedEmbedder
 from streamrec.evaluation.datasets import amazon_interactions
-from streamrec.evaluation.replay import SERVED, ServedModel, replay
+from streamrec.evaluation.replay import SERVED, replay
+from streamrec.evaluation.served import ServedModel
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
 from tests.conftest import AMAZON, replace

@@ -110,7 +110,8 @@ def run_replay(
 ) -> dict:
     from streamrec.app.replay_pipeline import replay_pipeline
     from streamrec.evaluation.replay import SERVED
-    from streamrec.evaluation.report import run_evaluation, write_report
+    from streamrec.evaluation.report import write_report
+    from streamrec.evaluation.run import run_evaluation
     from streamrec.evaluation.tuning import Grids
 
     embedder = warm_cache(settings, interactions)

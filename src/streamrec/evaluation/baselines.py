@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamrec.core.decay import DecayedCounts
+from streamrec.core.decay import DecayedCounts, decay
 from streamrec.evaluation.datasets import Interaction
 
 ScoreFn = Callable[[str], np.ndarray]
@@ -129,7 +129,7 @@ class ItemKNNModel:
             return np.zeros(size)
         weights = np.ones(len(history))
         if variant.recency > 0:
-            weights = 2.0 ** (-(len(history) - 1 - np.arange(len(history))) / variant.recency)
+            weights = decay(len(history) - 1 - np.arange(len(history)), variant.recency)
         rows = np.array(history)
         counts = np.maximum(self.n[:size], 1.0)
         norm = (counts[None, :] ** variant.alpha) * (counts[rows][:, None] ** (1 - variant.alpha))

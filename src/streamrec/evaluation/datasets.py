@@ -168,13 +168,6 @@ def read_event_file(path: Path) -> Iterator[tuple[int, ReviewEvent | ClickEvent 
                 yield number, None, "impressions are produced by the system, not replayed"
 
 
-def dump_amazon_sample(path: Path, count: int) -> None:
-    """Write the first ``count`` Amazon interactions as an event file (for examples)."""
-    with open(path, "w", encoding="utf-8") as handle:
-        for event in interactions_to_events(amazon_interactions(limit=count)):
-            handle.write(event.to_json().decode() + "\n")
-
-
 def interactions_from_events(events: list[ReviewEvent | ClickEvent]) -> list[Interaction]:
     """Pair clicks and reviews of the same user, item and time into interactions.
 

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from streamrec.evaluation.baselines import PopularityModel
-from streamrec.evaluation.replay import EngineModel, ServedModel, replay
-from streamrec.evaluation.report import SERVED_PRODUCTION, run_evaluation, write_report
+from streamrec.evaluation.replay import EngineModel, replay
+from streamrec.evaluation.report import write_report
+from streamrec.evaluation.run import SERVED_PRODUCTION, run_evaluation
+from streamrec.evaluation.served import ServedModel
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
 from tests.streamrec.evaluation.evaluation_data import synthetic_stream

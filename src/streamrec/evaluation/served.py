@@ -1,0 +1,124 @@
+"""What the pipeline serves, replayed in-process: the engine's materialised lists."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from streamrec.core.events import ClickEvent, ReviewEvent
+from streamrec.core.partitioning import partition_for
+from streamrec.evaluation.datasets import Interaction
+from streamrec.evaluation.replay import SERVED
+from streamrec.model.engine import Engine
+from streamrec.serving.fallback import Answer, fallback
+from streamrec.serving.schema import Assignment, RecList
+
+
+class ServedModel:
+    """What the pipeline serves: the engine's materialised lists, as Redis would hold them.
+
+    Lists are read back through the same fallback chain (user -> cluster ->
+    trending) as :class:`streamrec.serving.client.RecsClient`. Two conditions:
+
+    - ``batch_reviews=None``: events are applied one by one, as the
+      deterministic pipeline replay delivers them (the best case).
+    - ``batch_reviews=B, partitions=P``: production conditions. Events are
+      keyed by user onto P partitions of the review and click topics (Kafka's
+      murmur2 partitioner); the worker takes them in micro-batches of B
+      reviews (or 4 B events), each batch in its merge order (event time,
+      then topic, partition, offset), and lists change only when a batch has
+      been applied, so a user is served what the last whole batch wrote.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        name: str = SERVED,
+        batch_reviews: int | None = None,
+        partitions: int = 1,
+        review_topic: str = "streamrec.reviews",
+        click_topic: str = "streamrec.clicks",
+    ) -> None:
+        self.engine = engine
+        self.name = name
+        self.batch_reviews = batch_reviews
+        self.partitions = partitions
+        self.topics = {ReviewEvent: review_topic, ClickEvent: click_topic}
+        self.user_recs: dict[str, RecList] = {}
+        self.cluster_recs: dict[int, RecList] = {}
+        self.assignments: dict[str, Assignment] = {}
+        self.trending: RecList | None = None
+        self.delivered = 0  # events handed to the engine
+        self._pending: list[tuple[tuple, ReviewEvent | ClickEvent, np.ndarray | None, int]] = []
+        self._offsets: dict[tuple[str, int], int] = defaultdict(int)
+
+    def serve(self, user_id: str) -> Answer:
+        return fallback(
+            user_id,
+            None,
+            self.user_recs.get(user_id),
+            self.assignments.get(user_id),
+            self.cluster_recs.get,
+            lambda: self.trending,
+        )
+
+    def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
+        for event in interaction.events():
+            review_vector = vector if isinstance(event, ReviewEvent) else None
+            if self.batch_reviews is None:
+                self._apply([event], [review_vector], None)
+            else:
+                self._enqueue(event, review_vector)
+
+    def flush(self) -> None:
+        """Apply what is still buffered (the end of a replay)."""
+        while self._pending:
+            self._apply_batch()
+
+    def _enqueue(self, event: ReviewEvent | ClickEvent, vector: np.ndarray | None) -> None:
+        topic = self.topics[type(event)]
+        partition = partition_for(event.user_id, self.partitions)
+        offset = self._offsets[(topic, partition)]
+        self._offsets[(topic, partition)] += 1
+        self._pending.append(((event.ts, topic, partition, offset), event, vector, partition))
+        reviews = sum(isinstance(p[1], ReviewEvent) for p in self._pending)
+        if reviews >= self.batch_reviews or len(self._pending) >= 4 * self.batch_reviews:  # type: ignore[operator]
+            self._apply_batch()
+
+    def _apply_batch(self) -> None:
+        """Cut the next micro-batch in the worker's merge order and apply it."""
+        assert self.batch_reviews is not None
+        self._pending.sort(key=lambda p: p[0])
+        batch, reviews = [], 0
+        for pending in self._pending:
+            batch.append(pending)
+            reviews += isinstance(pending[1], ReviewEvent)
+            if reviews >= self.batch_reviews or len(batch) >= 4 * self.batch_reviews:
+                break
+        del self._pending[: len(batch)]
+        self._apply([p[1] for p in batch], [p[2] for p in batch], [p[3] for p in batch])
+
+    def _apply(
+        self,
+        events: list[ReviewEvent | ClickEvent],
+        vectors: list[np.ndarray | None],
+        partitions: list[int] | None,
+    ) -> None:
+        """Apply a batch and keep the lists it wrote (a review without a vector fails
+        in the engine, as in :class:`EngineModel`)."""
+        rows = [
+            v
+            for e, v in zip(events, vectors, strict=True)
+            if isinstance(e, ReviewEvent) and v is not None
+        ]
+        matrix = np.array(rows, dtype=np.float32).reshape(-1, self.engine.dim)
+        out = self.engine.apply(events, matrix, partitions)
+        self.delivered += len(events)
+        self.user_recs.update(out.user_recs)
+        self.cluster_recs.update(out.cluster_recs)
+        for cluster_id in out.retired_clusters:
+            self.cluster_recs.pop(cluster_id, None)
+        self.assignments.update(out.assignments)
+        if out.trending is not None:
+            self.trending = out.trending
