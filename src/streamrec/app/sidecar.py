@@ -16,6 +16,7 @@ import time
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from prometheus_client import Gauge
 
+from streamrec.app.ab_tracking import ArmScores
 from streamrec.app.feedback import ClickJoiner, RollingScores
 from streamrec.checkpointing.codec import partition_key
 from streamrec.checkpointing.dedup import DedupWindow
@@ -49,6 +50,7 @@ class MetricsSidecar(ConsumerRebalanceListener):
         self.keys = RedisKeys(settings.redis_prefix)
         self.joiner = ClickJoiner()
         self.scores = RollingScores(window, period_s)
+        self.arms = ArmScores()
         self.dedup = DedupWindow(settings.dedup_window)
         self.pending: list[tuple[float, ClickEvent]] = []  # (wall time queued, click)
         self.pending_s = pending_s
@@ -72,6 +74,7 @@ class MetricsSidecar(ConsumerRebalanceListener):
         self.offsets = {k: int(v) for k, v in state["offsets"].items()}
         self.joiner.load(state["impressions"])
         self.scores.load(state["scores"])
+        self.arms.load(state.get("arms", {}))  # absent in checkpoints from before A/B tests
         self.dedup = DedupWindow(self.settings.dedup_window, state["dedup"])
         self.pending = [
             (time.monotonic(), ClickEvent.model_validate_json(c)) for c in state["pending"]
@@ -132,6 +135,7 @@ class MetricsSidecar(ConsumerRebalanceListener):
         for impression in sorted(impressions, key=lambda i: i.ts):
             self.joiner.add(impression)
             self.scores.observe_impression(impression)
+            self.arms.observe_impression(impression)
         now = time.monotonic()
         self.pending.extend((now, click) for click in clicks)
         self._match_pending()
@@ -143,6 +147,7 @@ class MetricsSidecar(ConsumerRebalanceListener):
             impressions = self.joiner.match_all(click)
             for impression in impressions:
                 self.scores.observe_click(impression, click)
+                self.arms.observe_click(impression, click)
             if not impressions:
                 still.append((queued, click))
         self.pending = still
@@ -163,8 +168,16 @@ class MetricsSidecar(ConsumerRebalanceListener):
             for name, value in values.items():
                 metric, _, window = name.partition(":")
                 SERVED.labels(strategy, metric, window).set(value)
+        if self.arms.totals:
+            pipe.set(self.keys.experiments(), json.dumps(self.experiment_report()))
         if len(pipe):
             with_retry(pipe.execute, "write metrics")
+
+    def experiment_report(self) -> dict:
+        order = {e.name: [a.name for a in e.arms] for e in self.settings.experiments}
+        return self.arms.report(
+            self.settings.experiment_alpha, self.settings.experiment_min_impressions, order
+        )
 
     def checkpoint(self, consumer: KafkaConsumer) -> None:
         self._save()
@@ -175,6 +188,7 @@ class MetricsSidecar(ConsumerRebalanceListener):
             "offsets": self.offsets,
             "impressions": self.joiner.state(),
             "scores": self.scores.state(),
+            "arms": self.arms.state(),
             "dedup": self.dedup.entries(),
             "pending": [c.model_dump_json() for _, c in self.pending],
             "unmatched": self.unmatched,

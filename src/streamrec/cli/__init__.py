@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from streamrec.cli.api import experiments, serve
 from streamrec.cli.produce import (
     produce_amazon,
     produce_events,
@@ -44,6 +45,8 @@ app.command("embed-cache")(embed_cache)
 app.command("delete-user")(delete_user)
 app.command()(replay)
 app.command()(demo)
+app.command()(serve)
+app.command()(experiments)
 
 __all__ = [
     "app",

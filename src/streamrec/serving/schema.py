@@ -15,6 +15,7 @@ key                                    value
 ``streamrec:v1:checkpoint:{group}``    binary shared model of a worker group
 ``streamrec:v1:checkpoint:{group}:p{n}`` binary users, offsets, dedup of partition n
 ``streamrec:v1:metrics:{strategy}``    hash of rolling metrics per strategy
+``streamrec:v1:experiments``           JSON per-arm CTR, NDCG@10, intervals, tests
 ``streamrec:v1:deletions``             list of user ids waiting to be erased
 =====================================  ==============================================
 
@@ -80,6 +81,10 @@ class RedisKeys:
 
     def metrics(self, strategy: str) -> str:
         return f"{self.base}:metrics:{strategy}"
+
+    def experiments(self) -> str:
+        """JSON report of every experiment's arms (the metrics sidecar writes it)."""
+        return f"{self.base}:experiments"
 
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this namespace."""

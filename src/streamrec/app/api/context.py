@@ -1,0 +1,63 @@
+"""What the API's handlers share: settings, the Redis and Kafka clients, the snapshot."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import redis
+
+from streamrec.app.api.history import Sampler
+from streamrec.app.api.kafka_side import KafkaSide
+from streamrec.app.api.snapshot import SnapshotReader
+from streamrec.core.settings import Settings
+from streamrec.serving.schema import ClusterSummary, RedisKeys
+from streamrec.serving.store import connect
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    redis: redis.Redis
+    keys: RedisKeys
+    kafka: KafkaSide
+    snapshots: SnapshotReader
+    sampler: Sampler = field(default_factory=Sampler)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, snapshot_max_age_s: float = 5.0) -> ApiContext:
+        # short timeouts: a request fails fast rather than hanging on a dead server
+        client = connect(settings, socket_timeout=2, socket_connect_timeout=2)
+        keys = RedisKeys(settings.redis_prefix)
+        return cls(
+            settings,
+            client,
+            keys,
+            KafkaSide(settings),
+            SnapshotReader(client, keys, settings.worker_group, snapshot_max_age_s),
+        )
+
+    def close(self) -> None:
+        self.kafka.close()
+        self.redis.close()
+
+    def clusters(self) -> list[ClusterSummary]:
+        raw = self.redis.get(self.keys.clusters())
+        return [] if raw is None else [ClusterSummary(**c) for c in json.loads(raw)]  # type: ignore[arg-type]
+
+    def model_summary(self) -> dict:
+        raw = self.redis.get(self.keys.model())
+        return {} if raw is None else json.loads(raw)  # type: ignore[arg-type]
+
+    def experiments(self) -> dict:
+        raw = self.redis.get(self.keys.experiments())
+        return {} if raw is None else json.loads(raw)  # type: ignore[arg-type]
+
+    def strategy_metrics(self) -> dict[str, dict[str, float]]:
+        prefix = self.keys.metrics("")
+        out = {}
+        for key in self.redis.scan_iter(prefix + "*"):
+            name = key.decode()[len(prefix) :]
+            values = self.redis.hgetall(key)
+            out[name] = {k.decode(): float(v) for k, v in values.items()}  # type: ignore[union-attr]
+        return out
