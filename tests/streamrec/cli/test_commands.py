@@ -17,6 +17,8 @@ COMMANDS = {
     "demo",
     "produce",
     "topics",
+    "serve",
+    "experiments",
 }
 
 
