@@ -3,13 +3,16 @@ stream through the real worker (hashing embedder: no model) to serve from."""
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 
+from streamrec.app.api.context import ApiContext
 from streamrec.app.api.server import create_app
 from streamrec.app.worker import EmbedWorker
 from streamrec.core.events import ClickEvent, ReviewEvent
@@ -25,8 +28,14 @@ TEXTS = {
 }
 
 
-def small_stream(n_users: int = 16, per_user: int = 4) -> list[ReviewEvent | ClickEvent]:
-    """Users who each review items of one topic: four tastes, five items per topic."""
+NOISE = "cheap solid loud quiet heavy light vintage modern studio stage gig travel".split()
+
+
+def small_stream(
+    n_users: int = 16, per_user: int = 4, noise: bool = False
+) -> list[ReviewEvent | ClickEvent]:
+    """Users who each review items of one topic: four tastes, five items per topic.
+    ``noise`` adds two words per review, so users of one taste differ a little."""
     topics = list(TEXTS)
     events: list[ReviewEvent | ClickEvent] = []
     for n in range(n_users * per_user):
@@ -38,7 +47,7 @@ def small_stream(n_users: int = 16, per_user: int = 4) -> list[ReviewEvent | Cli
                 event_id=f"r{n}",
                 user_id=f"u{user}",
                 item_id=item,
-                text=TEXTS[topic],
+                text=TEXTS[topic] + (f" {NOISE[n % 12]} {NOISE[(n * 7) % 11]}" if noise else ""),
                 rating=5.0,
                 ts=n,
             )
@@ -61,11 +70,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(settings: Settings) -> Iterator[str]:
+def serving(settings: Settings, ctx: ApiContext | None = None) -> Iterator[str]:
     """The API under uvicorn on loopback; yields its base URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(settings, ctx), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -76,3 +85,33 @@ def serving(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+def taste(user_id: str) -> str:
+    return list(TEXTS)[int(user_id[1:]) % 4]
+
+
+def replay_sessions(url: str, users: int, rounds: int, seed_: int) -> None:
+    """Each user asks for recs and clicks an item of their taste with probability 0.8/rank
+    (position-biased attention); clicks carry the impression id."""
+    rng = random.Random(seed_)
+    clicks, n = [], 0
+    with httpx.Client(base_url=url) as client:
+        for round_ in range(rounds):
+            for u in range(users):
+                body = client.get(f"/v1/users/u{u}/recs", params={"k": 10}).json()
+                for rank, item in enumerate(body["items"], start=1):
+                    if item["item_id"].startswith(taste(f"u{u}")) and rng.random() < 0.8 / rank:
+                        n += 1
+                        clicks.append(
+                            {
+                                "type": "click",
+                                "event_id": f"x{seed_}-{n}",
+                                "user_id": f"u{u}",
+                                "item_id": item["item_id"],
+                                "ts": 1e9 + round_,
+                                "impression_id": body["impression_id"],
+                            }
+                        )
+                        break
+        assert client.post("/v1/events", json=clicks).status_code == 202

@@ -9,9 +9,7 @@ better by construction."""
 from __future__ import annotations
 
 import json
-import random
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -21,42 +19,11 @@ from streamrec.core.experiments import Arm, Experiment
 from streamrec.core.settings import Settings
 from streamrec.kafka.topics import ensure_topics
 from tests.conftest import replace
-from tests.integration.api_server import TEXTS, seed, serving, small_stream
+from tests.integration.api_server import replay_sessions, seed, serving, small_stream
 
 pytestmark = pytest.mark.integration
 
 USERS = 160
-TOPICS = list(TEXTS)
-
-
-def taste(user_id: str) -> str:
-    return TOPICS[int(user_id[1:]) % 4]
-
-
-def replay_sessions(url: str, rounds: int, seed_: int) -> None:
-    """Each user asks for recs and clicks an item of their taste with probability 0.8/rank
-    (position-biased attention); clicks carry the impression id."""
-    rng = random.Random(seed_)
-    clicks, n = [], 0
-    with httpx.Client(base_url=url) as client:
-        for round_ in range(rounds):
-            for u in range(USERS):
-                body = client.get(f"/v1/users/u{u}/recs", params={"k": 10}).json()
-                for rank, item in enumerate(body["items"], start=1):
-                    if item["item_id"].startswith(taste(f"u{u}")) and rng.random() < 0.8 / rank:
-                        n += 1
-                        clicks.append(
-                            {
-                                "type": "click",
-                                "event_id": f"x{seed_}-{n}",
-                                "user_id": f"u{u}",
-                                "item_id": item["item_id"],
-                                "ts": 1e9 + round_,
-                                "impression_id": body["impression_id"],
-                            }
-                        )
-                        break
-        assert client.post("/v1/events", json=clicks).status_code == 202
 
 
 def run_experiment(settings: Settings, experiment: Experiment) -> dict:
@@ -69,7 +36,7 @@ def run_experiment(settings: Settings, experiment: Experiment) -> dict:
     )
     ensure_topics(configured)
     with serving(configured) as url:
-        replay_sessions(url, rounds=4, seed_=len(experiment.name))
+        replay_sessions(url, USERS, rounds=4, seed_=len(experiment.name))
     MetricsSidecar(configured).run(until_caught_up=True)
     env = {
         "STREAMREC_REDIS_URL": settings.redis_url,

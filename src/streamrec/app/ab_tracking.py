@@ -2,6 +2,8 @@
 
 An impression that carries ``experiment`` and ``arm`` counts once for its
 arm; the first click that answers it marks it clicked and adds its NDCG@10.
+Every impression also counts for its strategy in the built-in comparison
+``strategies`` (not randomised: served strategies side by side, with intervals).
 Impressions are remembered (bounded, oldest first out) to credit late clicks.
 """
 
@@ -13,33 +15,39 @@ from streamrec.core.events import ClickEvent, ImpressionEvent
 from streamrec.evaluation.ab import ArmTotals, experiment_report
 from streamrec.evaluation.metrics import rank_metrics
 
+STRATEGIES = "strategies"  # the built-in comparison of every served strategy
+
 
 class ArmScores:
     def __init__(self, max_open: int = 200_000) -> None:
         self.max_open = max_open
         self.totals: dict[str, dict[str, ArmTotals]] = {}
-        self.open: OrderedDict[str, tuple[str, str]] = OrderedDict()  # id -> (experiment, arm)
+        # impression id -> the (experiment, arm) pairs it counts for, until its first click
+        self.open: OrderedDict[str, list[tuple[str, str]]] = OrderedDict()
 
     def observe_impression(self, impression: ImpressionEvent) -> None:
-        if impression.experiment is None or impression.arm is None:
-            return
         if impression.impression_id in self.open:
             return  # a redelivered impression
-        arms = self.totals.setdefault(impression.experiment, {})
-        arms.setdefault(impression.arm, ArmTotals()).impressions += 1
-        self.open[impression.impression_id] = (impression.experiment, impression.arm)
+        pairs = [(STRATEGIES, impression.strategy)]
+        if impression.experiment is not None and impression.arm is not None:
+            pairs.append((impression.experiment, impression.arm))
+        for experiment, arm in pairs:
+            arms = self.totals.setdefault(experiment, {})
+            arms.setdefault(arm, ArmTotals()).impressions += 1
+        self.open[impression.impression_id] = pairs
         while len(self.open) > self.max_open:
             self.open.popitem(last=False)
 
     def observe_click(self, impression: ImpressionEvent, click: ClickEvent) -> None:
-        where = self.open.pop(impression.impression_id, None)
-        if where is None:
-            return  # not in an experiment, or already clicked
-        arm = self.totals[where[0]][where[1]]
+        pairs = self.open.pop(impression.impression_id, None)
+        if pairs is None:
+            return  # unknown, or already clicked
         ndcg = rank_metrics(impression.items, {click.item_id}, k=10)["ndcg@10"]
-        arm.clicked += 1
-        arm.ndcg_sum += ndcg
-        arm.ndcg_sq += ndcg * ndcg
+        for experiment, name in pairs:
+            arm = self.totals[experiment][name]
+            arm.clicked += 1
+            arm.ndcg_sum += ndcg
+            arm.ndcg_sq += ndcg * ndcg
 
     def report(self, alpha: float, min_impressions: int, order: dict[str, list[str]]) -> dict:
         """Reports per experiment; ``order`` puts each experiment's configured arms first
@@ -53,7 +61,7 @@ class ArmScores:
     def state(self) -> dict:
         return {
             "totals": {e: {a: vars(t) for a, t in arms.items()} for e, arms in self.totals.items()},
-            "open": [[i, e, a] for i, (e, a) in self.open.items()],
+            "open": [[i, [list(p) for p in pairs]] for i, pairs in self.open.items()],
         }
 
     def load(self, state: dict) -> None:
@@ -61,7 +69,9 @@ class ArmScores:
             e: {a: ArmTotals(**t) for a, t in arms.items()}
             for e, arms in state.get("totals", {}).items()
         }
-        self.open = OrderedDict((i, (e, a)) for i, e, a in state.get("open", []))
+        self.open = OrderedDict(
+            (i, [(e, a) for e, a in pairs]) for i, pairs in state.get("open", [])
+        )
 
 
 def _position(order: list[str], arm: str) -> tuple[int, str]:

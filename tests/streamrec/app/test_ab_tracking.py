@@ -31,6 +31,8 @@ def test_each_impression_counts_once_and_only_its_first_click() -> None:
     arms = scores.totals["e"]
     assert (arms["b"].impressions, arms["b"].clicked, arms["a"].impressions) == (1, 1, 1)
     assert arms["b"].ndcg_sum == pytest.approx(1 / 1.5849625, rel=1e-6)  # 1/log2(3)
+    served = scores.totals["strategies"]["user"]  # every impression counts for its strategy
+    assert (served.impressions, served.clicked) == (3, 2)
 
 
 def test_state_round_trip_and_control_first() -> None:

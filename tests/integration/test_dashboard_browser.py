@@ -1,0 +1,91 @@
+"""The dashboard in a real browser: Debian's headless Chromium (selenium) loads each view
+against a replayed stream (worker, API, sidecar on the real servers) and checks that
+every chart holds data. With STREAMREC_SCREENSHOTS=DIR it saves a PNG of each view."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from streamrec.app.api.context import ApiContext
+from streamrec.app.api.history import Sampler
+from streamrec.app.sidecar import MetricsSidecar
+from streamrec.core.experiments import Arm, Experiment
+from tests.conftest import replace
+from tests.integration.api_server import replay_sessions, seed, serving, small_stream
+
+pytestmark = pytest.mark.integration
+USERS = 48
+
+
+def chromium() -> webdriver.Chrome:
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,1000"):
+        options.add_argument(flag)
+    service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    return webdriver.Chrome(options=options, service=service)  # the system driver, no download
+
+
+def points(driver: webdriver.Chrome, selector: str) -> list[int]:
+    return [
+        int(e.get_attribute("data-points") or 0)
+        for e in driver.find_elements(By.CSS_SELECTOR, selector)
+    ]
+
+
+def test_every_view_draws_its_data(settings) -> None:
+    experiment = Experiment(
+        name="ab",
+        arms=[
+            Arm(name="trending", strategy="trending"),
+            Arm(name="in-cluster", strategy="cluster"),
+        ],
+    )
+    configured = replace(settings, experiments=[experiment.model_dump()])
+    seed(configured, small_stream(n_users=USERS, per_user=3, noise=True))
+    ctx = ApiContext.from_settings(configured)
+    ctx.sampler = Sampler(min_interval_s=0.2)
+    shots = os.environ.get("STREAMREC_SCREENSHOTS")
+    driver = chromium()
+    try:
+        with serving(configured, ctx) as url:
+            for round_ in range(3):  # scored rounds: the strategy charts get a time axis
+                replay_sessions(url, USERS, rounds=1, seed_=round_)
+                MetricsSidecar(configured).run(until_caught_up=True)
+                for view in ("overview", "clusters", "strategies"):
+                    httpx.get(f"{url}/v1/dashboard/{view}").raise_for_status()
+            wait = WebDriverWait(driver, 20)
+            views = {
+                "overview": "#c-rate, #c-lag, #c-fresh",
+                "clusters": "#c-map, #c-sizes",
+                "strategies": "#experiment-charts .chart",
+                "user/u0": "#user-result",
+            }
+            for view, charts in views.items():
+                driver.get(f"{url}/#{view}")
+                wait.until(lambda d, c=charts: points(d, c) and all(n > 0 for n in points(d, c)))
+                if shots:
+                    Path(shots).mkdir(parents=True, exist_ok=True)
+                    driver.save_screenshot(str(Path(shots) / f"dashboard-{view.split('/')[0]}.png"))
+            # strategies: the built-in comparison and the experiment, each with two charts
+            assert (
+                len(points(driver.get(f"{url}/#strategies") or driver, "#experiment-charts .chart"))
+                == 4
+            )
+            assert driver.find_elements(By.CSS_SELECTOR, "#experiment-charts polygon.band")
+            driver.get(f"{url}/#user/u0")
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#user-items tr.rec"))
+            assert driver.find_elements(By.CSS_SELECTOR, "#user-similar td")
+            assert driver.find_element(By.CSS_SELECTOR, "#user-level b").text == "user"
+    finally:
+        driver.quit()
+        ctx.close()
