@@ -4,6 +4,7 @@ every chart holds data. With STREAMREC_SCREENSHOTS=DIR it saves a PNG of each vi
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -19,6 +20,8 @@ from streamrec.app.api.context import ApiContext
 from streamrec.app.api.history import Sampler
 from streamrec.app.sidecar import MetricsSidecar
 from streamrec.core.experiments import Arm, Experiment
+from streamrec.serving.schema import RedisKeys
+from streamrec.serving.store import connect
 from tests.conftest import replace
 from tests.integration.api_server import replay_sessions, seed, serving, small_stream
 
@@ -42,18 +45,16 @@ def points(driver: webdriver.Chrome, selector: str) -> list[int]:
     ]
 
 
-def test_every_view_draws_its_data(settings) -> None:
-    experiment = Experiment(
-        name="ab",
-        arms=[
-            Arm(name="trending", strategy="trending"),
-            Arm(name="in-cluster", strategy="cluster"),
-        ],
-    )
-    configured = replace(settings, experiments=[experiment.model_dump()])
-    seed(configured, small_stream(n_users=USERS, per_user=3, noise=True))
-    ctx = ApiContext.from_settings(configured)
-    ctx.sampler = Sampler(min_interval_s=0.2)
+def explain(settings, user_id: str) -> None:
+    """Add per-item ``why`` to a stored list, as a worker that explains its lists writes it."""
+    client, key = connect(settings), RedisKeys(settings.redis_prefix).user_recs(user_id)
+    stored = json.loads(client.get(key))
+    for n, item in enumerate(stored["items"]):
+        item["why"] = {"text_similarity": 0.5 - 0.01 * n, "trend": 0.1, "cluster": -0.05}
+    client.set(key, json.dumps(stored))
+
+
+mpler = Sampler(min_interval_s=0.2)
     shots = os.environ.get("STREAMREC_SCREENSHOTS")
     driver = chromium()
     try:
@@ -77,15 +78,23 @@ def test_every_view_draws_its_data(settings) -> None:
                     Path(shots).mkdir(parents=True, exist_ok=True)
                     driver.save_screenshot(str(Path(shots) / f"dashboard-{view.split('/')[0]}.png"))
             # strategies: the built-in comparison and the experiment, each with two charts
-            assert (
-                len(points(driver.get(f"{url}/#strategies") or driver, "#experiment-charts .chart"))
-                == 4
-            )
+            driver.get(f"{url}/#strategies")
+            wait.until(lambda d: len(points(d, "#experiment-charts .chart")) == 4)
             assert driver.find_elements(By.CSS_SELECTOR, "#experiment-charts polygon.band")
+            # the user page without explanations in the list: no "why" column
             driver.get(f"{url}/#user/u0")
             wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#user-items tr.rec"))
             assert driver.find_elements(By.CSS_SELECTOR, "#user-similar td")
             assert driver.find_element(By.CSS_SELECTOR, "#user-level b").text == "user"
+            assert not driver.find_elements(By.CSS_SELECTOR, "#user-items td.why")
+            # a list whose items carry "why" ({feature: contribution}) shows it per item
+            explain(configured, "u1")
+            driver.get(f"{url}/#user/u1")
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#user-items td.why span"))
+            why = driver.find_element(By.CSS_SELECTOR, "#user-items td.why").text
+            assert "text_similarity" in why and "trend" in why
+            if shots:
+                driver.save_screenshot(str(Path(shots) / "dashboard-user.png"))
     finally:
         driver.quit()
         ctx.close()

@@ -1,14 +1,20 @@
-"""GET recs: the experiment arm, the fallback chain with seen items filtered, the impression."""
+"""GET recs: the experiment arm, the fallback chain with seen items filtered, the impression.
+
+Lists are read as plain JSON, not through :class:`RecList`: an item passes on every
+field the worker wrote (e.g. a per-item explanation ``why``) without the API knowing
+it, and decoding stays cheap on the hot path.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
 from streamrec.app.api.context import ApiContext
 from streamrec.core.events import ImpressionEvent
 from streamrec.core.experiments import assign_arm
-from streamrec.serving.schema import Assignment, RecList
+from streamrec.serving.schema import Assignment
 
 CHAINS = {
     "user": ("user", "cluster", "trending"),
@@ -31,9 +37,9 @@ def recommend(ctx: ApiContext, user_id: str, k: int, strategy: str | None) -> di
         "strategy": strategy,
         "level": level,
         "cluster_id": assignment.cluster_id if assignment else None,
-        "items": [i.model_dump(exclude_none=True) for i in items[:k]],
-        "as_of": recs.as_of if recs else None,
-        "produced_at": recs.produced_at if recs else None,
+        "items": items[:k],
+        "as_of": recs.get("as_of") if recs else None,
+        "produced_at": recs.get("produced_at") if recs else None,
         "impression_id": None,
         "experiment": experiment,
         "arm": arm,
@@ -56,7 +62,7 @@ def recommend(ctx: ApiContext, user_id: str, k: int, strategy: str | None) -> di
 
 def walk_chain(
     ctx: ApiContext, user_id: str, chain: tuple[str, ...]
-) -> tuple[str, RecList | None, list, Assignment | None]:
+) -> tuple[str, dict | None, list[dict], Assignment | None]:
     """The first level of ``chain`` with items the user has not engaged with."""
     keys = ctx.keys
     user_raw, assignment_raw = ctx.redis.mget([keys.user_recs(user_id), keys.user_cluster(user_id)])  # type: ignore[misc]
@@ -71,14 +77,14 @@ def walk_chain(
             recs = _rec_list(ctx.redis.get(keys.cluster_recs(assignment.cluster_id)))  # type: ignore[arg-type]
         else:
             recs = _rec_list(ctx.redis.get(keys.trending()))  # type: ignore[arg-type]
-        items = [i for i in recs.items if i.item_id not in seen] if recs else []
+        items = [i for i in recs.get("items", []) if i["item_id"] not in seen] if recs else []
         if items:
             return level, recs, items, assignment
     return "none", None, [], assignment
 
 
-def _rec_list(raw: bytes | None) -> RecList | None:
-    return None if raw is None else RecList.model_validate_json(raw)
+def _rec_list(raw: bytes | None) -> dict | None:
+    return None if raw is None else json.loads(raw)
 
 
 def _assignment(raw: bytes | None) -> Assignment | None:

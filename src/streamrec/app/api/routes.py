@@ -56,9 +56,9 @@ def get_user(
     return {
         "user_id": user_id,
         "level": level,
-        "strategy": recs.strategy if recs else None,
-        "as_of": recs.as_of if recs else None,
-        "items": [i.model_dump(exclude_none=True) for i in items[:k]],
+        "strategy": recs.get("strategy") if recs else None,
+        "as_of": recs.get("as_of") if recs else None,
+        "items": items[:k],
         "assignment": assignment.model_dump() if assignment else None,
         "cluster": cluster.model_dump() if cluster else None,
         "reviewed": [
