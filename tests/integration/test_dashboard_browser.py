@@ -54,7 +54,18 @@ def explain(settings, user_id: str) -> None:
     client.set(key, json.dumps(stored))
 
 
-mpler = Sampler(min_interval_s=0.2)
+def test_every_view_draws_its_data(settings) -> None:
+    experiment = Experiment(
+        name="ab",
+        arms=[
+            Arm(name="trending", strategy="trending"),
+            Arm(name="in-cluster", strategy="cluster"),
+        ],
+    )
+    configured = replace(settings, experiments=[experiment.model_dump()])
+    seed(configured, small_stream(n_users=USERS, per_user=3, noise=True))
+    ctx = ApiContext.from_settings(configured)
+    ctx.sampler = Sampler(min_interval_s=0.2)
     shots = os.environ.get("STREAMREC_SCREENSHOTS")
     driver = chromium()
     try:
