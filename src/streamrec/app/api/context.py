@@ -34,7 +34,9 @@ class ApiContext:
             client,
             keys,
             KafkaSide(settings),
-            SnapshotReader(client, keys, settings.worker_group, snapshot_max_age_s),
+            SnapshotReader(
+                client, keys, settings.worker_group, settings.topic_partitions, snapshot_max_age_s
+            ),
         )
 
     def close(self) -> None:

@@ -94,8 +94,11 @@ def _map_points(users: list[dict]) -> list[dict]:
 class SnapshotReader:
     """Keeps a recent :class:`ModelSnapshot` of one worker group."""
 
-    def __init__(self, client: redis.Redis, keys: RedisKeys, group: str, max_age_s: float) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: RedisKeys, group: str, partitions: int, max_age_s: float
+    ) -> None:
         self.client, self.keys, self.group, self.max_age_s = client, keys, group, max_age_s
+        self.partitions = partitions
         self._snapshot: ModelSnapshot | None = None
         self._refreshing = threading.Lock()
 
@@ -120,11 +123,12 @@ class SnapshotReader:
 
     def _load(self) -> ModelSnapshot:
         blob = self.client.get(self.keys.checkpoint(self.group))
-        shared = SharedCheckpoint.from_bytes(blob).state if blob else None  # type: ignore[arg-type]
-        pattern = self.keys.partition_checkpoint(self.group, 0)[:-1] + "*"
-        parts = []
-        for key in sorted(self.client.scan_iter(pattern)):
-            raw = self.client.get(key)
-            if raw:
-                parts.append(PartitionCheckpoint.from_bytes(raw))  # type: ignore[arg-type]
+        if not blob:
+            return ModelSnapshot(loaded_at=time.time())
+        shared = SharedCheckpoint.from_bytes(blob).state  # type: ignore[arg-type]
+        # partition checkpoints are numbered like the topics' partitions: one MGET, no SCAN
+        # (a SCAN walks the whole database, however many other keys it holds)
+        names = [self.keys.partition_checkpoint(self.group, n) for n in range(self.partitions)]
+        raws = self.client.mget(names) if names else []
+        parts = [PartitionCheckpoint.from_bytes(r) for r in raws if r]  # type: ignore[union-attr]
         return build_snapshot(shared, parts)
