@@ -53,3 +53,13 @@ def test_gpu_worker_reserves_a_gpu() -> None:
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["capabilities"] == ["gpu"]
     assert gpu["environment"]["STREAMREC_DEVICE"] == "cuda"
+
+
+def test_api_service_serves_on_its_setting_port_with_a_readiness_check() -> None:
+    api = COMPOSE["services"]["api"]
+    assert api["command"] == ["streamrec", "serve"]
+    port = api["environment"]["STREAMREC_API_PORT"]
+    assert (
+        f"{port}:{port}" in api["ports"] and api["environment"]["STREAMREC_API_HOST"] == "0.0.0.0"
+    )
+    assert any(f"{port}/health/ready" in part for part in api["healthcheck"]["test"])
