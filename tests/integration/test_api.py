@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from streamrec.core.events import ImpressionEvent, ReviewEvent, parse_event
+from streamrec.kafka.offsets import end_offsets
 from tests.conftest import replace
 from tests.integration.api_server import seed, serving
 from tests.integration.helpers import read_topic
@@ -42,8 +43,12 @@ def test_recs_answer_with_level_and_publish_the_impression(seeded) -> None:
 def test_events_are_validated_and_on_the_topic_before_the_answer(settings) -> None:
     good = ReviewEvent(event_id="e1", user_id="u1", item_id="i1", text="nice strings", ts=5.0)
     bad = {**json.loads(good.to_json()), "colour": "red"}
+    later = ReviewEvent(event_id="e2", user_id="u1", item_id="i2", text="fine pedal", ts=6.0)
     with serving(settings) as url:
         accepted = httpx.post(f"{url}/v1/events", content=good.to_json())
+        # acknowledged by the broker before the answer: the record is there right away
+        on_topic_at_202 = sum(end_offsets(settings, [settings.topic_reviews]).values())
+        mixed = httpx.post(f"{url}/v1/events", json=[json.loads(later.to_json()), bad])
         refused = httpx.post(f"{url}/v1/events", json=bad)
         garbage = httpx.post(f"{url}/v1/events", content=b"{not json")
         impression = httpx.post(
@@ -58,11 +63,13 @@ def test_events_are_validated_and_on_the_topic_before_the_answer(settings) -> No
             },
         )
     assert accepted.status_code == 202 and accepted.json()["accepted"] == 1
+    assert on_topic_at_202 == 1
+    assert mixed.status_code == 422 and mixed.json()["detail"].startswith("event 1:")
     assert refused.status_code == 422 and "colour" in refused.json()["detail"]
     assert garbage.status_code == 400
     assert impression.status_code == 422
     records = read_topic(settings, settings.topic_reviews, expected=1, timeout=5)
-    assert [parse_event(r.value) for r in records] == [good]
+    assert [parse_event(r.value) for r in records] == [good]  # nothing of the refused batch
 
 
 def test_clusters_similar_items_user_page_health_metrics_docs(seeded) -> None:
@@ -98,13 +105,18 @@ def test_api_key_and_bad_input(settings) -> None:
         without = httpx.get(f"{url}/v1/clusters")
         wrong = httpx.get(f"{url}/v1/clusters", headers={"X-API-Key": "nope"})
         right = httpx.get(f"{url}/v1/clusters", headers={"X-API-Key": "s3cret"})
+        bad_strategy = httpx.get(
+            f"{url}/v1/users/u/recs", params={"strategy": "magic"}, headers={"X-API-Key": "s3cret"}
+        )
+        bad_user = httpx.get(f"{url}/v1/users/a%01b/recs", headers={"X-API-Key": "s3cret"})
         bad_k = httpx.get(
             f"{url}/v1/users/u/recs", params={"k": 0}, headers={"X-API-Key": "s3cret"}
         )
         live = httpx.get(f"{url}/health/live")
     assert without.status_code == 401 and wrong.status_code == 401
     assert right.status_code == 200 and right.json() == []
-    assert bad_k.status_code == 422
+    assert bad_k.status_code == 422 and bad_strategy.status_code == 422
+    assert bad_user.status_code == 422
     assert live.status_code == 200
 
 
