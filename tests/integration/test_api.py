@@ -9,6 +9,8 @@ import pytest
 
 from streamrec.core.events import ImpressionEvent, ReviewEvent, parse_event
 from streamrec.kafka.offsets import end_offsets
+from streamrec.serving.schema import Publication, RecList, RedisKeys, ScoredItem
+from streamrec.serving.store import RecsStore, connect
 from tests.conftest import replace
 from tests.integration.api_server import seed, serving
 from tests.integration.helpers import read_topic
@@ -125,3 +127,24 @@ def test_ready_is_503_when_redis_is_unreachable(settings) -> None:
     with serving(broken) as url:
         ready = httpx.get(f"{url}/health/ready")
     assert ready.status_code == 503 and ready.json()["redis"] is False
+
+
+def test_without_kafka_lists_are_still_served_and_events_get_503(settings) -> None:
+    trending = RecList(
+        strategy="trending",
+        level="trending",
+        as_of=1.0,
+        items=[ScoredItem(item_id="i1", score=1.0)],
+    )
+    RecsStore(connect(settings), RedisKeys(settings.redis_prefix)).write(
+        Publication(trending=trending)
+    )
+    no_kafka = replace(settings, kafka_bootstrap_servers="127.0.0.1:1")
+    with serving(no_kafka) as url:
+        ready = httpx.get(f"{url}/health/ready", timeout=10)
+        recs = httpx.get(f"{url}/v1/users/u1/recs", timeout=30)
+        event = ReviewEvent(event_id="e", user_id="u", item_id="i", text="ok", ts=1.0)
+        posted = httpx.post(f"{url}/v1/events", content=event.to_json(), timeout=30)
+    assert ready.status_code == 503 and ready.json()["kafka"] is False
+    assert recs.status_code == 200 and [i["item_id"] for i in recs.json()["items"]] == ["i1"]
+    assert posted.status_code == 503

@@ -8,6 +8,7 @@ dashboard sends the key it is given).
 from __future__ import annotations
 
 import hmac
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,9 @@ from importlib import resources
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from streamrec.app.api import dashboard, routes
@@ -38,6 +41,7 @@ def create_app(settings: Settings, ctx: ApiContext | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = ctx is None
         app.state.ctx = ctx or ApiContext.from_settings(settings)
+        threading.Thread(target=app.state.ctx.kafka.warm_up, daemon=True).start()
         yield
         if own:
             app.state.ctx.close()
@@ -54,6 +58,8 @@ def create_app(settings: Settings, ctx: ApiContext | None = None) -> FastAPI:
     app.include_router(routes.router, dependencies=guard)
     app.include_router(dashboard.router, dependencies=guard)
     _add_ops(app)
+    app.add_exception_handler(KafkaError, _unavailable)
+    app.add_exception_handler(RedisError, _unavailable)
     static = resources.files("streamrec.app.api") / "static"
     app.mount("/", StaticFiles(directory=str(static), html=True), name="dashboard")
     app.add_middleware(_Timing)
@@ -90,6 +96,11 @@ def _add_ops(app: FastAPI) -> None:
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+    """A server behind the API is down: 503 with the reason, never a 500."""
+    return JSONResponse({"detail": f"{type(error).__name__}: {error}"}, 503)
 
 
 def _redis_ok(ctx: ApiContext) -> bool:
