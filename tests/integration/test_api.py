@@ -86,6 +86,8 @@ def test_clusters_similar_items_user_page_health_metrics_docs(seeded) -> None:
         ready = httpx.get(f"{url}/health/ready")
         metrics = httpx.get(f"{url}/metrics").text
         docs = httpx.get(f"{url}/openapi.json").json()
+        docs_page = httpx.get(f"{url}/docs")
+        dashboard = httpx.get(f"{url}/")
     assert clusters and {"labels", "users", "weight", "parent"} <= set(clusters[0])
     assert one["cluster_id"] == clusters[0]["cluster_id"] and "lifecycle" in one
     assert missing.status_code == 404 and unknown.status_code == 404
@@ -99,6 +101,8 @@ def test_clusters_similar_items_user_page_health_metrics_docs(seeded) -> None:
     }
     assert 'streamrec_api_request_seconds_count{route="/v1/users/{user_id}/recs"' in metrics
     assert "/v1/users/{user_id}/recs" in docs["paths"]
+    assert docs_page.status_code == 200 and "swagger" in docs_page.text.lower()
+    assert dashboard.status_code == 200 and "charts.js" in dashboard.text
 
 
 def test_api_key_and_bad_input(settings) -> None:

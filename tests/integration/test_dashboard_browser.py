@@ -88,6 +88,8 @@ def test_every_view_draws_its_data(settings) -> None:
                 if shots:
                     Path(shots).mkdir(parents=True, exist_ok=True)
                     driver.save_screenshot(str(Path(shots) / f"dashboard-{view.split('/')[0]}.png"))
+            driver.get(f"{url}/#clusters")
+            wait.until(lambda d: "born" in d.find_element(By.ID, "lifecycle-table").text)
             # strategies: the built-in comparison and the experiment, each with two charts
             driver.get(f"{url}/#strategies")
             wait.until(lambda d: len(points(d, "#experiment-charts .chart")) == 4)
