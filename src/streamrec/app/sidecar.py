@@ -1,5 +1,9 @@
 """The metrics sidecar: impressions + clicks from Kafka -> rolling metrics in Redis and /metrics.
 
+Impressions that carry an A/B ``experiment`` and ``arm`` are also counted per arm
+(:mod:`streamrec.app.ab_tracking`); the report with intervals and tests goes to
+``streamrec:v1:experiments`` (``streamrec experiments`` prints it).
+
 It keeps its own consumer group and checkpoint (offsets, recent impressions,
 window observations, unmatched clicks, dedup window) under
 ``streamrec:v1:checkpoint:{metrics_group}``, written before offsets are

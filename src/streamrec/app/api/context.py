@@ -39,6 +39,15 @@ class ApiContext:
             ),
         )
 
+    def warm_up(self) -> None:
+        """Kafka producer and checkpoint snapshot made before the first request needs them
+        (GET recs runs on the event loop, which must not wait for either)."""
+        self.kafka.warm_up()
+        try:
+            self.snapshots.get()
+        except redis.RedisError:
+            pass  # Redis down at start-up: readiness says so; the first request retries
+
     def close(self) -> None:
         self.kafka.close()
         self.redis.close()

@@ -41,7 +41,7 @@ def create_app(settings: Settings, ctx: ApiContext | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = ctx is None
         app.state.ctx = ctx or ApiContext.from_settings(settings)
-        threading.Thread(target=app.state.ctx.kafka.warm_up, daemon=True).start()
+        threading.Thread(target=app.state.ctx.warm_up, daemon=True).start()
         yield
         if own:
             app.state.ctx.close()
