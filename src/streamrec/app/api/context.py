@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 
@@ -43,10 +44,9 @@ class ApiContext:
         """Kafka producer and checkpoint snapshot made before the first request needs them
         (GET recs runs on the event loop, which must not wait for either)."""
         self.kafka.warm_up()
-        try:
+        # Redis down at start-up: readiness says so; the first request retries
+        with contextlib.suppress(redis.RedisError):
             self.snapshots.get()
-        except redis.RedisError:
-            pass  # Redis down at start-up: readiness says so; the first request retries
 
     def close(self) -> None:
         self.kafka.close()
