@@ -63,13 +63,20 @@ def test_every_view_draws_its_data(settings) -> None:
         ],
     )
     configured = replace(settings, experiments=[experiment.model_dump()])
-    seed(configured, small_stream(n_users=USERS, per_user=3, noise=True))
+    events = small_stream(n_users=USERS, per_user=3, noise=True)
+    half = len(events) // 2
+    seed(configured, events[:half])
     ctx = ApiContext.from_settings(configured)
     ctx.sampler = Sampler(min_interval_s=0.2)
     shots = os.environ.get("STREAMREC_SCREENSHOTS")
     driver = chromium()
     try:
         with serving(configured, ctx) as url:
+            # the worker processes the second half while the overview samples: events/s > 0
+            httpx.get(f"{url}/v1/dashboard/overview").raise_for_status()
+            seed(configured, events[half:])
+            rates = httpx.get(f"{url}/v1/dashboard/overview").json()["series"]
+            assert max(s["events_per_s"] for s in rates) > 0
             for round_ in range(3):  # scored rounds: the strategy charts get a time axis
                 replay_sessions(url, USERS, rounds=1, seed_=round_)
                 MetricsSidecar(configured).run(until_caught_up=True)
@@ -87,6 +94,7 @@ def test_every_view_draws_its_data(settings) -> None:
                 wait.until(lambda d, c=charts: points(d, c) and all(n > 0 for n in points(d, c)))
                 if shots:
                     Path(shots).mkdir(parents=True, exist_ok=True)
+                    driver.execute_script("window.scrollTo(0, 0)")
                     driver.save_screenshot(str(Path(shots) / f"dashboard-{view.split('/')[0]}.png"))
             driver.get(f"{url}/#clusters")
             wait.until(lambda d: "born" in d.find_element(By.ID, "lifecycle-table").text)
