@@ -34,11 +34,13 @@ class ServeContext:
     popularity: list[int] = field(default_factory=list)
     decile: list[int] = field(default_factory=list)
 
-    def add(self, prior: int, cluster: int, popularity: int, decile: int) -> None:
+    def record(self, prior: int, cluster: int | None, counts: Sequence[int], target: int) -> None:
+        """One scored interaction: the user's ``prior`` interactions and ``cluster``, and
+        the ``target`` row among the interactions per item row so far (``counts``)."""
         self.prior.append(prior)
-        self.cluster.append(cluster)
-        self.popularity.append(popularity)
-        self.decile.append(decile)
+        self.cluster.append(-1 if cluster is None else cluster)
+        self.popularity.append(counts[target])
+        self.decile.append(popularity_decile(np.asarray(counts, dtype=np.float64), counts[target]))
 
 
 def activity_bucket(prior: int) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 
 from streamrec.evaluation.baselines import ItemIndex, ScoreFn
 from streamrec.evaluation.datasets import Interaction
-from streamrec.evaluation.fairness import ServeContext, popularity_decile
+from streamrec.evaluation.fairness import ServeContext
 from streamrec.evaluation.metrics import metrics_from_rank, rank_of
 from streamrec.model.engine import Engine
 from streamrec.serving.fallback import Answer
@@ -77,18 +77,6 @@ class Catalog:
         self.activity[interaction.user_id] += 1
         self.counts.extend([0] * (row + 1 - len(self.counts)))
         self.counts[row] += 1
-
-    def context(self, user_id: str, target: int, cluster: int | None) -> tuple[int, int, int, int]:
-        """Who is served and what they choose: the user's prior interactions and cluster
-        (-1: none), the target's prior interactions and popularity decile."""
-        counts = np.asarray(self.counts, dtype=np.float64)
-        decile = popularity_decile(counts, counts[target])
-        return (
-            self.activity[user_id],
-            -1 if cluster is None else cluster,
-            self.counts[target],
-            decile,
-        )
 
 
 class EngineModel:
@@ -252,7 +240,8 @@ def replay(
         target = catalog.target(interaction)
         if target is not None:
             cluster = None if cluster_of is None else cluster_of(interaction.user_id)
-            result.context.add(*catalog.context(interaction.user_id, target, cluster))
+            prior = catalog.activity[interaction.user_id]
+            result.context.record(prior, cluster, catalog.counts, target)
             _score(result, catalog, strategies, interaction, target, k, served, n)
             _rank_all(
                 result.extra_ranks, result.extra_tops, catalog, extras or {}, interaction, target, k

@@ -31,7 +31,7 @@ from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.model.config import EngineConfig
 from streamrec.model.drift import DriftMonitor
 from streamrec.model.engine_state import EngineState
-from streamrec.model.explain import explain_list
+from streamrec.model.explain import explain_list, explainable
 from streamrec.model.features import features
 from streamrec.model.items import ItemStats, engagement_weight
 from streamrec.model.output import BatchOutput, assignment, cluster_summaries, rec_list
@@ -261,25 +261,21 @@ class Engine(EngineState):
     ) -> RecList:
         """Top-k of a strategy; a user's own items are never recommended back."""
         k = k or self.config.recs_length
-        explain = (
-            strategy == "user"
-            and self.config.explain_top > 0
-            and user_id is not None
-            and self.knows_user(user_id)
-        )
-        if explain:  # the scores and their explanation come from one feature matrix
+        chosen = self.strategies[strategy]
+        known = user_id is not None and self.knows_user(user_id)
+        if known and explainable(chosen) and self.config.explain_top > 0:
+            # the scores and their explanation come from one feature matrix
             self._pinned = (user_id, features(self, user_id))  # type: ignore[assignment]
         try:
-            scores = self.strategies[strategy].scores(self, user_id, cluster_id)
+            scores = chosen.scores(self, user_id, cluster_id)
         finally:
             pinned, self._pinned = self._pinned, None
         exclude = self.profiles.seen_items(user_id) if user_id is not None else None
         rows, values = top_items(scores, k, exclude, self.item_matrix(), self.config.diversity)
         why = None
         if pinned is not None:
-            strategy_ = self.strategies[strategy]
             top = self.config.explain_top
-            why = explain_list(self, strategy_, pinned[1], self.ranker.weights, rows, top)
+            why = explain_list(self, chosen, pinned[1], self.ranker.weights, rows, top)
         if user_id is not None:
             level = "user"
         elif cluster_id is not None:

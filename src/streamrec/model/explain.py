@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from streamrec.model.features import FEATURES
-from streamrec.model.strategies import PopularityDebiased, Strategy
+from streamrec.model.strategies import Learned, PopularityDebiased, Strategy
 from streamrec.model.view import ModelView
 
 DEBIAS = "popularity_debias"  # the re-rank's own term, named beside the features
@@ -66,6 +66,13 @@ def explain_rows(
     """The ``top`` contributions of each row of features (see :func:`contributions`)."""
     terms = [*names, DEBIAS] if debias is not None else list(names)
     return top_terms(contributions(rows, weights, debias), terms, top)
+
+
+def explainable(strategy: Strategy) -> bool:
+    """Whether the strategy scores with the learned blend (optionally debiased)."""
+    if isinstance(strategy, PopularityDebiased):
+        return explainable(strategy.base)
+    return isinstance(strategy, Learned)
 
 
 def explain_list(
