@@ -22,8 +22,10 @@ from streamrec.evaluation.fairness import (
     group_metrics,
     group_sizes,
     long_tail,
+    rank_metrics,
 )
 from streamrec.evaluation.run import STREAMREC, Evaluation
+from streamrec.evaluation.uncertainty import UserSample
 
 MIN_CLUSTER_EVENTS = 50  # smaller clusters are listed but left out of the worst/best summary
 DEFINITIONS = {
@@ -41,7 +43,8 @@ DEFINITIONS = {
     "long_tail_share": "share of top-10 slots given to long-tail items",
     "debias": "StreamRec `user` re-ranked by score - strength x log(1 + popularity), read "
     "from the same engine as streamrec-user (strength 0 ranks exactly as it does); the "
-    "strengths were fixed in advance, none is tuned",
+    "strengths were fixed in advance, none is tuned; intervals and the paired bootstrap "
+    "against strength 0 resample users as in metrics.json",
 }
 
 
@@ -93,6 +96,7 @@ def fairness_payload(evaluation: Evaluation) -> dict:
         for s in evaluation.debias
         if debias_name(s) in result.extra_ranks
     }
+    _sweep_uncertainty(evaluation, sweep, users)
     return {
         "dataset": evaluation.dataset,
         "command": evaluation.command,
@@ -108,6 +112,23 @@ def fairness_payload(evaluation: Evaluation) -> dict:
         "strategies": strategies,
         "debias_sweep": {"base": STREAMREC, "strengths": sweep},
     }
+
+
+def _sweep_uncertainty(evaluation: Evaluation, sweep: dict[str, dict], users: list[str]) -> None:
+    """Add each strength's NDCG@10 interval and its paired test against strength 0."""
+    result, b = evaluation.result, evaluation.resamples
+    mask = result.mask("evaluation")
+    ndcg = {}
+    for strength in sweep:
+        ranks = np.array(result.extra_ranks[debias_name(float(strength))])[mask]
+        ndcg[strength] = rank_metrics(ranks, result.k)[0]
+    sample = UserSample.of(users, ndcg)
+    for strength, block in sweep.items():
+        low, high = sample.mean_ci(strength, b)
+        block["ndcg@10_ci95"] = [round(low, 5), round(high, 5)]
+        if "0" in sweep and strength != "0":
+            test = sample.paired_test(strength, "0", b)
+            block["vs_strength_0"] = {k: round(v, 6) for k, v in test.items()}
 
 
 def fairness_lines(payload: dict) -> list[str]:
@@ -163,11 +184,12 @@ def _decile_lines(payload: dict, order: list[str]) -> list[str]:
 
 def _cluster_lines(payload: dict, order: list[str]) -> list[str]:
     sizes = payload["groups"]["cluster"]
-    big = [c for c, n in sizes.items() if n["events"] >= MIN_CLUSTER_EVENTS]
+    big = [c for c, n in sizes.items() if n["events"] >= MIN_CLUSTER_EVENTS and c != "-1"]
     lines = [
         "",
-        f"NDCG@10 across the served users' clusters ({len(sizes)} clusters, {len(big)} with at "
-        f"least {MIN_CLUSTER_EVENTS} scored interactions; per cluster in `fairness.json`):",
+        f"NDCG@10 across the served users' clusters ({len(big)} clusters with at least "
+        f"{MIN_CLUSTER_EVENTS} scored interactions; users without a cluster yet are the "
+        "activity group 0 above; every cluster in `fairness.json`):",
         "",
         "| strategy | worst cluster | best cluster | best / worst |",
         "|---|---|---|---|",
@@ -197,11 +219,12 @@ def _sweep_lines(payload: dict) -> list[str]:
         "StreamRec `user` re-ranked by score - strength x log(1 + popularity), on the same "
         "engine (strength 0 is `streamrec-user`):",
         "",
-        "| strength | HR@10 | NDCG@10 | NDCG@10, users with 0-2 prior | exposure Gini | "
-        "long-tail coverage | long-tail share |",
-        "|---|---|---|---|---|---|---|",
+        "| strength | HR@10 | NDCG@10 [95% CI] | p vs 0 | NDCG@10, users with 0 / 1-2 prior "
+        "| exposure Gini | long-tail coverage | long-tail share |",
+        "|---|---|---|---|---|---|---|---|",
         *[
-            f"| {s} | {b['hr@10']:.4f} | {b['ndcg@10']:.4f} | {_few(b)} | "
+            f"| {s} | {b['hr@10']:.4f} | {b['ndcg@10']:.4f} [{b['ndcg@10_ci95'][0]:.4f}, "
+            f"{b['ndcg@10_ci95'][1]:.4f}] | {_p(b)} | {_few(b)} | "
             f"{b['exposure_gini']:.3f} | {b['long_tail_coverage']:.3f} | "
             f"{b['long_tail_share']:.3f} |"
             for s, b in sweep.items()
@@ -210,6 +233,11 @@ def _sweep_lines(payload: dict) -> list[str]:
         "![accuracy against exposure](fairness_tradeoff.png)",
         "",
     ]
+
+
+def _p(block: dict) -> str:
+    test = block.get("vs_strength_0")
+    return "-" if test is None else f"{test['paired_bootstrap_p']:.3g}"
 
 
 def _few(block: dict) -> str:
@@ -228,12 +256,13 @@ def plot_tradeoff(payload: dict, path: Path) -> None:
     ndcg = np.array([b["ndcg@10"] for b in sweep.values()])
     for ax, key, label in (
         (axes[0], "exposure_gini", "item-exposure Gini (lower: fairer)"),
-        (axes[1], "long_tail_coverage", "long-tail coverage (higher: more of the tail shown)"),
+        (axes[1], "long_tail_share", "share of top-10 slots given to long-tail items"),
     ):
         x = np.array([b[key] for b in sweep.values()])
         ax.plot(x, ndcg, marker="o")
-        for strength, xi, yi in zip(sweep, x, ndcg, strict=True):
-            ax.annotate(f"λ={strength}", (xi, yi), textcoords="offset points", xytext=(4, 4))
+        for n, (strength, xi, yi) in enumerate(zip(sweep, x, ndcg, strict=True)):
+            offset = (4, 6) if n % 2 == 0 else (4, -12)  # alternate so close points stay legible
+            ax.annotate(f"λ={strength}", (xi, yi), textcoords="offset points", xytext=offset)
         ax.set_xlabel(label)
         ax.set_ylabel("NDCG@10")
     fig.suptitle(f"{payload['dataset']}: popularity debias of StreamRec `user`")

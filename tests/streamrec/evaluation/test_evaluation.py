@@ -129,6 +129,10 @@ def test_fairness_json_breaks_every_strategy_down_and_leaves_metrics_json_alone(
     sweep = fairness["debias_sweep"]["strengths"]
     assert sweep["0"]["ndcg@10"] == fairness["strategies"]["streamrec-user"]["ndcg@10"]
     assert sweep["1"]["long_tail_share"] > sweep["0"]["long_tail_share"]
+    low, high = sweep["1"]["ndcg@10_ci95"]
+    assert low <= sweep["1"]["ndcg@10"] <= high
+    assert 0 < sweep["1"]["vs_strength_0"]["paired_bootstrap_p"] <= 1
+    assert "vs_strength_0" not in sweep["0"]
     report = (tmp_path / "a" / "report.md").read_text()
     assert "## Fairness and exposure" in report and "fairness_tradeoff.png" in report
     assert (tmp_path / "a" / "fairness_tradeoff.png").stat().st_size > 1000
