@@ -43,17 +43,18 @@ def contributions(
 def top_terms(
     shares: np.ndarray, names: Sequence[str], top: int = 3, digits: int = 4
 ) -> list[dict[str, float]]:
-    """Per item, the ``top`` shares largest by size, largest first (ties: column order);
-    zero shares are never named."""
+    """Per item, the ``top`` shares largest by size, largest first (ties: column order),
+    rounded; shares that round to zero are never named."""
     if len(names) != shares.shape[1]:
         raise ValueError(f"{len(names)} names for {shares.shape[1]} columns")
     if top < 0:
         raise ValueError(f"top must be >= 0, got {top}")
-    out = []
-    for row in shares:
-        order = np.lexsort((np.arange(row.size), -np.abs(row)))[:top]
-        out.append({names[j]: round(float(row[j]), digits) for j in order if row[j] != 0})
-    return out
+    order = np.argsort(-np.abs(shares), axis=1, kind="stable")[:, :top]  # one sort for all
+    values = np.round(np.take_along_axis(shares, order, axis=1), digits).tolist()
+    return [
+        {names[j]: v for j, v in zip(picks, row, strict=True) if v != 0}
+        for picks, row in zip(order.tolist(), values, strict=True)
+    ]
 
 
 def explain_rows(
