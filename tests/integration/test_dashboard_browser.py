@@ -45,13 +45,18 @@ def points(driver: webdriver.Chrome, selector: str) -> list[int]:
     ]
 
 
-def explain(settings, user_id: str) -> None:
-    """Add per-item ``why`` to a stored list, as a worker that explains its lists writes it."""
+def shown_user(driver: webdriver.Chrome) -> str | None:
+    return driver.find_element(By.ID, "user-result").get_attribute("data-user")
+
+
+def unexplain(settings, user_id: str) -> dict:
+    """Drop the per-item ``why`` from a stored list, as a worker without explanations (or
+    with ``STREAMREC_EXPLAIN_TOP=0``) writes it; returns the explanations it had."""
     client, key = connect(settings), RedisKeys(settings.redis_prefix).user_recs(user_id)
     stored = json.loads(client.get(key))
-    for n, item in enumerate(stored["items"]):
-        item["why"] = {"text_similarity": 0.5 - 0.01 * n, "trend": 0.1, "cluster": -0.05}
+    whys = {item["item_id"]: item.pop("why", None) for item in stored["items"]}
     client.set(key, json.dumps(stored))
+    return whys
 
 
 def test_every_view_draws_its_data(settings) -> None:
@@ -102,20 +107,21 @@ def test_every_view_draws_its_data(settings) -> None:
             driver.get(f"{url}/#strategies")
             wait.until(lambda d: len(points(d, "#experiment-charts .chart")) == 4)
             assert driver.find_elements(By.CSS_SELECTOR, "#experiment-charts polygon.band")
-            # the user page without explanations in the list: no "why" column
+            # the worker explains user lists: each item's "why" ({feature: contribution})
+            driver.get(f"{url}/#user/u1")
+            wait.until(lambda d: shown_user(d) == "u1")
+            why = driver.find_element(By.CSS_SELECTOR, "#user-items td.why").text
+            first = httpx.get(f"{url}/v1/users/u1").json()["items"][0]
+            assert first["why"] and all(feature in why for feature in first["why"])
+            if shots:
+                driver.save_screenshot(str(Path(shots) / "dashboard-user.png"))
+            # a list without explanations: no "why" column, the rest as before
+            assert any(unexplain(configured, "u0").values())
             driver.get(f"{url}/#user/u0")
-            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#user-items tr.rec"))
+            wait.until(lambda d: shown_user(d) == "u0")
             assert driver.find_elements(By.CSS_SELECTOR, "#user-similar td")
             assert driver.find_element(By.CSS_SELECTOR, "#user-level b").text == "user"
             assert not driver.find_elements(By.CSS_SELECTOR, "#user-items td.why")
-            # a list whose items carry "why" ({feature: contribution}) shows it per item
-            explain(configured, "u1")
-            driver.get(f"{url}/#user/u1")
-            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#user-items td.why span"))
-            why = driver.find_element(By.CSS_SELECTOR, "#user-items td.why").text
-            assert "text_similarity" in why and "trend" in why
-            if shots:
-                driver.save_screenshot(str(Path(shots) / "dashboard-user.png"))
     finally:
         driver.quit()
         ctx.close()

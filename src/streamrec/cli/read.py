@@ -22,6 +22,9 @@ def recs(
     user_id: Annotated[str, typer.Argument(help="The user to recommend for.")],
     k: Annotated[int, typer.Option("--k", "-k", help="How many items.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw payload.")] = False,
+    why: Annotated[
+        bool, typer.Option("--why", help="Show each item's largest score contributions.")
+    ] = False,
     env_file: EnvFile = None,
 ) -> None:
     """Print a user's recommendations from Redis (user -> cluster -> trending fallback)."""
@@ -40,7 +43,16 @@ def recs(
         f"strategy={answer.recs.strategy} as_of={as_of}"
     )
     for rank, item in enumerate(answer.recs.items, start=1):
-        typer.echo(f"{rank:3d}. {item.item_id}  {item.score:.4f}")
+        typer.echo(f"{rank:3d}. {item.item_id}  {item.score:.4f}{_why(item.why) if why else ''}")
+    if why and not any(item.why for item in answer.recs.items):
+        typer.echo(f"(no explanations in this {answer.level}-level list: user lists carry them)")
+
+
+def _why(terms: dict[str, float] | None) -> str:
+    """``  why: content +0.41, knn +0.22``: the largest contributions, signed."""
+    if not terms:
+        return ""
+    return "  why: " + ", ".join(f"{name} {value:+.4f}" for name, value in terms.items())
 
 
 def clusters(

@@ -111,6 +111,16 @@ class Settings(BaseSettings):
     )
     ranker_learning_rate: float = Field(default=0.05, gt=0)
     ranker_negatives: int = Field(default=10, ge=1)
+    popularity_debias: float = Field(
+        default=0.0,
+        ge=0,
+        le=10,
+        description="exposure-aware re-rank of `user` lists: score - this x log(1 + "
+        "popularity) (0: off; the replay report measures the trade-off)",
+    )
+    explain_top: int = Field(
+        default=3, ge=0, le=16, description="feature contributions kept per item of a user list"
+    )
     seed: int = 0
 
     # Worker loop

@@ -27,6 +27,7 @@ import numpy as np
 
 from streamrec.evaluation.baselines import ItemIndex, ScoreFn
 from streamrec.evaluation.datasets import Interaction
+from streamrec.evaluation.fairness import ServeContext
 from streamrec.evaluation.metrics import metrics_from_rank, rank_of
 from streamrec.model.engine import Engine
 from streamrec.serving.fallback import Answer
@@ -53,6 +54,8 @@ class Catalog:
     def __init__(self) -> None:
         self.items = ItemIndex()
         self.seen: dict[str, set[int]] = defaultdict(set)
+        self.activity: dict[str, int] = defaultdict(int)  # interactions per user so far
+        self.counts: list[int] = []  # interactions per item row so far
 
     def __len__(self) -> int:
         return len(self.items)
@@ -69,7 +72,11 @@ class Catalog:
         return np.fromiter(self.seen.get(user_id, ()), dtype=np.int64)
 
     def add(self, interaction: Interaction) -> None:
-        self.seen[interaction.user_id].add(self.items.row(interaction.item_id))
+        row = self.items.row(interaction.item_id)
+        self.seen[interaction.user_id].add(row)
+        self.activity[interaction.user_id] += 1
+        self.counts.extend([0] * (row + 1 - len(self.counts)))
+        self.counts[row] += 1
 
 
 class EngineModel:
@@ -137,6 +144,11 @@ class ReplayResult:
     delivered: int = 0  # events delivered to every model
     ranks: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     tops: dict[str, list[list[str]]] = field(default_factory=lambda: defaultdict(list))
+    context: ServeContext = field(default_factory=ServeContext)  # per scored interaction
+    # strategies measured beside the others but kept out of metrics.json (the debias sweep)
+    extra_ranks: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    extra_tops: dict[str, list[list[str]]] = field(default_factory=lambda: defaultdict(list))
+    item_counts: dict[str, int] = field(default_factory=dict)  # interactions per item, at the end
 
     def add_served(self, answer: Answer, target_id: str, name: str = SERVED) -> None:
         """Rank and top k of a list as served (after :meth:`add_scored` or on its own)."""
@@ -203,11 +215,15 @@ def replay(
     tuning_share: float = 0.2,
     progress: bool = False,
     on_step: Callable[[int], None] | None = None,
+    cluster_of: Callable[[str], int | None] | None = None,
+    extras: dict[str, ScoreFn] | None = None,
 ) -> ReplayResult:
     """Serve every strategy, then let every model observe, interaction by interaction.
 
     At the end every engine must have seen each delivered event exactly once
-    (:func:`check_fed_once`), else the replay fails.
+    (:func:`check_fed_once`), else the replay fails. ``cluster_of`` names the served
+    user's cluster (for the fairness breakdown); ``extras`` are scored like the
+    strategies into :attr:`ReplayResult.extra_ranks`.
     """
     catalog = Catalog()
     result = ReplayResult(k=k, tuning_cut=math.floor(len(interactions) * tuning_share))
@@ -223,7 +239,13 @@ def replay(
         interaction, vector = interactions[n], vectors[n]
         target = catalog.target(interaction)
         if target is not None:
+            cluster = None if cluster_of is None else cluster_of(interaction.user_id)
+            prior = catalog.activity[interaction.user_id]
+            result.context.record(prior, cluster, catalog.counts, target)
             _score(result, catalog, strategies, interaction, target, k, served, n)
+            _rank_all(
+                result.extra_ranks, result.extra_tops, catalog, extras or {}, interaction, target, k
+            )
         catalog.add(interaction)
         delivered += len(interaction.events())
         for model in [*models, *served]:
@@ -234,6 +256,7 @@ def replay(
         model.flush()
     check_fed_once([*models, *served], delivered)
     result.catalogue, result.delivered = len(catalog), delivered
+    result.item_counts = dict(zip(catalog.items.ids, catalog.counts, strict=True))
     return result
 
 
@@ -248,6 +271,21 @@ def _score(
     n: int,
 ) -> None:
     result.add_scored(n, interaction.ts, interaction.user_id)
+    _rank_all(result.ranks, result.tops, catalog, strategies, interaction, target, k)
+    for model in served:
+        result.add_served(model.serve(interaction.user_id), interaction.item_id, model.name)
+
+
+def _rank_all(
+    ranks: dict[str, list[int]],
+    tops: dict[str, list[list[str]]],
+    catalog: Catalog,
+    strategies: dict[str, ScoreFn],
+    interaction: Interaction,
+    target: int,
+    k: int,
+) -> None:
+    """Each strategy's rank of the target and its top k, the user's own items left out."""
     exclude = catalog.exclude(interaction.user_id)
     size = len(catalog)
     for name, score in strategies.items():
@@ -255,8 +293,6 @@ def _score(
         if len(scores) < size:
             scores = np.concatenate([scores, np.zeros(size - len(scores))])
         scores[exclude] = -np.inf
-        result.ranks[name].append(rank_of(scores, target))
+        ranks[name].append(rank_of(scores, target))
         top = np.argpartition(-scores, min(k, size - 1))[:k] if size > k else np.arange(size)
-        result.tops[name].append([catalog.items.ids[i] for i in top])
-    for model in served:
-        result.add_served(model.serve(interaction.user_id), interaction.item_id, model.name)
+        tops[name].append([catalog.items.ids[i] for i in top])

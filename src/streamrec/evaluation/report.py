@@ -1,7 +1,8 @@
 """Backfill evaluation report: every strategy side by side on one replayed stream.
 
 :func:`write_report` writes ``metrics.json`` (byte for byte the same for the
-same command), ``timing.json``, ``report.md`` and PNG plots of an
+same command), ``fairness.json`` (group metrics and exposure, deterministic too),
+``timing.json``, ``report.md`` and PNG plots of an
 :class:`~streamrec.evaluation.run.Evaluation`.
 """
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streamrec.evaluation.fairness_report import fairness_lines, fairness_payload, plot_tradeoff
 from streamrec.evaluation.payload import metrics_payload
 from streamrec.evaluation.replay import SERVED
 from streamrec.evaluation.run import (
@@ -70,9 +72,13 @@ def write_report(evaluation: Evaluation, out: Path) -> dict:
     (out / "timing.json").write_text(
         json.dumps({"replay_seconds": round(evaluation.seconds, 1)}, indent=2) + "\n"
     )
-    (out / "report.md").write_text("\n".join(_report_lines(evaluation, payload)))
+    fairness = fairness_payload(evaluation)  # beside metrics.json, which it leaves alone
+    (out / "fairness.json").write_text(json.dumps(fairness, indent=2) + "\n")
+    lines = _report_lines(evaluation, payload) + fairness_lines(fairness)
+    (out / "report.md").write_text("\n".join(lines))
     _plot_rolling(evaluation, out / "rolling_ndcg.png")
     _plot_cluster_sizes(evaluation, out / "cluster_sizes.png")
+    plot_tradeoff(fairness, out / "fairness_tradeoff.png")
     return payload
 
 

@@ -24,6 +24,7 @@ from streamrec.evaluation.baselines import (
     Renamed,
 )
 from streamrec.evaluation.datasets import Interaction
+from streamrec.evaluation.debias import DEBIAS_STRENGTHS, debias_sweep
 from streamrec.evaluation.replay import EngineModel, ReplayResult, replay
 from streamrec.evaluation.served import ServedModel
 from streamrec.evaluation.streaming_mf import ISGDModel, RAISGDModel
@@ -37,6 +38,7 @@ SERVED_PRODUCTION = "streamrec-served-batch64-p4"
 PRODUCTION_BATCH, PRODUCTION_PARTITIONS = 64, 4
 # tuned baselines reported under their family's name (the tuned choice is in metrics.json)
 TUNED_FAMILIES = ("trending", "popularity", "item-knn", "biasedmf-negatives", "isgd", "raisgd")
+NOT_IN_METRICS = ("ranker_learning_rate", "popularity_debias", "explain_top")
 PROTOCOL = {
     "order": "event time; equal timestamps keep the file's order (Amazon times are per day)",
     "serving": "each interaction is served before it is observed (prequential); nothing "
@@ -61,7 +63,8 @@ PROTOCOL = {
 
 def fixed_constants(config: EngineConfig, batch_refit: int) -> dict[str, object]:
     """What was fixed in advance (not tuned): StreamRec's constants and the baselines'."""
-    engine = {k: v for k, v in asdict(config).items() if k != "ranker_learning_rate"}
+    # tuned (the learning rate) or serving-only (debias: its sweep is in fairness.json)
+    engine = {k: v for k, v in asdict(config).items() if k not in NOT_IN_METRICS}
     return {
         "streamrec engine (EngineConfig; half-lives in events, 2 per interaction)": engine,
         "streamrec ranker": "features and their number fixed; l2 1e-4; negatives 10",
@@ -90,6 +93,7 @@ class Evaluation:
     resamples: int = 1000
     cluster_sizes: list[tuple[float, dict[int, float]]] = field(default_factory=list)
     clocks: dict[str, int] = field(default_factory=dict)  # model -> its engine's clock
+    debias: tuple[float, ...] = ()  # strengths of the re-rank sweep (fairness.json)
 
     @property
     def chosen(self) -> dict[str, str]:
@@ -184,7 +188,14 @@ def run_evaluation(
             )
 
     result = replay(
-        interactions, vectors, models, served_models, progress=progress, on_step=record_sizes
+        interactions,
+        vectors,
+        models,
+        served_models,
+        progress=progress,
+        on_step=record_sizes,
+        cluster_of=reference.user_cluster,
+        extras=debias_sweep(reference, DEBIAS_STRENGTHS),
     )
     clocks = {next(iter(m.strategies())): m.engine.clock for m in models if hasattr(m, "engine")}
     clocks |= {m.name: m.engine.clock for m in served_models}
@@ -199,4 +210,5 @@ def run_evaluation(
         resamples,
         cluster_sizes=sizes,
         clocks=clocks,
+        debias=DEBIAS_STRENGTHS,
     )

@@ -30,6 +30,8 @@ class EngineConfig:
     ranker_learning_rate: float = 0.05
     ranker_negatives: int = 10
     seed: int = 0
+    popularity_debias: float = 0.0  # served `user` lists: score - this x log(1 + popularity)
+    explain_top: int = 3  # contributions kept per item of a `user` list (0: none)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:

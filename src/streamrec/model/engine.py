@@ -31,6 +31,7 @@ from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.model.config import EngineConfig
 from streamrec.model.drift import DriftMonitor
 from streamrec.model.engine_state import EngineState
+from streamrec.model.explain import explain_list, explainable
 from streamrec.model.features import features
 from streamrec.model.items import ItemStats, engagement_weight
 from streamrec.model.output import BatchOutput, assignment, cluster_summaries, rec_list
@@ -67,7 +68,7 @@ class Engine(EngineState):
         )
         self.profiles = UserProfiles(dim, c.profile_half_life)
         self.items = ItemStats(dim, c.item_half_life, c.trending_half_life, c.engagement_half_life)
-        self.strategies = strategies or make_strategies()
+        self.strategies = strategies or make_strategies(c.popularity_debias)
         self.labeler = ClusterLabeler()
         self.drift = DriftMonitor()
         self.signals = ItemSignals()
@@ -77,6 +78,7 @@ class Engine(EngineState):
         self._last_refresh = -(10**18)
         self._refreshed_centroids: dict[int, np.ndarray] = {}
         self._item_matrix: np.ndarray | None = None
+        self._pinned: tuple[str, np.ndarray] | None = None  # one user's features, in recommend
 
     # -- the read-only view strategies use (ModelView) -------------------------------
 
@@ -121,6 +123,9 @@ class Engine(EngineState):
         return self.items.cluster_engagement(cluster_id, self.clock)
 
     def learned_scores(self, user_id: str) -> np.ndarray:
+        pinned = self._pinned
+        if pinned is not None and pinned[0] == user_id:
+            return self.ranker.scores(pinned[1])
         return self.ranker.scores(features(self, user_id))
 
     # -- learning ------------------------------------------------------------------
@@ -256,9 +261,21 @@ class Engine(EngineState):
     ) -> RecList:
         """Top-k of a strategy; a user's own items are never recommended back."""
         k = k or self.config.recs_length
-        scores = self.strategies[strategy].scores(self, user_id, cluster_id)
+        chosen = self.strategies[strategy]
+        known = user_id is not None and self.knows_user(user_id)
+        if known and explainable(chosen) and self.config.explain_top > 0:
+            # the scores and their explanation come from one feature matrix
+            self._pinned = (user_id, features(self, user_id))  # type: ignore[assignment]
+        try:
+            scores = chosen.scores(self, user_id, cluster_id)
+        finally:
+            pinned, self._pinned = self._pinned, None
         exclude = self.profiles.seen_items(user_id) if user_id is not None else None
         rows, values = top_items(scores, k, exclude, self.item_matrix(), self.config.diversity)
+        why = None
+        if pinned is not None:
+            top = self.config.explain_top
+            why = explain_list(self, chosen, pinned[1], self.ranker.weights, rows, top)
         if user_id is not None:
             level = "user"
         elif cluster_id is not None:
@@ -274,6 +291,7 @@ class Engine(EngineState):
             rows,
             values,
             self.as_of,
+            why,
         )
 
     def _cluster_of(self, user_id: str | None) -> int | None:

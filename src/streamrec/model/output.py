@@ -45,8 +45,11 @@ def rec_list(
     rows: np.ndarray,
     scores: np.ndarray,
     as_of: float,
+    why: list[dict[str, float]] | None = None,
 ) -> RecList:
-    """A ranked list as served: item ids with rounded scores (removed items left out)."""
+    """A ranked list as served: item ids with rounded scores (removed items left out) and,
+    when given, each item's largest score contributions (``why``, one per row)."""
+    reasons = why if why is not None else [None] * len(rows)
     return RecList(
         strategy=strategy,
         level=level,
@@ -54,8 +57,8 @@ def rec_list(
         cluster_id=cluster_id,
         # built without validation: ids and finite scores come from the engine itself
         items=[
-            ScoredItem.model_construct(item_id=item_ids[r], score=round(float(v), 6))
-            for r, v in zip(rows, scores, strict=True)
+            ScoredItem.model_construct(item_id=item_ids[r], score=round(float(v), 6), why=w)
+            for r, v, w in zip(rows, scores, reasons, strict=True)
             if item_ids[r] is not None
         ],
         as_of=as_of,

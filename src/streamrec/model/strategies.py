@@ -123,14 +123,40 @@ class Learned:
         return model.learned_scores(user_id)
 
 
+@dataclass
+class PopularityDebiased:
+    """Exposure-aware re-rank: ``base`` score minus ``strength`` x log(1 + popularity), so
+    items everyone already sees give way to the long tail (0: the base unchanged)."""
+
+    base: Strategy
+    strength: float
+    name: str = "user"
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.strength) or self.strength < 0:
+            raise ValueError(f"debias strength must be finite and >= 0, got {self.strength}")
+
+    def penalty(self, model: ModelView) -> np.ndarray:
+        """The (negative) term added to every item's score."""
+        return -self.strength * np.log1p(np.clip(model.popularity_scores(), 0, None))
+
+    def scores(self, model: ModelView, user_id: str | None, cluster_id: int | None) -> np.ndarray:
+        base = self.base.scores(model, user_id, cluster_id)
+        return base if self.strength == 0 else base + self.penalty(model)[: base.size]
+
+
 DEFAULT_STRATEGIES: tuple[str, ...] = ("user", "cluster", "trending")
 
 
-def make_strategies() -> dict[str, Strategy]:
-    """``user`` (served per user) is the learned blend; ``rerank`` the plain cluster rerank."""
+def make_strategies(popularity_debias: float = 0.0) -> dict[str, Strategy]:
+    """``user`` (served per user) is the learned blend, popularity-debiased when
+    ``popularity_debias`` > 0; ``rerank`` the plain cluster rerank."""
     cluster = ClusterPopular()
+    user: Strategy = Learned(name="user")
+    if popularity_debias > 0:
+        user = PopularityDebiased(user, popularity_debias)
     return {
-        "user": Learned(name="user"),
+        "user": user,
         "rerank": UserRerank(name="rerank", cluster=cluster),
         "cluster": cluster,
         "trending": Trending(),

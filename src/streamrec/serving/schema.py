@@ -96,6 +96,11 @@ class ScoredItem(BaseModel):
 
     item_id: str
     score: float
+    why: dict[str, float] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,  # absent, not null, when not explained
+        description="the largest per-feature contributions to the score (user lists)",
+    )
 
 
 class RecList(BaseModel):

@@ -107,3 +107,32 @@ def test_report_has_intervals_and_a_paired_test_and_is_byte_identical(evaluation
     report = (tmp_path / "a" / "report.md").read_text()
     assert "Reproduce with `streamrec replay ...`" in report and "95% CI" in report
     assert np.isfinite(payload["streamrec_vs_batch_ndcg"])
+
+
+def test_fairness_json_breaks_every_strategy_down_and_leaves_metrics_json_alone(
+    evaluation, tmp_path
+) -> None:
+    write_report(evaluation, tmp_path / "a")
+    write_report(evaluation, tmp_path / "b")
+    first = (tmp_path / "a" / "fairness.json").read_bytes()
+    assert first == (tmp_path / "b" / "fairness.json").read_bytes()
+    fairness = json.loads(first)
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert set(fairness["strategies"]) == set(metrics["evaluation"])
+    assert not any("debias" in name for name in metrics["evaluation"])
+    for name, block in fairness["strategies"].items():
+        assert block["ndcg@10"] == pytest.approx(metrics["evaluation"][name]["ndcg@10"], abs=1e-5)
+        assert set(block["by_activity"]) <= {"0", "1-2", "3-9", "10+"}
+        assert 0 <= block["exposure_gini"] <= 1 and 0 <= block["long_tail_coverage"] <= 1
+    events = sum(g["events"] for g in fairness["groups"]["popularity_decile"].values())
+    assert events == metrics["scored_events"]["evaluation"]
+    sweep = fairness["debias_sweep"]["strengths"]
+    assert sweep["0"]["ndcg@10"] == fairness["strategies"]["streamrec-user"]["ndcg@10"]
+    assert sweep["1"]["long_tail_share"] > sweep["0"]["long_tail_share"]
+    low, high = sweep["1"]["ndcg@10_ci95"]
+    assert low <= sweep["1"]["ndcg@10"] <= high
+    assert 0 < sweep["1"]["vs_strength_0"]["paired_bootstrap_p"] <= 1
+    assert "vs_strength_0" not in sweep["0"]
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "## Fairness and exposure" in report and "fairness_tradeoff.png" in report
+    assert (tmp_path / "a" / "fairness_tradeoff.png").stat().st_size > 1000

@@ -101,7 +101,9 @@ function why(item) {
   if (!item.why || typeof item.why !== "object") return "";
   const entries = Object.entries(item.why).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
   const top = Math.max(...entries.map(([, v]) => Math.abs(v)), 1e-9);
-  return entries.map(([k, v]) => `<span><i style="width:${(40 * Math.abs(v)) / top}px"></i>` +
+  // bar length: share of the largest contribution; red when it lowers the score
+  return entries.map(([k, v]) => `<span><i style="width:${(40 * Math.abs(v)) / top}px;` +
+    `background:${v < 0 ? "#e45756" : "#4c78a8"}"></i>` +
     `${esc(k)} ${Number(v).toFixed(3)}</span>`).join("");
 }
 
@@ -125,6 +127,7 @@ async function user() {
       `${esc(s.item_id)} (${s.similarity.toFixed(2)})`).join(", ")}</td></tr>`).join("") +
     "</table>";
   $("user-result").dataset.points = String(d.items.length);
+  $("user-result").dataset.user = d.user_id;
 }
 
 const VIEWS = { overview, clusters, strategies, user };
