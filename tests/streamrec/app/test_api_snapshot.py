@@ -3,7 +3,7 @@ and the dashboard's sampler."""
 
 import numpy as np
 
-from streamrec.app.api.history import Sampler
+from streamrec.app.api.history import Sampler, rolling_arms
 from streamrec.app.api.snapshot import build_snapshot
 from streamrec.checkpointing.codec import PartitionCheckpoint
 
@@ -54,3 +54,19 @@ def test_sampler_keeps_one_sample_per_interval() -> None:
     second = sampler.sample("s", lambda: calls.append(1) or {"v": 2})
     assert len(calls) == 1 and [s["v"] for s in second] == [1] == [s["v"] for s in first]
     assert Sampler(min_interval_s=0).sample("s", lambda: {"v": 3})[0]["v"] == 3
+
+
+def test_rolling_arms_difference_the_cumulative_totals_over_the_window() -> None:
+    def sample(t: float, impressions: int, clicked: int, ndcg: float) -> dict:
+        arm = {"impressions": impressions, "clicked": clicked, "ndcg_sum": ndcg, "ndcg_sq": ndcg}
+        return {"t": t, "experiments": {"e": {"arms": {"a": arm}}}}
+
+    series = [sample(0, 100, 10, 5.0), sample(60, 300, 90, 45.0), sample(130, 400, 100, 50.0)]
+    rolling = rolling_arms(series, window_s=100)["e"]["a"]
+    assert [p["impressions"] for p in rolling] == [100, 300, 300]  # the last: since t=0
+    assert rolling[1]["ctr"] == 0.3 and rolling[2]["ctr"] == 90 / 300
+    low, high = rolling[2]["ctr_ci"]
+    assert low < 0.3 < high
+    assert rolling_arms([sample(0, 1, 0, 0.0), sample(200, 1, 0, 0.0)], 100) == {
+        "e": {"a": [rolling_arms([sample(0, 1, 0, 0.0)], 100)["e"]["a"][0]]}
+    }  # no new impressions in a window: no point

@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from streamrec.app.api.context import ApiContext
+from streamrec.app.api.history import rolling_arms
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
 
@@ -67,10 +69,19 @@ def clusters(request: Request) -> dict:
 
 
 @router.get("/strategies")
-def strategies(request: Request) -> dict:
-    """Rolling metrics per strategy and per experiment arm (with 95% intervals) over time."""
+def strategies(
+    request: Request, window_s: Annotated[float, Query(gt=0, le=86_400)] = 300.0
+) -> dict:
+    """Per strategy and experiment arm: CTR and NDCG@10 with 95% intervals over the last
+    ``window_s`` seconds at each sample (``rolling``), the current cumulative report, and
+    the sidecar's rolling metrics."""
     ctx = _ctx(request)
     metrics = ctx.strategy_metrics()
     report = ctx.experiments()
-    series = ctx.sampler.sample("strategies", lambda: {"metrics": metrics, "experiments": report})
-    return {"metrics": metrics, "experiments": report, "series": series}
+    series = ctx.sampler.sample("strategies", lambda: {"experiments": report})
+    return {
+        "metrics": metrics,
+        "experiments": report,
+        "window_s": window_s,
+        "rolling": rolling_arms(series, window_s),
+    }

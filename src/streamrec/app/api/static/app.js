@@ -56,14 +56,10 @@ async function clusters() {
       '<tr><td colspan="5" class="empty">no lifecycle events yet</td></tr>');
 }
 
-function armSeries(series, experiment, metric, ciKey) {
-  const t0 = seconds(series);
-  const arms = [...new Set(series.flatMap((s) =>
-    Object.keys(((s.experiments || {})[experiment] || {}).arms || {})))];
-  return arms.map((arm) => ({ name: arm, points: series
-    .map((s) => [s.t - t0, (((s.experiments || {})[experiment] || {}).arms || {})[arm]])
-    .filter(([, a]) => a)
-    .map(([t, a]) => [t, a[metric], a[ciKey][0], a[ciKey][1]]) }));
+// rolling: {arm: [{t, ctr, ctr_ci, "ndcg@10", "ndcg@10_ci"}]} of one experiment
+function armSeries(rolling, t0, metric, ciKey) {
+  return Object.entries(rolling || {}).map(([arm, points]) => ({ name: arm,
+    points: points.map((p) => [p.t - t0, p[metric], p[ciKey][0], p[ciKey][1]]) }));
 }
 
 async function strategies() {
@@ -82,8 +78,11 @@ async function strategies() {
         `<h3>${esc(name)}: CTR</h3><div class="chart ctr"></div><table class="verdicts"></table>`;
       holder.appendChild(box);
     }
-    Charts.line(box.querySelector(".ndcg"), armSeries(d.series, name, "ndcg@10", "ndcg@10_ci"));
-    Charts.line(box.querySelector(".ctr"), armSeries(d.series, name, "ctr", "ctr_ci"));
+    const t0 = Math.min(...Object.values(d.rolling).flatMap((arms) =>
+      Object.values(arms).flatMap((points) => points.map((p) => p.t))));
+    Charts.line(box.querySelector(".ndcg"),
+      armSeries(d.rolling[name], t0, "ndcg@10", "ndcg@10_ci"));
+    Charts.line(box.querySelector(".ctr"), armSeries(d.rolling[name], t0, "ctr", "ctr_ci"));
     box.querySelector(".verdicts").innerHTML = "<tr><th>arm vs control</th><th>p CTR</th>" +
       "<th>p NDCG@10</th><th>verdict</th></tr>" + d.experiments[name].comparisons.map((c) =>
         `<tr><td>${esc(c.arm)} vs ${esc(c.control)}</td><td>${c.p_ctr.toPrecision(3)}</td>` +
