@@ -107,6 +107,7 @@ def test_every_view_draws_its_data(settings) -> None:
             driver.get(f"{url}/#strategies")
             wait.until(lambda d: len(points(d, "#experiment-charts .chart")) == 4)
             assert driver.find_elements(By.CSS_SELECTOR, "#experiment-charts polygon.band")
+            assert "ndcg@10" in driver.find_element(By.ID, "rolling-table").text  # sidecar windows
             # the worker explains user lists: each item's "why" ({feature: contribution})
             driver.get(f"{url}/#user/u1")
             wait.until(lambda d: shown_user(d) == "u1")

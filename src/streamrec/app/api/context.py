@@ -64,11 +64,14 @@ class ApiContext:
         raw = self.redis.get(self.keys.experiments())
         return {} if raw is None else json.loads(raw)  # type: ignore[arg-type]
 
-    def strategy_metrics(self) -> dict[str, dict[str, float]]:
-        prefix = self.keys.metrics("")
+    def strategy_metrics(self, names: list[str]) -> dict[str, dict[str, float]]:
+        """The sidecar's rolling metrics of the named strategies (read by name: a SCAN
+        would walk the whole database)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(self.keys.metrics(name))
         out = {}
-        for key in self.redis.scan_iter(prefix + "*"):
-            name = key.decode()[len(prefix) :]
-            values = self.redis.hgetall(key)
-            out[name] = {k.decode(): float(v) for k, v in values.items()}  # type: ignore[union-attr]
+        for name, values in zip(names, pipe.execute(), strict=True):
+            if values:
+                out[name] = {k.decode(): float(v) for k, v in values.items()}
         return out

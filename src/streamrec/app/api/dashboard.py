@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from streamrec.app.api.context import ApiContext
 from streamrec.app.api.history import rolling_arms
 
+KNOWN_STRATEGIES = ("user", "cluster", "rerank", "trending", "popularity")
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
 
 
@@ -76,8 +77,9 @@ def strategies(
     ``window_s`` seconds at each sample (``rolling``), the current cumulative report, and
     the sidecar's rolling metrics."""
     ctx = _ctx(request)
-    metrics = ctx.strategy_metrics()
     report = ctx.experiments()
+    served = list(report.get("strategies", {}).get("arms", {}))  # every strategy served
+    metrics = ctx.strategy_metrics(sorted({*served, *KNOWN_STRATEGIES}))
     series = ctx.sampler.sample("strategies", lambda: {"experiments": report})
     return {
         "metrics": metrics,
