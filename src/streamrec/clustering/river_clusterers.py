@@ -124,6 +124,15 @@ class RiverDBSTREAM(Clusterer):
         self.step = 0
         self._snapshot = Snapshot.empty()
 
+    @property
+    def next_id(self) -> int:
+        """The next id a new dense region gets (workers give each other disjoint ranges)."""
+        return self.tracker.next_id
+
+    @next_id.setter
+    def next_id(self, value: int) -> None:
+        self.tracker.next_id = value
+
     def _learn(self, points: np.ndarray, t: float | None) -> np.ndarray:
         self.dim = points.shape[1]
         self.step += 1
@@ -198,20 +207,3 @@ class RiverDBSTREAM(Clusterer):
         self.model.clustering_is_up_to_date = False
         self.tracker.load(state["tracker"])
         self._snapshot = Snapshot.from_state(state["snapshot"])
-
-
-def make_clusterer(
-    kind: str, k: int, half_life: float, min_weight: float, seed: int, dynamic: bool = False
-) -> Clusterer:
-    """``online-kmeans`` (default), ``river-kmeans`` or ``river-dbstream``."""
-    from streamrec.clustering.online_kmeans import OnlineKMeans
-
-    if kind == "online-kmeans":
-        return OnlineKMeans(
-            k=k, half_life=half_life, min_weight=min_weight, seed=seed, dynamic=dynamic
-        )
-    if kind == "river-kmeans":
-        return RiverKMeans(k=k, seed=seed)
-    if kind == "river-dbstream":
-        return RiverDBSTREAM()
-    raise ValueError(f"unknown clusterer {kind!r}")

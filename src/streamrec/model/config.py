@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
+
+from streamrec.clustering.factory import ClustererConfig
 
 if TYPE_CHECKING:
     from streamrec.core.settings import Settings
@@ -30,6 +32,19 @@ class EngineConfig:
     ranker_learning_rate: float = 0.05
     ranker_negatives: int = 10
     seed: int = 0
+    cluster_groups: int = 4
+    group_min_cluster_users: int = 3
+    clustering: ClustererConfig = field(default_factory=ClustererConfig)
+
+    def clusterer_config(self) -> ClustererConfig:
+        """The clusterer's parameters, with k, half-life, minimum weight and seed from here."""
+        return replace(
+            self.clustering,
+            n_clusters=self.n_clusters,
+            cluster_half_life_events=self.cluster_half_life,
+            cluster_min_weight=self.cluster_min_weight,
+            seed=self.seed,
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -40,6 +55,7 @@ class EngineConfig:
             setting = _SETTING_NAMES.get(name, name)
             if setting in type(settings).model_fields:
                 values[name] = getattr(settings, setting)
+        values["clustering"] = ClustererConfig.from_settings(settings)
         return cls(**values)
 
 
