@@ -35,13 +35,14 @@ class ClustererConfig:
     cluster_min_weight: float = 0.5
     cluster_k_min: int = 2
     cluster_k_max: int = 64
-    cluster_split_spread: float = 0.55
+    cluster_split_spread: float = 0.45
     cluster_merge_similarity: float = 0.92
     dbstream_clustering_threshold: float = 0.8
     dbstream_fading_factor: float = 0.001
     dbstream_cleanup_interval: float = 100.0
     dbstream_intersection_factor: float = 0.3
     dbstream_minimum_weight: float = 1.0
+    dbstream_recluster_every: int = 1
     cluster_match_similarity: float = 0.8
     river_kmeans_halflife: float = 0.1
     river_kmeans_sigma: float = 0.01
@@ -89,5 +90,6 @@ def make_clusterer(config: ClustererConfig) -> Clusterer:
             intersection_factor=c.dbstream_intersection_factor,
             minimum_weight=c.dbstream_minimum_weight,
             match_similarity=c.cluster_match_similarity,
+            recluster_every=c.dbstream_recluster_every,
         )
     raise ValueError(f"unknown clusterer {c.kind!r}: choose one of {', '.join(KINDS)}")
