@@ -9,9 +9,11 @@ import os
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from streamrec.app.worker import EmbedWorker
-from streamrec.cli.views import load_group_state, load_summaries
+from streamrec.cli import app
+from streamrec.cli.views import all_users, load_group_state, load_summaries
 from streamrec.clustering.factory import KINDS, ClustererConfig, make_clusterer
 from streamrec.core.settings import Settings
 from streamrec.evaluation.datasets import amazon_interactions, interactions_to_events
@@ -46,7 +48,7 @@ def lifecycle(settings: Settings, at_least: int) -> list[tuple]:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_clusterer_restarts_from_its_checkpoint_as_if_never_stopped(
-    kind: str, settings: Settings, amazon_cache
+    kind: str, settings: Settings, amazon_cache, tmp_path
 ) -> None:
     base = replace(
         settings,
@@ -91,9 +93,19 @@ def test_clusterer_restarts_from_its_checkpoint_as_if_never_stopped(
     for group in groups:
         recs = store.group_recs(group)  # type: ignore[arg-type]
         assert recs is not None and recs.level == "group" and recs.items
+    plot = tmp_path / "tree.png"
+    tree = CliRunner().invoke(app, ["clusters", "--tree", "--plot", str(plot)], env=base.to_env())
+    assert tree.exit_code == 0, tree.output
+    assert sum(line.startswith("group ") for line in tree.output.splitlines()) == len(groups)
+    assert sum("- cluster " in line for line in tree.output.splitlines()) == len(ids)
+    assert len(ids) < 2 or plot.stat().st_size > 1000  # the dendrogram
     user = events[0].user_id
     store.client.delete(RedisKeys(base.redis_prefix).user_recs(user))
     assignment = store.assignment(user)
     assert assignment is not None
     answer = RecsClient.from_settings(base).recommend(user, k=5)
-    assert answer.level in ("cluster", "group") and answer.item_ids()
+    loaded = load_group_state(base)
+    assert loaded is not None
+    size = int((all_users(loaded[1])["cluster"] == assignment.cluster_id).sum())
+    small = size < base.group_min_cluster_users  # then the cluster has no list of its own
+    assert answer.level == ("group" if small else "cluster") and answer.item_ids()
