@@ -5,8 +5,9 @@ schedule or when a centroid moved; a cluster with fewer than
 ``group_min_cluster_users`` users gets none (its users fall back to their
 group's list). The tree of parent groups
 (:class:`streamrec.clustering.hierarchy.Hierarchy`) is rebuilt whenever the
-set of clusters changes (born, split, merged, died), and each group's list,
-the weighted mean of its clusters' scores, with it or on the schedule.
+set of clusters changes (born, split, merged, died) and on the schedule (so a
+fixed k's tree follows its moving centroids), and each group's list, the
+weighted mean of its clusters' scores, with it.
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ class Refreshing:
     def item_matrix(self) -> np.ndarray:
         raise NotImplementedError
 
-    def _regroup(self, snapshot: Snapshot) -> list[int] | None:
-        """Rebuild the tree when the set of clusters changed; the groups that went, or None
-        when nothing changed."""
-        if self.hierarchy.same_clusters(snapshot.ids):
+    def _regroup(self, snapshot: Snapshot, force: bool = False) -> list[int] | None:
+        """Rebuild the tree when the set of clusters changed (or ``force``); the groups that
+        went, or None when it was not rebuilt."""
+        if not force and self.hierarchy.same_clusters(snapshot.ids):
             return None
         before = set(self.hierarchy.group_ids())
         self.hierarchy = Hierarchy.build(
@@ -65,6 +66,8 @@ class Refreshing:
     ) -> None:
         """Rebuild cluster lists on a schedule, or for clusters that are new or moved."""
         due = self.clock - self._last_refresh >= self.config.cluster_refresh_events
+        if due and retired_groups is None:  # centroids and weights moved since the last tree
+            retired_groups = self._regroup(snapshot, force=True)
         sizes = cluster_sizes(self.profiles)
         for cluster_id, centroid in zip(snapshot.ids.tolist(), snapshot.centroids, strict=True):
             before = self._refreshed_centroids.get(cluster_id)

@@ -54,18 +54,25 @@ def test_a_group_list_favours_what_its_clusters_engage_with() -> None:
         assert top.split("-")[0] in topics, (group_id, top, topics)
 
 
-def test_the_tree_is_rebuilt_when_the_set_of_clusters_changes_and_only_then() -> None:
-    model = engine()
+def test_the_tree_is_rebuilt_when_the_set_of_clusters_changes_and_on_the_schedule() -> None:
+    model = engine(cluster_refresh_events=10_000)
     events = stream()
     run(model, events[:20])
     first = model.hierarchy
     run(model, events[20:40])
-    assert model.hierarchy is first  # same clusters: same tree
+    assert model.hierarchy is first  # same clusters, not due: same tree
     model.clusterer.load({**model.clusterer.state(), "ids": model.clusterer.state()["ids"] + 100})
     out = collect(model, events[40:50])
     assert model.hierarchy is not first
     assert set(model.hierarchy.groups) == set(model.clusterer.snapshot().ids.tolist())
     assert set(out.retired_groups) == set(first.group_ids())
+    assert set(out.group_recs) == set(model.hierarchy.group_ids())
+    scheduled = engine(cluster_refresh_events=20)
+    run(scheduled, events[:20])
+    before = scheduled.hierarchy
+    out = collect(scheduled, events[20:40])
+    assert scheduled.hierarchy is not before and out.group_recs  # due: rebuilt, lists again
+    assert not np.allclose(scheduled.hierarchy.weights, before.weights)  # the clusters now
 
 
 def test_clusters_with_too_few_users_get_no_list_of_their_own() -> None:
