@@ -6,7 +6,8 @@ and NDCG@10 of the ``user`` and ``cluster`` strategies with bootstrap
 intervals. Embeddings come from the replay's cache (.cache/embeddings-*.npz).
 
 Run: OPENBLAS_NUM_THREADS=1 python benchmarks/clusterers.py [--limit N]
-(writes docs/results/clusterers/report.md and metrics.json)
+(writes docs/results/clusterers/report.md, metrics.json and a dendrogram of the groups
+of each clusterer with at most 40 clusters)
 """
 
 from __future__ import annotations
@@ -56,7 +57,13 @@ def main() -> None:
     embedder = warm_cache(settings, interactions)
     vectors = review_vectors(settings, embedder, interactions)
     payload = compare_clusterers(
-        interactions, vectors, embedder.dim, KINDS, batch_reviews=args.batch_reviews, progress=True
+        interactions,
+        vectors,
+        embedder.dim,
+        KINDS,
+        batch_reviews=args.batch_reviews,
+        progress=True,
+        plots=args.out,
     )
     command = "OPENBLAS_NUM_THREADS=1 python benchmarks/clusterers.py" + (
         f" --limit {args.limit}" if args.limit else ""

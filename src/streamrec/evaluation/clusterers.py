@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from streamrec.clustering.hierarchy import Hierarchy
 from streamrec.evaluation.datasets import Interaction
 from streamrec.evaluation.metrics import metrics_from_rank
+from streamrec.evaluation.plots import dendrogram
 from streamrec.evaluation.replay import EngineModel, replay
 from streamrec.evaluation.uncertainty import UserSample
 from streamrec.model.config import EngineConfig
@@ -86,6 +89,48 @@ def label_stats(engine: Engine, top: int = 5, shown: int = 8) -> dict:
     }
 
 
+def final_tree(engine: Engine) -> Hierarchy:
+    """The group tree over the clusters as they end (a replay without outputs rebuilds it
+    only when the set of clusters changes)."""
+    snapshot = engine.clusterer.snapshot()
+    return Hierarchy.build(
+        snapshot.ids, snapshot.centroids, snapshot.weights, engine.config.cluster_groups
+    )
+
+
+def group_stats(engine: Engine, top: int = 6) -> list[dict]:
+    """Each parent group of the final tree: its clusters, users and most common label words."""
+    tree, sizes, labels = (
+        final_tree(engine),
+        cluster_sizes(engine.profiles),
+        engine.labeler.labels(),
+    )
+    out = []
+    for group in tree.group_ids():
+        members = tree.members(group)
+        words: Counter[str] = Counter()
+        for cluster in members:
+            for word in labels.get(cluster, [])[:5]:
+                words[word] += sizes.get(cluster, 0)
+        out.append(
+            {
+                "group": group,
+                "clusters": sorted(members),
+                "users": sum(sizes.get(c, 0) for c in members),
+                "words": [w for w, _ in words.most_common(top)],
+            }
+        )
+    return out
+
+
+def _draw_tree(engine: Engine, path: Path) -> None:
+    tree = final_tree(engine)
+    if not 2 <= len(tree.ids) <= 40:
+        return
+    labels = engine.labeler.labels(3)
+    dendrogram(tree.linkage, [f"{c}: {', '.join(labels.get(c, []))}" for c in tree.ids], path)
+
+
 def compare_clusterers(
     interactions: Sequence[Interaction],
     vectors: Sequence[np.ndarray | None],
@@ -94,9 +139,11 @@ def compare_clusterers(
     batch_reviews: int = 64,
     resamples: int = 1000,
     progress: bool = False,
+    plots: Path | None = None,
 ) -> dict:
     """Replay once with one engine per configuration (named in ``kinds``); the figures of
-    each (JSON-ready)."""
+    each (JSON-ready). With ``plots``, a dendrogram of each final group tree of at most
+    40 clusters goes there."""
     models = {
         name: BatchedEngineModel(Engine(dim, config), STRATEGIES, f"{name}:", batch_reviews)
         for name, config in kinds.items()
@@ -119,6 +166,9 @@ def compare_clusterers(
     }
     sample = UserSample.of(users, scored)
     summary = result.summary("evaluation")
+    if plots is not None:
+        for name, model in models.items():
+            _draw_tree(model.engine, plots / f"groups-{name.replace(' ', '-')}.png")
     return {
         "interactions": len(interactions),
         "scored": int(mask.sum()),
@@ -144,7 +194,7 @@ def _figures(
         "clusters_mean": float(np.mean(counts)),
         "clusters_range": [int(min(counts)), int(max(counts))],
         "lifecycle": dict(model.lifecycle),
-        "groups": len(engine.hierarchy.group_ids()),
+        "groups": group_stats(engine),
         "balance": balance([sizes.get(c, 0) for c in live]),
         "labels": label_stats(engine),
     }
@@ -185,7 +235,7 @@ def markdown(payload: dict, title: str, command: str) -> str:
             f"{f['clusters_final']} / {f['clusters_mean']:.1f} / "
             f"{f['clusters_range'][0]}-{f['clusters_range'][1]}",
             events,
-            str(f["groups"]),
+            str(len(f["groups"])),
             f"{b['entropy']:.3f}",
             f"{b['gini']:.3f}",
             f"{b['largest_share']:.3f}",
@@ -199,6 +249,12 @@ def markdown(payload: dict, title: str, command: str) -> str:
         lines.append("|---|---|---|")
         for row in f["labels"]["largest"]:
             lines.append(f"| {row['cluster']} | {row['users']} | {', '.join(row['words'])} |")
+        lines += ["", "Parent groups (final tree):", "", "| group | clusters | users | words |"]
+        lines.append("|---|---|---|---|")
+        for g in f["groups"]:
+            members = g["clusters"]
+            shown = ", ".join(map(str, members)) if len(members) <= 12 else f"{len(members)}"
+            lines.append(f"| {g['group']} | {shown} | {g['users']} | {', '.join(g['words'])} |")
     return "\n".join(lines) + "\n"
 
 

@@ -32,13 +32,15 @@ def synthetic(n: int = 240, dim: int = 16) -> tuple[list[Interaction], list[np.n
     return interactions, vectors
 
 
-def test_each_clusterer_is_replayed_and_reported() -> None:
+def test_each_clusterer_is_replayed_and_reported(tmp_path) -> None:
     interactions, vectors = synthetic()
     kinds = {
         "fixed": EngineConfig(n_clusters=3),
         "density": EngineConfig(clustering=ClustererConfig(clusterer="dbstream")),
     }
-    payload = compare_clusterers(interactions, vectors, 16, kinds, batch_reviews=16, resamples=50)
+    payload = compare_clusterers(
+        interactions, vectors, 16, kinds, batch_reviews=16, resamples=50, plots=tmp_path
+    )
     assert payload["interactions"] == 240 and payload["scored"] > 0
     for name, figures in payload["clusterers"].items():
         assert figures["clusters_final"] >= 1, name
@@ -46,7 +48,12 @@ def test_each_clusterer_is_replayed_and_reported() -> None:
         for strategy in ("user", "cluster"):
             low, high = figures[strategy]["ndcg@10_ci"]
             assert 0 <= low <= figures[strategy]["ndcg@10"] <= high <= 1, (name, strategy)
-    assert payload["clusterers"]["fixed"]["clusters_final"] == 3
+    fixed = payload["clusterers"]["fixed"]
+    assert fixed["clusters_final"] == 3
+    groups = fixed["groups"]  # cut from the final tree: every cluster in one group
+    assert sorted(c for g in groups for c in g["clusters"]) == [0, 1, 2]
+    assert sum(g["users"] for g in groups) == 30
+    assert (tmp_path / "groups-fixed.png").stat().st_size > 1000
     words = {w for row in payload["clusterers"]["fixed"]["labels"]["largest"] for w in row["words"]}
     assert {"strings", "amp", "microphone"} <= words
     report = markdown(payload, "synthetic", "python benchmarks/clusterers.py")
