@@ -168,7 +168,8 @@ def compare_clusterers(
     summary = result.summary("evaluation")
     if plots is not None:
         for name, model in models.items():
-            _draw_tree(model.engine, plots / f"groups-{name.replace(' ', '-')}.png")
+            slug = "".join(c if c.isalnum() else "-" for c in name)
+            _draw_tree(model.engine, plots / f"groups-{slug}.png")
     return {
         "interactions": len(interactions),
         "scored": int(mask.sum()),
@@ -253,7 +254,9 @@ def markdown(payload: dict, title: str, command: str) -> str:
         lines.append("|---|---|---|---|")
         for g in f["groups"]:
             members = g["clusters"]
-            shown = ", ".join(map(str, members)) if len(members) <= 12 else f"{len(members)}"
+            shown = (
+                ", ".join(map(str, members)) if len(members) <= 12 else f"{len(members)} clusters"
+            )
             lines.append(f"| {g['group']} | {shown} | {g['users']} | {', '.join(g['words'])} |")
     return "\n".join(lines) + "\n"
 
