@@ -21,7 +21,7 @@ from streamrec.kafka.offsets import committed_offsets, end_offsets
 from streamrec.serving.schema import RecList, RedisKeys
 from streamrec.serving.store import connect
 from tests.conftest import AMAZON, replace, settings_env
-from tests.integration.helpers import produce, run_worker, wait_until
+from tests.integration.helpers import produce, read_topic, run_worker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -58,11 +58,31 @@ def final_state(settings: Settings) -> tuple[dict, dict, dict, dict[str, RecList
     return shared, offsets, {"users": users, "row": by_user}, recs
 
 
+def cluster_events(settings: Settings) -> set[tuple]:
+    """The distinct lifecycle events on the cluster-events topic (a batch processed again
+    after a crash publishes its events again: at least once)."""
+    topic = settings.topic_cluster_events
+    total = sum(end_offsets(settings, [topic]).values())
+    records = read_topic(settings, topic, total)
+    assert len(records) == total
+    events = [json.loads(r.value) for r in records]
+    return {
+        (e["step"], e["kind"], e["cluster_id"], tuple(e["related"]), round(e["weight"], 6))
+        for e in events
+    }
+
+
 def assert_same_effects(expected: tuple, actual: tuple) -> None:
     (ref_state, ref_offsets, ref_users, ref_recs) = expected
     (got_state, got_offsets, got_users, got_recs) = actual
     assert got_offsets == ref_offsets
     assert got_state["clock"] == ref_state["clock"]  # no event applied twice or lost
+    np.testing.assert_array_equal(got_state["clusterer"]["ids"], ref_state["clusterer"]["ids"])
+    assert got_state["clusterer"]["next_id"] == ref_state["clusterer"]["next_id"]
+    np.testing.assert_array_equal(
+        got_users["users"]["cluster"][[got_users["row"][u] for u in ref_users["users"]["ids"]]],
+        ref_users["users"]["cluster"],
+    )
     assert got_users["row"].keys() == ref_users["row"].keys()
     order = [got_users["row"][u] for u in ref_users["users"]["ids"]]
     np.testing.assert_allclose(
@@ -93,6 +113,10 @@ def replay_settings(settings: Settings, amazon_cache) -> Settings:
             "checkpoint_interval_s": 0.3,
             "kafka_session_timeout_ms": 6000,
             "worker_instance_id": "worker-0",
+            # clusters split (new ids) all along the run, so ids after a crash are compared
+            "clusterer": "kmeans-dynamic",
+            "n_clusters": 3,
+            "cluster_split_spread": 0.35,
         },
     )
 
@@ -105,6 +129,7 @@ def test_kill_9_at_five_random_points_changes_nothing(replay_settings, embedder,
         **{
             "worker_group": "ref-" + os.urandom(4).hex(),
             "redis_prefix": "ref-" + os.urandom(4).hex(),
+            "topic_cluster_events": "ref-" + os.urandom(4).hex(),
         },
     )
     run_worker(EmbedWorker(reference))
@@ -123,6 +148,9 @@ def test_kill_9_at_five_random_points_changes_nothing(replay_settings, embedder,
     assert last.wait(180) == 0, (tmp_path / "worker.log").read_text()[-3000:]
 
     assert_same_effects(final_state(reference), final_state(faulty))
+    expected = cluster_events(reference)
+    assert sum(kind == "split" for _, kind, *_ in expected) >= 3  # ids born along the way
+    assert cluster_events(faulty) == expected
     topics = [faulty.topic_reviews, faulty.topic_clicks]
     ends = end_offsets(faulty, topics)
     assert committed_offsets(faulty, faulty.worker_group) == {

@@ -11,7 +11,14 @@ from streamrec.core.events import ReviewEvent
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
 from streamrec.serving.client import RecsClient
-from streamrec.serving.schema import Assignment, Publication, RecList, RedisKeys, ScoredItem
+from streamrec.serving.schema import (
+    Assignment,
+    ClusterSummary,
+    Publication,
+    RecList,
+    RedisKeys,
+    ScoredItem,
+)
 from streamrec.serving.store import RecsStore, connect
 from tests.doubles import HashingEmbedder
 from tests.integration.helpers import join_all, wait_until
@@ -112,6 +119,23 @@ def test_fallback_chain_user_cluster_trending_none(store: RecsStore, settings) -
     assert (answer.level, answer.cluster_id, len(answer.item_ids())) == ("cluster", 4, 2)
     store.write(Publication(user_recs={"u": rec_list("user", 3, "u", user_id="u")}))
     assert client.recommend("u").level == "user"
+
+
+def test_group_level_between_cluster_and_trending(store: RecsStore, settings) -> None:
+    client = RecsClient(connect(settings), settings.redis_prefix)
+    store.write(
+        Publication(
+            trending=rec_list("trending", 3, "t"),
+            assignments={"u": Assignment(cluster_id=4, similarity=0.9, as_of=1.0)},
+            clusters=[ClusterSummary(cluster_id=4, weight=1.0, users=1, group=2)],
+            group_recs={2: rec_list("group", 3, "g", cluster_id=2)},
+        )
+    )
+    answer = client.recommend("u", k=2)
+    assert (answer.level, answer.cluster_id, answer.item_ids()) == ("group", 4, ["g-0", "g-1"])
+    store.write(Publication(retired_groups=[2]))
+    assert store.group_recs(2) is None  # a group that went is gone from Redis
+    assert client.recommend("u").level == "trending"
 
 
 def test_cold_start_and_seen_items_through_redis(settings) -> None:

@@ -6,7 +6,8 @@ The commit order of the worker, written down once (as Quix Streams does):
 1. side outputs (dead letters, cluster lifecycle events) are produced and flushed;
 2. the batch's Redis writes (recs, assignments) succeed;
 3. the checkpoint is written to Redis in one MULTI/EXEC: the shared model
-   (clusters, items, labels; merged with other workers' under WATCH, see
+   (clusters, items, labels, the group tree, how far each cluster id range
+   got; merged with other workers' under WATCH, see
    :mod:`streamrec.checkpointing.sync`) and, per owned partition, a
    :class:`~streamrec.checkpointing.codec.PartitionCheckpoint` (its users'
    profiles, its next offsets, its dedup window);
@@ -18,7 +19,10 @@ crash between 3 and 4 leaves Kafka behind the checkpoint: on restart the
 worker seeks to the checkpoint's offsets, which win over the group's. Events
 redelivered for any other reason are dropped by the dedup window. Because
 the shared model and the partitions' offsets change in one transaction, no
-event's contribution is merged twice or lost.
+event's contribution is merged twice or lost. A batch replayed after a crash
+gives its new clusters the same ids as the first time (the id ranges are in
+the checkpoint), so its lifecycle events on the ``cluster-events`` topic repeat
+identically (at least once, never different).
 
 The I/O of each step lives with its adapter (:mod:`streamrec.kafka`,
 :mod:`streamrec.serving.store`); the worker follows the order in

@@ -26,8 +26,9 @@ from streamrec.model.items import ItemStats
 from streamrec.model.ranker import OnlineRanker
 from streamrec.model.signals import ItemSignals
 
-MERGED = ("clock", "as_of", "clusterer", "items", "labeler", "signals", "ranker")
-MINE = ("dim", "last_refresh", "refreshed_ids", "refreshed_centroids", "drift")  # not shared
+MERGED = ("clock", "as_of", "clusterer", "items", "labeler", "signals", "ranker", "id_ranges")
+# not shared: the group tree is rebuilt from the merged clusters at the next batch
+MINE = ("dim", "last_refresh", "refreshed_ids", "refreshed_centroids", "drift", "hierarchy")
 
 
 def merge_shared(base: dict, mine: dict, theirs: dict, clusterer: Clusterer) -> dict:
@@ -62,4 +63,10 @@ def merge_shared(base: dict, mine: dict, theirs: dict, clusterer: Clusterer) -> 
         ),
     )
     merged["ranker"] = OnlineRanker.merge(base["ranker"], mine["ranker"], theirs["ranker"])
+    # each id range moves forward only: the furthest any worker got
+    ranges = {**theirs.get("id_ranges", {}), **mine.get("id_ranges", {})}
+    merged["id_ranges"] = {
+        k: max(int(theirs.get("id_ranges", {}).get(k, 0)), int(mine.get("id_ranges", {}).get(k, 0)))
+        for k in ranges
+    }
     return merged

@@ -27,7 +27,7 @@ def recs(
     ] = False,
     env_file: EnvFile = None,
 ) -> None:
-    """Print a user's recommendations from Redis (user -> cluster -> trending fallback)."""
+    """Print a user's recommendations from Redis (user -> cluster -> group -> trending)."""
     from streamrec.serving.client import RecsClient
 
     answer = RecsClient.from_settings(load_settings(env_file)).recommend(user_id, k)
@@ -57,8 +57,14 @@ def _why(terms: dict[str, float] | None) -> str:
 
 def clusters(
     plot: Annotated[
-        Path | None, typer.Option(help="Draw a 2-D map of user vectors to this PNG.")
+        Path | None,
+        typer.Option(
+            help="Draw a 2-D map of user vectors to this PNG (with --tree: a labelled dendrogram)."
+        ),
     ] = None,
+    tree: Annotated[
+        bool, typer.Option("--tree", help="Print the tree of parent interest groups.")
+    ] = False,
     reviews_from: Annotated[
         Path | None,
         typer.Option(
@@ -68,20 +74,26 @@ def clusters(
     ] = None,
     env_file: EnvFile = None,
 ) -> None:
-    """Print each cluster's labels, size, weight and representative reviews."""
-    from streamrec.cli.views import load_summaries, plot_map, review_texts
+    """Print each cluster's labels, size, weight, group and representative reviews."""
+    from streamrec.cli.views import load_summaries, plot_map, plot_tree, review_texts, tree_lines
 
     settings = load_settings(env_file)
     summaries = load_summaries(settings)
     if not summaries:
         typer.echo("no clusters in Redis yet (is the worker running?)", err=True)
         raise typer.Exit(1)
+    if tree:
+        for line in tree_lines(settings, summaries):
+            typer.echo(line)
+        if plot is not None:
+            typer.echo(f"dendrogram written to {plot_tree(settings, summaries, plot)}")
+        return
     wanted = [r for s in summaries for r in s.representative_reviews]
     texts = review_texts(reviews_from, wanted) if reviews_from else {}
     for summary in sorted(summaries, key=lambda s: -s.users):
         typer.echo(
             f"cluster {summary.cluster_id:3d}  users={summary.users:5d}  "
-            f"weight={summary.weight:8.1f}  {', '.join(summary.labels)}"
+            f"weight={summary.weight:8.1f}  group={summary.group}  {', '.join(summary.labels)}"
         )
         for event_id in summary.representative_reviews:
             if event_id in texts:

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from streamrec.checkpointing.codec import PartitionCheckpoint, SharedCheckpoint
+from streamrec.clustering.hierarchy import Hierarchy, render
 from streamrec.core.settings import Settings
 from streamrec.evaluation.datasets import amazon_interactions
-from streamrec.evaluation.plots import cluster_map
+from streamrec.evaluation.plots import cluster_map, dendrogram
 from streamrec.serving.schema import ClusterSummary, RedisKeys
 from streamrec.serving.store import connect
 
@@ -79,3 +80,26 @@ def plot_map(settings: Settings, path: Path) -> Path:
     centroids = np.vstack([vectors[clusters == c].mean(axis=0) for c in ids])
     labels = {s.cluster_id: s.labels for s in load_summaries(settings)}
     return cluster_map(vectors, clusters, centroids, ids, labels, path)
+
+
+def load_tree(settings: Settings) -> Hierarchy:
+    """The worker group's tree of parent groups, from its last checkpoint."""
+    loaded = load_group_state(settings)
+    if loaded is None or "hierarchy" not in loaded[0]:
+        raise SystemExit("no worker checkpoint with a group tree in Redis")
+    return Hierarchy.from_state(loaded[0]["hierarchy"], settings.cluster_groups)
+
+
+def tree_lines(settings: Settings, summaries: list[ClusterSummary]) -> list[str]:
+    labels = {s.cluster_id: s.labels for s in summaries}
+    return render(load_tree(settings), labels) or ["no clusters in the checkpoint yet"]
+
+
+def plot_tree(settings: Settings, summaries: list[ClusterSummary], path: Path) -> Path:
+    """Draw the tree as a dendrogram, each leaf labelled with its cluster's top words."""
+    tree = load_tree(settings)
+    if len(tree.ids) < 2:
+        raise SystemExit("a dendrogram needs at least two clusters")
+    labels = {s.cluster_id: s.labels for s in summaries}
+    names = [f"{c}: {', '.join(labels.get(int(c), [])[:3])}" for c in tree.ids.tolist()]
+    return dendrogram(tree.linkage, names, path)

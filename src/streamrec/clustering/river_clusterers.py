@@ -22,8 +22,8 @@ def _as_dict(row: np.ndarray) -> dict[int, float]:
 
 def _as_array(center: dict, dim: int) -> np.ndarray:
     out = np.zeros(dim, dtype=np.float64)
-    for key, value in center.items():
-        out[int(key)] = value
+    keys = np.fromiter(center.keys(), dtype=np.int64, count=len(center))
+    out[keys] = np.fromiter(center.values(), dtype=np.float64, count=len(center))
     return out
 
 
@@ -110,8 +110,13 @@ class RiverDBSTREAM(Clusterer):
         intersection_factor: float = 0.3,
         minimum_weight: float = 1.0,
         match_similarity: float = 0.8,
+        recluster_every: int = 1,
     ) -> None:
         super().__init__()
+        if recluster_every < 1:
+            raise ValueError("recluster_every must be >= 1")
+        self.recluster_every = recluster_every
+        self._since_refresh = 0
         self.model = cluster.DBSTREAM(
             clustering_threshold=clustering_threshold,
             fading_factor=fading_factor,
@@ -124,12 +129,25 @@ class RiverDBSTREAM(Clusterer):
         self.step = 0
         self._snapshot = Snapshot.empty()
 
+    @property
+    def next_id(self) -> int:
+        """The next id a new dense region gets (workers give each other disjoint ranges)."""
+        return self.tracker.next_id
+
+    @next_id.setter
+    def next_id(self, value: int) -> None:
+        self.tracker.next_id = value
+
     def _learn(self, points: np.ndarray, t: float | None) -> np.ndarray:
         self.dim = points.shape[1]
         self.step += 1
         for point in points:
             self.model.learn_one(_as_dict(point))
-        self._refresh()
+        self._since_refresh += len(points)
+        # reclustering costs more than learning a point: one-event batches do it less often
+        if self._since_refresh >= self.recluster_every or not len(self._snapshot):
+            self._refresh()
+            self._since_refresh = 0
         return self.predict(points.astype(np.float32))
 
     def _refresh(self) -> None:
@@ -175,6 +193,7 @@ class RiverDBSTREAM(Clusterer):
             },
             "tracker": self.tracker.state(),
             "snapshot": self._snapshot.state(),
+            "since_refresh": self._since_refresh,
         }
 
     def load(self, state: dict) -> None:
@@ -198,20 +217,4 @@ class RiverDBSTREAM(Clusterer):
         self.model.clustering_is_up_to_date = False
         self.tracker.load(state["tracker"])
         self._snapshot = Snapshot.from_state(state["snapshot"])
-
-
-def make_clusterer(
-    kind: str, k: int, half_life: float, min_weight: float, seed: int, dynamic: bool = False
-) -> Clusterer:
-    """``online-kmeans`` (default), ``river-kmeans`` or ``river-dbstream``."""
-    from streamrec.clustering.online_kmeans import OnlineKMeans
-
-    if kind == "online-kmeans":
-        return OnlineKMeans(
-            k=k, half_life=half_life, min_weight=min_weight, seed=seed, dynamic=dynamic
-        )
-    if kind == "river-kmeans":
-        return RiverKMeans(k=k, seed=seed)
-    if kind == "river-dbstream":
-        return RiverDBSTREAM()
-    raise ValueError(f"unknown clusterer {kind!r}")
+        self._since_refresh = int(state.get("since_refresh", 0))

@@ -36,17 +36,12 @@ class StableIds:
         if len(self.ids) and len(centroids):
             similarity = centroids @ self.centroids.T  # new x old
             best_old = np.argmax(similarity, axis=1)
-            for old in range(len(self.ids)):
-                matches = [
-                    j
-                    for j in range(len(centroids))
-                    if best_old[j] == old and similarity[j, old] >= self.match_similarity
-                ]
-                if not matches:
-                    continue
-                keeper = max(matches, key=lambda j: similarity[j, old])
+            close = similarity[np.arange(len(centroids)), best_old] >= self.match_similarity
+            for old in np.unique(best_old[close]).tolist():
+                matches = np.flatnonzero(close & (best_old == old))
+                keeper = int(matches[np.argmax(similarity[matches, old])])
                 new_ids[keeper] = self.ids[old]
-                for j in matches:
+                for j in matches.tolist():
                     if j != keeper:
                         new_ids[j] = self._new_id()
                         events.append(
@@ -54,10 +49,10 @@ class StableIds:
                                 "split", int(new_ids[j]), step, (int(self.ids[old]),), "reclustered"
                             )
                         )
-            for old in range(len(self.ids)):
-                if self.ids[old] in new_ids:
-                    continue
-                j = int(np.argmax(similarity[:, old]))
+            gone = np.flatnonzero(~np.isin(self.ids, new_ids))
+            nearest_new = np.argmax(similarity, axis=0)
+            for old in gone.tolist():
+                j = int(nearest_new[old])
                 if similarity[j, old] >= self.match_similarity and new_ids[j] >= 0:
                     events.append(
                         LifecycleEvent(

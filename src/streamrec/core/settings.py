@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamrec.core.experiments import Experiment
@@ -100,9 +100,50 @@ class Settings(BaseSettings):
 
     # Profiles, clustering and recommendations
     profile_half_life_reviews: float = Field(default=5.0, gt=0)
-    n_clusters: int = Field(default=20, ge=1)
+    clusterer: Literal["kmeans", "kmeans-dynamic", "dbstream", "river-kmeans"] = Field(
+        default="kmeans",
+        description="kmeans: fixed k; kmeans-dynamic: split/merge within "
+        "[cluster_k_min, cluster_k_max]; dbstream: density, no preset k; river-kmeans",
+    )
+    n_clusters: int = Field(default=20, ge=1, description="k (the start value of kmeans-dynamic)")
     cluster_half_life_events: float = Field(default=2000.0, gt=0)
     cluster_min_weight: float = Field(default=0.5, ge=0)
+    cluster_k_min: int = Field(default=2, ge=1)
+    cluster_k_max: int = Field(default=64, ge=1)
+    cluster_split_spread: float = Field(
+        default=0.45,
+        gt=0,
+        le=2,
+        description="kmeans-dynamic splits a cluster whose mean cosine distance to its "
+        "centroid exceeds this (MiniLM review clusters: 0.28-0.50)",
+    )
+    cluster_merge_similarity: float = Field(
+        default=0.92, ge=-1, le=1, description="kmeans-dynamic merges closer centroids"
+    )
+    dbstream_clustering_threshold: float = Field(
+        default=0.8, gt=0, description="Euclidean radius on unit vectors (0.8: cosine >= 0.68)"
+    )
+    dbstream_fading_factor: float = Field(default=0.001, gt=0, le=1)
+    dbstream_cleanup_interval: float = Field(default=100.0, gt=0)
+    dbstream_intersection_factor: float = Field(default=0.3, gt=0)
+    dbstream_minimum_weight: float = Field(default=1.0, ge=0)
+    dbstream_recluster_every: int = Field(
+        default=1, ge=1, description="points between DBSTREAM's reclusterings (its costly step)"
+    )
+    cluster_match_similarity: float = Field(
+        default=0.8, ge=-1, le=1, description="dbstream: a new centre keeps an old id above this"
+    )
+    river_kmeans_halflife: float = Field(default=0.1, gt=0, le=1)
+    river_kmeans_sigma: float = Field(default=0.01, ge=0)
+    cluster_groups: int = Field(
+        default=4, ge=1, description="parent interest groups cut from the tree over the clusters"
+    )
+    group_min_cluster_users: int = Field(
+        default=3,
+        ge=0,
+        description="a cluster with fewer users gets no list of its own; its users "
+        "fall back to their group's list",
+    )
     trending_half_life_events: float = Field(default=1000.0, gt=0)
     engagement_half_life_events: float = Field(default=5000.0, gt=0)
     cluster_refresh_events: int = Field(default=200, ge=1)
@@ -146,6 +187,14 @@ class Settings(BaseSettings):
     experiment_min_impressions: int = Field(
         default=1000, ge=1, description="per arm before a winner may be called (stopping rule)"
     )
+
+    @model_validator(mode="after")
+    def _k_range_is_ordered(self) -> Settings:
+        if self.cluster_k_min > self.cluster_k_max:
+            raise ValueError(
+                f"cluster_k_min ({self.cluster_k_min}) exceeds cluster_k_max ({self.cluster_k_max})"
+            )
+        return self
 
     @field_validator("redis_prefix")
     @classmethod

@@ -1,4 +1,4 @@
-"""Pictures: the 2-D map of user vectors by cluster, and report plots."""
+"""Pictures: the 2-D map of user vectors by cluster, the group dendrogram, report plots."""
 
 from __future__ import annotations
 
@@ -55,6 +55,22 @@ def cluster_map(
     ax.set_title(title)
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def dendrogram(linkage: np.ndarray, names: list[str], path: Path) -> Path:
+    """The tree of interest groups, one labelled leaf per cluster."""
+    from scipy.cluster import hierarchy
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, max(4.0, 0.3 * len(names))), dpi=110)
+    hierarchy.dendrogram(linkage, labels=names, orientation="left", ax=ax)
+    ax.set_title("Interest groups (weighted Ward over cluster centroids)")
+    ax.set_xlabel("merge height")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -19,7 +19,7 @@ class ServedModel:
     """What the pipeline serves: the engine's materialised lists, as Redis would hold them.
 
     Lists are read back through the same fallback chain (user -> cluster ->
-    trending) as :class:`streamrec.serving.client.RecsClient`. Two conditions:
+    group -> trending) as :class:`streamrec.serving.client.RecsClient`. Two conditions:
 
     - ``batch_reviews=None``: events are applied one by one, as the
       deterministic pipeline replay delivers them (the best case).
@@ -47,6 +47,7 @@ class ServedModel:
         self.topics = {ReviewEvent: review_topic, ClickEvent: click_topic}
         self.user_recs: dict[str, RecList] = {}
         self.cluster_recs: dict[int, RecList] = {}
+        self.group_recs: dict[int, RecList] = {}
         self.assignments: dict[str, Assignment] = {}
         self.trending: RecList | None = None
         self.delivered = 0  # events handed to the engine
@@ -61,7 +62,13 @@ class ServedModel:
             self.assignments.get(user_id),
             self.cluster_recs.get,
             lambda: self.trending,
+            lambda cluster_id: self.group_recs.get(
+                self.engine.hierarchy.groups.get(cluster_id, -1)
+            ),
         )
+
+    def _group_list(self, cluster_id: int) -> RecList | None:
+        return self.group_recs.get(self.engine.hierarchy.groups.get(cluster_id, -1))
 
     def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
         for event in interaction.events():
@@ -119,6 +126,9 @@ class ServedModel:
         self.cluster_recs.update(out.cluster_recs)
         for cluster_id in out.retired_clusters:
             self.cluster_recs.pop(cluster_id, None)
+        self.group_recs.update(out.group_recs)
+        for group_id in out.retired_groups:
+            self.group_recs.pop(group_id, None)
         self.assignments.update(out.assignments)
         if out.trending is not None:
             self.trending = out.trending

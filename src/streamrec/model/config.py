@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
+
+from streamrec.clustering.factory import ClustererConfig
 
 if TYPE_CHECKING:
     from streamrec.core.settings import Settings
@@ -32,6 +34,19 @@ class EngineConfig:
     seed: int = 0
     popularity_debias: float = 0.0  # served `user` lists: score - this x log(1 + popularity)
     explain_top: int = 3  # contributions kept per item of a `user` list (0: none)
+    cluster_groups: int = 4
+    group_min_cluster_users: int = 3
+    clustering: ClustererConfig = field(default_factory=ClustererConfig)
+
+    def clusterer_config(self) -> ClustererConfig:
+        """The clusterer's parameters, with k, half-life, minimum weight and seed from here."""
+        return replace(
+            self.clustering,
+            n_clusters=self.n_clusters,
+            cluster_half_life_events=self.cluster_half_life,
+            cluster_min_weight=self.cluster_min_weight,
+            seed=self.seed,
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -42,6 +57,7 @@ class EngineConfig:
             setting = _SETTING_NAMES.get(name, name)
             if setting in type(settings).model_fields:
                 values[name] = getattr(settings, setting)
+        values["clustering"] = ClustererConfig.from_settings(settings)
         return cls(**values)
 
 

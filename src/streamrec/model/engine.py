@@ -24,8 +24,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from streamrec.clustering import Clusterer, OnlineKMeans
+from streamrec.clustering import Clusterer
 from streamrec.clustering.base import top2
+from streamrec.clustering.factory import make_clusterer
+from streamrec.clustering.hierarchy import Hierarchy
 from streamrec.clustering.labels import ClusterLabeler
 from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.model.config import EngineConfig
@@ -34,16 +36,17 @@ from streamrec.model.engine_state import EngineState
 from streamrec.model.explain import explain_list, explainable
 from streamrec.model.features import features
 from streamrec.model.items import ItemStats, engagement_weight
-from streamrec.model.output import BatchOutput, assignment, cluster_summaries, rec_list
+from streamrec.model.output import BatchOutput, assignment, rec_list
 from streamrec.model.profiles import UserProfiles
 from streamrec.model.ranker import OnlineRanker
+from streamrec.model.refresh import Refreshing
 from streamrec.model.scoring import top_items
 from streamrec.model.signals import ItemSignals
 from streamrec.model.strategies import Strategy, make_strategies
-from streamrec.serving.schema import ClusterSummary, RecList
+from streamrec.serving.schema import RecList
 
 
-class Engine(EngineState):
+class Engine(Refreshing, EngineState):
     """Profiles, clusters, item statistics and strategies, updated batch by batch.
 
     It is the :class:`streamrec.model.view.ModelView` its strategies score through;
@@ -60,16 +63,13 @@ class Engine(EngineState):
         self.dim = dim
         self.config = config or EngineConfig()
         c = self.config
-        self.clusterer = clusterer or OnlineKMeans(
-            k=c.n_clusters,
-            half_life=c.cluster_half_life,
-            min_weight=c.cluster_min_weight,
-            seed=c.seed,
-        )
+        self.clusterer = clusterer or make_clusterer(c.clusterer_config())
         self.profiles = UserProfiles(dim, c.profile_half_life)
         self.items = ItemStats(dim, c.item_half_life, c.trending_half_life, c.engagement_half_life)
         self.strategies = strategies or make_strategies(c.popularity_debias)
         self.labeler = ClusterLabeler()
+        self.hierarchy = Hierarchy()
+        self.id_ranges: dict[int, int] = {}  # id range -> next cluster id in it (workers set it)
         self.drift = DriftMonitor()
         self.signals = ItemSignals()
         self.ranker = OnlineRanker(c.ranker_learning_rate, c.ranker_negatives, seed=c.seed)
@@ -152,6 +152,7 @@ class Engine(EngineState):
         if reviews:
             self._learn_clusters(reviews, np.asarray(vectors, dtype=np.float32), out)
         snapshot = self.clusterer.snapshot()
+        retired_groups = self._regroup(snapshot)
         touched: dict[str, int] = {}
         vector_iter = iter(vectors)
         for n, event in enumerate(events):
@@ -183,7 +184,7 @@ class Engine(EngineState):
         self._item_matrix = None
         self._reassign(touched, snapshot, out)
         if outputs:
-            self._refresh_clusters(snapshot, out)
+            self._refresh_clusters(snapshot, out, retired_groups)
             for user_id in touched:
                 out.user_recs[user_id] = self.recommend("user", user_id)
         return out
@@ -227,28 +228,6 @@ class Engine(EngineState):
             user_id = self.profiles.ids[row]
             assert user_id is not None
             out.assignments[user_id] = assignment(pair, sim, self.as_of)
-
-    def _refresh_clusters(self, snapshot, out: BatchOutput) -> None:
-        """Rebuild cluster lists on a schedule, or for clusters that are new or moved."""
-        due = self.clock - self._last_refresh >= self.config.cluster_refresh_events
-        for cluster_id, centroid in zip(snapshot.ids.tolist(), snapshot.centroids, strict=True):
-            before = self._refreshed_centroids.get(cluster_id)
-            moved = before is None or float(before @ centroid) < self.config.cluster_move_threshold
-            if due or moved:
-                out.cluster_recs[cluster_id] = self.recommend("cluster", None, cluster_id)
-                self._refreshed_centroids[cluster_id] = centroid.copy()
-        for cluster_id in out.retired_clusters:
-            self._refreshed_centroids.pop(cluster_id, None)
-        if due or out.trending is None:
-            out.trending = self.recommend("trending", None)
-        if due or out.lifecycle:
-            out.clusters = self.cluster_summaries()
-        if due:
-            self._last_refresh = self.clock
-
-    def cluster_summaries(self, top_words: int = 6) -> list[ClusterSummary]:
-        """Labels, sizes and weights of the live clusters (no raw text)."""
-        return cluster_summaries(self.clusterer.snapshot(), self.labeler, self.profiles, top_words)
 
     # -- serving -------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from streamrec.clustering import Clusterer
+from streamrec.clustering.hierarchy import Hierarchy
 from streamrec.clustering.labels import ClusterLabeler
 from streamrec.model.config import EngineConfig
 from streamrec.model.drift import DriftMonitor
@@ -27,6 +28,8 @@ class EngineState:
     clock: int
     as_of: float
     clusterer: Clusterer
+    hierarchy: Hierarchy
+    id_ranges: dict[int, int]
     profiles: UserProfiles
     items: ItemStats
     labeler: ClusterLabeler
@@ -49,6 +52,8 @@ class EngineState:
                 list(self._refreshed_centroids.values()), dtype=np.float32
             ).reshape(-1, self.dim),
             "clusterer": self.clusterer.state(),
+            "hierarchy": self.hierarchy.state(),
+            "id_ranges": {str(k): v for k, v in self.id_ranges.items()},
             "labeler": self.labeler.state(),
             "drift": self.drift.state(),
             "items": self.items.state(),
@@ -65,6 +70,11 @@ class EngineState:
         self.as_of = float(state["as_of"])
         self._last_refresh = int(state["last_refresh"])
         self.clusterer.load(state["clusterer"])
+        empty = Hierarchy().state()
+        self.hierarchy = Hierarchy.from_state(
+            state.get("hierarchy", empty), self.config.cluster_groups
+        )
+        self.id_ranges = {int(k): int(v) for k, v in state.get("id_ranges", {}).items()}
         self.labeler.load(state["labeler"])
         self.drift.load(state["drift"])
         self.items.load(state["items"])

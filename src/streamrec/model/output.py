@@ -76,14 +76,23 @@ def assignment(pair: np.ndarray, sims: np.ndarray, as_of: float) -> Assignment:
     )
 
 
+def cluster_sizes(profiles: UserProfiles) -> dict[int, int]:
+    """Users per cluster id (their nearest cluster)."""
+    ids, counts = np.unique(profiles.cluster[: profiles.n_rows], return_counts=True)
+    return dict(zip(ids.tolist(), counts.tolist(), strict=True))
+
+
 def cluster_summaries(
-    snapshot: Snapshot, labeler: ClusterLabeler, profiles: UserProfiles, top_words: int = 6
+    snapshot: Snapshot,
+    labeler: ClusterLabeler,
+    profiles: UserProfiles,
+    top_words: int = 6,
+    groups: dict[int, int] | None = None,
 ) -> list[ClusterSummary]:
-    """Labels, sizes and weights of the live clusters (no raw text)."""
+    """Labels, sizes, weights and parent groups of the live clusters (no raw text)."""
     labels = labeler.labels(top_words)
-    n = profiles.n_rows
-    ids, counts = np.unique(profiles.cluster[:n], return_counts=True)
-    sizes_by_id = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+    sizes_by_id = cluster_sizes(profiles)
+    groups = groups or {}
     summaries = []
     for row, cluster_id in enumerate(snapshot.ids.tolist()):
         reps = labeler.representatives(cluster_id, snapshot.centroids[row])
@@ -95,6 +104,7 @@ def cluster_summaries(
                 labels=labels.get(cluster_id, []),
                 representative_items=[r.item_id for r in reps],
                 representative_reviews=[r.event_id for r in reps],
+                group=groups.get(cluster_id),
             )
         )
     return summaries

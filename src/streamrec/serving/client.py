@@ -1,8 +1,9 @@
 """The read client for downstream services: always a list, and which level answered.
 
 Fallback chain: the user's own list, else the list of the user's cluster,
-else global trending. Each step is one Redis ``GET`` of a value that is
-replaced atomically, so a reader never sees a half-written list.
+else the list of the cluster's parent group, else global trending. Each step
+is one Redis ``GET`` of a value that is replaced atomically (the group step
+reads the cluster summaries first), so a reader never sees a half-written list.
 
     >>> client = RecsClient.from_url("redis://127.0.0.1:16379/0")  # doctest: +SKIP
     >>> answer = client.recommend("A2IBPI20UZIR0U", k=10)            # doctest: +SKIP
@@ -11,6 +12,8 @@ replaced atomically, so a reader never sees a half-written list.
 """
 
 from __future__ import annotations
+
+import json
 
 import redis
 
@@ -41,7 +44,7 @@ class RecsClient:
         return _assignment(self.redis.get(self.keys.user_cluster(user_id)))  # type: ignore[arg-type]
 
     def recommend(self, user_id: str, k: int | None = None) -> Answer:
-        """The best list available for ``user_id``: user, then cluster, then trending."""
+        """The best list available for ``user_id``: user, cluster, group, then trending."""
         # one round trip for the two keys every answer needs
         user_raw, assignment_raw = self.redis.mget(  # type: ignore[misc]
             [self.keys.user_recs(user_id), self.keys.user_cluster(user_id)]
@@ -53,7 +56,15 @@ class RecsClient:
             _assignment(assignment_raw),
             lambda cluster_id: self._get(self.keys.cluster_recs(cluster_id)),
             lambda: self._get(self.keys.trending()),
+            self._group_list,
         )
+
+    def _group_list(self, cluster_id: int) -> RecList | None:
+        """The list of the parent group of ``cluster_id`` (from the cluster summaries)."""
+        raw = self.redis.get(self.keys.clusters())
+        summaries = [] if raw is None else json.loads(raw)  # type: ignore[arg-type]
+        group = next((s.get("group") for s in summaries if s["cluster_id"] == cluster_id), None)
+        return None if group is None else self._get(self.keys.group_recs(group))
 
 
 def _rec_list(raw: bytes | None) -> RecList | None:

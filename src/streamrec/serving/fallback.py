@@ -1,4 +1,9 @@
-"""The fallback chain readers apply: the user's list, else their cluster's, else trending.
+"""The fallback chain readers apply: the user's list, else their cluster's, else their
+cluster's parent group's, else trending.
+
+A cluster with too few users has no list of its own
+(``STREAMREC_GROUP_MIN_CLUSTER_USERS``), so its users get the coarser list of
+the interest group it belongs to.
 
 Pure (no Redis): the client feeds it what it read, in-process replays what
 the engine produced.
@@ -23,7 +28,7 @@ from streamrec.serving.schema import Assignment, RecList
 class Answer:
     """A list and the level of the fallback chain that produced it."""
 
-    level: str  # "user" | "cluster" | "trending" | "none"
+    level: str  # "user" | "cluster" | "group" | "trending" | "none"
     recs: RecList | None
     cluster_id: int | None = None
 
@@ -38,8 +43,12 @@ def fallback(
     assignment: Assignment | None,
     cluster_recs: Callable[[int], RecList | None],
     trending: Callable[[], RecList | None],
+    group_recs: Callable[[int], RecList | None] = lambda cluster_id: None,
 ) -> Answer:
-    """The fallback chain, shared by the Redis client and in-process replays."""
+    """The fallback chain, shared by the Redis client and in-process replays.
+
+    ``group_recs`` maps a cluster id to the list of its parent group.
+    """
     cluster_id = assignment.cluster_id if assignment else None
     if user_recs is not None and user_recs.items:
         return Answer(
@@ -51,6 +60,9 @@ def fallback(
         recs = cluster_recs(cluster_id)
         if recs is not None and recs.items:
             return Answer("cluster", _cut(recs, k), cluster_id)
+        recs = group_recs(cluster_id)
+        if recs is not None and recs.items:
+            return Answer("group", _cut(recs, k), cluster_id)
     recs = trending()
     if recs is not None:
         return Answer("trending", _cut(recs, k), cluster_id)

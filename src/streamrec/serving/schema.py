@@ -8,6 +8,7 @@ key                                    value
 =====================================  ==============================================
 ``streamrec:v1:recs:user:{user}``      JSON :class:`RecList`, strategy ``user``
 ``streamrec:v1:recs:cluster:{id}``     JSON :class:`RecList`, strategy ``cluster``
+``streamrec:v1:recs:group:{id}``       JSON :class:`RecList`, strategy ``group``
 ``streamrec:v1:recs:trending``         JSON :class:`RecList`, strategy ``trending``
 ``streamrec:v1:user:{user}:cluster``   JSON :class:`Assignment`
 ``streamrec:v1:clusters``              JSON :class:`ClusterSummary` list
@@ -36,7 +37,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "v1"
-Level = Literal["user", "cluster", "trending"]
+Level = Literal["user", "cluster", "group", "trending"]
 
 
 class RedisKeys:
@@ -50,6 +51,10 @@ class RedisKeys:
 
     def cluster_recs(self, cluster_id: int) -> str:
         return f"{self.base}:recs:cluster:{cluster_id}"
+
+    def group_recs(self, group_id: int) -> str:
+        """A parent group's list (the group id is its smallest cluster id)."""
+        return f"{self.base}:recs:group:{group_id}"
 
     def trending(self) -> str:
         return f"{self.base}:recs:trending"
@@ -70,10 +75,6 @@ class RedisKeys:
     def partition_checkpoint(self, group: str, partition: int) -> str:
         """Users, offsets and dedup window of one partition number (binary)."""
         return f"{self.base}:checkpoint:{group}:p{partition}"
-
-    def worker_slots(self) -> str:
-        """A counter that gives each worker process its own range of new cluster ids."""
-        return f"{self.base}:worker-slots"
 
     def deletions(self) -> str:
         """A list of user ids whose traces the worker must erase (``streamrec delete-user``)."""
@@ -144,6 +145,7 @@ class ClusterSummary(BaseModel):
     representative_reviews: list[str] = Field(
         default_factory=list, description="event ids of the reviews closest to the centroid"
     )
+    group: int | None = Field(default=None, description="parent group (its smallest cluster id)")
 
 
 @dataclass
@@ -161,3 +163,5 @@ class Publication:
     assignments: dict[str, Assignment] = field(default_factory=dict)
     retired_clusters: list[int] = field(default_factory=list)
     clusters: list[ClusterSummary] | None = None
+    group_recs: dict[int, RecList] = field(default_factory=dict)
+    retired_groups: list[int] = field(default_factory=list)

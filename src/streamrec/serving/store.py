@@ -70,7 +70,8 @@ class RecsStore:
         (``produced_at``).
         """
         now = time.time()
-        for recs in (*out.user_recs.values(), *out.cluster_recs.values(), out.trending):
+        lists = (*out.user_recs.values(), *out.cluster_recs.values(), *out.group_recs.values())
+        for recs in (*lists, out.trending):
             if recs is not None:
                 recs.produced_at = now
         pipe = self.client.pipeline(transaction=True)
@@ -78,12 +79,16 @@ class RecsStore:
             pipe.set(self.keys.user_recs(user_id), recs.model_dump_json(), ex=self.ttl)
         for cluster_id, recs in out.cluster_recs.items():
             pipe.set(self.keys.cluster_recs(cluster_id), recs.model_dump_json(), ex=self.ttl)
+        for group_id, recs in out.group_recs.items():
+            pipe.set(self.keys.group_recs(group_id), recs.model_dump_json(), ex=self.ttl)
         for user_id, assignment in out.assignments.items():
             pipe.set(self.keys.user_cluster(user_id), assignment.model_dump_json(), ex=self.ttl)
         if out.trending is not None:
             pipe.set(self.keys.trending(), out.trending.model_dump_json(), ex=self.ttl)
         for cluster_id in out.retired_clusters:
             pipe.delete(self.keys.cluster_recs(cluster_id))
+        for group_id in out.retired_groups:
+            pipe.delete(self.keys.group_recs(group_id))
         if out.clusters is not None:
             pipe.set(self.keys.clusters(), json.dumps([c.model_dump() for c in out.clusters]))
         if model_summary is not None:
@@ -128,10 +133,6 @@ class RecsStore:
                 except WatchError:
                     continue  # another worker synced in between: build again
 
-    def next_worker_slot(self) -> int:
-        """A number no other worker process of this namespace got (1, 2, ...)."""
-        return int(self.client.incr(self.keys.worker_slots()))  # type: ignore[arg-type]
-
     # -- reading and erasure ----------------------------------------------------------
 
     def user_recs(self, user_id: str) -> RecList | None:
@@ -139,6 +140,9 @@ class RecsStore:
 
     def cluster_recs(self, cluster_id: int) -> RecList | None:
         return _parse(RecList, self.client.get(self.keys.cluster_recs(cluster_id)))
+
+    def group_recs(self, group_id: int) -> RecList | None:
+        return _parse(RecList, self.client.get(self.keys.group_recs(group_id)))
 
     def trending(self) -> RecList | None:
         return _parse(RecList, self.client.get(self.keys.trending()))

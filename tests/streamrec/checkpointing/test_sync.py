@@ -121,3 +121,15 @@ def test_a_shared_state_part_without_a_merge_rule_is_refused() -> None:
     state = worker.shared_state()
     with pytest.raises(ValueError, match="no merge rule"):
         merge_shared(state, {**state, "new_part": 1}, state, worker.clusterer)
+
+
+def test_cluster_id_ranges_merge_to_the_furthest_any_worker_got() -> None:
+    worker = engine()
+    feed(worker, events(0, 10, range(3)))
+    base = copy.deepcopy(worker.shared_state())
+    theirs = copy.deepcopy(base)
+    theirs["id_ranges"] = {"0": 5, "2": 20_004}
+    worker.id_ranges = {0: 7, 2: 20_001, 3: 30_000}
+    merged = merge_shared(base, worker.shared_state(), theirs, worker.clusterer)
+    assert merged["id_ranges"] == {"0": 7, "2": 20_004, "3": 30_000}
+    assert "hierarchy" in merged  # this worker's tree, rebuilt after the merge when it differs

@@ -28,3 +28,18 @@ def test_documented_commands_and_no_infra() -> None:
     assert set(commands["produce"].commands) == {"amazon", "movielens", "events"}
     assert set(commands["topics"].commands) == {"create", "delete"}
     assert CliRunner().invoke(app, ["--help"]).exit_code == 0
+
+
+def test_config_shows_the_clusterer_and_its_parameters() -> None:
+    import json
+
+    env = {"STREAMREC_CLUSTERER": "dbstream", "STREAMREC_DBSTREAM_CLUSTERING_THRESHOLD": "0.6"}
+    result = CliRunner().invoke(app, ["config"], env=env)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert (shown["clusterer"], shown["dbstream_clustering_threshold"]) == ("dbstream", 0.6)
+    for name in ("cluster_k_min", "cluster_k_max", "cluster_split_spread", "river_kmeans_sigma"):
+        assert name in shown
+    assert (shown["cluster_groups"], shown["group_min_cluster_users"]) == (4, 3)
+    bad = CliRunner().invoke(app, ["config"], env={"STREAMREC_CLUSTERER": "dbscan"})
+    assert bad.exit_code != 0 and "kmeans-dynamic" in f"{bad.output}{bad.exception}"

@@ -18,6 +18,9 @@ FACTORIES: dict[str, Callable[[], Clusterer]] = {
     ),
     "river-kmeans": lambda: RiverKMeans(k=3, halflife=0.2, seed=7),
     "river-dbstream": lambda: RiverDBSTREAM(clustering_threshold=0.5, cleanup_interval=50),
+    "river-dbstream-recluster-30": lambda: RiverDBSTREAM(
+        clustering_threshold=0.5, cleanup_interval=50, recluster_every=30
+    ),
     "batch-kmeans": lambda: BatchKMeans(k=3, refit_every=60, seed=7),
 }
 

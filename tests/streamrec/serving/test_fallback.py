@@ -1,4 +1,4 @@
-"""The fallback chain without Redis: user, then cluster, then trending, then nothing."""
+"""The fallback chain without Redis: user, cluster, group, trending, then nothing."""
 
 from streamrec.serving.fallback import fallback
 from streamrec.serving.schema import Assignment, RecList, ScoredItem
@@ -32,3 +32,19 @@ def test_each_level_answers_when_the_one_above_has_nothing() -> None:
 
 def test_produced_at_is_left_to_the_store() -> None:
     assert recs("user", "a").produced_at == 0.0
+
+
+def test_a_cluster_without_a_list_falls_back_to_its_group() -> None:
+    assigned = Assignment(cluster_id=4, similarity=0.9, as_of=1.0)
+    groups = {4: recs("group", "g1", "g2", "g3")}  # cluster id -> its group's list
+    trending = recs("trending", "t1")
+    answer = fallback("u", 2, None, assigned, {}.get, lambda: trending, groups.get)
+    assert (answer.level, answer.item_ids(), answer.cluster_id) == ("group", ["g1", "g2"], 4)
+    own = {4: recs("cluster", "c1")}
+    listed = fallback("u", 2, None, assigned, own.get, lambda: trending, groups.get)
+    assert listed.level == "cluster"  # the cluster's own list comes first
+    no_items = {4: recs("group")}
+    assert fallback("u", 2, None, assigned, {}.get, lambda: trending, no_items.get).level == (
+        "trending"
+    )
+    assert fallback("u", 2, None, assigned, {}.get, lambda: trending).level == "trending"

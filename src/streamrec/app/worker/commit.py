@@ -23,7 +23,7 @@ from streamrec.serving.store import RecsStore, with_retry
 
 log = logging.getLogger(__name__)
 
-ID_RANGE = 10_000  # cluster ids each worker process may hand out
+ID_RANGE = 10_000  # cluster ids in range n: [n * ID_RANGE, (n + 1) * ID_RANGE)
 
 
 class Checkpointer:
@@ -46,7 +46,7 @@ class Checkpointer:
         self.stopping = stopping
         self.merges = 0  # syncs that folded in other workers' changes
         self._last = time.monotonic()
-        self._id_floor = 0
+        self._id_range: int | None = None  # the id range new clusters born here come from
         self._base_blob: bytes | None = None  # the shared model as of the last sync
         self._base_version = 0
 
@@ -55,8 +55,6 @@ class Checkpointer:
         blob = with_retry(
             lambda: self.store.load_checkpoint(self.group), "load checkpoint", self.stopping
         )
-        slot = with_retry(self.store.next_worker_slot, "worker slot")
-        self._id_floor = (slot - 1) * ID_RANGE
         if blob is not None:
             shared = SharedCheckpoint.from_bytes(blob)
             self.engine.load_shared(shared.state)
@@ -68,14 +66,41 @@ class Checkpointer:
         else:  # everything learned from here on is this worker's contribution
             self._base_blob = SharedCheckpoint(self.engine.shared_state(), 0).to_bytes()
             self._base_version = 0
-        self._claim_id_range()
         return blob is not None
 
-    def _claim_id_range(self) -> None:
-        """New clusters born here get ids no other worker process hands out."""
+    def claim_id_range(self) -> None:
+        """New clusters born here take ids from the range of the lowest partition owned.
+
+        Partition n belongs to one worker at a time, so no two workers hand out
+        the same id; the checkpoint keeps how far each range got
+        (``Engine.id_ranges``), so a restarted worker continues the sequence an
+        uninterrupted one would have, and ids after a crash equal ids without one.
+        """
         clusterer = self.engine.clusterer
-        if hasattr(clusterer, "next_id"):
-            clusterer.next_id = max(clusterer.next_id, self._id_floor)
+        if not hasattr(clusterer, "next_id") or not self.progress.owned:
+            return
+        self._record_ids()
+        number = min(self.progress.owned)
+        reached = self.engine.id_ranges.get(number)
+        clusterer.next_id = reached if reached is not None else self._first_free(number)
+        self._id_range = number
+
+    def _first_free(self, number: int) -> int:
+        """The first id of range ``number`` after every id already used in it (a checkpoint
+        written before ranges were recorded)."""
+        floor, end = number * ID_RANGE, (number + 1) * ID_RANGE
+        used = [int(i) for i in self.engine.clusterer.snapshot().ids if floor <= i < end]
+        current = int(self.engine.clusterer.next_id)  # type: ignore[attr-defined]
+        if floor <= current < end:
+            used.append(current - 1)
+        return max([floor - 1, *used]) + 1
+
+    def _record_ids(self) -> None:
+        """Note how far this worker's range got, for the checkpoint."""
+        clusterer = self.engine.clusterer
+        if self._id_range is not None and hasattr(clusterer, "next_id"):
+            ranges = self.engine.id_ranges
+            ranges[self._id_range] = max(ranges.get(self._id_range, 0), int(clusterer.next_id))
 
     def load_partition(self, number: int) -> None:
         """Take over a partition's users, dedup entries and offsets from its checkpoint."""
@@ -109,6 +134,7 @@ class Checkpointer:
 
     def write(self) -> None:
         """Merge the shared model under WATCH and write it with the partitions, atomically."""
+        self._record_ids()
         local = self.engine.shared_state()
         parts = {
             number: PartitionCheckpoint(
@@ -132,6 +158,6 @@ class Checkpointer:
         blob = self.store.write_checkpoint(self.group, build, parts)
         if written["merged"] is not local:
             self.engine.load_shared(written["merged"])
-            self._claim_id_range()
+            self.claim_id_range()
             self.merges += 1
         self._base_blob, self._base_version = blob, written["version"]

@@ -38,6 +38,7 @@ class RebalanceListener(ConsumerRebalanceListener):
         for number in sorted({tp.partition for tp in assigned} - self.progress.owned):
             self.checkpoints.load_partition(number)
             self.progress.owned.add(number)
+        self.checkpoints.claim_id_range()
         for tp in assigned:
             offset = self.progress.offsets.get(partition_key(tp.topic, tp.partition))
             if offset is not None:

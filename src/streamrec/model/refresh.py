@@ -1,0 +1,120 @@
+"""Which shared lists a batch rebuilds: clusters, parent groups, trending, summaries.
+
+Mixed into :class:`streamrec.model.engine.Engine`. Cluster lists are rebuilt on a
+schedule or when a centroid moved; a cluster with fewer than
+``group_min_cluster_users`` users gets none (its users fall back to their
+group's list). The tree of parent groups
+(:class:`streamrec.clustering.hierarchy.Hierarchy`) is rebuilt whenever the
+set of clusters changes (born, split, merged, died) and on the schedule (so a
+fixed k's tree follows its moving centroids), and each group's list, the
+weighted mean of its clusters' scores, with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamrec.clustering import Clusterer, Snapshot
+from streamrec.clustering.hierarchy import Hierarchy
+from streamrec.clustering.labels import ClusterLabeler
+from streamrec.model.config import EngineConfig
+from streamrec.model.items import ItemStats
+from streamrec.model.output import BatchOutput, cluster_sizes, cluster_summaries, rec_list
+from streamrec.model.profiles import UserProfiles
+from streamrec.model.scoring import top_items, unit_max
+from streamrec.model.strategies import Strategy
+from streamrec.serving.schema import ClusterSummary, RecList
+
+
+class Refreshing:
+    """Shared lists and the group tree of an engine (the engine owns the fields)."""
+
+    config: EngineConfig
+    clock: int
+    as_of: float
+    clusterer: Clusterer
+    profiles: UserProfiles
+    labeler: ClusterLabeler
+    strategies: dict[str, Strategy]
+    items: ItemStats
+    hierarchy: Hierarchy
+    _last_refresh: int
+    _refreshed_centroids: dict[int, np.ndarray]
+
+    # the engine's own methods (declared for the type checker; the engine overrides them)
+    def recommend(
+        self, strategy: str, user_id: str | None, cluster_id: int | None = None
+    ) -> RecList:
+        raise NotImplementedError
+
+    def item_matrix(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _regroup(self, snapshot: Snapshot, force: bool = False) -> list[int] | None:
+        """Rebuild the tree when the set of clusters changed (or ``force``); the groups that
+        went, or None when it was not rebuilt."""
+        if not force and self.hierarchy.same_clusters(snapshot.ids):
+            return None
+        before = set(self.hierarchy.group_ids())
+        self.hierarchy = Hierarchy.build(
+            snapshot.ids, snapshot.centroids, snapshot.weights, self.config.cluster_groups
+        )
+        return sorted(before - set(self.hierarchy.group_ids()))
+
+    def _refresh_clusters(
+        self, snapshot: Snapshot, out: BatchOutput, retired_groups: list[int] | None
+    ) -> None:
+        """Rebuild cluster lists on a schedule, or for clusters that are new or moved."""
+        due = self.clock - self._last_refresh >= self.config.cluster_refresh_events
+        if due and retired_groups is None:  # centroids and weights moved since the last tree
+            retired_groups = self._regroup(snapshot, force=True)
+        sizes = cluster_sizes(self.profiles)
+        for cluster_id, centroid in zip(snapshot.ids.tolist(), snapshot.centroids, strict=True):
+            before = self._refreshed_centroids.get(cluster_id)
+            if sizes.get(cluster_id, 0) < self.config.group_min_cluster_users:
+                if before is not None:  # too small now: its users get the group's list
+                    out.retired_clusters.append(cluster_id)
+                continue
+            moved = before is None or float(before @ centroid) < self.config.cluster_move_threshold
+            if due or moved:
+                out.cluster_recs[cluster_id] = self.recommend("cluster", None, cluster_id)
+                self._refreshed_centroids[cluster_id] = centroid.copy()
+        for cluster_id in out.retired_clusters:
+            self._refreshed_centroids.pop(cluster_id, None)
+        regrouped = retired_groups is not None
+        if regrouped:
+            out.retired_groups = retired_groups  # type: ignore[assignment]
+        if due or regrouped:
+            for group_id in self.hierarchy.group_ids():
+                out.group_recs[group_id] = self.group_list(group_id)
+        if due or out.trending is None:
+            out.trending = self.recommend("trending", None)
+        if due or out.lifecycle or regrouped:
+            out.clusters = self.cluster_summaries()
+        if due:
+            self._last_refresh = self.clock
+
+    def group_list(self, group_id: int, k: int | None = None) -> RecList:
+        """A parent group's list: its clusters' ``cluster`` scores weighted by cluster weight."""
+        tree = self.hierarchy
+        weights = dict(zip(tree.ids.tolist(), tree.weights.tolist(), strict=True))
+        members = tree.members(group_id)
+        cluster = self.strategies["cluster"]
+        scores = np.zeros(self.item_matrix().shape[0])
+        for cluster_id in members:
+            share = max(weights.get(cluster_id, 0.0), 1e-3)
+            scores = scores + share * unit_max(cluster.scores(self, None, cluster_id))  # type: ignore[arg-type]
+        k = k or self.config.recs_length
+        rows, values = top_items(scores, k, None, self.item_matrix(), self.config.diversity)
+        ids = self.items.ids
+        return rec_list("group", "group", None, group_id, ids, rows, values, self.as_of)
+
+    def cluster_summaries(self, top_words: int = 6) -> list[ClusterSummary]:
+        """Labels, sizes, weights and parent groups of the live clusters (no raw text)."""
+        return cluster_summaries(
+            self.clusterer.snapshot(),
+            self.labeler,
+            self.profiles,
+            top_words,
+            self.hierarchy.groups,
+        )
