@@ -84,10 +84,11 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         default=0, ge=0, description="CPU threads for the model; 0: torch's default (all cores)"
     )
-    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+    embed_backend: Literal["torch", "onnx", "onnx-int8", "use-multilingual"] = Field(
         default="torch",
         description="onnx / onnx-int8: ONNX Runtime on the CPU (int8 is "
-        "faster, cosine ~0.98-0.99 to torch); needs .[onnx]",
+        "faster, cosine ~0.98-0.99 to torch); needs .[onnx]. use-multilingual: "
+        "Google's USE multilingual v3 (512-d, 16 languages incl. Chinese; ignores model)",
     )
     onnx_dir: Path = Field(default=DEFAULT_ONNX_DIR, description="where exported models go")
     embed_cache: Path | None = Field(
