@@ -46,7 +46,7 @@ def run_demo(settings: Settings, path: Path | None = None, limit: int | None = N
     from tqdm import tqdm
 
     setup_logging("WARNING", json_lines=False)
-    path = path or amazon_path()
+    path = path or amazon_path(settings.data_dir)
     interactions = amazon_interactions(path, limit)
     events = interactions_to_events(interactions)
     print(f"data: {path} ({len(interactions)} reviews -> {len(events)} events)")

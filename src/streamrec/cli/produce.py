@@ -50,14 +50,17 @@ def _publish_dataset(
 ) -> None:
     from streamrec.evaluation.datasets import interactions_to_events, load_interactions
 
-    events = interactions_to_events(load_interactions(name, limit, path))
-    _publish(events, speedup, load_settings(env_file))
+    settings = load_settings(env_file)
+    events = interactions_to_events(load_interactions(name, limit, path, settings.data_dir))
+    _publish(events, speedup, settings)
 
 
 def produce_amazon(
     path: Annotated[
         Path | None,
-        typer.Option(help="reviews_*_5.json.gz (default: the shared copy, else data/amazon)"),
+        typer.Option(
+            help="reviews_*_5.json.gz (default: STREAMREC_DATA_DIR, else by the checkout)"
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N reviews.")] = None,
     speedup: Annotated[
@@ -71,7 +74,9 @@ def produce_amazon(
 
 
 def produce_movielens(
-    folder: Annotated[Path | None, typer.Option(help="ml-latest-small folder")] = None,
+    folder: Annotated[
+        Path | None, typer.Option(help="ml-latest-small folder (default: in STREAMREC_DATA_DIR)")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N ratings.")] = None,
     speedup: Annotated[float | None, typer.Option()] = None,
     env_file: EnvFile = None,

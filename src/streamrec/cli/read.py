@@ -95,7 +95,7 @@ def embed_cache(
     assert isinstance(embedder, CachedEmbedder)
     texts = [
         clean_text(i.text, settings.max_text_chars)
-        for i in load_interactions(dataset, limit)
+        for i in load_interactions(dataset, limit, data_dir=settings.data_dir)
         if i.text.strip()
     ]
     precompute(embedder, texts, progress=True)

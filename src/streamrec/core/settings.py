@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     recs_ttl_s: int = Field(default=7 * 24 * 3600, ge=0, description="0 disables expiry")
     recs_length: int = Field(default=50, ge=1, le=1000)
 
+    # Data sets of produce, replay, demo and embed-cache
+    data_dir: Path | None = Field(
+        default=None,
+        description="folder holding amazon-musical-instruments-5core/ and "
+        "movielens-latest-small/ (default: shared/datasets beside the checkout, then data/amazon)",
+    )
+
     # Embedding model
     model: str = Field(default=DEFAULT_MODEL, description="name or local path")
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -10,12 +10,12 @@ from pathlib import Path
 from streamrec.core.settings import DEFAULT_ONNX_DIR, Settings
 from streamrec.embedding.base import Embedder
 from streamrec.embedding.cache import CachedEmbedder
-from streamrec.embedding.use_backend import USE_MODEL_NAME
 from streamrec.embedding.torch_backend import (
     SentenceTransformerEmbedder,
     pick_device,
     resolve_model_path,
 )
+from streamrec.embedding.use_backend import USE_MODEL_NAME
 
 USE_BACKEND = "use-multilingual"
 BACKENDS = ("torch", "onnx", "onnx-int8", USE_BACKEND)
