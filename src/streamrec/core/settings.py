@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     redis_prefix: str = "streamrec"
     recs_ttl_s: int = Field(default=7 * 24 * 3600, ge=0, description="0 disables expiry")
     recs_length: int = Field(default=50, ge=1, le=1000)
+    recent_items: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="latest items per user kept in Redis; no fallback level serves them back",
+    )
 
     # Data sets of produce, replay, demo and embed-cache
     data_dir: Path | None = Field(

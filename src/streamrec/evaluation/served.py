@@ -49,6 +49,7 @@ class ServedModel:
         self.cluster_recs: dict[int, RecList] = {}
         self.assignments: dict[str, Assignment] = {}
         self.trending: RecList | None = None
+        self.recent_items: dict[str, list[str]] = {}  # as the worker writes them beside lists
         self.delivered = 0  # events handed to the engine
         self._pending: list[tuple[tuple, ReviewEvent | ClickEvent, np.ndarray | None, int]] = []
         self._offsets: dict[tuple[str, int], int] = defaultdict(int)
@@ -61,6 +62,7 @@ class ServedModel:
             self.assignments.get(user_id),
             self.cluster_recs.get,
             lambda: self.trending,
+            seen=frozenset(self.recent_items.get(user_id, ())),
         )
 
     def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
@@ -120,5 +122,6 @@ class ServedModel:
         for cluster_id in out.retired_clusters:
             self.cluster_recs.pop(cluster_id, None)
         self.assignments.update(out.assignments)
+        self.recent_items.update(out.recent_items)
         if out.trending is not None:
             self.trending = out.trending

@@ -10,6 +10,7 @@ key                                    value
 ``streamrec:v1:recs:cluster:{id}``     JSON :class:`RecList`, strategy ``cluster``
 ``streamrec:v1:recs:trending``         JSON :class:`RecList`, strategy ``trending``
 ``streamrec:v1:user:{user}:cluster``   JSON :class:`Assignment`
+``streamrec:v1:user:{user}:recent``    JSON list of the user's latest item ids (bounded)
 ``streamrec:v1:clusters``              JSON :class:`ClusterSummary` list
 ``streamrec:v1:model``                 JSON model summary (counts, clock)
 ``streamrec:v1:checkpoint:{group}``    binary shared model of a worker group
@@ -55,6 +56,10 @@ class RedisKeys:
 
     def user_cluster(self, user_id: str) -> str:
         return f"{self.base}:user:{user_id}:cluster"
+
+    def user_recent(self, user_id: str) -> str:
+        """The user's most recent items, which no fallback level may serve back."""
+        return f"{self.base}:user:{user_id}:recent"
 
     def clusters(self) -> str:
         return f"{self.base}:clusters"
@@ -151,3 +156,4 @@ class Publication:
     assignments: dict[str, Assignment] = field(default_factory=dict)
     retired_clusters: list[int] = field(default_factory=list)
     clusters: list[ClusterSummary] | None = None
+    recent_items: dict[str, list[str]] = field(default_factory=dict)  # user -> latest items

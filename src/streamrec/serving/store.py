@@ -78,6 +78,8 @@ class RecsStore:
             pipe.set(self.keys.user_recs(user_id), recs.model_dump_json(), ex=self.ttl)
         for cluster_id, recs in out.cluster_recs.items():
             pipe.set(self.keys.cluster_recs(cluster_id), recs.model_dump_json(), ex=self.ttl)
+        for user_id, items in out.recent_items.items():  # beside the user's list: one EXEC
+            pipe.set(self.keys.user_recent(user_id), json.dumps(items), ex=self.ttl)
         for user_id, assignment in out.assignments.items():
             pipe.set(self.keys.user_cluster(user_id), assignment.model_dump_json(), ex=self.ttl)
         if out.trending is not None:
@@ -147,11 +149,12 @@ class RecsStore:
         return _parse(Assignment, self.client.get(self.keys.user_cluster(user_id)))
 
     def delete_user(self, user_id: str) -> int:
-        """Remove the user's list and assignment now; return how many keys went."""
+        """Remove the user's list, assignment and recent items now; return how many keys went."""
         return int(
             self.client.delete(
                 self.keys.user_recs(user_id),  # type: ignore[arg-type]
                 self.keys.user_cluster(user_id),
+                self.keys.user_recent(user_id),
             )
         )
 
