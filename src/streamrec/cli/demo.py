@@ -53,7 +53,7 @@ def run_demo(settings: Settings, path: Path | None = None, limit: int | None = N
 
     reset_namespace(settings)
     _wait_topics_gone(settings)
-    ensure_topics(settings)
+    ensure_topics(settings, keep_history=True)  # history: years-old times
     started = time.monotonic()
     producer = make_producer(settings)
     try:

@@ -36,7 +36,7 @@ def _publish(events: list, speedup: float | None, settings: Settings) -> None:
     from streamrec.kafka.producer import publish
     from streamrec.kafka.topics import Topics, ensure_topics
 
-    ensure_topics(settings)
+    ensure_topics(settings, keep_history=True)  # files replay history
     producer = make_producer(settings)
     try:
         sent = publish(producer, events, Topics.from_settings(settings), speedup, progress=True)

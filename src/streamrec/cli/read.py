@@ -106,14 +106,28 @@ def delete_user(
     user_id: Annotated[str, typer.Argument(help="The user to erase.")],
     env_file: EnvFile = None,
 ) -> None:
-    """Erase a user: recs and assignment now; profile, history and dedup entries when the
-    worker next checkpoints. Anonymous aggregates (item and cluster counts) keep their
-    contribution until it decays."""
+    """Erase a user: recs, assignment and recent items now; profile, history and dedup
+    entries by the worker that owns the user's partition (a deletion request on the
+    deletions topic, keyed by user). Anonymous aggregates (item and cluster counts) keep
+    their contribution until it decays; Kafka keeps the user's raw events until the
+    topics' retention (STREAMREC_TOPIC_RETENTION_MS) drops them."""
+    from streamrec.kafka.clients import make_producer
+    from streamrec.kafka.producer import request_erasure
+    from streamrec.kafka.topics import Topics, ensure_topics
     from streamrec.serving.schema import RedisKeys
     from streamrec.serving.store import RecsStore, connect
 
     settings = load_settings(env_file)
     store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix))
     removed = store.delete_user(user_id)
-    store.request_deletion(user_id)
-    typer.echo(f"removed {removed} keys; the worker erases the profile at its next checkpoint")
+    topics = Topics.from_settings(settings)
+    ensure_topics(settings, [topics.deletions])
+    producer = make_producer(settings)
+    try:
+        partition = request_erasure(producer, topics, user_id)
+    finally:
+        producer.close()
+    typer.echo(
+        f"removed {removed} keys; erasure requested on {topics.deletions} partition "
+        f"{partition}: the worker that owns it erases the profile and checkpoints"
+    )

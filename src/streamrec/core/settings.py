@@ -43,11 +43,17 @@ class Settings(BaseSettings):
     topic_impressions: str = "streamrec.impressions"
     topic_dead_letter: str = "streamrec.dead-letter"
     topic_cluster_events: str = "streamrec.cluster-events"
+    topic_deletions: str = Field(
+        default="streamrec.deletions",
+        description="erasure requests keyed by user id, applied by the owner of the partition",
+    )
     topic_partitions: int = Field(default=4, ge=1)
     topic_retention_ms: int = Field(
-        default=-1,
+        default=7 * 24 * 3600 * 1000,
         ge=-1,
-        description="-1 keeps history for replays (record times are event times, often years old)",
+        description="how long Kafka keeps records, counted from the record time (the event "
+        "time); -1 forever. streamrec produce/demo/replay create their topics with -1: "
+        "a data set's times are years old",
     )
     worker_group: str = "streamrec-embed-worker"
     worker_instance_id: str | None = Field(

@@ -16,7 +16,6 @@ key                                    value
 ``streamrec:v1:checkpoint:{group}``    binary shared model of a worker group
 ``streamrec:v1:checkpoint:{group}:p{n}`` binary users, offsets, dedup of partition n
 ``streamrec:v1:metrics:{strategy}``    hash of rolling metrics per strategy
-``streamrec:v1:deletions``             list of user ids waiting to be erased
 =====================================  ==============================================
 
 Every list value is replaced with one ``SET`` (optionally with a TTL), so a
@@ -78,10 +77,6 @@ class RedisKeys:
     def worker_slots(self) -> str:
         """A counter that gives each worker process its own range of new cluster ids."""
         return f"{self.base}:worker-slots"
-
-    def deletions(self) -> str:
-        """A list of user ids whose traces the worker must erase (``streamrec delete-user``)."""
-        return f"{self.base}:deletions"
 
     def metrics(self, strategy: str) -> str:
         return f"{self.base}:metrics:{strategy}"

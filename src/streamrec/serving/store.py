@@ -1,4 +1,4 @@
-"""Redis adapter: lists, assignments, checkpoints and deletion requests under the keys of
+"""Redis adapter: lists, assignments, checkpoints and erasures under the keys of
 :mod:`streamrec.serving.schema` (the only schema it depends on)."""
 
 from __future__ import annotations
@@ -157,21 +157,6 @@ class RecsStore:
                 self.keys.user_recent(user_id),
             )
         )
-
-    def request_deletion(self, user_id: str) -> None:
-        """Queue the erasure of the user's profile, which the worker applies."""
-        self.client.rpush(self.keys.deletions(), user_id)
-
-    def pending_deletions(self) -> list[str]:
-        """User ids waiting to be erased, oldest first."""
-        return [
-            raw.decode()
-            for raw in self.client.lrange(self.keys.deletions(), 0, -1)  # type: ignore[union-attr]
-        ]
-
-    def trim_deletions(self, done: int) -> None:
-        """Drop the first ``done`` requests (once a checkpoint no longer holds them)."""
-        self.client.ltrim(self.keys.deletions(), done, -1)
 
 
 def _parse(model: type[T], raw: object) -> T | None:
