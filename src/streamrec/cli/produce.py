@@ -12,7 +12,7 @@ from streamrec.core.settings import Settings
 
 
 def topics_create(env_file: EnvFile = None) -> None:
-    """Create the five topics (idempotent)."""
+    """Create the six topics (idempotent)."""
     from streamrec.kafka.topics import Topics, ensure_topics
 
     settings = load_settings(env_file)
@@ -21,7 +21,7 @@ def topics_create(env_file: EnvFile = None) -> None:
 
 
 def topics_delete(env_file: EnvFile = None) -> None:
-    """Delete the five topics and everything in them."""
+    """Delete the six topics and everything in them."""
     from streamrec.kafka.topics import Topics, delete_topics
 
     settings = load_settings(env_file)
