@@ -32,3 +32,20 @@ def test_each_level_answers_when_the_one_above_has_nothing() -> None:
 
 def test_produced_at_is_left_to_the_store() -> None:
     assert recs("user", "a").produced_at == 0.0
+
+
+def test_no_level_serves_a_seen_item_and_an_emptied_level_falls_through() -> None:
+    cluster = {4: recs("cluster", "a", "c1", "c2")}
+    assigned = Assignment(cluster_id=4, similarity=0.9, as_of=1.0)
+    seen = {"a", "b"}
+
+    def answer(user: RecList | None, assignment: Assignment | None, top: RecList | None):
+        return fallback("u", 2, user, assignment, cluster.get, lambda: top, seen=seen)
+
+    trending = recs("trending", "b", "a", "t1")
+    assert answer(recs("user", "a", "u1"), assigned, trending).item_ids() == ["u1"]
+    assert answer(None, assigned, trending).item_ids() == ["c1", "c2"]  # cut after filtering
+    assert answer(None, None, trending).item_ids() == ["t1"]
+    emptied = answer(recs("user", "a", "b"), None, trending)
+    assert (emptied.level, emptied.item_ids()) == ("trending", ["t1"])
+    assert fallback("u", 2, None, None, cluster.get, lambda: trending).item_ids() == ["b", "a"]
