@@ -111,6 +111,8 @@ def delete_user(
     deletions topic, keyed by user). Anonymous aggregates (item and cluster counts) keep
     their contribution until it decays; Kafka keeps the user's raw events until the
     topics' retention (STREAMREC_TOPIC_RETENTION_MS) drops them."""
+    from kafka.errors import KafkaError
+
     from streamrec.kafka.clients import make_producer
     from streamrec.kafka.producer import request_erasure
     from streamrec.kafka.topics import Topics, ensure_topics
@@ -121,12 +123,20 @@ def delete_user(
     store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix))
     removed = store.delete_user(user_id)
     topics = Topics.from_settings(settings)
-    ensure_topics(settings, [topics.deletions])
-    producer = make_producer(settings)
     try:
-        partition = request_erasure(producer, topics, user_id)
-    finally:
-        producer.close()
+        ensure_topics(settings, [topics.deletions])
+        producer = make_producer(settings)
+        try:
+            partition = request_erasure(producer, topics, user_id)
+        finally:
+            producer.close()
+    except KafkaError as error:  # the keys are gone; the profile needs the request: say so
+        typer.echo(
+            f"removed {removed} keys, but the erasure request could not be published "
+            f"({type(error).__name__}: {error}); run the command again when Kafka is up",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     typer.echo(
         f"removed {removed} keys; erasure requested on {topics.deletions} partition "
         f"{partition}: the worker that owns it erases the profile and checkpoints"
