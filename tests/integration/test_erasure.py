@@ -15,6 +15,7 @@ from streamrec.cli import app
 from streamrec.cli.views import all_users, load_group_state
 from streamrec.core.events import ReviewEvent
 from streamrec.core.partitioning import partition_for
+from streamrec.core.settings import Settings
 from streamrec.evaluation.datasets import amazon_interactions, interactions_to_events
 from streamrec.kafka.topics import ensure_topics
 from streamrec.serving.schema import RedisKeys
@@ -43,6 +44,12 @@ def traces(settings, user_id: str) -> list[str]:  # type: ignore[no-untyped-def]
 def users_of_group(settings) -> list[str]:  # type: ignore[no-untyped-def]
     loaded = load_group_state(settings)
     return [] if loaded is None else list(all_users(loaded[1])["ids"])
+
+
+def checkpointed(settings) -> int:  # type: ignore[no-untyped-def]
+    """Records of all input topics that the partition checkpoints hold as processed."""
+    loaded = load_group_state(settings)
+    return 0 if loaded is None else sum(sum(p.offsets.values()) for p in loaded[1])
 
 
 def representatives_of(settings) -> set[str]:  # type: ignore[no-untyped-def]
@@ -78,13 +85,13 @@ def test_the_owner_erases_the_user_in_order_with_two_workers(settings) -> None: 
         assert result.exit_code == 0, result.output
         wait_until(
             lambda: (
-                sum(w.events_total for w in workers) >= len(events)
-                and owner.processor.erasure.erased == 1
-                and not owner.progress.dirty
+                checkpointed(settings) == len(events) + 1  # and the request
+                and not any(w.progress.dirty for w in workers)
             ),
             90,
-            "both workers processed everything and the owner checkpointed the erasure",
+            "both workers processed and checkpointed everything",
         )
+        assert owner.processor.erasure.erased == 1
         assert other.processor.erasure.erased == 0  # the request reached only the owner
         assert not owner.engine.knows_user(victim)
         users = users_of_group(settings)
@@ -105,7 +112,7 @@ def test_the_owner_erases_the_user_in_order_with_two_workers(settings) -> None: 
         produce(settings, [*later, comeback])
         wait_until(
             lambda: (
-                sum(w.events_total for w in workers) >= len(everything) + 1
+                checkpointed(settings) == len(everything) + 2
                 and not any(w.progress.dirty for w in workers)
             ),
             90,
@@ -119,3 +126,27 @@ def test_the_owner_erases_the_user_in_order_with_two_workers(settings) -> None: 
         for worker in workers:
             worker.stop()
         join_all(threads, timeout=60)
+
+
+def retention_ms(settings, topic: str) -> int:  # type: ignore[no-untyped-def]
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    from streamrec.kafka.clients import admin
+
+    client = admin(settings)
+    try:
+        configs = client.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        client.close()
+    return int(configs["topic"][topic]["retention.ms"]["value"])
+
+
+def test_topics_get_a_finite_retention_and_data_sets_keep_their_history(settings) -> None:  # type: ignore[no-untyped-def]
+    default = Settings.model_fields["topic_retention_ms"].default
+    assert default == 7 * 24 * 3600 * 1000
+    live = replace(settings, topic_retention_ms=default)
+    ensure_topics(live, [live.topic_reviews])
+    history = replace(settings, topic_retention_ms=default, topic_clicks=live.topic_clicks + "-h")
+    ensure_topics(history, [history.topic_clicks], keep_history=True)
+    assert retention_ms(live, live.topic_reviews) == default
+    assert retention_ms(history, history.topic_clicks) == -1
