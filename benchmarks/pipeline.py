@@ -45,6 +45,7 @@ def fresh_settings(
         topic_impressions=f"bench-{run}.imp",
         topic_dead_letter=f"bench-{run}.dlq",
         topic_cluster_events=f"bench-{run}.clusters",
+        topic_deletions=f"bench-{run}.deletions",
         topic_partitions=partitions,
         redis_prefix=f"bench-{run}",
         worker_group=f"bench-{run}",
@@ -92,7 +93,7 @@ def pipeline_throughput(
     embedder, events: list[ReviewEvent], batch: int, batch_wait_ms: int
 ) -> float:
     settings = fresh_settings(batch, batch_wait_ms=batch_wait_ms)
-    ensure_topics(settings)
+    ensure_topics(settings, keep_history=True)
     produce(settings, events)
     worker = EmbedWorker(settings, embedder=embedder)
     start = time.perf_counter()
@@ -106,7 +107,7 @@ def freshness(
     embedder, events: list[ReviewEvent], batch: int, batch_wait_ms: int, rate: float
 ) -> dict[str, float]:
     settings = fresh_settings(batch, batch_wait_ms=batch_wait_ms)
-    ensure_topics(settings)
+    ensure_topics(settings, keep_history=True)
     worker = EmbedWorker(settings, embedder=embedder)
     thread = threading.Thread(target=worker.run, kwargs={"idle_timeout_s": 10.0})
     thread.start()

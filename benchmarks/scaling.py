@@ -27,7 +27,7 @@ def env_of(settings, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped
 
 def run(workers: int, threads: int, count: int) -> float:
     settings = fresh_settings(batch_size=64, device="cpu", partitions=4)
-    ensure_topics(settings)
+    ensure_topics(settings, keep_history=True)
     produce(settings, review_events(count, live=False))
     procs = [
         subprocess.Popen(

@@ -79,7 +79,9 @@ def settings(infra: LocalInfra) -> Settings:
         topic_impressions=f"t-{run}.impressions",
         topic_dead_letter=f"t-{run}.dead-letter",
         topic_cluster_events=f"t-{run}.cluster-events",
+        topic_deletions=f"t-{run}.deletions",
         topic_partitions=2,
+        topic_retention_ms=-1,  # Amazon's record times are 2004-2014: keep them
         worker_group=f"g-{run}-worker",
         metrics_group=f"g-{run}-metrics",
         batch_size=16,

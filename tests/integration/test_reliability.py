@@ -114,11 +114,7 @@ def test_delete_user_leaves_no_trace_in_redis(settings, amazon_cache) -> None:
     produce(settings, events)
     worker = EmbedWorker(settings)
     run_worker(worker)
-    env = {
-        "STREAMREC_REDIS_URL": settings.redis_url,
-        "STREAMREC_REDIS_PREFIX": settings.redis_prefix,
-    }
-    result = CliRunner().invoke(app, ["delete-user", victim], env=env)
+    result = CliRunner().invoke(app, ["delete-user", victim], env=settings.to_env())
     assert result.exit_code == 0, result.output
     run_worker(EmbedWorker(settings))  # the next worker run applies the request
 

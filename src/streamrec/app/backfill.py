@@ -37,7 +37,7 @@ def load_source(
         }[data]
         if limit is not None:
             title += f" (first {limit:,} interactions in time order)"
-        return title, load_interactions(data, limit, path)
+        return title, load_interactions(data, limit, path, settings.data_dir)
     if data == "events":
         if events is None:
             raise SystemExit("--data events needs --events FILE.jsonl")

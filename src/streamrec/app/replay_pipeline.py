@@ -50,6 +50,7 @@ def isolated_settings(
             "topic_impressions": f"replay-{run}.impressions",
             "topic_dead_letter": f"replay-{run}.dead-letter",
             "topic_cluster_events": f"replay-{run}.cluster-events",
+            "topic_deletions": f"replay-{run}.deletions",
             "topic_partitions": partitions,
             "redis_prefix": f"replay-{run}",
             "worker_group": f"replay-{run}",
@@ -79,7 +80,7 @@ class PipelineServer:
         self.run = uuid.uuid4().hex[:8]
         self.settings = isolated_settings(settings, self.run, batch_reviews, partitions)
         self.topics = Topics.from_settings(self.settings)
-        ensure_topics(self.settings)
+        ensure_topics(self.settings, keep_history=True)
         self.worker = EmbedWorker(self.settings, embedder=embedder)
         self.thread = threading.Thread(target=self.worker.run, daemon=True)
         self.thread.start()

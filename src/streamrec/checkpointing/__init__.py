@@ -4,7 +4,8 @@ merge of several workers' shared model.
 The commit order of the worker, written down once (as Quix Streams does):
 
 1. side outputs (dead letters, cluster lifecycle events) are produced and flushed;
-2. the batch's Redis writes (recs, assignments) succeed;
+2. the batch's Redis writes (recs, assignments, recent items; the keys of users it
+   erased are deleted) succeed;
 3. the checkpoint is written to Redis in one MULTI/EXEC: the shared model
    (clusters, items, labels, the group tree, how far each cluster id range
    got; merged with other workers' under WATCH, see

@@ -60,4 +60,10 @@ __all__ = [
 
 
 def main() -> None:
-    app(prog_name="streamrec")
+    from streamrec.evaluation.datasets import DatasetMissing
+
+    try:
+        app(prog_name="streamrec")
+    except DatasetMissing as error:  # one line that says what to pass, no traceback
+        typer.echo(f"streamrec: {error}", err=True)
+        raise SystemExit(2) from None

@@ -46,14 +46,14 @@ def run_demo(settings: Settings, path: Path | None = None, limit: int | None = N
     from tqdm import tqdm
 
     setup_logging("WARNING", json_lines=False)
-    path = path or amazon_path()
+    path = path or amazon_path(settings.data_dir)
     interactions = amazon_interactions(path, limit)
     events = interactions_to_events(interactions)
     print(f"data: {path} ({len(interactions)} reviews -> {len(events)} events)")
 
     reset_namespace(settings)
     _wait_topics_gone(settings)
-    ensure_topics(settings)
+    ensure_topics(settings, keep_history=True)  # history: years-old times
     started = time.monotonic()
     producer = make_producer(settings)
     try:

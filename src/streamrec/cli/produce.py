@@ -12,7 +12,7 @@ from streamrec.core.settings import Settings
 
 
 def topics_create(env_file: EnvFile = None) -> None:
-    """Create the five topics (idempotent)."""
+    """Create the six topics (idempotent)."""
     from streamrec.kafka.topics import Topics, ensure_topics
 
     settings = load_settings(env_file)
@@ -21,7 +21,7 @@ def topics_create(env_file: EnvFile = None) -> None:
 
 
 def topics_delete(env_file: EnvFile = None) -> None:
-    """Delete the five topics and everything in them."""
+    """Delete the six topics and everything in them."""
     from streamrec.kafka.topics import Topics, delete_topics
 
     settings = load_settings(env_file)
@@ -36,7 +36,7 @@ def _publish(events: list, speedup: float | None, settings: Settings) -> None:
     from streamrec.kafka.producer import publish
     from streamrec.kafka.topics import Topics, ensure_topics
 
-    ensure_topics(settings)
+    ensure_topics(settings, keep_history=True)  # files replay history
     producer = make_producer(settings)
     try:
         sent = publish(producer, events, Topics.from_settings(settings), speedup, progress=True)
@@ -50,14 +50,17 @@ def _publish_dataset(
 ) -> None:
     from streamrec.evaluation.datasets import interactions_to_events, load_interactions
 
-    events = interactions_to_events(load_interactions(name, limit, path))
-    _publish(events, speedup, load_settings(env_file))
+    settings = load_settings(env_file)
+    events = interactions_to_events(load_interactions(name, limit, path, settings.data_dir))
+    _publish(events, speedup, settings)
 
 
 def produce_amazon(
     path: Annotated[
         Path | None,
-        typer.Option(help="reviews_*_5.json.gz (default: the shared copy, else data/amazon)"),
+        typer.Option(
+            help="reviews_*_5.json.gz (default: STREAMREC_DATA_DIR, else by the checkout)"
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N reviews.")] = None,
     speedup: Annotated[
@@ -71,7 +74,9 @@ def produce_amazon(
 
 
 def produce_movielens(
-    folder: Annotated[Path | None, typer.Option(help="ml-latest-small folder")] = None,
+    folder: Annotated[
+        Path | None, typer.Option(help="ml-latest-small folder (default: in STREAMREC_DATA_DIR)")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N ratings.")] = None,
     speedup: Annotated[float | None, typer.Option()] = None,
     env_file: EnvFile = None,

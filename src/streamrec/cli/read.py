@@ -119,7 +119,7 @@ def embed_cache(
     assert isinstance(embedder, CachedEmbedder)
     texts = [
         clean_text(i.text, settings.max_text_chars)
-        for i in load_interactions(dataset, limit)
+        for i in load_interactions(dataset, limit, data_dir=settings.data_dir)
         if i.text.strip()
     ]
     precompute(embedder, texts, progress=True)
@@ -130,14 +130,38 @@ def delete_user(
     user_id: Annotated[str, typer.Argument(help="The user to erase.")],
     env_file: EnvFile = None,
 ) -> None:
-    """Erase a user: recs and assignment now; profile, history and dedup entries when the
-    worker next checkpoints. Anonymous aggregates (item and cluster counts) keep their
-    contribution until it decays."""
+    """Erase a user: recs, assignment and recent items now; profile, history and dedup
+    entries by the worker that owns the user's partition (a deletion request on the
+    deletions topic, keyed by user). Anonymous aggregates (item and cluster counts) keep
+    their contribution until it decays; Kafka keeps the user's raw events until the
+    topics' retention (STREAMREC_TOPIC_RETENTION_MS) drops them."""
+    from kafka.errors import KafkaError
+
+    from streamrec.kafka.clients import make_producer
+    from streamrec.kafka.producer import request_erasure
+    from streamrec.kafka.topics import Topics, ensure_topics
     from streamrec.serving.schema import RedisKeys
     from streamrec.serving.store import RecsStore, connect
 
     settings = load_settings(env_file)
     store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix))
     removed = store.delete_user(user_id)
-    store.request_deletion(user_id)
-    typer.echo(f"removed {removed} keys; the worker erases the profile at its next checkpoint")
+    topics = Topics.from_settings(settings)
+    try:
+        ensure_topics(settings, [topics.deletions])
+        producer = make_producer(settings)
+        try:
+            partition = request_erasure(producer, topics, user_id)
+        finally:
+            producer.close()
+    except KafkaError as error:  # the keys are gone; the profile needs the request: say so
+        typer.echo(
+            f"removed {removed} keys, but the erasure request could not be published "
+            f"({type(error).__name__}: {error}); run the command again when Kafka is up",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"removed {removed} keys; erasure requested on {topics.deletions} partition "
+        f"{partition}: the worker that owns it erases the profile and checkpoints"
+    )

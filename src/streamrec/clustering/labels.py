@@ -46,6 +46,22 @@ _CJK_STOP = frozenset("的了是我在有这个很也就都不和就")
 _REPRESENTATIVE_KEYS = ("rep_ids", "rep_items", "rep_users", "rep_vectors")
 
 
+def _kept_representatives(source: dict, base: dict | None, theirs: dict | None) -> dict:
+    """``source``'s representatives without those another worker removed since ``base``
+    (an erased user's reviews must not come back from this worker's older copy)."""
+    before = set(base["rep_ids"]) if base is not None else set()
+    now = set(theirs["rep_ids"]) if theirs is not None else set()
+    keep = [n for n, rid in enumerate(source["rep_ids"]) if not (rid in before and rid not in now)]
+    if len(keep) == len(source["rep_ids"]):
+        return {key: source[key] for key in _REPRESENTATIVE_KEYS}
+    return {
+        "rep_ids": [source["rep_ids"][n] for n in keep],
+        "rep_items": [source["rep_items"][n] for n in keep],
+        "rep_users": [source["rep_users"][n] for n in keep],
+        "rep_vectors": np.asarray(source["rep_vectors"])[keep],
+    }
+
+
 def tokens(text: str) -> list[str]:
     """Word tokens for labels; CJK runs become overlapping character bigrams."""
     out: list[str] = []
@@ -203,7 +219,7 @@ class ClusterLabeler:
                 "terms": list(kept),
                 "counts": np.array(list(kept.values())),
                 "reviews": max(0, reviews),
-                **{key: source[key] for key in _REPRESENTATIVE_KEYS},
+                **_kept_representatives(source, base.get(cluster_id), theirs.get(cluster_id)),
             }
         return out
 

@@ -170,3 +170,22 @@ def parse_event(
 
 
 AnyEvent = ReviewEvent | ClickEvent | ImpressionEvent
+
+
+class DeletionEvent(_Event):
+    """``streamrec delete-user``: erase a user (on the deletions topic, keyed by user id,
+    so the worker owning the user's partition applies it after their earlier events)."""
+
+    type: Literal["deletion"] = "deletion"
+    user_id: Id
+    ts: Timestamp  # when it was requested
+
+
+def parse_deletion(payload: bytes | str) -> DeletionEvent:
+    """Parse a deletion request, or raise :class:`InvalidEvent`."""
+    try:
+        return DeletionEvent.model_validate_json(payload)
+    except ValidationError as error:
+        raise InvalidEvent(_summarise(error)) from None
+    except (ValueError, TypeError) as error:
+        raise InvalidEvent(f"not a JSON deletion request: {error}") from None

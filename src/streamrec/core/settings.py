@@ -46,11 +46,17 @@ class Settings(BaseSettings):
     topic_impressions: str = "streamrec.impressions"
     topic_dead_letter: str = "streamrec.dead-letter"
     topic_cluster_events: str = "streamrec.cluster-events"
+    topic_deletions: str = Field(
+        default="streamrec.deletions",
+        description="erasure requests keyed by user id, applied by the owner of the partition",
+    )
     topic_partitions: int = Field(default=4, ge=1)
     topic_retention_ms: int = Field(
-        default=-1,
+        default=7 * 24 * 3600 * 1000,
         ge=-1,
-        description="-1 keeps history for replays (record times are event times, often years old)",
+        description="how long Kafka keeps records, counted from the record time (the event "
+        "time); -1 forever. streamrec produce/demo/replay create their topics with -1: "
+        "a data set's times are years old",
     )
     worker_group: str = "streamrec-embed-worker"
     worker_instance_id: str | None = Field(
@@ -69,6 +75,19 @@ class Settings(BaseSettings):
     redis_prefix: str = "streamrec"
     recs_ttl_s: int = Field(default=7 * 24 * 3600, ge=0, description="0 disables expiry")
     recs_length: int = Field(default=50, ge=1, le=1000)
+    recent_items: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="latest items per user kept in Redis; no fallback level serves them back",
+    )
+
+    # Data sets of produce, replay, demo and embed-cache
+    data_dir: Path | None = Field(
+        default=None,
+        description="folder holding amazon-musical-instruments-5core/ and "
+        "movielens-latest-small/ (default: shared/datasets beside the checkout, then data/amazon)",
+    )
 
     # Embedding model
     model: str = Field(default=DEFAULT_MODEL, description="name or local path")
@@ -87,10 +106,11 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         default=0, ge=0, description="CPU threads for the model; 0: torch's default (all cores)"
     )
-    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+    embed_backend: Literal["torch", "onnx", "onnx-int8", "use-multilingual"] = Field(
         default="torch",
         description="onnx / onnx-int8: ONNX Runtime on the CPU (int8 is "
-        "faster, cosine ~0.98-0.99 to torch); needs .[onnx]",
+        "faster, cosine ~0.98-0.99 to torch); needs .[onnx]. use-multilingual: "
+        "Google's USE multilingual v3 (512-d, 16 languages incl. Chinese; ignores model)",
     )
     onnx_dir: Path = Field(default=DEFAULT_ONNX_DIR, description="where exported models go")
     embed_cache: Path | None = Field(

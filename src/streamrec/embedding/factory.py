@@ -15,6 +15,10 @@ from streamrec.embedding.torch_backend import (
     pick_device,
     resolve_model_path,
 )
+from streamrec.embedding.use_backend import USE_MODEL_NAME
+
+USE_BACKEND = "use-multilingual"
+BACKENDS = ("torch", "onnx", "onnx-int8", USE_BACKEND)
 
 
 def make_embedder(
@@ -28,7 +32,8 @@ def make_embedder(
     onnx_dir: Path | None = None,
 ) -> Embedder:
     """A transformer (a sentence-transformers name or local path), run by torch or
-    (``backend`` ``onnx`` / ``onnx-int8``) by ONNX Runtime on the CPU.
+    (``backend`` ``onnx`` / ``onnx-int8``) by ONNX Runtime on the CPU; or, with
+    ``backend`` ``use-multilingual``, the multilingual USE v3 (``model`` unused).
 
     With ``cache`` the model sits behind a :class:`CachedEmbedder` and loads
     only when a text is missing from the cache.
@@ -36,12 +41,18 @@ def make_embedder(
     if Path(model).expanduser().exists():
         model = str(Path(model).expanduser())
 
-    if backend not in ("torch", "onnx", "onnx-int8"):
-        raise ValueError(f"unknown embedding backend {backend!r}: torch, onnx or onnx-int8")
-    if backend != "torch" and pick_device(device) == "cuda":
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown embedding backend {backend!r}: {', '.join(BACKENDS)}")
+    if backend == USE_BACKEND:
+        model = USE_MODEL_NAME  # its own weights: the model setting names MiniLM
+    if backend.startswith("onnx") and pick_device(device) == "cuda":
         raise ValueError("the onnx backends run on the CPU; use backend torch on cuda")
 
     def load() -> Embedder:
+        if backend == USE_BACKEND:
+            from streamrec.embedding.use_backend import UniversalSentenceEncoder
+
+            return UniversalSentenceEncoder(threads)
         if backend != "torch":
             from streamrec.embedding.onnx_backend import OnnxEmbedder
 
@@ -66,7 +77,7 @@ def make_embedder(
         return load()
     # vectors of another backend or token cap must not be served from this cache
     name = model if not max_seq_tokens else f"{model}@{max_seq_tokens}"
-    name = name if backend == "torch" else f"{name}+{backend}"
+    name = name if backend in ("torch", USE_BACKEND) else f"{name}+{backend}"
     return CachedEmbedder(load, name, cache)
 
 

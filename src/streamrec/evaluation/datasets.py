@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,19 +27,55 @@ from streamrec.core.events import (
     parse_event,
 )
 
-AMAZON_DEFAULT = Path(
-    "../shared/datasets/amazon-musical-instruments-5core/reviews_Musical_Instruments_5.json.gz"
-)
-AMAZON_VENDORED = Path("data/amazon/reviews_Musical_Instruments_5.json.gz")
-MOVIELENS_DEFAULT = Path("../shared/datasets/movielens-latest-small")
+AMAZON_FILE = "amazon-musical-instruments-5core/reviews_Musical_Instruments_5.json.gz"
+MOVIELENS_FOLDER = "movielens-latest-small"
+# src/streamrec/evaluation/datasets.py -> the checkout, so no default depends on the cwd
+CHECKOUT = Path(__file__).resolve().parents[3]
+AMAZON_VENDORED = CHECKOUT / "data/amazon/reviews_Musical_Instruments_5.json.gz"
+DATA_DIR_ENV = "STREAMREC_DATA_DIR"
 
 
-def amazon_path() -> Path:
-    """The shared copy when present, else the copy vendored under data/."""
-    for candidate in (AMAZON_DEFAULT, AMAZON_VENDORED):
+class DatasetMissing(FileNotFoundError):
+    """A data set is not where it was looked for; the message says what to pass."""
+
+
+def data_dirs(data_dir: Path | None = None) -> list[Path]:
+    """Folders searched for data sets: ``data_dir`` (else ``STREAMREC_DATA_DIR``), then
+    ``shared/datasets`` beside the checkout."""
+    chosen = data_dir or (Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else None)
+    dirs = [chosen.expanduser().resolve()] if chosen else []
+    return [*dirs, CHECKOUT.parent / "shared/datasets"]
+
+
+def amazon_path(data_dir: Path | None = None) -> Path:
+    """The Amazon file in the data folders, else the copy vendored in the checkout."""
+    candidates = [d / AMAZON_FILE for d in data_dirs(data_dir)] + [AMAZON_VENDORED]
+    for candidate in candidates:
         if candidate.exists():
             return candidate
-    return AMAZON_VENDORED
+    raise DatasetMissing(
+        f"Amazon reviews not found (looked for {candidates[0]}); pass --path "
+        f"reviews_Musical_Instruments_5.json.gz or set {DATA_DIR_ENV} to the folder holding "
+        f"{AMAZON_FILE.split('/')[0]}/"
+    )
+
+
+def movielens_folder(data_dir: Path | None = None) -> Path:
+    """The ml-latest-small folder in the data folders."""
+    candidates = [d / MOVIELENS_FOLDER for d in data_dirs(data_dir)]
+    for candidate in candidates:
+        if (candidate / "ratings.csv").exists():
+            return candidate
+    raise DatasetMissing(
+        f"MovieLens not found (looked for {candidates[0]}); pass --folder with the "
+        f"ml-latest-small files or set {DATA_DIR_ENV} to the folder holding {MOVIELENS_FOLDER}/"
+    )
+
+
+def _require(path: Path, what: str, option: str) -> Path:
+    if not path.exists():
+        raise DatasetMissing(f"{what} not found: {path}; pass {option} with an existing one")
+    return path
 
 
 @dataclass(frozen=True)
@@ -79,7 +116,7 @@ def _open_text(path: Path):  # type: ignore[no-untyped-def]
 
 def amazon_interactions(path: Path | None = None, limit: int | None = None) -> list[Interaction]:
     """Amazon 5-core reviews in event-time order (file order within a day)."""
-    path = path or amazon_path()
+    path = _require(path, "Amazon reviews file", "--path") if path else amazon_path()
     out: list[Interaction] = []
     with _open_text(path) as lines:
         for number, line in enumerate(lines):
@@ -105,7 +142,9 @@ def movielens_interactions(
     folder: Path | None = None, limit: int | None = None
 ) -> list[Interaction]:
     """MovieLens ratings as interactions; text = title, genres and the user's tags."""
-    folder = folder or MOVIELENS_DEFAULT
+    folder = _require(folder, "MovieLens folder", "--folder") if folder else movielens_folder()
+    for name in ("movies.csv", "tags.csv", "ratings.csv"):
+        _require(folder / name, "MovieLens file", "--folder")
     titles: dict[str, str] = {}
     with open(folder / "movies.csv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -137,13 +176,13 @@ def movielens_interactions(
 
 
 def load_interactions(
-    dataset: str, limit: int | None = None, path: Path | None = None
+    dataset: str, limit: int | None = None, path: Path | None = None, data_dir: Path | None = None
 ) -> list[Interaction]:
-    """``amazon`` or ``movielens`` by name."""
+    """``amazon`` or ``movielens`` by name, from ``path`` or else the data folders."""
     if dataset == "amazon":
-        return amazon_interactions(path, limit)
+        return amazon_interactions(path or amazon_path(data_dir), limit)
     if dataset == "movielens":
-        return movielens_interactions(path, limit)
+        return movielens_interactions(path or movielens_folder(data_dir), limit)
     raise ValueError(f"unknown data set {dataset!r} (amazon or movielens)")
 
 

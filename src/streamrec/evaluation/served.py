@@ -50,6 +50,7 @@ class ServedModel:
         self.group_recs: dict[int, RecList] = {}
         self.assignments: dict[str, Assignment] = {}
         self.trending: RecList | None = None
+        self.recent_items: dict[str, list[str]] = {}  # as the worker writes them beside lists
         self.delivered = 0  # events handed to the engine
         self._pending: list[tuple[tuple, ReviewEvent | ClickEvent, np.ndarray | None, int]] = []
         self._offsets: dict[tuple[str, int], int] = defaultdict(int)
@@ -62,9 +63,8 @@ class ServedModel:
             self.assignments.get(user_id),
             self.cluster_recs.get,
             lambda: self.trending,
-            lambda cluster_id: self.group_recs.get(
-                self.engine.hierarchy.groups.get(cluster_id, -1)
-            ),
+            self._group_list,
+            seen=frozenset(self.recent_items.get(user_id, ())),
         )
 
     def _group_list(self, cluster_id: int) -> RecList | None:
@@ -130,5 +130,6 @@ class ServedModel:
         for group_id in out.retired_groups:
             self.group_recs.pop(group_id, None)
         self.assignments.update(out.assignments)
+        self.recent_items.update(out.recent_items)
         if out.trending is not None:
             self.trending = out.trending

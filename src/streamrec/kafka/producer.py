@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from kafka import KafkaProducer
 
-from streamrec.core.events import ClickEvent, ImpressionEvent, ReviewEvent
+from streamrec.core.events import ClickEvent, DeletionEvent, ImpressionEvent, ReviewEvent
 from streamrec.kafka.topics import Topics
 
 
@@ -61,3 +61,17 @@ def publish(
             f"{len(failed)} of {len(futures)} events were not acknowledged: {failed[0].exception}"
         )
     return len(futures)
+
+
+def request_erasure(producer: KafkaProducer, topics: Topics, user_id: str) -> int:
+    """Publish a deletion request keyed by the user (the owner of the user's partition
+    applies it in order); return the partition it went to."""
+    event = DeletionEvent(user_id=user_id, ts=time.time())
+    future = producer.send(
+        topics.deletions,
+        key=user_id.encode(),
+        value=event.to_json(),
+        timestamp_ms=int(event.ts * 1000),
+    )
+    producer.flush(timeout=30)
+    return int(future.get(timeout=30).partition)

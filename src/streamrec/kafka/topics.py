@@ -21,6 +21,7 @@ class Topics:
     impressions: str
     dead_letter: str
     cluster_events: str
+    deletions: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Topics:
@@ -30,16 +31,37 @@ class Topics:
             settings.topic_impressions,
             settings.topic_dead_letter,
             settings.topic_cluster_events,
+            settings.topic_deletions,
         )
 
     def all(self) -> list[str]:
-        return [self.reviews, self.clicks, self.impressions, self.dead_letter, self.cluster_events]
+        return [
+            self.reviews,
+            self.clicks,
+            self.impressions,
+            self.dead_letter,
+            self.cluster_events,
+            self.deletions,
+        ]
+
+    def inputs(self) -> list[str]:
+        """What the worker consumes; range assignment gives partition n of each to one worker."""
+        return [self.reviews, self.clicks, self.deletions]
 
 
 def ensure_topics(
-    settings: Settings, names: Iterable[str] | None = None, partitions: int | None = None
+    settings: Settings,
+    names: Iterable[str] | None = None,
+    partitions: int | None = None,
+    keep_history: bool = False,
 ) -> None:
-    """Create the topics that do not exist yet (idempotent)."""
+    """Create the topics that do not exist yet (idempotent).
+
+    ``keep_history`` creates them without time retention: Kafka counts retention
+    from the record time, which for a data set replayed as history (Amazon,
+    MovieLens) is years old, so any finite retention would drop it at once.
+    """
+    retention = -1 if keep_history else settings.topic_retention_ms
     names = list(names or Topics.from_settings(settings).all())
     client = admin(settings)
     try:
@@ -51,7 +73,7 @@ def ensure_topics(
                 replication_factor=1,
                 topic_configs={
                     "max.message.bytes": str(MAX_MESSAGE_BYTES),
-                    "retention.ms": str(settings.topic_retention_ms),
+                    "retention.ms": str(retention),
                     "message.timestamp.type": "CreateTime",
                 },
             )

@@ -28,6 +28,7 @@ class EngineConfig:
     cluster_refresh_events: int = 200
     cluster_move_threshold: float = 0.995
     recs_length: int = 50
+    recent_items: int = 200
     diversity: float = 0.0
     ranker_learning_rate: float = 0.05
     ranker_negatives: int = 10

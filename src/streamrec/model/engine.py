@@ -187,7 +187,14 @@ class Engine(Refreshing, EngineState):
             self._refresh_clusters(snapshot, out, retired_groups)
             for user_id in touched:
                 out.user_recs[user_id] = self.recommend("user", user_id)
+                out.recent_items[user_id] = self.recent_items(user_id)
         return out
+
+    def recent_items(self, user_id: str) -> list[str]:
+        """The user's latest distinct items (at most ``recent_items``), oldest first."""
+        rows = self.profiles.seen_items(user_id)[-self.config.recent_items :]
+        ids = self.items.ids
+        return [item for item in (ids[r] for r in rows.tolist()) if item is not None]
 
     def _learn_clusters(
         self, reviews: list[ReviewEvent], vectors: np.ndarray, out: BatchOutput

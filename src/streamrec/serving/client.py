@@ -1,9 +1,11 @@
 """The read client for downstream services: always a list, and which level answered.
 
 Fallback chain: the user's own list, else the list of the user's cluster,
-else the list of the cluster's parent group, else global trending. Each step
-is one Redis ``GET`` of a value that is replaced atomically (the group step
-reads the cluster summaries first), so a reader never sees a half-written list.
+else the list of the cluster's parent group, else global trending, each
+without the user's recent items (written by the worker beside the user's list).
+Each step is one Redis ``GET`` of a value that is replaced atomically (the group
+step reads the cluster summaries first), so a reader never sees a half-written
+list.
 
     >>> client = RecsClient.from_url("redis://127.0.0.1:16379/0")  # doctest: +SKIP
     >>> answer = client.recommend("A2IBPI20UZIR0U", k=10)            # doctest: +SKIP
@@ -44,10 +46,16 @@ class RecsClient:
         return _assignment(self.redis.get(self.keys.user_cluster(user_id)))  # type: ignore[arg-type]
 
     def recommend(self, user_id: str, k: int | None = None) -> Answer:
-        """The best list available for ``user_id``: user, cluster, group, then trending."""
-        # one round trip for the two keys every answer needs
-        user_raw, assignment_raw = self.redis.mget(  # type: ignore[misc]
-            [self.keys.user_recs(user_id), self.keys.user_cluster(user_id)]
+        """The best list available for ``user_id``: user, cluster, group, then
+        trending,
+        never with an item among the user's recent ones."""
+        # one round trip for the three keys every answer needs
+        user_raw, assignment_raw, recent_raw = self.redis.mget(  # type: ignore[misc]
+            [
+                self.keys.user_recs(user_id),
+                self.keys.user_cluster(user_id),
+                self.keys.user_recent(user_id),
+            ]
         )
         return fallback(
             user_id,
@@ -57,6 +65,7 @@ class RecsClient:
             lambda cluster_id: self._get(self.keys.cluster_recs(cluster_id)),
             lambda: self._get(self.keys.trending()),
             self._group_list,
+            seen=self.recent_items(user_id, recent_raw),
         )
 
     def _group_list(self, cluster_id: int) -> RecList | None:
@@ -65,6 +74,12 @@ class RecsClient:
         summaries = [] if raw is None else json.loads(raw)  # type: ignore[arg-type]
         group = next((s.get("group") for s in summaries if s["cluster_id"] == cluster_id), None)
         return None if group is None else self._get(self.keys.group_recs(group))
+
+    def recent_items(self, user_id: str, raw: bytes | None = None) -> frozenset[str]:
+        """The user's recent items (read now unless ``raw`` is given)."""
+        if raw is None:
+            raw = self.redis.get(self.keys.user_recent(user_id))  # type: ignore[assignment]
+        return frozenset(json.loads(raw)) if raw else frozenset()
 
 
 def _rec_list(raw: bytes | None) -> RecList | None:

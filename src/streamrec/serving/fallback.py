@@ -6,7 +6,8 @@ A cluster with too few users has no list of its own
 the interest group it belongs to.
 
 Pure (no Redis): the client feeds it what it read, in-process replays what
-the engine produced.
+the engine produced. Items in ``seen`` (the user's recent items) are dropped
+at every level; a level left empty by that falls through to the next.
 
 >>> from streamrec.serving.schema import RecList, ScoredItem
 >>> trending = RecList(strategy="trending", level="trending", as_of=0.0,
@@ -14,11 +15,13 @@ the engine produced.
 >>> answer = fallback("u1", 2, None, None, lambda cluster_id: None, lambda: trending)
 >>> answer.level, answer.item_ids()
 ('trending', ['a', 'b'])
+>>> fallback("u1", 2, None, None, lambda c: None, lambda: trending, seen={"a"}).item_ids()
+['b', 'c']
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from streamrec.serving.schema import Assignment, RecList
@@ -44,12 +47,14 @@ def fallback(
     cluster_recs: Callable[[int], RecList | None],
     trending: Callable[[], RecList | None],
     group_recs: Callable[[int], RecList | None] = lambda cluster_id: None,
+    seen: Collection[str] = (),
 ) -> Answer:
     """The fallback chain, shared by the Redis client and in-process replays.
 
     ``group_recs`` maps a cluster id to the list of its parent group.
     """
     cluster_id = assignment.cluster_id if assignment else None
+    user_recs = _unseen(user_recs, seen)
     if user_recs is not None and user_recs.items:
         return Answer(
             "user",
@@ -57,16 +62,23 @@ def fallback(
             cluster_id if cluster_id is not None else user_recs.cluster_id,
         )
     if cluster_id is not None:
-        recs = cluster_recs(cluster_id)
+        recs = _unseen(cluster_recs(cluster_id), seen)
         if recs is not None and recs.items:
             return Answer("cluster", _cut(recs, k), cluster_id)
-        recs = group_recs(cluster_id)
+        recs = _unseen(group_recs(cluster_id), seen)
         if recs is not None and recs.items:
             return Answer("group", _cut(recs, k), cluster_id)
-    recs = trending()
+    recs = _unseen(trending(), seen)
     if recs is not None:
         return Answer("trending", _cut(recs, k), cluster_id)
     return Answer("none", None, cluster_id)
+
+
+def _unseen(recs: RecList | None, seen: Collection[str]) -> RecList | None:
+    """The list without the user's own items (unchanged when none is in it)."""
+    if recs is None or not seen or not any(e.item_id in seen for e in recs.items):
+        return recs
+    return recs.model_copy(update={"items": [e for e in recs.items if e.item_id not in seen]})
 
 
 def _cut(recs: RecList, k: int | None) -> RecList:

@@ -11,13 +11,13 @@ key                                    value
 ``streamrec:v1:recs:group:{id}``       JSON :class:`RecList`, strategy ``group``
 ``streamrec:v1:recs:trending``         JSON :class:`RecList`, strategy ``trending``
 ``streamrec:v1:user:{user}:cluster``   JSON :class:`Assignment`
+``streamrec:v1:user:{user}:recent``    JSON list of the user's latest item ids (bounded)
 ``streamrec:v1:clusters``              JSON :class:`ClusterSummary` list
 ``streamrec:v1:model``                 JSON model summary (counts, clock)
 ``streamrec:v1:checkpoint:{group}``    binary shared model of a worker group
 ``streamrec:v1:checkpoint:{group}:p{n}`` binary users, offsets, dedup of partition n
 ``streamrec:v1:metrics:{strategy}``    hash of rolling metrics per strategy
 ``streamrec:v1:experiments``           JSON per-arm CTR, NDCG@10, intervals, tests
-``streamrec:v1:deletions``             list of user ids waiting to be erased
 =====================================  ==============================================
 
 Every list value is replaced with one ``SET`` (optionally with a TTL), so a
@@ -62,6 +62,10 @@ class RedisKeys:
     def user_cluster(self, user_id: str) -> str:
         return f"{self.base}:user:{user_id}:cluster"
 
+    def user_recent(self, user_id: str) -> str:
+        """The user's most recent items, which no fallback level may serve back."""
+        return f"{self.base}:user:{user_id}:recent"
+
     def clusters(self) -> str:
         return f"{self.base}:clusters"
 
@@ -75,10 +79,6 @@ class RedisKeys:
     def partition_checkpoint(self, group: str, partition: int) -> str:
         """Users, offsets and dedup window of one partition number (binary)."""
         return f"{self.base}:checkpoint:{group}:p{partition}"
-
-    def deletions(self) -> str:
-        """A list of user ids whose traces the worker must erase (``streamrec delete-user``)."""
-        return f"{self.base}:deletions"
 
     def metrics(self, strategy: str) -> str:
         return f"{self.base}:metrics:{strategy}"
@@ -165,3 +165,4 @@ class Publication:
     clusters: list[ClusterSummary] | None = None
     group_recs: dict[int, RecList] = field(default_factory=dict)
     retired_groups: list[int] = field(default_factory=list)
+    recent_items: dict[str, list[str]] = field(default_factory=dict)  # user -> latest items

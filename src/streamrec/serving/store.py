@@ -1,4 +1,4 @@
-"""Redis adapter: lists, assignments, checkpoints and deletion requests under the keys of
+"""Redis adapter: lists, assignments, checkpoints and erasures under the keys of
 :mod:`streamrec.serving.schema` (the only schema it depends on)."""
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ class RecsStore:
             pipe.set(self.keys.cluster_recs(cluster_id), recs.model_dump_json(), ex=self.ttl)
         for group_id, recs in out.group_recs.items():
             pipe.set(self.keys.group_recs(group_id), recs.model_dump_json(), ex=self.ttl)
+        for user_id, items in out.recent_items.items():  # beside the user's list: one EXEC
+            pipe.set(self.keys.user_recent(user_id), json.dumps(items), ex=self.ttl)
         for user_id, assignment in out.assignments.items():
             pipe.set(self.keys.user_cluster(user_id), assignment.model_dump_json(), ex=self.ttl)
         if out.trending is not None:
@@ -151,28 +153,14 @@ class RecsStore:
         return _parse(Assignment, self.client.get(self.keys.user_cluster(user_id)))
 
     def delete_user(self, user_id: str) -> int:
-        """Remove the user's list and assignment now; return how many keys went."""
+        """Remove the user's list, assignment and recent items now; return how many keys went."""
         return int(
             self.client.delete(
                 self.keys.user_recs(user_id),  # type: ignore[arg-type]
                 self.keys.user_cluster(user_id),
+                self.keys.user_recent(user_id),
             )
         )
-
-    def request_deletion(self, user_id: str) -> None:
-        """Queue the erasure of the user's profile, which the worker applies."""
-        self.client.rpush(self.keys.deletions(), user_id)
-
-    def pending_deletions(self) -> list[str]:
-        """User ids waiting to be erased, oldest first."""
-        return [
-            raw.decode()
-            for raw in self.client.lrange(self.keys.deletions(), 0, -1)  # type: ignore[union-attr]
-        ]
-
-    def trim_deletions(self, done: int) -> None:
-        """Drop the first ``done`` requests (once a checkpoint no longer holds them)."""
-        self.client.ltrim(self.keys.deletions(), done, -1)
 
 
 def _parse(model: type[T], raw: object) -> T | None:

@@ -65,3 +65,35 @@ def test_progress_advances_offsets_and_forgets_a_partition() -> None:
     progress.forget_partition(1)
     assert progress.offsets == {"t.reviews:0": 5} and progress.owned == {0}
     assert "e1" not in progress.dedup
+
+
+def test_deletion_requests_are_parsed_and_bad_ones_become_dead_letters() -> None:
+    from streamrec.core.events import DeletionEvent
+
+    deletions = "t.deletions"
+    records = [
+        record(REVIEWS, 0, review("r1")),
+        record(deletions, 0, DeletionEvent(user_id="u", ts=2).to_json()),
+        record(deletions, 1, b'{"type": "deletion", "user_id": "u"}'),
+        record(deletions, 2, review("r2")),  # a review on the deletions topic
+    ]
+    parsed = parse(records, REVIEWS, 100, 0, deletions)  # type: ignore[arg-type]
+    assert parsed.erase == ["u"] and len(parsed.events) == 1
+    assert [r.offset for r, _ in parsed.dead] == [1, 2]
+    assert "ts" in parsed.dead[0][1]
+
+
+def test_a_deletion_request_ends_its_batch() -> None:
+    from streamrec.app.worker.reader import BatchReader
+    from streamrec.core.ordering import EventTimeMerger
+
+    def at(topic: str, offset: int, ts: int) -> SimpleNamespace:
+        return SimpleNamespace(**{**vars(record(topic, offset, b"")), "timestamp": ts})
+
+    merger = EventTimeMerger()
+    merger.add((REVIEWS, 0), [at(REVIEWS, 0, 10), at(REVIEWS, 1, 30)])
+    merger.add(("t.deletions", 0), [at("t.deletions", 0, 20)])
+    reader = BatchReader(64, 0, REVIEWS, merger, lambda: False, "t.deletions")
+    batch = merger.take(256, lambda tp: True, stop=reader._review_counter())
+    assert [(r.topic, r.timestamp) for r in batch] == [(REVIEWS, 10), ("t.deletions", 20)]
+    assert len(merger) == 1  # the later review waits for the next batch

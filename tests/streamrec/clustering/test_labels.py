@@ -56,3 +56,20 @@ def test_state_round_trip_and_forgetting_a_user() -> None:
     ]
     labeler.forget_user("u0")
     assert all(r.user_id != "u0" for r in labeler.clusters[0].representatives)
+
+
+def test_a_merge_keeps_out_representatives_another_worker_erased() -> None:
+    centroid = np.array([1.0, 0.0])
+    labeler = ClusterLabeler()
+    for n in range(4):
+        labeler.add(0, "bright strings", np.array([1.0, n / 10]), f"e{n}", "i", centroid, f"u{n}")
+    base = labeler.state()
+    owner = ClusterLabeler()
+    owner.load(base)
+    owner.forget_user("u1")  # the owner of u1's partition erased u1 and synced first
+    theirs = owner.state()
+    labeler.add(0, "warm strings", np.array([1.0, 0.05]), "e9", "i", centroid, "u9")
+    merged = ClusterLabeler.merge(base, labeler.state(), theirs)
+    assert "u1" not in merged["0"]["rep_users"] and "e1" not in merged["0"]["rep_ids"]
+    assert "u9" in merged["0"]["rep_users"]  # this worker's new representative stays
+    assert len(merged["0"]["rep_vectors"]) == len(merged["0"]["rep_ids"])

@@ -48,3 +48,20 @@ def test_a_cluster_without_a_list_falls_back_to_its_group() -> None:
         "trending"
     )
     assert fallback("u", 2, None, assigned, {}.get, lambda: trending).level == "trending"
+
+
+def test_no_level_serves_a_seen_item_and_an_emptied_level_falls_through() -> None:
+    cluster = {4: recs("cluster", "a", "c1", "c2")}
+    assigned = Assignment(cluster_id=4, similarity=0.9, as_of=1.0)
+    seen = {"a", "b"}
+
+    def answer(user: RecList | None, assignment: Assignment | None, top: RecList | None):
+        return fallback("u", 2, user, assignment, cluster.get, lambda: top, seen=seen)
+
+    trending = recs("trending", "b", "a", "t1")
+    assert answer(recs("user", "a", "u1"), assigned, trending).item_ids() == ["u1"]
+    assert answer(None, assigned, trending).item_ids() == ["c1", "c2"]  # cut after filtering
+    assert answer(None, None, trending).item_ids() == ["t1"]
+    emptied = answer(recs("user", "a", "b"), None, trending)
+    assert (emptied.level, emptied.item_ids()) == ("trending", ["t1"])
+    assert fallback("u", 2, None, None, cluster.get, lambda: trending).item_ids() == ["b", "a"]

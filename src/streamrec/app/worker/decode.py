@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from kafka.consumer.fetcher import ConsumerRecord
 
 from streamrec.checkpointing.dedup import DedupWindow
-from streamrec.core.events import ClickEvent, InvalidEvent, ReviewEvent, parse_event
+from streamrec.core.events import (
+    ClickEvent,
+    InvalidEvent,
+    ReviewEvent,
+    parse_deletion,
+    parse_event,
+)
 from streamrec.core.text import clean_text
 
 
@@ -23,6 +29,7 @@ class Parsed:
     texts: list[str] = field(default_factory=list)
     dead: list[tuple[ConsumerRecord, str]] = field(default_factory=list)
     generation: int = 0  # the assignment it was read under
+    erase: list[str] = field(default_factory=list)  # users of the batch's deletion requests
 
 
 @dataclass
@@ -38,7 +45,11 @@ class Decoded:
 
 
 def parse(
-    records: list[ConsumerRecord], reviews_topic: str, max_text_chars: int, generation: int
+    records: list[ConsumerRecord],
+    reviews_topic: str,
+    max_text_chars: int,
+    generation: int,
+    deletions_topic: str | None = None,
 ) -> Parsed:
     """Validate and clean (no state changes); bad records become dead letters."""
     parsed = Parsed(records, generation=generation)
@@ -47,6 +58,9 @@ def parse(
         try:
             if record.value is None:
                 raise InvalidEvent("empty message (null value)")
+            if record.topic == deletions_topic:
+                parsed.erase.append(parse_deletion(record.value).user_id)
+                continue
             event = parse_event(record.value, expected)
             text_index = -1
             if isinstance(event, ReviewEvent):

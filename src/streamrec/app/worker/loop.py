@@ -16,7 +16,6 @@ from kafka.coordinator.assignors.range import RangePartitionAssignor
 from streamrec.app import observability as obs
 from streamrec.app.worker.commit import Checkpointer
 from streamrec.app.worker.decode import Parsed, parse
-from streamrec.app.worker.erasure import Eraser
 from streamrec.app.worker.process import BatchProcessor
 from streamrec.app.worker.progress import Progress
 from streamrec.app.worker.reader import BatchReader
@@ -61,6 +60,7 @@ class EmbedWorker:
             self.topics.reviews,
             self.merger,
             self._stop.is_set,
+            self.topics.deletions,
         )
         self.checkpoints = Checkpointer(
             settings.worker_group,
@@ -73,7 +73,6 @@ class EmbedWorker:
         self.rebalance = RebalanceListener(
             self.checkpoints, self.engine, self.progress, self.merger
         )
-        self.erasure = Eraser(self.store, self.engine, self.progress)
         self.processor = BatchProcessor(
             self.engine, self.store, self.topics, self.progress, self.embedder.name
         )
@@ -134,7 +133,7 @@ class EmbedWorker:
             group_instance_id=self.settings.worker_instance_id,
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
-        consumer.subscribe([self.topics.reviews, self.topics.clicks], listener=self.rebalance)
+        consumer.subscribe(self.topics.inputs(), listener=self.rebalance)
         producer = make_producer(self.settings)
         self.rebalance.consumer = consumer
         last_data = time.monotonic()
@@ -193,7 +192,11 @@ class EmbedWorker:
 
     def _parse(self, records: list) -> Parsed:
         return parse(
-            records, self.topics.reviews, self.settings.max_text_chars, self.progress.generation
+            records,
+            self.topics.reviews,
+            self.settings.max_text_chars,
+            self.progress.generation,
+            self.topics.deletions,
         )
 
     def _embed(self, parsed: Parsed) -> np.ndarray:
@@ -203,13 +206,12 @@ class EmbedWorker:
         return vectors
 
     def _maybe_checkpoint(self, consumer: KafkaConsumer) -> None:
-        erased = self.erasure.apply()
-        if self.progress.dirty and (self.checkpoints.due() or erased):
+        # an erasure is checkpointed at once: until then a restart would read the old profile
+        if self.progress.dirty and (self.checkpoints.due() or self.progress.erased):
             self.checkpoints.checkpoint(consumer)
+            self.progress.erased = False
         elif self.progress.commit_owed and not self.progress.dirty:
             self.checkpoints.commit(consumer)
-        if erased:  # only once the checkpoint no longer holds them
-            self.erasure.done(erased)
         self._update_lag(consumer)
 
     def _update_lag(self, consumer: KafkaConsumer) -> None:

@@ -13,6 +13,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from streamrec.app import observability as obs
 from streamrec.app.worker.decode import Parsed, deduplicate
+from streamrec.app.worker.erasure import Eraser
 from streamrec.app.worker.progress import Progress
 from streamrec.kafka.dead_letter import send_side_outputs
 from streamrec.kafka.topics import Topics
@@ -35,6 +36,7 @@ class BatchProcessor:
         self.topics = topics
         self.progress = progress
         self.model_name = model_name
+        self.erasure = Eraser(store, engine, progress)
         self.events_total = 0
         self.batches = 0
         self.dead_letters = 0
@@ -52,6 +54,7 @@ class BatchProcessor:
         rows = np.asarray(decoded.text_rows, dtype=np.int64)
         matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, self.engine.dim)[rows]
         out = self.engine.apply(decoded.events, matrix, decoded.partitions)
+        self.erasure.forget(parsed.erase, out)
         # 1. side outputs, flushed before anything else becomes visible
         for record, reason in decoded.dead:
             log.warning(
@@ -71,6 +74,7 @@ class BatchProcessor:
         with_retry(
             lambda: self.store.write(out, summary), "write recs", on_retry=obs.REDIS_RETRIES.inc
         )
+        self.erasure.delete_keys(parsed.erase)
         obs.REDIS_SECONDS.observe(redis_watch.elapsed())
         self._observe_freshness(records)
         # offsets advance only once the batch's effects are in Redis

@@ -21,6 +21,7 @@ class Progress:
     offsets: dict[str, int] = field(default_factory=dict)  # next offset per "topic:partition"
     owned: set[int] = field(default_factory=set)  # partition numbers whose users live here
     dirty: bool = False
+    erased: bool = False  # a batch erased users: checkpoint now, not on schedule
     # the Kafka group's offsets may lag the checkpoint: a revocation writes the checkpoint
     # without committing, and a partition taken over arrives at its checkpoint's offsets
     commit_owed: bool = False

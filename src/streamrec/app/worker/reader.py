@@ -1,7 +1,8 @@
 """Cutting the polled records into micro-batches in event-time order.
 
 The merge order is :mod:`streamrec.core.ordering`'s. A batch ends after
-``batch_size`` reviews (or four times as many events). A shorter batch goes
+``batch_size`` reviews (or four times as many events), or at a deletion request
+(so the user's earlier events are applied before it). A shorter batch goes
 out only when every partition is at its end and ``batch_wait_ms`` has passed
 (so a replay cuts the same batches on every run), or, if a partition stays
 blocked, after :data:`MAX_IDLE_S`.
@@ -31,8 +32,10 @@ class BatchReader:
         reviews_topic: str,
         merger: EventTimeMerger,
         stopping: Callable[[], bool],
+        deletions_topic: str | None = None,
     ) -> None:
         self.batch_size = batch_size
+        self.deletions_topic = deletions_topic
         self.wait_s = batch_wait_ms / 1000
         self.reviews_topic = reviews_topic
         self.merger = merger
@@ -81,6 +84,8 @@ class BatchReader:
 
         def enough(record: ConsumerRecord) -> bool:
             nonlocal count
+            if record.topic == self.deletions_topic:  # an erasure ends its batch
+                return True
             count += record.topic == self.reviews_topic
             return count >= self.batch_size
 
