@@ -1,5 +1,5 @@
 """No fallback level serves a user what they already have: the worker writes each user's
-recent items beside their list, and the client filters user, cluster and trending lists."""
+recent items beside their list, and the client filters user, cluster, group and trending lists."""
 
 from __future__ import annotations
 
@@ -117,4 +117,14 @@ def test_a_level_left_empty_falls_through(served) -> None:  # type: ignore[no-un
     store.write(Publication(cluster_recs={cluster: only_seen}))
     store.client.delete(store.keys.user_recs("u0"))
     answer = client.recommend("u0")
-    assert answer.level == "trending" and "i0" not in answer.item_ids()
+    # the next level answers: the cluster's parent group when it has a list, else trending
+    has_group = client._group_list(cluster) is not None
+    assert answer.level == ("group" if has_group else "trending")
+    assert answer.item_ids() and not set(answer.item_ids()) & client.recent_items("u0")
+    if has_group:  # empty the group's list too: trending answers
+        groups = json.loads(store.client.get(store.keys.clusters()))
+        group = next(s["group"] for s in groups if s["cluster_id"] == cluster)
+        only_seen_group = only_seen.model_copy(update={"strategy": "group", "level": "group"})
+        store.write(Publication(group_recs={group: only_seen_group}))
+        answer = client.recommend("u0")
+        assert answer.level == "trending" and "i0" not in answer.item_ids()
