@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         le=10_000,
         description="latest items per user kept in Redis; no fallback level serves them back",
     )
+    user_history: int = Field(
+        default=1000,
+        ge=1,
+        description="distinct items remembered per user (never served back); oldest forgotten",
+    )
 
     # Data sets of produce, replay, demo and embed-cache
     data_dir: Path | None = Field(
@@ -213,6 +218,10 @@ class Settings(BaseSettings):
         if self.cluster_k_min > self.cluster_k_max:
             raise ValueError(
                 f"cluster_k_min ({self.cluster_k_min}) exceeds cluster_k_max ({self.cluster_k_max})"
+            )
+        if self.user_history < self.recent_items:
+            raise ValueError(
+                f"user_history ({self.user_history}) is below recent_items ({self.recent_items})"
             )
         return self
 

@@ -113,7 +113,9 @@ class EngineState:
         return {"shared": self.shared_state(), "profiles": self.export_users()}
 
     def load(self, state: dict) -> None:
-        self.profiles = UserProfiles(self.dim, self.config.profile_half_life)
+        self.profiles = UserProfiles(
+            self.dim, self.config.profile_half_life, max_seen=self.config.user_history
+        )
         self.load_shared(state["shared"])
         self.absorb_users(state["profiles"])
 

@@ -137,7 +137,10 @@ class UserProfiles(VectorTable):
     the rows of items the user engaged with (to never recommend them back).
     """
 
-    def __init__(self, dim: int, half_life: float, capacity: int = 1024) -> None:
+    def __init__(
+        self, dim: int, half_life: float, capacity: int = 1024, max_seen: int = 1000
+    ) -> None:
+        self.max_seen = max_seen  # the history is bounded: the oldest items are forgotten
         self.cluster = np.full(capacity, -1, dtype=np.int64)
         self.cluster2 = np.full(capacity, -1, dtype=np.int64)
         self.sim = np.zeros((capacity, 2), dtype=np.float32)
@@ -168,6 +171,8 @@ class UserProfiles(VectorTable):
         seen = self.seen[row]
         if item_row not in seen:
             seen.append(item_row)
+            if len(seen) > self.max_seen:
+                del seen[: len(seen) - self.max_seen]
 
     def seen_items(self, key: str) -> np.ndarray:
         row = self.index.get(key)
@@ -233,7 +238,8 @@ class UserProfiles(VectorTable):
             seen = [item_row(i) for i in seen]
         offsets = np.concatenate([[0], np.cumsum(state["seen_lengths"])]).astype(np.int64)
         for n, row in enumerate(rows.tolist()):
-            self.seen[row] = array("i", [int(i) for i in seen[offsets[n] : offsets[n + 1]]])
+            own = seen[offsets[n] : offsets[n + 1]][-self.max_seen :]
+            self.seen[row] = array("i", [int(i) for i in own])
         return rows
 
     def remap_items(self, mapping: np.ndarray) -> None:
