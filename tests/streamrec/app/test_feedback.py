@@ -105,3 +105,12 @@ def test_pending_clicks_are_bounded_and_survive_a_checkpoint() -> None:
     assert restored.clock == 50.0 and len(restored) == 1
     with pytest.raises(ValueError, match="horizon_s"):
         PendingClicks(horizon_s=-1)
+
+
+def test_the_joiner_forgets_impressions_and_users_past_its_bound() -> None:
+    joiner = ClickJoiner(max_impressions=5, per_user=2)
+    for n in range(100):
+        joiner.add(impression(n, f"u{n % 30}", ["a"], float(n)))
+    assert len(joiner.by_id) == 5
+    assert sum(len(q) for s in joiner.by_user.values() for q in s.values()) <= 5
+    assert len(joiner.by_user) <= 5
