@@ -30,7 +30,7 @@ from streamrec.kafka.clients import make_consumer
 from streamrec.kafka.offsets import caught_up, commit_offsets
 from streamrec.kafka.topics import Topics
 from streamrec.serving.schema import RedisKeys
-from streamrec.serving.store import connect, with_retry
+from streamrec.serving.store import Command, connect, execute_atomic, with_retry
 
 log = logging.getLogger(__name__)
 
@@ -155,16 +155,18 @@ class MetricsSidecar(ConsumerRebalanceListener):
 
     def _publish(self) -> None:
         snapshot = self.scores.snapshot()
-        pipe = self.redis.pipeline(transaction=True)
+        commands: list[Command] = []
         for strategy, values in snapshot.items():
-            pipe.hset(self.keys.metrics(strategy), mapping={k: repr(v) for k, v in values.items()})
+            mapping = {k: repr(v) for k, v in values.items()}
+            commands.append(("hset", self.keys.metrics(strategy), (), {"mapping": mapping}))
             for name, value in values.items():
                 metric, _, window = name.partition(":")
                 SERVED.labels(strategy, metric, window).set(value)
         if self.arms.totals:
-            pipe.set(self.keys.experiments(), json.dumps(self.experiment_report()))
-        if len(pipe):
-            with_retry(pipe.execute, "write metrics")
+            report = json.dumps(self.experiment_report())
+            commands.append(("set", self.keys.experiments(), (report,), {}))
+        if commands:  # one MULTI/EXEC (per hash slot on a Redis Cluster)
+            with_retry(lambda: execute_atomic(self.redis, commands), "write metrics")
 
     def experiment_report(self) -> dict:
         order = {e.name: [a.name for a in e.arms] for e in self.settings.experiments}

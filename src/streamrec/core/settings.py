@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     redis_password: SecretStr | None = None
     redis_ssl_ca_certs: Path | None = None
     redis_prefix: str = "streamrec"
+    redis_cluster: bool = Field(
+        default=False,
+        description="use redis-py's cluster client (also when the URL is redis+cluster://)",
+    )
     recs_ttl_s: int = Field(default=7 * 24 * 3600, ge=0, description="0 disables expiry")
     recs_length: int = Field(default=50, ge=1, le=1000)
     recent_items: int = Field(
@@ -228,6 +232,8 @@ class Settings(BaseSettings):
     @field_validator("redis_prefix")
     @classmethod
     def _prefix_has_no_colon_at_end(cls, value: str) -> str:
+        if "{" in value or "}" in value:
+            raise ValueError("redis_prefix may not contain braces (they mark hash tags)")
         return value.rstrip(":")
 
     def kafka_client_options(self) -> dict[str, Any]:

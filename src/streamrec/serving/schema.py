@@ -24,9 +24,16 @@ Every list value is replaced with one ``SET`` (optionally with a TTL), so a
 reader sees the old list or the new one, never a mix. Raw review text is
 never stored.
 
+The braces around ``{user}`` and ``{group}`` are literal: they are Redis
+Cluster hash tags, so the keys one MULTI/EXEC writes together (a user's list,
+recent items and assignment; a group's shared and partition checkpoints) hash
+to one slot. On a single Redis they are just characters of the name.
+
 >>> keys = RedisKeys("streamrec")
 >>> keys.user_recs("A2IBPI20UZIR0U")
-'streamrec:v1:recs:user:A2IBPI20UZIR0U'
+'streamrec:v1:recs:user:{A2IBPI20UZIR0U}'
+>>> keys.partition_checkpoint("workers", 3)
+'streamrec:v1:checkpoint:{workers}:p3'
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ class RedisKeys:
         self.base = f"{prefix.rstrip(':')}:{SCHEMA_VERSION}"
 
     def user_recs(self, user_id: str) -> str:
-        return f"{self.base}:recs:user:{user_id}"
+        return f"{self.base}:recs:user:{{{user_id}}}"
 
     def cluster_recs(self, cluster_id: int) -> str:
         return f"{self.base}:recs:cluster:{cluster_id}"
@@ -60,11 +67,11 @@ class RedisKeys:
         return f"{self.base}:recs:trending"
 
     def user_cluster(self, user_id: str) -> str:
-        return f"{self.base}:user:{user_id}:cluster"
+        return f"{self.base}:user:{{{user_id}}}:cluster"
 
     def user_recent(self, user_id: str) -> str:
         """The user's most recent items, which no fallback level may serve back."""
-        return f"{self.base}:user:{user_id}:recent"
+        return f"{self.base}:user:{{{user_id}}}:recent"
 
     def clusters(self) -> str:
         return f"{self.base}:clusters"
@@ -74,11 +81,11 @@ class RedisKeys:
 
     def checkpoint(self, group: str) -> str:
         """The shared model of a consumer group (binary)."""
-        return f"{self.base}:checkpoint:{group}"
+        return f"{self.base}:checkpoint:{{{group}}}"
 
     def partition_checkpoint(self, group: str, partition: int) -> str:
         """Users, offsets and dedup window of one partition number (binary)."""
-        return f"{self.base}:checkpoint:{group}:p{partition}"
+        return f"{self.base}:checkpoint:{{{group}}}:p{partition}"
 
     def metrics(self, strategy: str) -> str:
         return f"{self.base}:metrics:{strategy}"
