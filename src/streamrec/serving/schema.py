@@ -15,7 +15,8 @@ key                                    value
 ``streamrec:v1:clusters``              JSON :class:`ClusterSummary` list
 ``streamrec:v1:model``                 JSON model summary (counts, clock)
 ``streamrec:v1:checkpoint:{group}``    binary shared model of a worker group
-``streamrec:v1:checkpoint:{group}:p{n}`` binary users, offsets, dedup of partition n
+``streamrec:v1:checkpoint:{group}:p{n}`` binary offsets, dedup of partition n
+``streamrec:v1:checkpoint:{group}:users:p{n}`` hash: user id -> profile of partition n
 ``streamrec:v1:metrics:{strategy}``    hash of rolling metrics per strategy
 ``streamrec:v1:experiments``           JSON per-arm CTR, NDCG@10, intervals, tests
 =====================================  ==============================================
@@ -84,8 +85,13 @@ class RedisKeys:
         return f"{self.base}:checkpoint:{{{group}}}"
 
     def partition_checkpoint(self, group: str, partition: int) -> str:
-        """Users, offsets and dedup window of one partition number (binary)."""
+        """Offsets and dedup window of one partition number (binary)."""
         return f"{self.base}:checkpoint:{{{group}}}:p{partition}"
+
+    def partition_users(self, group: str, partition: int) -> str:
+        """Hash of one partition's user profiles (user id -> binary profile): a checkpoint
+        writes only the users that changed, in the MULTI/EXEC of the offsets."""
+        return f"{self.base}:checkpoint:{{{group}}}:users:p{partition}"
 
     def metrics(self, strategy: str) -> str:
         return f"{self.base}:metrics:{strategy}"

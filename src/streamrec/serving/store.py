@@ -23,6 +23,7 @@ T = TypeVar("T")
 
 CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 Command = tuple[str, str, tuple, dict]  # (method, key, more args, keyword args)
+UserChanges = tuple[dict[str, bytes], list[str]]  # (changed user -> profile, erased users)
 
 
 def connect(settings: Settings, **overrides: object) -> redis.Redis:
@@ -141,14 +142,28 @@ class RecsStore:
         return _bytes(self.client.get(self.keys.checkpoint(group)))
 
     def load_partition_checkpoint(self, group: str, partition: int) -> bytes | None:
-        """Users, offsets and dedup window of one partition number."""
+        """Offsets and dedup window of one partition number."""
         return _bytes(self.client.get(self.keys.partition_checkpoint(group, partition)))
 
+    def load_partition_users(self, group: str, partition: int) -> dict[str, bytes]:
+        """The checkpointed profiles of one partition's users, by user id (HSCAN: no one
+        huge reply)."""
+        key = self.keys.partition_users(group, partition)
+        return {
+            k.decode(): bytes(v)  # type: ignore[union-attr]
+            for k, v in self.client.hscan_iter(key, count=1000)  # type: ignore[union-attr]
+        }
+
     def write_checkpoint(
-        self, group: str, build: Callable[[bytes | None], bytes], partitions: dict[int, bytes]
+        self,
+        group: str,
+        build: Callable[[bytes | None], bytes],
+        partitions: dict[int, bytes],
+        users: dict[int, UserChanges] | None = None,
     ) -> bytes:
-        """Set the group's shared checkpoint to ``build(current)`` and the partitions'
-        checkpoints in one MULTI/EXEC, and return what was written.
+        """Set the group's shared checkpoint to ``build(current)``, the partitions'
+        checkpoints and their changed users (set the changed, delete the erased) in
+        one MULTI/EXEC, and return what was written.
 
         The shared key is WATCHed: when another worker writes it in between,
         ``build`` runs again on the new value (compare and set).
@@ -164,6 +179,12 @@ class RecsStore:
                     pipe.set(key, blob)
                     for number, value in partitions.items():
                         pipe.set(self.keys.partition_checkpoint(group, number), value)
+                    for number, (changed, erased) in (users or {}).items():
+                        key = self.keys.partition_users(group, number)
+                        if erased:  # before the set: a user erased, then back, stays
+                            pipe.hdel(key, *erased)
+                        if changed:
+                            pipe.hset(key, mapping=changed)  # type: ignore[arg-type]
                     pipe.execute()
                     return blob
                 except WatchError:
