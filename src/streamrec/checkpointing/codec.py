@@ -121,7 +121,7 @@ def split_users(users: dict) -> dict[str, bytes]:
     lengths = np.asarray(users.get("seen_lengths", []), dtype=np.int64).tolist()
     seen, start, out = list(users.get("seen_items", [])), 0, {}
     for n, user_id in enumerate(users["ids"]):
-        rows = {k: np.ascontiguousarray(a[n]) for k, a in arrays.items()}
+        rows = {k: np.asarray(a[n]) for k, a in arrays.items()}  # tobytes is C order
         own, start = seen[start : start + lengths[n]], start + lengths[n]
         history = [v.item() if isinstance(v, np.generic) else v for v in own]
         head = json.dumps(
