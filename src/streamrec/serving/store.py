@@ -180,11 +180,11 @@ class RecsStore:
                     for number, value in partitions.items():
                         pipe.set(self.keys.partition_checkpoint(group, number), value)
                     for number, (changed, erased) in (users or {}).items():
-                        key = self.keys.partition_users(group, number)
+                        users_key = self.keys.partition_users(group, number)
                         if erased:  # before the set: a user erased, then back, stays
-                            pipe.hdel(key, *erased)
+                            pipe.hdel(users_key, *erased)
                         if changed:
-                            pipe.hset(key, mapping=changed)  # type: ignore[arg-type]
+                            pipe.hset(users_key, mapping=changed)  # type: ignore[arg-type]
                     pipe.execute()
                     return blob
                 except WatchError:
