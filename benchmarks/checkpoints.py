@@ -4,7 +4,7 @@ For each user count: an engine with that many users over 4 partitions (random
 unit 384-d profiles, a few items each, 1,000 items), checkpointed once in full
 to the local Redis; then the same traffic (``BATCHES`` batches of 64 reviews
 by random users, with their clicks) goes through ``Engine.apply`` and the
-worker's real ``Checkpointer.write`` runs once. Reported: bytes of the
+worker's real ``Checkpointer.write`` runs after each third of it. Reported: bytes of the
 partition part (offsets, dedup, changed users) and of the shared model, the
 write's seconds, what the former whole-partition rewrite would have written,
 and the seconds to restore all partitions into a fresh engine.
@@ -37,7 +37,7 @@ from streamrec.model.engine import Engine
 from streamrec.serving.schema import RedisKeys
 from streamrec.serving.store import RecsStore, connect
 
-DIM, ITEMS, PARTITIONS, BATCHES, BATCH = 384, 1000, 4, 20, 64
+DIM, ITEMS, PARTITIONS, BATCHES, BATCH, ROUNDS = 384, 1000, 4, 21, 64, 3
 
 
 def unit(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -85,13 +85,18 @@ def measure(users: int, store: RecsStore, group: str) -> dict:
     checkpointer.restore()
     checkpointer.write()  # the first checkpoint holds everyone
     first = dict(checkpointer.last_write)
-    for events, vectors, parts in traffic(10_000, np.random.default_rng(1)):  # same traffic
-        engine.apply(events, vectors, parts)
-        for n, event in enumerate(events):
-            progress.dedup.add(event.event_id, event.user_id, parts[n])
-    start = time.perf_counter()
-    checkpointer.write()
-    seconds = time.perf_counter() - start
+    batches = traffic(10_000, np.random.default_rng(1))  # the same traffic for every size
+    seconds, written, changed = [], [], []
+    for round_ in range(ROUNDS):  # a checkpoint after each share of the traffic
+        for events, vectors, parts in batches[round_::ROUNDS]:
+            engine.apply(events, vectors, parts)
+            for n, event in enumerate(events):
+                progress.dedup.add(event.event_id, event.user_id, parts[n])
+        start = time.perf_counter()
+        checkpointer.write()
+        seconds.append(time.perf_counter() - start)
+        written.append(checkpointer.last_write["bytes"])
+        changed.append(checkpointer.last_write["users"])
     shared = len(store.load_checkpoint(group) or b"")
     full = sum(
         len(PartitionCheckpoint(engine.export_users(p), {}, []).to_bytes())
@@ -108,10 +113,11 @@ def measure(users: int, store: RecsStore, group: str) -> dict:
     return {
         "users": users,
         "first_checkpoint_partition_bytes": first["bytes"],
-        "partition_bytes": checkpointer.last_write["bytes"],
-        "changed_users": checkpointer.last_write["users"],
+        "partition_bytes": written,
+        "changed_users": changed,
         "shared_model_bytes": shared,
-        "write_s": round(seconds, 3),
+        "write_s": [round(s, 3) for s in seconds],
+        "write_s_median": round(float(np.median(seconds)), 3),
         "whole_partition_rewrite_bytes": full,
         "restore_s": round(restore_s, 2),
     }
@@ -131,11 +137,11 @@ def main() -> None:
     finally:
         for key in client.scan_iter(keys.pattern()):
             client.delete(key)
-    growth = rows[-1]["partition_bytes"] / rows[0]["partition_bytes"]
+    growth = sum(rows[-1]["partition_bytes"]) / sum(rows[0]["partition_bytes"])
     write_result(
         "checkpoints.json",
         {
-            "traffic": {"batches": BATCHES, "reviews_per_batch": BATCH, "clicks": True},
+            "traffic": {"batches": BATCHES, "reviews_per_batch": BATCH, "checkpoints": ROUNDS},
             "partitions": PARTITIONS,
             "items": ITEMS,
             "rows": rows,
