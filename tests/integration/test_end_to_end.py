@@ -30,8 +30,8 @@ def test_events_reach_redis_for_exactly_those_users_and_offsets_cover_all(
 
     keys = RedisKeys(settings.redis_prefix)
     client = connect(settings)
-    prefix = keys.user_recs("")
-    stored_users = {k.decode()[len(prefix) :] for k in client.scan_iter(prefix + "*")}
+    head, _, tail = keys.user_recs("\0").partition("\0")  # the user id sits in a hash tag
+    stored_users = {k.decode()[len(head) : -len(tail)] for k in client.scan_iter(f"{head}*{tail}")}
     assert stored_users == {e.user_id for e in events}
     assert worker.events_total == len(events)
 

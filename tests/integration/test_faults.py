@@ -50,11 +50,12 @@ def final_state(settings: Settings) -> tuple[dict, dict, dict, dict[str, RecList
     offsets = {k: v for p in parts for k, v in p.offsets.items()}
     users = all_users(parts)
     by_user = {u: n for n, u in enumerate(users["ids"])}
-    prefix = keys.user_recs("")
+    head, _, tail = keys.user_recs("\0").partition("\0")  # the user id sits in a hash tag
     recs = {
-        k.decode()[len(prefix) :]: RecList.model_validate_json(client.get(k))
-        for k in client.scan_iter(prefix + "*")
+        k.decode()[len(head) : -len(tail)]: RecList.model_validate_json(client.get(k))
+        for k in client.scan_iter(f"{head}*{tail}")
     }
+    assert recs, "no user lists found to compare"
     return shared, offsets, {"users": users, "row": by_user}, recs
 
 

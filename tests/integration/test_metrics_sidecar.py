@@ -71,3 +71,18 @@ def test_sidecar_scores_each_strategy_and_survives_a_restart(settings) -> None:
     assert user["impressions:total"] == 3.0
     assert user["clicks:total"] == 3.0  # the duplicate click was not counted again
     assert user["hit@10:last10"] == pytest.approx(2 / 3)
+
+
+def test_unanswered_clicks_expire_by_event_time_while_records_keep_coming(settings) -> None:
+    send(
+        settings,
+        [
+            ClickEvent(event_id="lone", user_id="u1", item_id="a", ts=100),  # no impression
+            served(1, "u2", ["x"], 200, "user"),  # the stream goes on: 100 s later
+            ClickEvent(event_id="fresh", user_id="u3", item_id="b", ts=195),
+        ],
+    )
+    sidecar = MetricsSidecar(settings, window=10, period_s=3600, pending_s=30)
+    sidecar.run(idle_timeout_s=2)  # not caught-up mode: nothing is forced out at the end
+    assert sidecar.unmatched == 1  # the click 100 s behind event time is organic
+    assert [c.event_id for c in sidecar.pending.clicks] == ["fresh"]  # 5 s behind: waits

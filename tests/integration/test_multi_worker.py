@@ -69,6 +69,8 @@ def copy_checkpoints(source, target) -> None:
         blob = client.get(old.partition_checkpoint(source.worker_group, number))
         if blob is not None:
             client.set(new.partition_checkpoint(target.worker_group, number), blob)
+        users = old.partition_users(source.worker_group, number)  # the per-user hash
+        client.copy(users, new.partition_users(target.worker_group, number), replace=True)
 
 
 def test_two_workers_merge_to_the_centroids_of_one(group_settings, tmp_path) -> None:

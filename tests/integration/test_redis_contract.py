@@ -167,3 +167,23 @@ def test_cold_start_and_seen_items_through_redis(settings) -> None:
         seen = {e.item_id for e in events if e.user_id == user}
         assert not seen & set(client.recommend(user).item_ids())
     assert np.isfinite([i.score for i in answer.recs.items]).all()  # type: ignore[union-attr]
+
+
+def test_changed_users_go_with_the_offsets_even_when_another_worker_wrote_in_between(
+    store: RecsStore,
+) -> None:
+    store.write_checkpoint("g", lambda current: b"v1", {0: b"p"}, {0: ({"a": b"A", "b": b"B"}, [])})
+    calls: list[bytes | None] = []
+
+    def build(current: bytes | None) -> bytes:
+        calls.append(current)
+        if len(calls) == 1:  # another worker syncs between our WATCH and our EXEC
+            store.client.set(store.keys.checkpoint("g"), b"theirs")
+        return b"mine"
+
+    store.write_checkpoint("g", build, {0: b"p2"}, {0: ({"c": b"C", "a": b"A2"}, ["b"])})
+    assert calls == [b"v1", b"theirs"]  # built again on the other worker's value
+    assert store.load_checkpoint("g") == b"mine"
+    assert store.load_partition_checkpoint("g", 0) == b"p2"
+    assert store.load_partition_users("g", 0) == {"a": b"A2", "c": b"C"}
+    assert store.load_partition_users("g", 1) == {}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from river import stats, utils
@@ -173,3 +174,70 @@ class RollingScores:
         for strategy, totals in state["totals"].items():
             self._ensure(strategy)
             self.totals[strategy] = {k: float(v) for k, v in totals.items()}
+
+
+class PendingClicks:
+    """Clicks waiting for the impression they answer, expired by event time.
+
+    The clock is the newest event time seen on either topic, so a click older
+    than ``horizon_s`` behind it is organic (no list led to it) whether or not
+    the poll that moved the clock was empty. ``max_clicks`` bounds memory even
+    when event time stalls: the oldest clicks go first.
+    """
+
+    def __init__(self, horizon_s: float = 30.0, max_clicks: int = 100_000) -> None:
+        if horizon_s < 0 or max_clicks < 1:
+            raise ValueError("horizon_s must be >= 0 and max_clicks >= 1")
+        self.horizon_s = horizon_s
+        self.max_clicks = max_clicks
+        self.clicks: list[ClickEvent] = []
+        self.clock = float("-inf")
+
+    def __len__(self) -> int:
+        return len(self.clicks)
+
+    def advance(self, ts: float) -> None:
+        self.clock = max(self.clock, ts)
+
+    def add(self, clicks: list[ClickEvent]) -> int:
+        """Queue clicks; return how many old ones the size bound pushed out."""
+        for click in clicks:
+            self.advance(click.ts)
+        self.clicks.extend(clicks)
+        overflow = max(0, len(self.clicks) - self.max_clicks)
+        if overflow:
+            self.clicks.sort(key=lambda c: c.ts)
+            del self.clicks[:overflow]
+        return overflow
+
+    def match(
+        self, joiner: ClickJoiner, scored: Callable[[ImpressionEvent, ClickEvent], None]
+    ) -> None:
+        """Score every click that now finds its impressions; keep the others."""
+        still = []
+        for click in sorted(self.clicks, key=lambda c: c.ts):
+            impressions = joiner.match_all(click)
+            for impression in impressions:
+                scored(impression, click)
+            if not impressions:
+                still.append(click)
+        self.clicks = still
+
+    def expire(self, force: bool = False) -> int:
+        """Drop the clicks ``horizon_s`` behind the clock (all when ``force``); return how many."""
+        keep = [] if force else [c for c in self.clicks if self.clock - c.ts < self.horizon_s]
+        expired = len(self.clicks) - len(keep)
+        self.clicks = keep
+        return expired
+
+    def state(self) -> dict:
+        clock = self.clock if self.clock > float("-inf") else None  # JSON has no -inf
+        return {"clicks": [c.model_dump_json() for c in self.clicks], "clock": clock}
+
+    def load(self, state: dict | list) -> None:
+        """Restore; a bare list is a checkpoint from before event-time expiry."""
+        raw = state if isinstance(state, list) else state["clicks"]
+        self.clicks = [ClickEvent.model_validate_json(c) for c in raw]
+        clock = None if isinstance(state, list) else state.get("clock")
+        start = float("-inf") if clock is None else float(clock)
+        self.clock = max([start, *(c.ts for c in self.clicks)])

@@ -21,7 +21,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from prometheus_client import Gauge
 
 from streamrec.app.ab_tracking import ArmScores
-from streamrec.app.feedback import ClickJoiner, RollingScores
+from streamrec.app.feedback import ClickJoiner, PendingClicks, RollingScores
 from streamrec.checkpointing.codec import partition_key
 from streamrec.checkpointing.dedup import DedupWindow
 from streamrec.core.events import ClickEvent, ImpressionEvent, InvalidEvent, parse_event
@@ -30,7 +30,7 @@ from streamrec.kafka.clients import make_consumer
 from streamrec.kafka.offsets import caught_up, commit_offsets
 from streamrec.kafka.topics import Topics
 from streamrec.serving.schema import RedisKeys
-from streamrec.serving.store import connect, with_retry
+from streamrec.serving.store import Command, connect, execute_atomic, with_retry
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,7 @@ class MetricsSidecar(ConsumerRebalanceListener):
         self.scores = RollingScores(window, period_s)
         self.arms = ArmScores()
         self.dedup = DedupWindow(settings.dedup_window)
-        self.pending: list[tuple[float, ClickEvent]] = []  # (wall time queued, click)
-        self.pending_s = pending_s
+        self.pending = PendingClicks(pending_s)  # clicks expire by event time
         self.offsets: dict[str, int] = {}
         self.unmatched = 0
         self.invalid = 0
@@ -80,9 +79,7 @@ class MetricsSidecar(ConsumerRebalanceListener):
         self.scores.load(state["scores"])
         self.arms.load(state.get("arms", {}))  # absent in checkpoints from before A/B tests
         self.dedup = DedupWindow(self.settings.dedup_window, state["dedup"])
-        self.pending = [
-            (time.monotonic(), ClickEvent.model_validate_json(c)) for c in state["pending"]
-        ]
+        self.pending.load(state["pending"])
         self.unmatched = int(state["unmatched"])
 
     def run(self, until_caught_up: bool = False, idle_timeout_s: float | None = None) -> None:
@@ -100,7 +97,8 @@ class MetricsSidecar(ConsumerRebalanceListener):
                     last_data = time.monotonic()
                     self.checkpoint(consumer)
                     continue
-                self._expire_pending(force=until_caught_up)
+                if until_caught_up:  # nothing more will come to answer them
+                    self._expire_pending(force=True)
                 if until_caught_up and caught_up(consumer, self.offsets, count_fetched=True):
                     break
                 if idle_timeout_s is not None and time.monotonic() - last_data > idle_timeout_s:
@@ -130,6 +128,7 @@ class MetricsSidecar(ConsumerRebalanceListener):
                 self.invalid += 1
                 log.warning("invalid event skipped", extra={"reason": error.reason})
                 continue
+            self.pending.advance(event.ts)
             if isinstance(event, ImpressionEvent):
                 impressions.append(event)
             elif isinstance(event, ClickEvent) and self.dedup.add(event.event_id):
@@ -140,42 +139,34 @@ class MetricsSidecar(ConsumerRebalanceListener):
             self.joiner.add(impression)
             self.scores.observe_impression(impression)
             self.arms.observe_impression(impression)
-        now = time.monotonic()
-        self.pending.extend((now, click) for click in clicks)
-        self._match_pending()
+        self.unmatched += self.pending.add(clicks)
+        self.pending.match(self.joiner, self._scored)
+        self._expire_pending()  # on every poll with records, not only on empty ones
         self._publish()
 
-    def _match_pending(self) -> None:
-        still: list[tuple[float, ClickEvent]] = []
-        for queued, click in sorted(self.pending, key=lambda p: p[1].ts):
-            impressions = self.joiner.match_all(click)
-            for impression in impressions:
-                self.scores.observe_click(impression, click)
-                self.arms.observe_click(impression, click)
-            if not impressions:
-                still.append((queued, click))
-        self.pending = still
+    def _scored(self, impression: ImpressionEvent, click: ClickEvent) -> None:
+        self.scores.observe_click(impression, click)
+        self.arms.observe_click(impression, click)
 
     def _expire_pending(self, force: bool = False) -> None:
         """Clicks that found no impression in time are organic, not answers to a list."""
-        now = time.monotonic()
-        keep = [(q, c) for q, c in self.pending if not force and now - q < self.pending_s]
-        self.unmatched += len(self.pending) - len(keep)
-        self.pending = keep
+        self.unmatched += self.pending.expire(force)
         UNMATCHED.set(self.unmatched)
 
     def _publish(self) -> None:
         snapshot = self.scores.snapshot()
-        pipe = self.redis.pipeline(transaction=True)
+        commands: list[Command] = []
         for strategy, values in snapshot.items():
-            pipe.hset(self.keys.metrics(strategy), mapping={k: repr(v) for k, v in values.items()})
+            mapping = {k: repr(v) for k, v in values.items()}
+            commands.append(("hset", self.keys.metrics(strategy), (), {"mapping": mapping}))
             for name, value in values.items():
                 metric, _, window = name.partition(":")
                 SERVED.labels(strategy, metric, window).set(value)
         if self.arms.totals:
-            pipe.set(self.keys.experiments(), json.dumps(self.experiment_report()))
-        if len(pipe):
-            with_retry(pipe.execute, "write metrics")
+            report = json.dumps(self.experiment_report())
+            commands.append(("set", self.keys.experiments(), (report,), {}))
+        if commands:  # one MULTI/EXEC (per hash slot on a Redis Cluster)
+            with_retry(lambda: execute_atomic(self.redis, commands), "write metrics")
 
     def experiment_report(self) -> dict:
         order = {e.name: [a.name for a in e.arms] for e in self.settings.experiments}
@@ -194,7 +185,7 @@ class MetricsSidecar(ConsumerRebalanceListener):
             "scores": self.scores.state(),
             "arms": self.arms.state(),
             "dedup": self.dedup.entries(),
-            "pending": [c.model_dump_json() for _, c in self.pending],
+            "pending": self.pending.state(),
             "unmatched": self.unmatched,
         }
         blob = json.dumps(state)

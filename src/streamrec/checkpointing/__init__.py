@@ -10,8 +10,10 @@ The commit order of the worker, written down once (as Quix Streams does):
    (clusters, items, labels, the group tree, how far each cluster id range
    got; merged with other workers' under WATCH, see
    :mod:`streamrec.checkpointing.sync`) and, per owned partition, a
-   :class:`~streamrec.checkpointing.codec.PartitionCheckpoint` (its users'
-   profiles, its next offsets, its dedup window);
+   :class:`~streamrec.checkpointing.codec.PartitionCheckpoint` (its next
+   offsets, its dedup window) and the profiles of its users changed since the
+   last checkpoint (one hash field each, :func:`~streamrec.checkpointing.codec.split_users`;
+   erased users' fields deleted), so the user part grows with what changed;
 4. the same offsets are committed to the Kafka consumer group.
 
 A crash before 3 replays the batch from the previous checkpoint onto the

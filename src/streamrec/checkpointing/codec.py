@@ -83,7 +83,7 @@ class SharedCheckpoint:
 class PartitionCheckpoint:
     """One partition number across the input topics: its users, offsets and dedup window."""
 
-    users: dict
+    users: dict  # in the blob only for checkpoints from before the per-user hash
     offsets: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> next offset
     dedup: list[list] = field(default_factory=list)  # [event_id, user_id, partition]
 
@@ -107,3 +107,53 @@ def partition_key(topic: str, partition: int) -> str:
 def partition_of(key: str) -> int:
     """The partition number of a ``topic:partition`` key."""
     return int(key.rpartition(":")[2])
+
+
+# -- users one by one (incremental partition checkpoints) --------------------------------
+
+_NOT_ROWS = ("ids", "seen_items", "seen_lengths")
+
+
+def split_users(users: dict) -> dict[str, bytes]:
+    """One compact value per user of a profiles export: a JSON header (history, dtypes,
+    shapes) and the user's row of every array as raw bytes (no npz per user)."""
+    arrays = {k: np.asarray(v) for k, v in users.items() if k not in _NOT_ROWS}
+    lengths = np.asarray(users.get("seen_lengths", []), dtype=np.int64).tolist()
+    seen, start, out = list(users.get("seen_items", [])), 0, {}
+    for n, user_id in enumerate(users["ids"]):
+        rows = {k: np.asarray(a[n]) for k, a in arrays.items()}  # tobytes is C order
+        own, start = seen[start : start + lengths[n]], start + lengths[n]
+        history = [v.item() if isinstance(v, np.generic) else v for v in own]
+        head = json.dumps(
+            {"seen": history, "rows": [[k, r.dtype.str, list(r.shape)] for k, r in rows.items()]}
+        ).encode()
+        body = b"".join(r.tobytes() for r in rows.values())
+        out[user_id] = len(head).to_bytes(4, "little") + head + body
+    return out
+
+
+def join_users(values: dict) -> dict:
+    """The profiles export of users from their :func:`split_users` values (any order)."""
+    ids, seen, lengths, columns = [], [], [], {}  # type: ignore[var-annotated]
+    for user_id, value in values.items():
+        value = bytes(value)
+        size = int.from_bytes(value[:4], "little")
+        head, offset = json.loads(value[4 : 4 + size]), 4 + size
+        ids.append(user_id.decode() if isinstance(user_id, bytes) else user_id)
+        seen += head["seen"]
+        lengths.append(len(head["seen"]))
+        for name, dtype, shape in head["rows"]:
+            count = int(np.prod(shape)) if shape else 1
+            row = np.frombuffer(value, dtype=np.dtype(dtype), count=count, offset=offset)
+            offset += row.nbytes
+            columns.setdefault(name, []).append(row.reshape(tuple(shape)))
+    users = {name: np.stack(rows) for name, rows in columns.items()}
+    return {**users, "ids": ids, "seen_items": seen, "seen_lengths": np.array(lengths, np.int64)}
+
+
+def with_users(part: PartitionCheckpoint, values: dict) -> PartitionCheckpoint:
+    """The partition with its users from the per-user hash (a checkpoint written before
+    checkpoints were incremental keeps its users in the blob)."""
+    if values:
+        part.users = join_users(values)
+    return part

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streamrec.checkpointing.codec import PartitionCheckpoint, SharedCheckpoint
+from streamrec.checkpointing.codec import PartitionCheckpoint, SharedCheckpoint, with_users
 from streamrec.clustering.hierarchy import Hierarchy, render
 from streamrec.core.settings import Settings
 from streamrec.evaluation.datasets import amazon_interactions
@@ -36,11 +36,14 @@ def load_group_state(settings: Settings) -> tuple[dict, list[PartitionCheckpoint
     blob = client.get(keys.checkpoint(settings.worker_group))
     if blob is None:
         return None
-    pattern = keys.partition_checkpoint(settings.worker_group, 0)[:-1] + "*"
-    parts = [
-        PartitionCheckpoint.from_bytes(client.get(k))  # type: ignore[arg-type]
-        for k in sorted(client.scan_iter(pattern))
-    ]
+    group = settings.worker_group
+    pattern = keys.partition_checkpoint(group, 0)[:-1] + "*"
+    parts = []
+    for key in sorted(client.scan_iter(pattern)):
+        number = int(key.rpartition(b":p")[2])  # type: ignore[union-attr]
+        part = PartitionCheckpoint.from_bytes(client.get(key))  # type: ignore[arg-type]
+        users = client.hgetall(keys.partition_users(group, number))
+        parts.append(with_users(part, users))  # type: ignore[arg-type]
     return SharedCheckpoint.from_bytes(blob).state, parts  # type: ignore[arg-type]
 
 

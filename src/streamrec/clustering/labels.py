@@ -124,10 +124,20 @@ class ClusterLabeler:
         words.reviews += 1
         if words.reviews % self.decay_every == 0:
             self._decay(words)
+        elif len(words.counts) > 4 * self.max_terms:  # long reviews between decays
+            words.counts = Counter(dict(words.counts.most_common(self.max_terms)))
         words.representatives.append(Representative(event_id, item_id, vector, text[:300], user_id))
-        if len(words.representatives) > self.candidates and centroid is not None:
+        self._trim(words, centroid)
+
+    def _trim(self, words: ClusterWords, centroid: np.ndarray | None) -> None:
+        """Keep ``candidates`` representatives: the closest to the centroid, else the newest."""
+        if len(words.representatives) <= self.candidates:
+            return
+        if centroid is not None:
             words.representatives.sort(key=lambda r: -float(r.vector @ centroid))
             del words.representatives[self.candidates :]
+        else:
+            del words.representatives[: -self.candidates]
 
     def _decay(self, words: ClusterWords) -> None:
         words.counts = Counter(
@@ -146,6 +156,7 @@ class ClusterLabeler:
             kept.counts.update(absorbed.counts)
             kept.reviews += absorbed.reviews
             kept.representatives += absorbed.representatives
+            self._trim(kept, None)
         elif kind == "died":
             self.clusters.pop(cluster_id, None)
 

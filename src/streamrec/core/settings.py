@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     redis_password: SecretStr | None = None
     redis_ssl_ca_certs: Path | None = None
     redis_prefix: str = "streamrec"
+    redis_cluster: bool = Field(
+        default=False,
+        description="use redis-py's cluster client (also when the URL is redis+cluster://)",
+    )
     recs_ttl_s: int = Field(default=7 * 24 * 3600, ge=0, description="0 disables expiry")
     recs_length: int = Field(default=50, ge=1, le=1000)
     recent_items: int = Field(
@@ -80,6 +84,11 @@ class Settings(BaseSettings):
         ge=1,
         le=10_000,
         description="latest items per user kept in Redis; no fallback level serves them back",
+    )
+    user_history: int = Field(
+        default=1000,
+        ge=1,
+        description="distinct items remembered per user (never served back); oldest forgotten",
     )
 
     # Data sets of produce, replay, demo and embed-cache
@@ -214,11 +223,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"cluster_k_min ({self.cluster_k_min}) exceeds cluster_k_max ({self.cluster_k_max})"
             )
+        if self.user_history < self.recent_items:
+            raise ValueError(
+                f"user_history ({self.user_history}) is below recent_items ({self.recent_items})"
+            )
         return self
 
     @field_validator("redis_prefix")
     @classmethod
     def _prefix_has_no_colon_at_end(cls, value: str) -> str:
+        if "{" in value or "}" in value:
+            raise ValueError("redis_prefix may not contain braces (they mark hash tags)")
         return value.rstrip(":")
 
     def kafka_client_options(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class EngineConfig:
     cluster_move_threshold: float = 0.995
     recs_length: int = 50
     recent_items: int = 200
+    user_history: int = 1000  # distinct items kept per user (bounded memory)
     diversity: float = 0.0
     ranker_learning_rate: float = 0.05
     ranker_negatives: int = 10

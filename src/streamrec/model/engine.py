@@ -64,7 +64,7 @@ class Engine(Refreshing, EngineState):
         self.config = config or EngineConfig()
         c = self.config
         self.clusterer = clusterer or make_clusterer(c.clusterer_config())
-        self.profiles = UserProfiles(dim, c.profile_half_life)
+        self.profiles = UserProfiles(dim, c.profile_half_life, max_seen=c.user_history)
         self.items = ItemStats(dim, c.item_half_life, c.trending_half_life, c.engagement_half_life)
         self.strategies = strategies or make_strategies(c.popularity_debias)
         self.labeler = ClusterLabeler()

@@ -106,14 +106,34 @@ class EngineState:
         """Forget the users of a partition this worker no longer owns."""
         rows = self.profiles.rows_of_partition(partition)
         for row in rows.tolist():
+            self.profiles.dirty.discard(self.profiles.ids[row])  # type: ignore[arg-type]
             self.profiles.remove(self.profiles.ids[row])  # type: ignore[arg-type]
+        self.mark_clean({partition})
         return len(rows)
+
+    def changed_users(self, partition: int) -> tuple[dict, list[str]]:
+        """The partition's users changed since :meth:`mark_clean` (exported) and erased."""
+        p = self.profiles
+        rows = [p.index[k] for k in p.dirty if k in p.index]
+        rows = [r for r in rows if int(p.partition[r]) == partition]
+        erased = sorted(u for u, n in p.erased.items() if n == partition)
+        return p.export(np.array(sorted(rows), dtype=np.int64), self.items.ids), erased
+
+    def mark_clean(self, partitions: set[int]) -> None:
+        """The changes of ``partitions`` are checkpointed."""
+        p = self.profiles
+        p.dirty = {
+            k for k in p.dirty if k in p.index and int(p.partition[p.index[k]]) not in partitions
+        }
+        p.erased = {u: n for u, n in p.erased.items() if n not in partitions}
 
     def state(self) -> dict:
         return {"shared": self.shared_state(), "profiles": self.export_users()}
 
     def load(self, state: dict) -> None:
-        self.profiles = UserProfiles(self.dim, self.config.profile_half_life)
+        self.profiles = UserProfiles(
+            self.dim, self.config.profile_half_life, max_seen=self.config.user_history
+        )
         self.load_shared(state["shared"])
         self.absorb_users(state["profiles"])
 
@@ -124,4 +144,8 @@ class EngineState:
         counts (no user id), which forget it with their half-lives.
         """
         self.labeler.forget_user(user_id)
+        row = self.profiles.index.get(user_id)
+        if row is not None:  # its checkpointed profile goes at the next checkpoint
+            self.profiles.erased[user_id] = int(self.profiles.partition[row])
+            self.profiles.dirty.discard(user_id)
         return self.profiles.remove(user_id)

@@ -137,7 +137,12 @@ class UserProfiles(VectorTable):
     the rows of items the user engaged with (to never recommend them back).
     """
 
-    def __init__(self, dim: int, half_life: float, capacity: int = 1024) -> None:
+    def __init__(
+        self, dim: int, half_life: float, capacity: int = 1024, max_seen: int = 1000
+    ) -> None:
+        self.max_seen = max_seen  # the history is bounded: the oldest items are forgotten
+        self.dirty: set[str] = set()  # users changed since the last checkpoint
+        self.erased: dict[str, int] = {}  # users erased since then -> their partition
         self.cluster = np.full(capacity, -1, dtype=np.int64)
         self.cluster2 = np.full(capacity, -1, dtype=np.int64)
         self.sim = np.zeros((capacity, 2), dtype=np.float32)
@@ -165,9 +170,12 @@ class UserProfiles(VectorTable):
         self.last[row] = 0
 
     def mark_seen(self, row: int, item_row: int) -> None:
+        self.dirty.add(self.ids[row])  # type: ignore[arg-type]
         seen = self.seen[row]
         if item_row not in seen:
             seen.append(item_row)
+            if len(seen) > self.max_seen:
+                del seen[: len(seen) - self.max_seen]
 
     def seen_items(self, key: str) -> np.ndarray:
         row = self.index.get(key)
@@ -178,6 +186,7 @@ class UserProfiles(VectorTable):
     def assign(self, rows: np.ndarray, top_ids: np.ndarray, top_sims: np.ndarray) -> np.ndarray:
         """Store top-2 clusters for ``rows``; return the rows whose first cluster changed."""
         changed = rows[self.cluster[rows] != top_ids[:, 0]]
+        self.dirty.update(self.ids[r] for r in rows.tolist())  # type: ignore[misc]
         self.cluster[rows] = top_ids[:, 0]
         self.cluster2[rows] = top_ids[:, 1]
         self.sim[rows] = top_sims
@@ -187,6 +196,7 @@ class UserProfiles(VectorTable):
         """As :meth:`VectorTable.update`, also keeping the vector as the user's last."""
         row = super().update(key, vector, weight, ts)
         self.last[row] = vector
+        self.dirty.add(key)
         return row
 
     def rows_of_partition(self, partition: int) -> np.ndarray:
@@ -232,8 +242,10 @@ class UserProfiles(VectorTable):
         if item_row is not None:
             seen = [item_row(i) for i in seen]
         offsets = np.concatenate([[0], np.cumsum(state["seen_lengths"])]).astype(np.int64)
+        self.dirty.difference_update(state["ids"])  # as checkpointed: clean
         for n, row in enumerate(rows.tolist()):
-            self.seen[row] = array("i", [int(i) for i in seen[offsets[n] : offsets[n + 1]]])
+            own = seen[offsets[n] : offsets[n + 1]][-self.max_seen :]
+            self.seen[row] = array("i", [int(i) for i in own])
         return rows
 
     def remap_items(self, mapping: np.ndarray) -> None:
@@ -247,6 +259,7 @@ class UserProfiles(VectorTable):
 
     def load(self, state: dict) -> None:
         self.index, self.ids, self.seen = {}, [], []
+        self.dirty, self.erased = set(), {}
         self.absorb(state)
 
 

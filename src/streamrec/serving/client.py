@@ -22,6 +22,7 @@ import redis
 from streamrec.core.settings import Settings
 from streamrec.serving.fallback import Answer, fallback
 from streamrec.serving.schema import Assignment, RecList, RedisKeys
+from streamrec.serving.store import client_from_url
 
 
 class RecsClient:
@@ -30,13 +31,19 @@ class RecsClient:
         self.keys = RedisKeys(prefix)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "streamrec", **options: object) -> RecsClient:
-        return cls(redis.Redis.from_url(url, **options), prefix)  # type: ignore[arg-type]
+    def from_url(
+        cls, url: str, prefix: str = "streamrec", cluster: bool = False, **options: object
+    ) -> RecsClient:
+        """A ``redis+cluster://`` URL (or ``cluster=True``) reads from a Redis Cluster."""
+        return cls(client_from_url(url, cluster, **options), prefix)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RecsClient:
         return cls.from_url(
-            settings.redis_url, settings.redis_prefix, **settings.redis_client_options()
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.redis_cluster,
+            **settings.redis_client_options(),
         )
 
     def _get(self, key: str) -> RecList | None:

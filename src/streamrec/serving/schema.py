@@ -15,7 +15,8 @@ key                                    value
 ``streamrec:v1:clusters``              JSON :class:`ClusterSummary` list
 ``streamrec:v1:model``                 JSON model summary (counts, clock)
 ``streamrec:v1:checkpoint:{group}``    binary shared model of a worker group
-``streamrec:v1:checkpoint:{group}:p{n}`` binary users, offsets, dedup of partition n
+``streamrec:v1:checkpoint:{group}:p{n}`` binary offsets, dedup of partition n
+``streamrec:v1:checkpoint:{group}:users:p{n}`` hash: user id -> profile of partition n
 ``streamrec:v1:metrics:{strategy}``    hash of rolling metrics per strategy
 ``streamrec:v1:experiments``           JSON per-arm CTR, NDCG@10, intervals, tests
 =====================================  ==============================================
@@ -24,9 +25,16 @@ Every list value is replaced with one ``SET`` (optionally with a TTL), so a
 reader sees the old list or the new one, never a mix. Raw review text is
 never stored.
 
+The braces around ``{user}`` and ``{group}`` are literal: they are Redis
+Cluster hash tags, so the keys one MULTI/EXEC writes together (a user's list,
+recent items and assignment; a group's shared and partition checkpoints) hash
+to one slot. On a single Redis they are just characters of the name.
+
 >>> keys = RedisKeys("streamrec")
 >>> keys.user_recs("A2IBPI20UZIR0U")
-'streamrec:v1:recs:user:A2IBPI20UZIR0U'
+'streamrec:v1:recs:user:{A2IBPI20UZIR0U}'
+>>> keys.partition_checkpoint("workers", 3)
+'streamrec:v1:checkpoint:{workers}:p3'
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ class RedisKeys:
         self.base = f"{prefix.rstrip(':')}:{SCHEMA_VERSION}"
 
     def user_recs(self, user_id: str) -> str:
-        return f"{self.base}:recs:user:{user_id}"
+        return f"{self.base}:recs:user:{{{user_id}}}"
 
     def cluster_recs(self, cluster_id: int) -> str:
         return f"{self.base}:recs:cluster:{cluster_id}"
@@ -60,11 +68,11 @@ class RedisKeys:
         return f"{self.base}:recs:trending"
 
     def user_cluster(self, user_id: str) -> str:
-        return f"{self.base}:user:{user_id}:cluster"
+        return f"{self.base}:user:{{{user_id}}}:cluster"
 
     def user_recent(self, user_id: str) -> str:
         """The user's most recent items, which no fallback level may serve back."""
-        return f"{self.base}:user:{user_id}:recent"
+        return f"{self.base}:user:{{{user_id}}}:recent"
 
     def clusters(self) -> str:
         return f"{self.base}:clusters"
@@ -74,11 +82,16 @@ class RedisKeys:
 
     def checkpoint(self, group: str) -> str:
         """The shared model of a consumer group (binary)."""
-        return f"{self.base}:checkpoint:{group}"
+        return f"{self.base}:checkpoint:{{{group}}}"
 
     def partition_checkpoint(self, group: str, partition: int) -> str:
-        """Users, offsets and dedup window of one partition number (binary)."""
-        return f"{self.base}:checkpoint:{group}:p{partition}"
+        """Offsets and dedup window of one partition number (binary)."""
+        return f"{self.base}:checkpoint:{{{group}}}:p{partition}"
+
+    def partition_users(self, group: str, partition: int) -> str:
+        """Hash of one partition's user profiles (user id -> binary profile): a checkpoint
+        writes only the users that changed, in the MULTI/EXEC of the offsets."""
+        return f"{self.base}:checkpoint:{{{group}}}:users:p{partition}"
 
     def metrics(self, strategy: str) -> str:
         return f"{self.base}:metrics:{strategy}"

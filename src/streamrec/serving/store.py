@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import redis
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
 from redis.exceptions import WatchError
 
 from streamrec.core.settings import Settings
@@ -19,6 +21,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+Command = tuple[str, str, tuple, dict]  # (method, key, more args, keyword args)
+UserChanges = tuple[dict[str, bytes], list[str]]  # (changed user -> profile, erased users)
+
+
 def connect(settings: Settings, **overrides: object) -> redis.Redis:
     options = {
         "socket_timeout": 10,
@@ -26,7 +33,38 @@ def connect(settings: Settings, **overrides: object) -> redis.Redis:
         **settings.redis_client_options(),
         **overrides,
     }
-    return redis.Redis.from_url(settings.redis_url, **options)  # type: ignore[arg-type]
+    return client_from_url(settings.redis_url, settings.redis_cluster, **options)
+
+
+def client_from_url(url: str, cluster: bool = False, **options: object) -> redis.Redis:
+    """redis-py's cluster client when ``cluster`` or the scheme is ``redis+cluster://``
+    (it finds every master from the one node named), else the plain client."""
+    for scheme in CLUSTER_SCHEMES:
+        if url.startswith(scheme):
+            url, cluster = url.replace("+cluster", "", 1), True
+    if not cluster:
+        return redis.Redis.from_url(url, **options)  # type: ignore[arg-type]
+    options.pop("db", None)
+    url = url.split("/", 3)[:3]  # a cluster has database 0 only: drop any "/n"
+    return RedisCluster.from_url("/".join(url), **options)  # type: ignore[return-value]
+
+
+def is_cluster(client: object) -> bool:
+    return isinstance(client, RedisCluster)
+
+
+def execute_atomic(client: redis.Redis, commands: list[Command]) -> None:
+    """Run ``commands`` in one MULTI/EXEC on a single Redis; on a cluster in one
+    MULTI/EXEC per hash slot (keys that must change together share a hash tag)."""
+    groups: dict[int, list[Command]] = {}
+    for command in commands:
+        slot = key_slot(command[1].encode()) if is_cluster(client) else 0
+        groups.setdefault(slot, []).append(command)
+    for group in groups.values():
+        pipe = client.pipeline(transaction=True)
+        for method, key, args, kwargs in group:
+            getattr(pipe, method)(key, *args, **kwargs)
+        pipe.execute()
 
 
 def with_retry(
@@ -74,31 +112,28 @@ class RecsStore:
         for recs in (*lists, out.trending):
             if recs is not None:
                 recs.produced_at = now
-        pipe = self.client.pipeline(transaction=True)
-        for user_id, recs in out.user_recs.items():
-            pipe.set(self.keys.user_recs(user_id), recs.model_dump_json(), ex=self.ttl)
-        for cluster_id, recs in out.cluster_recs.items():
-            pipe.set(self.keys.cluster_recs(cluster_id), recs.model_dump_json(), ex=self.ttl)
-        for group_id, recs in out.group_recs.items():
-            pipe.set(self.keys.group_recs(group_id), recs.model_dump_json(), ex=self.ttl)
-        for user_id, items in out.recent_items.items():  # beside the user's list: one EXEC
-            pipe.set(self.keys.user_recent(user_id), json.dumps(items), ex=self.ttl)
-        for user_id, assignment in out.assignments.items():
-            pipe.set(self.keys.user_cluster(user_id), assignment.model_dump_json(), ex=self.ttl)
+        keys, ttl = self.keys, {"ex": self.ttl}
+        sets = [
+            *((keys.user_recs(u), r.model_dump_json()) for u, r in out.user_recs.items()),
+            *((keys.cluster_recs(c), r.model_dump_json()) for c, r in out.cluster_recs.items()),
+            *((keys.group_recs(g), r.model_dump_json()) for g, r in out.group_recs.items()),
+            # beside the user's list: one EXEC (one hash slot on a cluster)
+            *((keys.user_recent(u), json.dumps(items)) for u, items in out.recent_items.items()),
+            *((keys.user_cluster(u), a.model_dump_json()) for u, a in out.assignments.items()),
+        ]
         if out.trending is not None:
-            pipe.set(self.keys.trending(), out.trending.model_dump_json(), ex=self.ttl)
-        for cluster_id in out.retired_clusters:
-            pipe.delete(self.keys.cluster_recs(cluster_id))
-        for group_id in out.retired_groups:
-            pipe.delete(self.keys.group_recs(group_id))
+            sets.append((keys.trending(), out.trending.model_dump_json()))
+        commands: list[Command] = [("set", key, (value,), ttl) for key, value in sets]
+        commands += [("delete", keys.cluster_recs(c), (), {}) for c in out.retired_clusters]
+        commands += [("delete", keys.group_recs(g), (), {}) for g in out.retired_groups]
         if out.clusters is not None:
-            pipe.set(self.keys.clusters(), json.dumps([c.model_dump() for c in out.clusters]))
+            summaries = json.dumps([c.model_dump() for c in out.clusters])
+            commands.append(("set", keys.clusters(), (summaries,), {}))
         if model_summary is not None:
-            pipe.set(self.keys.model(), json.dumps(model_summary))
-        written = len(pipe)
-        if written:
-            pipe.execute()
-        return written
+            commands.append(("set", keys.model(), (json.dumps(model_summary),), {}))
+        if commands:
+            execute_atomic(self.client, commands)
+        return len(commands)
 
     # -- checkpoints (the commit order is in :mod:`streamrec.checkpointing`) ------------
 
@@ -107,14 +142,28 @@ class RecsStore:
         return _bytes(self.client.get(self.keys.checkpoint(group)))
 
     def load_partition_checkpoint(self, group: str, partition: int) -> bytes | None:
-        """Users, offsets and dedup window of one partition number."""
+        """Offsets and dedup window of one partition number."""
         return _bytes(self.client.get(self.keys.partition_checkpoint(group, partition)))
 
+    def load_partition_users(self, group: str, partition: int) -> dict[str, bytes]:
+        """The checkpointed profiles of one partition's users, by user id (HSCAN: no one
+        huge reply)."""
+        key = self.keys.partition_users(group, partition)
+        return {
+            k.decode(): bytes(v)  # type: ignore[union-attr]
+            for k, v in self.client.hscan_iter(key, count=1000)  # type: ignore[union-attr]
+        }
+
     def write_checkpoint(
-        self, group: str, build: Callable[[bytes | None], bytes], partitions: dict[int, bytes]
+        self,
+        group: str,
+        build: Callable[[bytes | None], bytes],
+        partitions: dict[int, bytes],
+        users: dict[int, UserChanges] | None = None,
     ) -> bytes:
-        """Set the group's shared checkpoint to ``build(current)`` and the partitions'
-        checkpoints in one MULTI/EXEC, and return what was written.
+        """Set the group's shared checkpoint to ``build(current)``, the partitions'
+        checkpoints and their changed users (set the changed, delete the erased) in
+        one MULTI/EXEC, and return what was written.
 
         The shared key is WATCHed: when another worker writes it in between,
         ``build`` runs again on the new value (compare and set).
@@ -130,6 +179,12 @@ class RecsStore:
                     pipe.set(key, blob)
                     for number, value in partitions.items():
                         pipe.set(self.keys.partition_checkpoint(group, number), value)
+                    for number, (changed, erased) in (users or {}).items():
+                        users_key = self.keys.partition_users(group, number)
+                        if erased:  # before the set: a user erased, then back, stays
+                            pipe.hdel(users_key, *erased)
+                        if changed:
+                            pipe.hset(users_key, mapping=changed)  # type: ignore[arg-type]
                     pipe.execute()
                     return blob
                 except WatchError:

@@ -71,3 +71,46 @@ def test_state_round_trip_keeps_the_windows() -> None:
     copy = RollingScores(window=3, period_s=100)
     copy.load(scores.state())
     assert copy.snapshot() == scores.snapshot()
+
+
+def test_pending_clicks_expire_by_event_time_on_a_busy_stream() -> None:
+    from streamrec.app.feedback import PendingClicks
+
+    joiner = ClickJoiner()
+    pending = PendingClicks(horizon_s=30)
+    scored: list[tuple[str, str]] = []
+    pending.add([click(1, "u", "a", 100), click(2, "v", "b", 100)])
+    joiner.add(impression(1, "u", ["a"], 99))
+    pending.match(joiner, lambda i, c: scored.append((i.impression_id, c.event_id)))
+    assert scored == [("imp1", "c1")] and len(pending) == 1
+    pending.advance(120)  # busy stream, 20 s of event time later: still waiting
+    assert pending.expire() == 0 and len(pending) == 1
+    pending.advance(131)  # 31 s behind the clock: organic
+    assert pending.expire() == 1 and len(pending) == 0
+
+
+def test_pending_clicks_are_bounded_and_survive_a_checkpoint() -> None:
+    import json
+
+    from streamrec.app.feedback import PendingClicks
+
+    pending = PendingClicks(horizon_s=1e9, max_clicks=3)
+    assert pending.add([click(n, "u", "a", float(n)) for n in range(5)]) == 2
+    assert [c.event_id for c in pending.clicks] == ["c2", "c3", "c4"]
+    restored = PendingClicks(horizon_s=1e9, max_clicks=3)
+    restored.load(json.loads(json.dumps(pending.state())))
+    assert [c.event_id for c in restored.clicks] == ["c2", "c3", "c4"]
+    assert restored.clock == 4.0
+    restored.load([click(9, "u", "a", 50.0).model_dump_json()])  # an older checkpoint's list
+    assert restored.clock == 50.0 and len(restored) == 1
+    with pytest.raises(ValueError, match="horizon_s"):
+        PendingClicks(horizon_s=-1)
+
+
+def test_the_joiner_forgets_impressions_and_users_past_its_bound() -> None:
+    joiner = ClickJoiner(max_impressions=5, per_user=2)
+    for n in range(100):
+        joiner.add(impression(n, f"u{n % 30}", ["a"], float(n)))
+    assert len(joiner.by_id) == 5
+    assert sum(len(q) for s in joiner.by_user.values() for q in s.values()) <= 5
+    assert len(joiner.by_user) <= 5

@@ -73,3 +73,22 @@ def test_a_merge_keeps_out_representatives_another_worker_erased() -> None:
     assert "u1" not in merged["0"]["rep_users"] and "e1" not in merged["0"]["rep_ids"]
     assert "u9" in merged["0"]["rep_users"]  # this worker's new representative stays
     assert len(merged["0"]["rep_vectors"]) == len(merged["0"]["rep_ids"])
+
+
+def test_word_bags_and_representatives_stay_bounded_under_steady_traffic() -> None:
+    labeler = ClusterLabeler(decay_every=1000, max_terms=50, candidates=4)
+    vector = np.ones(2) / np.sqrt(2)
+    for n in range(400):  # 10 new words per review, no decay in between; no centroid yet
+        text = " ".join(f"word{n}x{k}" for k in range(10))
+        labeler.add(1, text, vector, f"e{n}", "i", None)
+        assert len(labeler.clusters[1].counts) <= 4 * 50 + 10
+        assert len(labeler.clusters[1].representatives) <= 4
+    assert [r.event_id for r in labeler.clusters[1].representatives] == [
+        "e396",
+        "e397",
+        "e398",
+        "e399",
+    ]
+    labeler.add(2, "other words", vector, "f0", "i", None)
+    labeler.apply_lifecycle("merged", 2, (1,))
+    assert len(labeler.clusters[1].representatives) == 4

@@ -53,3 +53,11 @@ def test_to_env_round_trips_with_secrets_in_clear() -> None:
     assert env["STREAMREC_REDIS_PASSWORD"] == "s3cret"
     assert env["STREAMREC_N_CLUSTERS"] == "7"
     assert not any(key.endswith("_REDIS_USERNAME") for key in env)  # None is left out
+
+
+def test_user_history_may_not_be_shorter_than_the_recent_items() -> None:
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError, match="user_history"):
+        Settings(_env_file=None, user_history=10, recent_items=20)

@@ -44,3 +44,18 @@ def test_remove_forgets_everything_about_a_user() -> None:
     assert profiles.ids[row] is None
     assert not profiles.sums[row].any()
     assert profiles.seen_items("gone").size == 0
+
+
+def test_history_keeps_the_latest_items_only_and_restores_bounded() -> None:
+    profiles = UserProfiles(dim=2, half_life=1.0, max_seen=3)
+    row = profiles.row("u")
+    for item in range(10):
+        profiles.mark_seen(row, item)
+    assert profiles.seen_items("u").tolist() == [7, 8, 9]
+    wider = UserProfiles(dim=2, half_life=1.0, max_seen=10)
+    wider.mark_seen(wider.row("u"), 0)
+    for item in range(1, 10):
+        wider.mark_seen(0, item)
+    smaller = UserProfiles(dim=2, half_life=1.0, max_seen=2)
+    smaller.load(wider.state())  # a checkpoint of a longer history is cut on restore
+    assert smaller.seen_items("u").tolist() == [8, 9]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import redis
 
-from streamrec.checkpointing.codec import PartitionCheckpoint, SharedCheckpoint
+from streamrec.checkpointing.codec import PartitionCheckpoint, SharedCheckpoint, with_users
 from streamrec.serving.schema import RedisKeys
 
 MAP_USERS = 1500  # users drawn on the map (a deterministic sample)
@@ -130,5 +130,12 @@ class SnapshotReader:
         # (a SCAN walks the whole database, however many other keys it holds)
         names = [self.keys.partition_checkpoint(self.group, n) for n in range(self.partitions)]
         raws = self.client.mget(names) if names else []
-        parts = [PartitionCheckpoint.from_bytes(r) for r in raws if r]  # type: ignore[union-attr]
+        parts = [
+            with_users(
+                PartitionCheckpoint.from_bytes(raw),  # type: ignore[arg-type]
+                self.client.hgetall(self.keys.partition_users(self.group, n)),  # type: ignore[arg-type]
+            )
+            for n, raw in enumerate(raws)  # type: ignore[arg-type]
+            if raw
+        ]
         return build_snapshot(shared, parts)

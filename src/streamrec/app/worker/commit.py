@@ -15,7 +15,13 @@ from kafka import KafkaConsumer
 
 from streamrec.app import observability as obs
 from streamrec.app.worker.progress import Progress
-from streamrec.checkpointing.codec import PartitionCheckpoint, SharedCheckpoint, loads
+from streamrec.checkpointing.codec import (
+    PartitionCheckpoint,
+    SharedCheckpoint,
+    join_users,
+    loads,
+    split_users,
+)
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.kafka.offsets import commit_offsets
 from streamrec.model.engine import Engine
@@ -24,6 +30,13 @@ from streamrec.serving.store import RecsStore, with_retry
 log = logging.getLogger(__name__)
 
 ID_RANGE = 10_000  # cluster ids in range n: [n * ID_RANGE, (n + 1) * ID_RANGE)
+NO_USERS: dict = {"ids": []}  # users travel in the per-user hash, not the partition blob
+
+
+def _size(parts: dict[int, bytes], users: dict) -> int:
+    """Bytes a checkpoint writes besides the shared model (partition blobs and users)."""
+    changed = sum(len(k) + len(v) for c, _ in users.values() for k, v in c.items())
+    return sum(len(b) for b in parts.values()) + changed
 
 
 class Checkpointer:
@@ -49,6 +62,7 @@ class Checkpointer:
         self._id_range: int | None = None  # the id range new clusters born here come from
         self._base_blob: bytes | None = None  # the shared model as of the last sync
         self._base_version = 0
+        self.last_write: dict[str, int] = {}  # bytes and users of the last write (partitions)
 
     def restore(self) -> bool:
         """Adopt the group's shared model from Redis, if any (users come per partition)."""
@@ -107,11 +121,18 @@ class Checkpointer:
         blob = with_retry(
             lambda: self.store.load_partition_checkpoint(self.group, number), "load partition"
         )
+        users = with_retry(
+            lambda: self.store.load_partition_users(self.group, number), "load partition users"
+        )
         if blob is not None:
             part = PartitionCheckpoint.from_bytes(blob)
-            self.engine.absorb_users(part.users)
+            if part.users.get("ids"):  # written before the per-user hash: move them there
+                self.engine.absorb_users(part.users)
+                self.engine.profiles.dirty.update(part.users["ids"])
             self.progress.dedup.extend(part.dedup)
             self.progress.offsets.update(part.offsets)
+        if users:
+            self.engine.absorb_users(join_users(users))
 
     def due(self) -> bool:
         return time.monotonic() - self._last >= self.interval_s
@@ -136,14 +157,19 @@ class Checkpointer:
         """Merge the shared model under WATCH and write it with the partitions, atomically."""
         self._record_ids()
         local = self.engine.shared_state()
+        owned = sorted(self.progress.owned)
         parts = {
             number: PartitionCheckpoint(
-                self.engine.export_users(number),
-                self.progress.offsets_of(number),
-                self.progress.dedup.entries(number),
+                NO_USERS, self.progress.offsets_of(number), self.progress.dedup.entries(number)
             ).to_bytes()
-            for number in sorted(self.progress.owned)
+            for number in owned
         }
+        users = {}  # only the users changed since the last checkpoint
+        for number in owned:
+            changed, erased = self.engine.changed_users(number)
+            users[number] = (split_users(changed), erased)
+        changed = sum(len(u[0]) for u in users.values())
+        self.last_write = {"bytes": _size(parts, users), "users": changed}
         written: dict = {}
 
         def build(raw: bytes | None) -> bytes:
@@ -155,7 +181,8 @@ class Checkpointer:
             written.update(merged=merged, version=(current.version if current else 0) + 1)
             return SharedCheckpoint(merged, written["version"]).to_bytes()
 
-        blob = self.store.write_checkpoint(self.group, build, parts)
+        blob = self.store.write_checkpoint(self.group, build, parts, users)
+        self.engine.mark_clean(set(owned))
         if written["merged"] is not local:
             self.engine.load_shared(written["merged"])
             self.claim_id_range()
