@@ -12,6 +12,7 @@ from streamrec.app.api.history import Sampler
 from streamrec.app.api.kafka_side import KafkaSide
 from streamrec.app.api.snapshot import SnapshotReader
 from streamrec.core.settings import Settings
+from streamrec.serving.active import serving_keys
 from streamrec.serving.schema import ClusterSummary, RedisKeys
 from streamrec.serving.store import connect
 
@@ -52,12 +53,17 @@ class ApiContext:
         self.kafka.close()
         self.redis.close()
 
+    def serving_keys(self) -> RedisKeys:
+        """The keys of the model version that serves now (``keys`` is the root: the
+        pointer, the sidecar's metrics and the experiments live there)."""
+        return serving_keys(self.redis, self.settings.redis_prefix)
+
     def clusters(self) -> list[ClusterSummary]:
-        raw = self.redis.get(self.keys.clusters())
+        raw = self.redis.get(self.serving_keys().clusters())
         return [] if raw is None else [ClusterSummary(**c) for c in json.loads(raw)]  # type: ignore[arg-type]
 
     def model_summary(self) -> dict:
-        raw = self.redis.get(self.keys.model())
+        raw = self.redis.get(self.serving_keys().model())
         return {} if raw is None else json.loads(raw)  # type: ignore[arg-type]
 
     def experiments(self) -> dict:

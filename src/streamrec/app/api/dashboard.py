@@ -27,7 +27,7 @@ def overview(request: Request) -> dict:
     ctx = _ctx(request)
     lag = ctx.kafka.lag()
     processed = sum(p["committed"] for p in lag)
-    trending = ctx.redis.get(ctx.keys.trending())
+    trending = ctx.redis.get(ctx.serving_keys().trending())
     written = _produced_at(trending)
     current = {
         "processed": processed,
