@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from streamrec.cli.api import experiments, serve
-from streamrec.cli.encoder import rollout
+from streamrec.cli.encoder import finetune, rollout
 from streamrec.cli.produce import (
     produce_amazon,
     produce_events,
@@ -49,6 +49,7 @@ app.command()(demo)
 app.command()(serve)
 app.command()(experiments)
 app.command()(rollout)
+app.command()(finetune)
 
 __all__ = [
     "app",
