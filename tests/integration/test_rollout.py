@@ -115,5 +115,8 @@ def test_rollout_refuses_a_used_prefix_and_a_bad_version(settings) -> None:  # t
     connect(settings).set(RedisKeys(f"{settings.redis_prefix}-v9").model(), "{}")
     with pytest.raises(RolloutError, match="not empty"):
         rollout(settings, "hashing-32", "v9", embedder=HashingEmbedder(32))
+    with pytest.raises(RolloutError, match="cannot load model"):
+        rollout(settings, "/no/such/model-folder", "v8")
+    assert read_active(connect(settings), settings.redis_prefix) is None
     with pytest.raises(RolloutError, match="letters, digits"):
         version_settings(settings, "m", "bad version!")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from streamrec.app.worker import EmbedWorker
 from streamrec.core.settings import Settings
 from streamrec.embedding.base import Embedder
+from streamrec.embedding.factory import embedder_from_settings
 from streamrec.serving.active import ActiveModel, read_active, switch_active
 from streamrec.serving.schema import RedisKeys
 from streamrec.serving.store import connect
@@ -59,6 +60,14 @@ def version_settings(settings: Settings, model: str, version: str) -> Settings:
     )
 
 
+def load_embedder(settings: Settings) -> Embedder:
+    """The new version's model, loaded before anything is written (a bad path fails here)."""
+    try:
+        return embedder_from_settings(settings)
+    except (OSError, ValueError) as error:
+        raise RolloutError(f"cannot load model {settings.model!r}: {error}") from error
+
+
 def rollout(
     settings: Settings,
     model: str,
@@ -77,6 +86,8 @@ def rollout(
         raise RolloutError(f"version {version!r} already serves")
     if next(client.scan_iter(RedisKeys(new.redis_prefix).pattern(), count=1000), None):
         raise RolloutError(f"prefix {new.redis_prefix!r} is not empty: pick a new version name")
+    if embedder is None:
+        embedder = load_embedder(new)
     started = time.monotonic()
     worker = EmbedWorker(new, embedder=embedder)
     worker.run(until_caught_up=True)
