@@ -104,6 +104,8 @@ def test_rollout_switches_readers_at_once_and_never_serves_a_mix(settings) -> No
         level, recs, _, _ = walk_chain(ctx, "u3", ("user", "cluster", "trending"))
         assert level == "user" and recs is not None
         assert recs["produced_at"] == new["u3"].produced_at
+        serving = ctx.serving()  # seen items from the new group's checkpoint
+        assert serving.group == result.active.group and serving.get().seen["u3"]
     finally:
         ctx.close()
 

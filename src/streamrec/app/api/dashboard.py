@@ -63,7 +63,7 @@ def clusters(request: Request) -> dict:
     series = ctx.sampler.sample("cluster_sizes", lambda: {"sizes": sizes})
     return {
         "clusters": [c.model_dump() for c in summaries],
-        "map": ctx.snapshots.get().map_points,
+        "map": ctx.serving().get().map_points,
         "sizes": series,
         "lifecycle": ctx.kafka.read_lifecycle()[-200:],
     }
