@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from streamrec.cli.api import experiments, serve
+from streamrec.cli.encoder import finetune, rollout
 from streamrec.cli.produce import (
     produce_amazon,
     produce_events,
@@ -47,6 +48,8 @@ app.command()(replay)
 app.command()(demo)
 app.command()(serve)
 app.command()(experiments)
+app.command()(rollout)
+app.command()(finetune)
 
 __all__ = [
     "app",

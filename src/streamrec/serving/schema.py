@@ -19,6 +19,8 @@ key                                    value
 ``streamrec:v1:checkpoint:{group}:users:p{n}`` hash: user id -> profile of partition n
 ``streamrec:v1:metrics:{strategy}``    hash of rolling metrics per strategy
 ``streamrec:v1:experiments``           JSON per-arm CTR, NDCG@10, intervals, tests
+``streamrec:v1:active``                JSON :class:`~streamrec.serving.active.ActiveModel`:
+                                       the prefix that serves now (model version)
 =====================================  ==============================================
 
 Every list value is replaced with one ``SET`` (optionally with a TTL), so a
@@ -99,6 +101,11 @@ class RedisKeys:
     def experiments(self) -> str:
         """JSON report of every experiment's arms (the metrics sidecar writes it)."""
         return f"{self.base}:experiments"
+
+    def active(self) -> str:
+        """Which prefix serves lists now (its model version); ``streamrec rollout`` sets it.
+        Absent: this prefix serves its own lists."""
+        return f"{self.base}:active"
 
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this namespace."""

@@ -1,5 +1,7 @@
 """The command line: every documented command is there, dev tooling is not."""
 
+import json
+
 import typer
 from typer.testing import CliRunner
 
@@ -19,6 +21,8 @@ COMMANDS = {
     "topics",
     "serve",
     "experiments",
+    "rollout",
+    "finetune",
 }
 
 
@@ -43,3 +47,14 @@ def test_config_shows_the_clusterer_and_its_parameters() -> None:
     assert (shown["cluster_groups"], shown["group_min_cluster_users"]) == (4, 3)
     bad = CliRunner().invoke(app, ["config"], env={"STREAMREC_CLUSTERER": "dbscan"})
     assert bad.exit_code != 0 and "kmeans-dynamic" in f"{bad.output}{bad.exception}"
+
+
+def test_finetune_with_too_few_pairs_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    events = tmp_path / "events.jsonl"
+    review = {"type": "review", "event_id": "e1", "user_id": "u", "item_id": "i", "text": "ok"}
+    events.write_text(json.dumps({**review, "ts": 1.0}) + "\n")
+    args = ["finetune", "--out", str(tmp_path / "m"), "--data", "events", "--events", str(events)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "at least 2 pairs" in result.output and "mined 0 pairs" in result.output
+    assert not (tmp_path / "m").exists()

@@ -12,6 +12,7 @@ from streamrec.app.api.history import Sampler
 from streamrec.app.api.kafka_side import KafkaSide
 from streamrec.app.api.snapshot import SnapshotReader
 from streamrec.core.settings import Settings
+from streamrec.serving.active import read_active
 from streamrec.serving.schema import ClusterSummary, RedisKeys
 from streamrec.serving.store import connect
 
@@ -24,6 +25,7 @@ class ApiContext:
     kafka: KafkaSide
     snapshots: SnapshotReader
     sampler: Sampler = field(default_factory=Sampler)
+    rolled_out: dict[str, SnapshotReader] = field(default_factory=dict)  # prefix -> reader
 
     @classmethod
     def from_settings(cls, settings: Settings, snapshot_max_age_s: float = 5.0) -> ApiContext:
@@ -52,12 +54,34 @@ class ApiContext:
         self.kafka.close()
         self.redis.close()
 
+    def serving(self) -> SnapshotReader:
+        """Keys (``.keys``) and checkpoint snapshot of the model version that serves now,
+        from one read of the active-model pointer (``keys`` is the root: the pointer, the
+        sidecar's metrics and the experiments live there)."""
+        active = read_active(self.redis, self.settings.redis_prefix)
+        if active is None or not active.group:
+            return self.snapshots
+        reader = self.rolled_out.get(active.prefix)
+        if reader is None:  # a version rolled out since start: its own group's checkpoint
+            reader = SnapshotReader(
+                self.redis,
+                RedisKeys(active.prefix),
+                active.group,
+                self.settings.topic_partitions,
+                self.snapshots.max_age_s,
+            )
+            self.rolled_out[active.prefix] = reader
+        return reader
+
+    def serving_keys(self) -> RedisKeys:
+        return self.serving().keys
+
     def clusters(self) -> list[ClusterSummary]:
-        raw = self.redis.get(self.keys.clusters())
+        raw = self.redis.get(self.serving_keys().clusters())
         return [] if raw is None else [ClusterSummary(**c) for c in json.loads(raw)]  # type: ignore[arg-type]
 
     def model_summary(self) -> dict:
-        raw = self.redis.get(self.keys.model())
+        raw = self.redis.get(self.serving_keys().model())
         return {} if raw is None else json.loads(raw)  # type: ignore[arg-type]
 
     def experiments(self) -> dict:

@@ -27,7 +27,7 @@ def overview(request: Request) -> dict:
     ctx = _ctx(request)
     lag = ctx.kafka.lag()
     processed = sum(p["committed"] for p in lag)
-    trending = ctx.redis.get(ctx.keys.trending())
+    trending = ctx.redis.get(ctx.serving_keys().trending())
     written = _produced_at(trending)
     current = {
         "processed": processed,
@@ -63,7 +63,7 @@ def clusters(request: Request) -> dict:
     series = ctx.sampler.sample("cluster_sizes", lambda: {"sizes": sizes})
     return {
         "clusters": [c.model_dump() for c in summaries],
-        "map": ctx.snapshots.get().map_points,
+        "map": ctx.serving().get().map_points,
         "sizes": series,
         "lifecycle": ctx.kafka.read_lifecycle()[-200:],
     }

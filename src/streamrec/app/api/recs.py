@@ -64,10 +64,11 @@ def walk_chain(
     ctx: ApiContext, user_id: str, chain: tuple[str, ...]
 ) -> tuple[str, dict | None, list[dict], Assignment | None]:
     """The first level of ``chain`` with items the user has not engaged with."""
-    keys = ctx.keys
+    serving = ctx.serving()  # one model version for every read of this answer
+    keys = serving.keys
     user_raw, assignment_raw = ctx.redis.mget([keys.user_recs(user_id), keys.user_cluster(user_id)])  # type: ignore[misc]
     assignment = _assignment(assignment_raw)
-    seen = set(ctx.snapshots.get().seen.get(user_id, ()))
+    seen = set(serving.get().seen.get(user_id, ()))
     for level in chain:
         if level == "user":
             recs = _rec_list(user_raw)

@@ -52,7 +52,7 @@ def get_user(
     nearest clusters with labels, the items they engaged with and items similar to them."""
     ctx = ctx_of(request)
     level, recs, items, assignment = walk_chain(ctx, user_id, ("user", "cluster", "trending"))
-    snapshot = ctx.snapshots.get()
+    snapshot = ctx.serving().get()
     summaries = {c.cluster_id: c for c in ctx.clusters()}
     cluster = summaries.get(assignment.cluster_id) if assignment else None
     reviewed = snapshot.seen.get(user_id, [])
@@ -107,7 +107,7 @@ def get_similar(
     request: Request, item_id: ItemId, k: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> dict:
     """Items whose reviews read most alike (cosine of the items' review-text vectors)."""
-    similar = ctx_of(request).snapshots.get().similar(item_id, k)
+    similar = ctx_of(request).serving().get().similar(item_id, k)
     if similar is None:
         raise HTTPException(404, f"item {item_id} is unknown to the model")
     return {"item_id": item_id, "similar": similar}
