@@ -38,6 +38,8 @@ class ItemStats:
         self.engagement = DecayedCounts(engagement_half_life, capacity=1024, rows=8)
         self.cluster_rows: dict[int, int] = {}
         self.free_rows: list[int] = []
+        self.unit = np.zeros((1024, dim), dtype=np.float32)  # unit text vectors, kept per row
+        self.changed: set[int] = set()  # rows whose unit vector changed (the ANN index reads it)
 
     @property
     def n_items(self) -> int:
@@ -55,7 +57,16 @@ class ItemStats:
             self.popularity = grown
         self.trending.ensure(row + 1)
         self.engagement.ensure(row + 1)
+        if row >= self.unit.shape[0]:
+            grown = np.zeros((max(row + 1, 2 * self.unit.shape[0]), self.unit.shape[1]), np.float32)
+            grown[: self.unit.shape[0]] = self.unit
+            self.unit = grown
         return row
+
+    def unit_matrix(self) -> np.ndarray:
+        """Unit text vectors of every item (a view, updated in place as reviews arrive:
+        no per-batch re-normalisation of the catalogue)."""
+        return self.unit[: self.n_items]
 
     def cluster_row(self, cluster_id: int) -> int:
         found = self.cluster_rows.get(cluster_id)
@@ -71,6 +82,8 @@ class ItemStats:
         item_id = self.vectors.ids[item_row]
         assert item_id is not None
         self.vectors.update(item_id, vector)
+        self.unit[item_row] = self.vectors.vectors(np.array([item_row]))[0]
+        self.changed.add(item_row)
 
     def engage(self, item_row: int, weight: float, cluster_id: int, clock: float) -> None:
         """Count one engagement of a user of ``cluster_id`` (-1: unassigned) with an item."""
@@ -124,6 +137,8 @@ class ItemStats:
         self.engagement = DecayedCounts.from_state(state["engagement"])
         self.cluster_rows = {int(k): int(v) for k, v in state["cluster_rows"].items()}
         self.free_rows = [int(r) for r in state["free_rows"]]
+        self.unit = np.zeros((max(1024, n), self.vectors.dim), dtype=np.float32)
+        self.unit[:n] = self.vectors.matrix()
 
     @staticmethod
     def merge(
