@@ -32,6 +32,8 @@ from streamrec.model.profiles import UserProfiles
 from streamrec.model.scoring import unit_max
 from streamrec.model.signals import ItemSignals
 
+NEAREST = 64  # items nearest to the profile or centroid (HNSW's ef follows it)
+_ROW_BITS = (1 << 32) - 1
 RECENT = 10  # recent items whose co-occurrence rows feed the candidates
 LAST = 3  # last items whose transitions feed the candidates
 
@@ -51,6 +53,7 @@ class ItemIndex:
             raise ValueError(f"exact_below must be >= 0, got {exact_below}")
         self.dim, self.exact_below, self.m, self.ef = dim, exact_below, m, ef
         self._index: hnswlib.Index | None = None
+        self._live: int | None = None  # rows in the index (deleted entries left out)
 
     def nearest(self, items: ItemStats, vector: np.ndarray, k: int) -> np.ndarray:
         """Rows of up to ``k`` items nearest to the unit ``vector``."""
@@ -63,31 +66,53 @@ class ItemIndex:
             k = min(k, n)
             return np.argpartition(-sims, k - 1)[:k].astype(np.int64)
         index = self._sync(items)
-        count = index.get_current_count()
+        count = int(np.count_nonzero(self._indexed_at)) if self._live is None else self._live
+        self._live = count
         if count == 0:
             return np.zeros(0, dtype=np.int64)
         k = min(k, count)
         index.set_ef(max(self.ef, k))
         labels, _ = index.knn_query(vector.astype(np.float32)[None, :], k=k, num_threads=1)
-        return labels[0].astype(np.int64)
+        return labels[0].astype(np.int64) & _ROW_BITS  # a label is generation << 32 | row
 
     def _sync(self, items: ItemStats) -> hnswlib.Index:
-        """Insert the items whose vectors changed (all of them when first built)."""
+        """Insert new items; an item whose review count doubled since it was indexed is
+        inserted again under a new label and its old entry deleted (O(log reviews)
+        inserts per item; an in-place HNSW update costs several inserts)."""
         unit = items.unit_matrix()
         if self._index is None:
             self._index = hnswlib.Index(space="ip", dim=self.dim)
             self._index.init_index(max(1024, 2 * unit.shape[0]), M=self.m, ef_construction=self.ef)
             self._index.set_num_threads(1)  # deterministic inserts
+            self._indexed_at = np.zeros(0, dtype=np.int64)
+            self._labels = np.zeros(0, dtype=np.int64)
             rows = np.flatnonzero(np.abs(unit).sum(axis=1) > 0)
         else:
             rows = np.fromiter(sorted(items.changed), dtype=np.int64, count=len(items.changed))
         items.changed.clear()
+        self._grow(unit.shape[0])
+        counts = items.vectors.counts[rows].astype(np.int64)
+        due = (self._indexed_at[rows] == 0) | (counts >= 2 * self._indexed_at[rows])
+        rows, counts = rows[due], counts[due]  # the others: looked at again at their next review
         if rows.size:
-            needed = int(rows.max()) + 1
+            for label in self._labels[rows][self._indexed_at[rows] > 0].tolist():
+                self._index.mark_deleted(label)
+            needed = self._index.get_current_count() + rows.size
             if needed > self._index.get_max_elements():
                 self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
-            self._index.add_items(unit[rows], rows, num_threads=1)
+            generation = np.where(self._indexed_at[rows] > 0, (self._labels[rows] >> 32) + 1, 0)
+            self._labels[rows] = (generation << 32) | rows
+            self._index.add_items(unit[rows], self._labels[rows], num_threads=1)
+            self._indexed_at[rows] = np.maximum(counts, 1)
+            self._live = None  # recounted on the next query
         return self._index
+
+    def _grow(self, size: int) -> None:
+        if self._indexed_at.size < size:
+            grown = max(size, 2 * self._indexed_at.size)
+            extra = np.zeros(grown - self._indexed_at.size, np.int64)
+            self._indexed_at = np.concatenate([self._indexed_at, extra])
+            self._labels = np.concatenate([self._labels, extra])
 
 
 class CandidateSource(Protocol):
@@ -128,13 +153,30 @@ class CandidateGenerator:
         parts = [self._trending(model, quota + seen.size), *self._neighbours(model, seen, quota)]
         vector = model.profiles.vectors(np.array([row]))[0]
         if vector.any():
-            parts.append(self.index.nearest(model.items, vector, quota + min(seen.size, quota)))
+            near = min(quota, NEAREST)
+            parts.append(self.index.nearest(model.items, vector, near + min(seen.size, near)))
         first, second = int(model.profiles.cluster[row]), int(model.profiles.cluster2[row])
         for cluster, share in ((first, quota - quota // 3), (second, quota // 3)):
             if cluster >= 0:
                 parts.append(self._cluster_head(model, cluster, share + seen.size))
         cut = [quota] * len(parts)
         return _union(parts, cut, seen, self.size)
+
+    def cluster_rows(
+        self, model: CandidateSource, cluster_id: int, centroid: np.ndarray | None
+    ) -> np.ndarray:
+        """Sorted candidates of a cluster's list: half its engagement head, a quarter
+        each the trending head and the items nearest its centroid (all rows while <= C)."""
+        n = model.items.n_items
+        if n <= self.size:
+            return np.arange(n, dtype=np.int64)
+        if self._heads_at != model.clock:
+            self._heads, self._heads_at = {}, model.clock
+        quota = self.size // 4
+        parts = [self._cluster_head(model, cluster_id, 2 * quota), self._trending(model, quota)]
+        if centroid is not None:
+            parts.append(self.index.nearest(model.items, centroid, min(quota, NEAREST)))
+        return np.unique(np.concatenate(parts)).astype(np.int64)
 
     def _trending(self, model: CandidateSource, k: int) -> np.ndarray:
         key = ("trending", k)

@@ -44,7 +44,7 @@ from streamrec.model.ranker import OnlineRanker
 from streamrec.model.refresh import Refreshing
 from streamrec.model.scoring import top_items
 from streamrec.model.signals import ItemSignals
-from streamrec.model.strategies import Strategy, make_strategies
+from streamrec.model.strategies import ClusterPopular, Strategy, make_strategies
 from streamrec.serving.schema import RecList
 
 
@@ -121,6 +121,12 @@ class Engine(Refreshing, EngineState):
 
     def cluster_engagement(self, cluster_id: int) -> np.ndarray:
         return self.items.cluster_engagement(cluster_id, self.clock)
+
+    def unit_trending_at(self, rows: np.ndarray) -> np.ndarray:
+        return self.items.unit_at(None, rows)
+
+    def unit_cluster_engagement_at(self, cluster_id: int, rows: np.ndarray) -> np.ndarray:
+        return self.items.unit_at(cluster_id, rows)
 
     def learned_scores(self, user_id: str) -> np.ndarray:
         """The ranker over the user's candidates, the fallback score elsewhere (full ranking)."""
@@ -251,13 +257,25 @@ class Engine(Refreshing, EngineState):
         """Top-k of a strategy; a user's own items are never recommended back."""
         k = k or self.config.recs_length
         chosen = self.strategies[strategy]
+        why = None
         if user_id is not None and self.knows_user(user_id) and explainable(chosen):
             rows, values, why = serve_candidates(self, chosen, user_id, k)
+        elif (
+            user_id is None
+            and cluster_id is not None
+            and cluster_id >= 0
+            and isinstance(chosen, ClusterPopular)
+        ):  # a cluster's own list, over its candidates
+            candidates = self.candidates.cluster_rows(self, cluster_id, self.centroid(cluster_id))
+            scores = chosen.scores_at(self, cluster_id, candidates)
+            local, values = top_items(
+                scores, k, None, self.item_matrix()[candidates], self.config.diversity
+            )
+            rows = candidates[local]
         else:
             scores = chosen.scores(self, user_id, cluster_id)
             exclude = self.profiles.seen_items(user_id) if user_id is not None else None
             rows, values = top_items(scores, k, exclude, self.item_matrix(), self.config.diversity)
-            why = None
         if user_id is not None:
             level = "user"
         elif cluster_id is not None:

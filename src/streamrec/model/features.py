@@ -81,9 +81,7 @@ def features(model: FeatureSource, user_id: str | None, rows: np.ndarray | None 
         out[:, 9] = items @ model.profiles.last[row].astype(np.float32)
     cluster = int(model.profiles.cluster[row])
     if cluster >= 0:
-        engagement = model.items.cluster_engagement(cluster, model.clock)
-        top = float(engagement.max()) if engagement.size else 0.0
-        out[:, 15] = engagement[rows] / top if top > 0 else 0.0
+        out[:, 15] = model.items.unit_at(cluster, rows)
     return out
 
 
@@ -93,8 +91,7 @@ def _history_features(
     """Co-occurrence (kNN) and transition columns from the user's recent items."""
     inverse = 1.0 / np.sqrt(np.maximum(signals.count[history], 1.0))
     recency = decay(len(history) - 1 - np.arange(len(history)), 2.0)
-    cols, knn = signals.co.sparse_sum(history, inverse)
-    _, knn_recent = signals.co.sparse_sum(history, inverse * recency)
+    cols, knn, knn_recent = signals.co.sparse_sum(history, inverse, inverse * recency)
     norm = np.sqrt(np.maximum(signals.count[np.minimum(cols, size - 1)], 1.0))
     knn, knn_recent = _in_range(cols, knn / norm, size), _in_range(cols, knn_recent / norm, size)
     t_cols, transition = signals.transitions.sparse_sum(history[-1:], np.ones(1))

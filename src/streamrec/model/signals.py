@@ -47,15 +47,23 @@ class SparseRows:
             self.rows[row] = _top(cells, self.limit)
         self._arrays.pop(row, None)
 
-    def sparse_sum(self, rows: list[int], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """sum_k weights[k] * row(rows[k]) as sorted unique columns and their values."""
+    def sparse_sum(
+        self, rows: list[int], weights: np.ndarray, *more: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """sum_k weights[k] * row(rows[k]) as sorted unique columns and their values;
+        each array of ``more`` weighs the same rows again (one more values array each)."""
         parts = [self.arrays(r) for r in rows]
         if not parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
+            return (np.zeros(0, dtype=np.int64),) + tuple(np.zeros(0) for _ in range(1 + len(more)))
         cols = np.concatenate([c for c, _ in parts])
-        vals = np.concatenate([v * w for (_, v), w in zip(parts, weights.tolist(), strict=True)])
+        lengths = np.fromiter((c.size for c, _ in parts), dtype=np.int64, count=len(parts))
+        vals = np.concatenate([v for _, v in parts])
         unique, inverse = np.unique(cols, return_inverse=True)
-        return unique, np.bincount(inverse, weights=vals, minlength=unique.size)
+        sums = [
+            np.bincount(inverse, weights=vals * np.repeat(w, lengths), minlength=unique.size)
+            for w in (weights, *more)
+        ]
+        return (unique, *sums)
 
     def arrays(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         found = self._arrays.get(row)
