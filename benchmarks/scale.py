@@ -24,11 +24,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, write_result  # noqa: E402
-
-from streamrec.core.events import ClickEvent, ReviewEvent  # noqa: E402
-from streamrec.model.config import EngineConfig  # noqa: E402
-from streamrec.model.engine import Engine  # noqa: E402
+from common import ROOT, write_result
+from streamrec.core.events import ClickEvent, ReviewEvent
+from streamrec.model.config import EngineConfig
+from streamrec.model.engine import Engine
 
 DIM = 384
 BATCH = 64
@@ -45,7 +44,9 @@ def _zipf(rng: np.random.Generator, n_items: int, size: int) -> np.ndarray:
     return rng.choice(n_items, size, p=p / p.sum())
 
 
-def seed(engine: Engine, rng: np.random.Generator, n_items: int, n_users: int, text_items: int) -> None:
+def seed(
+    engine: Engine, rng: np.random.Generator, n_items: int, n_users: int, text_items: int
+) -> None:
     """The catalogue (text for the first ``text_items`` rows) and every user's profile."""
     items = engine.items
     vectors = unit(rng, min(n_items, 4096))
@@ -70,12 +71,26 @@ def stream(rng: np.random.Generator, n_items: int, n_users: int, batches: int, t
         events: list[ReviewEvent | ClickEvent] = []
         for n, user in enumerate(users.tolist()):
             ts = ts0 + b * BATCH + n
-            events.append(ReviewEvent(event_id=f"r{b}-{n}", user_id=f"u{user}", item_id=f"i{items[n]}", text="x", ts=ts))
-            events.append(ClickEvent(event_id=f"c{b}-{n}", user_id=f"u{user}", item_id=f"i{items[BATCH + n]}", ts=ts))
+            events.append(
+                ReviewEvent(
+                    event_id=f"r{b}-{n}",
+                    user_id=f"u{user}",
+                    item_id=f"i{items[n]}",
+                    text="x",
+                    ts=ts,
+                )
+            )
+            events.append(
+                ClickEvent(
+                    event_id=f"c{b}-{n}", user_id=f"u{user}", item_id=f"i{items[BATCH + n]}", ts=ts
+                )
+            )
         yield events, unit(rng, BATCH)
 
 
-def run(n_items: int, n_users: int, events: int, text_items: int | None, seed_value: int = 0) -> dict:
+def run(
+    n_items: int, n_users: int, events: int, text_items: int | None, seed_value: int = 0
+) -> dict:
     rng = np.random.default_rng(seed_value)
     engine = Engine(dim=DIM, config=EngineConfig(seed=seed_value))
     start = time.perf_counter()
@@ -131,7 +146,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--users", type=int, nargs="+", default=[10_000])
     parser.add_argument("--events", type=int, default=4096, help="timed events per point")
-    parser.add_argument("--text-items", type=int, default=None, help="items seeded with text (default all)")
+    parser.add_argument(
+        "--text-items", type=int, default=None, help="items seeded with text (default all)"
+    )
     parser.add_argument("--out", default="scale.json")
     args = parser.parse_args()
     rows = []

@@ -191,9 +191,7 @@ class CandidateGenerator:
             self._heads[key] = _head(engagement, k, positive=True)
         return self._heads[key]
 
-    def _neighbours(
-        self, model: CandidateSource, seen: np.ndarray, quota: int
-    ) -> list[np.ndarray]:
+    def _neighbours(self, model: CandidateSource, seen: np.ndarray, quota: int) -> list[np.ndarray]:
         """Co-occurrence neighbours of the recent items, transitions of the last ones."""
         recent = seen[-RECENT:].tolist()
         if not recent:

@@ -30,12 +30,11 @@ from streamrec.clustering.factory import make_clusterer
 from streamrec.clustering.hierarchy import Hierarchy
 from streamrec.clustering.labels import ClusterLabeler
 from streamrec.core.events import ClickEvent, ReviewEvent
+from streamrec.model.candidates import CandidateGenerator, with_fallback
 from streamrec.model.config import EngineConfig
 from streamrec.model.drift import DriftMonitor
 from streamrec.model.engine_state import EngineState
-from streamrec.model.candidates import CandidateGenerator, with_fallback
 from streamrec.model.explain import explainable
-from streamrec.model.two_stage import serve_candidates
 from streamrec.model.features import features
 from streamrec.model.items import ItemStats, engagement_weight
 from streamrec.model.output import BatchOutput, assignment, rec_list
@@ -45,6 +44,7 @@ from streamrec.model.refresh import Refreshing
 from streamrec.model.scoring import top_items
 from streamrec.model.signals import ItemSignals
 from streamrec.model.strategies import ClusterPopular, Strategy, make_strategies
+from streamrec.model.two_stage import serve_candidates
 from streamrec.serving.schema import RecList
 
 

@@ -12,12 +12,12 @@ import numpy as np
 from streamrec.clustering import Clusterer
 from streamrec.clustering.hierarchy import Hierarchy
 from streamrec.clustering.labels import ClusterLabeler
+from streamrec.model.candidates import CandidateGenerator
 from streamrec.model.config import EngineConfig
 from streamrec.model.drift import DriftMonitor
 from streamrec.model.items import ItemStats
 from streamrec.model.profiles import UserProfiles
 from streamrec.model.ranker import OnlineRanker
-from streamrec.model.candidates import CandidateGenerator
 from streamrec.model.signals import ItemSignals
 
 

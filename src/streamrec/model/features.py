@@ -48,7 +48,9 @@ class FeatureSource(Protocol):
     def item_matrix(self) -> np.ndarray: ...
 
 
-def features(model: FeatureSource, user_id: str | None, rows: np.ndarray | None = None) -> np.ndarray:
+def features(
+    model: FeatureSource, user_id: str | None, rows: np.ndarray | None = None
+) -> np.ndarray:
     """The (rows x FEATURES) matrix of one user over ``rows`` (default: every item).
 
     Work is proportional to ``len(rows)`` plus the user's history, except for a

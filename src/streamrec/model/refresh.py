@@ -17,12 +17,12 @@ import numpy as np
 from streamrec.clustering import Clusterer, Snapshot
 from streamrec.clustering.hierarchy import Hierarchy
 from streamrec.clustering.labels import ClusterLabeler
+from streamrec.model.candidates import CandidateGenerator
 from streamrec.model.config import EngineConfig
 from streamrec.model.items import ItemStats
 from streamrec.model.output import BatchOutput, cluster_sizes, cluster_summaries, rec_list
 from streamrec.model.profiles import UserProfiles
 from streamrec.model.scoring import top_items, unit_max
-from streamrec.model.candidates import CandidateGenerator
 from streamrec.model.strategies import ClusterPopular, Strategy
 from streamrec.serving.schema import ClusterSummary, RecList
 

@@ -54,7 +54,7 @@ class SparseRows:
         each array of ``more`` weighs the same rows again (one more values array each)."""
         parts = [self.arrays(r) for r in rows]
         if not parts:
-            return (np.zeros(0, dtype=np.int64),) + tuple(np.zeros(0) for _ in range(1 + len(more)))
+            return (np.zeros(0, dtype=np.int64), *tuple(np.zeros(0) for _ in range(1 + len(more))))
         cols = np.concatenate([c for c, _ in parts])
         lengths = np.fromiter((c.size for c, _ in parts), dtype=np.int64, count=len(parts))
         vals = np.concatenate([v for _, v in parts])
