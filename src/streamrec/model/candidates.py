@@ -222,9 +222,16 @@ def _by_value(cols: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
 
 def _union(parts: list[np.ndarray], cut: list[int], seen: np.ndarray, size: int) -> np.ndarray:
     """Each part without seen rows, cut to its quota; their sorted union, at most ``size``."""
-    kept = [p[~np.isin(p, seen)][:c] for p, c in zip(parts, cut, strict=True)]
-    rows = np.unique(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
-    return rows[:size].astype(np.int64)
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.concatenate(parts)
+    fresh = ~np.isin(rows, seen)  # one membership test for every part
+    ends = np.cumsum([p.size for p in parts])
+    kept = [
+        rows[end - p.size : end][fresh[end - p.size : end]][:c]
+        for p, c, end in zip(parts, cut, ends.tolist(), strict=True)
+    ]
+    return np.unique(np.concatenate(kept))[:size].astype(np.int64)
 
 
 def with_fallback(
