@@ -239,10 +239,8 @@ def with_fallback(
 ) -> np.ndarray:
     """Full-ranking scores: candidates keep theirs, every other item gets the fallback
     ``min(candidate scores) - 1 + 0.5 * unit_max(trending)`` (below every candidate)."""
-    if rows.size == n_items:
-        full = np.empty(n_items)
-        full[rows] = scores
-        return full
+    if rows.size == n_items:  # every item is a candidate (rows in order)
+        return scores
     floor = float(scores.min()) if scores.size else 0.0
     full = floor - 1.0 + 0.5 * unit_max(trending[:n_items].astype(np.float64))
     full[rows] = scores

@@ -131,7 +131,8 @@ class Engine(Refreshing, EngineState):
     def learned_scores(self, user_id: str) -> np.ndarray:
         """The ranker over the user's candidates, the fallback score elsewhere (full ranking)."""
         rows = self.candidates.rows(self, user_id)
-        scores = self.ranker.scores(features(self, user_id, rows))
+        every = rows.size == self.items.n_items  # a small catalogue: all rows, in order
+        scores = self.ranker.scores(features(self, user_id, None if every else rows))
         return with_fallback(rows, scores, self.items.n_items, self.trending_scores())
 
     # -- learning ------------------------------------------------------------------

@@ -58,15 +58,16 @@ def features(
     row do not depend on which other rows were asked for.
     """
     size = model.items.n_items
-    rows = np.arange(size) if rows is None else np.asarray(rows, dtype=np.int64)
+    rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+    at = slice(0, size) if rows is None else rows  # every item: views, not copies
     signals = model.signals
     signals.ensure(size)
-    out = np.zeros((rows.size, len(FEATURES)))
+    out = np.zeros((size if rows is None else rows.size, len(FEATURES)))
     for n, trend in enumerate(signals.trends):
-        out[:, n] = np.log1p(trend.stored[rows] * decay(signals.clock - trend.t0, trend.half_life))
-    out[:, 4] = np.log1p(signals.count[rows])
-    since = signals.clock - signals.last_seen[rows]
-    first = signals.first_seen[rows]
+        out[:, n] = np.log1p(trend.stored[at] * decay(signals.clock - trend.t0, trend.half_life))
+    out[:, 4] = np.log1p(signals.count[at])
+    since = signals.clock - signals.last_seen[at]
+    first = signals.first_seen[at]
     age = np.where(first >= 0, signals.clock - first, 1e9)
     out[:, 10] = np.exp(-since / 100.0)
     out[:, 11] = np.exp(-since / 1000.0)
@@ -78,17 +79,17 @@ def features(
     if history:
         _history_features(signals, history, rows, size, out)
     if model.profiles.counts[row] > 0:
-        items = model.item_matrix()[rows]
+        items = model.item_matrix()[at]
         out[:, 8] = items @ model.profiles.vectors(np.array([row]))[0]
         out[:, 9] = items @ model.profiles.last[row].astype(np.float32)
     cluster = int(model.profiles.cluster[row])
     if cluster >= 0:
-        out[:, 15] = model.items.unit_at(cluster, rows)
+        out[:, 15] = model.items.unit_at(cluster, np.arange(size) if rows is None else rows)
     return out
 
 
 def _history_features(
-    signals: ItemSignals, history: list[int], rows: np.ndarray, size: int, out: np.ndarray
+    signals: ItemSignals, history: list[int], rows: np.ndarray | None, size: int, out: np.ndarray
 ) -> None:
     """Co-occurrence (kNN) and transition columns from the user's recent items."""
     inverse = 1.0 / np.sqrt(np.maximum(signals.count[history], 1.0))
@@ -103,9 +104,9 @@ def _history_features(
         (6, knn_recent),
         (7, transition),
     ):
-        out[:, column] = unit_max_at(keys, values, rows)
-    out[:, 13] = np.log1p(_lookup(*knn, rows))
-    out[:, 14] = np.log1p(_lookup(*transition, rows))
+        out[:, column] = unit_max_at(keys, values, rows, size)
+    out[:, 13] = np.log1p(_lookup(*knn, rows, size))
+    out[:, 14] = np.log1p(_lookup(*transition, rows, size))
 
 
 def _in_range(cols: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -113,15 +114,22 @@ def _in_range(cols: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarr
     return cols[keep], values[keep]
 
 
-def _lookup(keys: np.ndarray, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Values of sorted sparse ``keys`` at ``rows`` (0 where absent)."""
+def _lookup(keys: np.ndarray, values: np.ndarray, rows: np.ndarray | None, size: int) -> np.ndarray:
+    """Values of sorted sparse ``keys`` at ``rows`` (None: every row; 0 where absent)."""
+    if rows is None:
+        dense = np.zeros(size)
+        dense[keys] = values
+        return dense
     if keys.size == 0:
         return np.zeros(rows.size)
     at = np.minimum(np.searchsorted(keys, rows), keys.size - 1)
     return np.where(keys[at] == rows, values[at], 0.0)
 
 
-def unit_max_at(keys: np.ndarray, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def unit_max_at(
+    keys: np.ndarray, values: np.ndarray, rows: np.ndarray | None, size: int
+) -> np.ndarray:
     """``unit_max`` of a sparse vector (absent entries 0), read at ``rows``."""
     top = float(values.max()) if values.size else 0.0
-    return _lookup(keys, values, rows) / top if top > 0 else np.zeros(rows.size)
+    found = _lookup(keys, values, rows, size)
+    return found / top if top > 0 else np.zeros_like(found)
