@@ -10,12 +10,14 @@ seen items, so each timed user has several reviews of history. Timed:
     python benchmarks/scale.py                      # the default grid
     python benchmarks/scale.py --items 1000 100000  --users 10000 --events 4096
 
-Writes benchmarks/results/scale.json and docs/results/scale/events_per_s.png.
+Writes benchmarks/results/<out>.json and docs/results/scale/<out>.png; --plot-all
+draws every scale*.json into docs/results/scale/events_per_s.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import sys
 import time
@@ -130,7 +132,9 @@ def plot(rows: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for users in sorted({r["users"] for r in rows}):
         pts = sorted((r["items"], r["events_per_s"]) for r in rows if r["users"] == users)
-        ax.plot(*zip(*pts, strict=True), marker="o", label=f"{users:,} users")
+        ax.plot(*zip(*pts, strict=True), marker="o", label=f"{users:,} users (wall)")
+        cpu = sorted((r["items"], r["events_per_cpu_s"]) for r in rows if r["users"] == users)
+        ax.plot(*zip(*cpu, strict=True), marker="x", linestyle=":", label=f"{users:,} users (CPU)")
     ax.set_xscale("log")
     ax.set_xlabel("catalogue (items)")
     ax.set_ylabel("events/s (Engine.apply with lists)")
@@ -150,7 +154,15 @@ def main() -> None:
         "--text-items", type=int, default=None, help="items seeded with text (default all)"
     )
     parser.add_argument("--out", default="scale.json")
+    parser.add_argument(
+        "--plot-all", action="store_true", help="only redraw one plot from every scale*.json"
+    )
     args = parser.parse_args()
+    if args.plot_all:
+        found = sorted((ROOT / "benchmarks" / "results").glob("scale*.json"))
+        rows = [r for path in found for r in json.loads(path.read_text())["grid"]]
+        plot(rows, ROOT / "docs" / "results" / "scale" / "events_per_s.png")
+        return
     rows = []
     for users in args.users:
         for items in args.items:
