@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         default=5000, ge=0, description="exact nearest-item scan up to this many items, HNSW above"
     )
     neighbours_per_item: int = Field(
-        default=256, ge=1, description="M: co-occurrence and transition neighbours kept per item"
+        default=1024, ge=1, description="M: co-occurrence and transition neighbours kept per item"
     )
     popularity_debias: float = Field(
         default=0.0,

@@ -16,6 +16,8 @@ import numpy as np
 
 from streamrec.model.features import FEATURES
 
+EXACT_DRAW = 20_000  # catalogues up to this size draw negatives over an explicit list
+
 
 class OnlineRanker:
     """Linear scores over :data:`FEATURES`, weights learned online with a BPR loss."""
@@ -60,14 +62,15 @@ class OnlineRanker:
 
     def sample(self, size: int, target: int, exclude: np.ndarray) -> np.ndarray:
         """Up to ``negatives`` distinct rows of ``range(size)`` outside ``exclude`` and
-        ``target``: rejection sampling (O(negatives)) while most rows are allowed."""
+        ``target``: above ``EXACT_DRAW`` rows rejection sampling (O(negatives)), below it
+        the same draw as before two-stage serving (small catalogues learn as they did)."""
         banned = {int(r) for r in exclude.tolist() if r < size}
         banned.add(int(target))
         free = size - len(banned)
         want = min(self.negatives, free)
         if want <= 0:
             return np.zeros(0, dtype=np.int64)
-        if free < 4 * want:  # few allowed rows: pick among them exactly
+        if size <= EXACT_DRAW or free < 4 * want:  # the draw of full scoring, O(size)
             allowed = np.setdiff1d(np.arange(size), np.fromiter(banned, dtype=np.int64))
             return self._rng.choice(allowed, want, replace=False)
         picked: list[int] = []

@@ -23,7 +23,7 @@ from streamrec.core.decay import DecayedCounts, decay
 
 TREND_HALF_LIVES = (100.0, 300.0, 1000.0, 3000.0)  # in engagements
 HISTORY = 50  # co-occurrence looks at a user's last 50 items (bounded work per event)
-NEIGHBOURS = 256  # default top-M neighbours kept per item
+NEIGHBOURS = 1024  # default top-M neighbours kept per item
 
 
 class SparseRows:

@@ -161,7 +161,7 @@ def test_with_fallback_keeps_candidate_scores() -> None:
 def test_ranker_samples_distinct_negatives_outside_history() -> None:
     ranker = OnlineRanker(negatives=10, seed=3)
     exclude = np.arange(0, 5000, 2)
-    picked = ranker.sample(10_000, target=1, exclude=exclude)
+    picked = ranker.sample(100_000, target=1, exclude=exclude)  # rejection sampling
     assert picked.size == 10 and np.unique(picked).size == 10
     assert not np.isin(picked, exclude).any() and 1 not in picked.tolist()
     few = ranker.sample(6, target=0, exclude=np.array([1, 2]))  # exact path: 3 allowed rows
