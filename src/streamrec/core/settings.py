@@ -181,6 +181,18 @@ class Settings(BaseSettings):
     )
     ranker_learning_rate: float = Field(default=0.05, gt=0)
     ranker_negatives: int = Field(default=10, ge=1)
+    candidates: int = Field(
+        default=1000,
+        ge=4,
+        le=100_000,
+        description="C: items the learned ranker scores per user list (two-stage serving)",
+    )
+    ann_exact_below: int = Field(
+        default=5000, ge=0, description="exact nearest-item scan up to this many items, HNSW above"
+    )
+    neighbours_per_item: int = Field(
+        default=1024, ge=1, description="M: co-occurrence and transition neighbours kept per item"
+    )
     popularity_debias: float = Field(
         default=0.0,
         ge=0,

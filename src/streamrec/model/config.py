@@ -33,6 +33,9 @@ class EngineConfig:
     diversity: float = 0.0
     ranker_learning_rate: float = 0.05
     ranker_negatives: int = 10
+    candidates: int = 1000  # C: rows the learned ranker scores per user list
+    ann_exact_below: int = 5000  # exact nearest-item scan up to this many items, HNSW above
+    neighbours_per_item: int = 1024  # M: co-occurrence / transition neighbours kept per item
     seed: int = 0
     popularity_debias: float = 0.0  # served `user` lists: score - this x log(1 + popularity)
     explain_top: int = 3  # contributions kept per item of a `user` list (0: none)

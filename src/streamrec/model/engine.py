@@ -30,10 +30,11 @@ from streamrec.clustering.factory import make_clusterer
 from streamrec.clustering.hierarchy import Hierarchy
 from streamrec.clustering.labels import ClusterLabeler
 from streamrec.core.events import ClickEvent, ReviewEvent
+from streamrec.model.candidates import CandidateGenerator, with_fallback
 from streamrec.model.config import EngineConfig
 from streamrec.model.drift import DriftMonitor
 from streamrec.model.engine_state import EngineState
-from streamrec.model.explain import explain_list, explainable
+from streamrec.model.explain import explainable
 from streamrec.model.features import features
 from streamrec.model.items import ItemStats, engagement_weight
 from streamrec.model.output import BatchOutput, assignment, rec_list
@@ -42,7 +43,8 @@ from streamrec.model.ranker import OnlineRanker
 from streamrec.model.refresh import Refreshing
 from streamrec.model.scoring import top_items
 from streamrec.model.signals import ItemSignals
-from streamrec.model.strategies import Strategy, make_strategies
+from streamrec.model.strategies import ClusterPopular, Strategy, make_strategies
+from streamrec.model.two_stage import serve_candidates
 from streamrec.serving.schema import RecList
 
 
@@ -71,22 +73,20 @@ class Engine(Refreshing, EngineState):
         self.hierarchy = Hierarchy()
         self.id_ranges: dict[int, int] = {}  # id range -> next cluster id in it (workers set it)
         self.drift = DriftMonitor()
-        self.signals = ItemSignals()
+        self.signals = ItemSignals(c.neighbours_per_item)
+        self.candidates = CandidateGenerator(dim, c.candidates, c.ann_exact_below)
         self.ranker = OnlineRanker(c.ranker_learning_rate, c.ranker_negatives, seed=c.seed)
         self.clock = 0  # events applied so far
         self.as_of = 0.0  # newest event time applied
         self._last_refresh = -(10**18)
         self._refreshed_centroids: dict[int, np.ndarray] = {}
         self._item_matrix: np.ndarray | None = None
-        self._pinned: tuple[str, np.ndarray] | None = None  # one user's features, in recommend
 
     # -- the read-only view strategies use (ModelView) -------------------------------
 
     def item_matrix(self) -> np.ndarray:
-        """Unit text vectors of all items (cached until the next batch)."""
-        if self._item_matrix is None or self._item_matrix.shape[0] != self.items.n_items:
-            self._item_matrix = self.items.vectors.matrix()
-        return self._item_matrix
+        """Unit text vectors of all items (kept up to date per review, never re-normalised)."""
+        return self.items.unit_matrix()
 
     def centroid(self, cluster_id: int) -> np.ndarray | None:
         snapshot = self.clusterer.snapshot()
@@ -122,11 +122,18 @@ class Engine(Refreshing, EngineState):
     def cluster_engagement(self, cluster_id: int) -> np.ndarray:
         return self.items.cluster_engagement(cluster_id, self.clock)
 
+    def unit_trending_at(self, rows: np.ndarray) -> np.ndarray:
+        return self.items.unit_at(None, rows)
+
+    def unit_cluster_engagement_at(self, cluster_id: int, rows: np.ndarray) -> np.ndarray:
+        return self.items.unit_at(cluster_id, rows)
+
     def learned_scores(self, user_id: str) -> np.ndarray:
-        pinned = self._pinned
-        if pinned is not None and pinned[0] == user_id:
-            return self.ranker.scores(pinned[1])
-        return self.ranker.scores(features(self, user_id))
+        """The ranker over the user's candidates, the fallback score elsewhere (full ranking)."""
+        rows = self.candidates.rows(self, user_id)
+        every = rows.size == self.items.n_items  # a small catalogue: all rows, in order
+        scores = self.ranker.scores(features(self, user_id, None if every else rows))
+        return with_fallback(rows, scores, self.items.n_items, self.trending_scores())
 
     # -- learning ------------------------------------------------------------------
 
@@ -148,7 +155,6 @@ class Engine(Refreshing, EngineState):
         if len(reviews) != len(vectors):
             raise ValueError(f"{len(reviews)} reviews but {len(vectors)} embeddings")
         out = BatchOutput(reviews=len(reviews), clicks=len(events) - len(reviews))
-        self._item_matrix = None
         if reviews:
             self._learn_clusters(reviews, np.asarray(vectors, dtype=np.float32), out)
         snapshot = self.clusterer.snapshot()
@@ -166,7 +172,12 @@ class Engine(Refreshing, EngineState):
             history = self.profiles.seen_items(event.user_id)
             if item_row not in history:  # the user's first engagement with this item
                 if known:  # learn from what could have been served, before anything moves
-                    self.ranker.learn(features(self, event.user_id), item_row, history)
+                    self.ranker.learn_rows(
+                        lambda rows, user=event.user_id: features(self, user, rows),
+                        self.items.n_items,
+                        item_row,
+                        history,
+                    )
                 self.signals.observe(item_row, history)
             if isinstance(event, ReviewEvent):
                 vector = next(vector_iter)
@@ -181,7 +192,6 @@ class Engine(Refreshing, EngineState):
             self.items.engage(item_row, weight, cluster_id, self.clock)
             self.profiles.mark_seen(user_row, item_row)
             touched[event.user_id] = user_row
-        self._item_matrix = None
         self._reassign(touched, snapshot, out)
         if outputs:
             self._refresh_clusters(snapshot, out, retired_groups)
@@ -248,20 +258,25 @@ class Engine(Refreshing, EngineState):
         """Top-k of a strategy; a user's own items are never recommended back."""
         k = k or self.config.recs_length
         chosen = self.strategies[strategy]
-        known = user_id is not None and self.knows_user(user_id)
-        if known and explainable(chosen) and self.config.explain_top > 0:
-            # the scores and their explanation come from one feature matrix
-            self._pinned = (user_id, features(self, user_id))  # type: ignore[assignment]
-        try:
-            scores = chosen.scores(self, user_id, cluster_id)
-        finally:
-            pinned, self._pinned = self._pinned, None
-        exclude = self.profiles.seen_items(user_id) if user_id is not None else None
-        rows, values = top_items(scores, k, exclude, self.item_matrix(), self.config.diversity)
         why = None
-        if pinned is not None:
-            top = self.config.explain_top
-            why = explain_list(self, chosen, pinned[1], self.ranker.weights, rows, top)
+        if user_id is not None and self.knows_user(user_id) and explainable(chosen):
+            rows, values, why = serve_candidates(self, chosen, user_id, k)
+        elif (
+            user_id is None
+            and cluster_id is not None
+            and cluster_id >= 0
+            and isinstance(chosen, ClusterPopular)
+        ):  # a cluster's own list, over its candidates
+            candidates = self.candidates.cluster_rows(self, cluster_id, self.centroid(cluster_id))
+            scores = chosen.scores_at(self, cluster_id, candidates)
+            local, values = top_items(
+                scores, k, None, self.item_matrix()[candidates], self.config.diversity
+            )
+            rows = candidates[local]
+        else:
+            scores = chosen.scores(self, user_id, cluster_id)
+            exclude = self.profiles.seen_items(user_id) if user_id is not None else None
+            rows, values = top_items(scores, k, exclude, self.item_matrix(), self.config.diversity)
         if user_id is not None:
             level = "user"
         elif cluster_id is not None:

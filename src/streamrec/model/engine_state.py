@@ -12,6 +12,7 @@ import numpy as np
 from streamrec.clustering import Clusterer
 from streamrec.clustering.hierarchy import Hierarchy
 from streamrec.clustering.labels import ClusterLabeler
+from streamrec.model.candidates import CandidateGenerator
 from streamrec.model.config import EngineConfig
 from streamrec.model.drift import DriftMonitor
 from streamrec.model.items import ItemStats
@@ -39,6 +40,7 @@ class EngineState:
     _last_refresh: int
     _refreshed_centroids: dict[int, np.ndarray]
     _item_matrix: np.ndarray | None
+    candidates: CandidateGenerator
 
     def shared_state(self) -> dict:
         """What all workers share: clusters, items, labels, clock (no user profiles)."""
@@ -86,6 +88,7 @@ class EngineState:
             )
             self.profiles.remap_items(mapping)
         self._item_matrix = None
+        self.candidates.reset()  # the ANN index is rebuilt from the loaded vectors
         self._refreshed_centroids = dict(
             zip(
                 np.asarray(state["refreshed_ids"]).tolist(),

@@ -15,7 +15,6 @@ import numpy as np
 from streamrec.core.decay import decay
 from streamrec.model.items import ItemStats
 from streamrec.model.profiles import UserProfiles
-from streamrec.model.scoring import unit_max
 from streamrec.model.signals import HISTORY, ItemSignals
 
 FEATURES = (
@@ -49,17 +48,27 @@ class FeatureSource(Protocol):
     def item_matrix(self) -> np.ndarray: ...
 
 
-def features(model: FeatureSource, user_id: str | None) -> np.ndarray:
-    """The (items x FEATURES) matrix of one user, over every item the model knows."""
+def features(
+    model: FeatureSource, user_id: str | None, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """The (rows x FEATURES) matrix of one user over ``rows`` (default: every item).
+
+    Work is proportional to ``len(rows)`` plus the user's history, except for a
+    few vectorised maxima (the normalisers of ``unit_max``), so the values of a
+    row do not depend on which other rows were asked for.
+    """
     size = model.items.n_items
+    rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+    at = slice(0, size) if rows is None else rows  # every item: views, not copies
     signals = model.signals
     signals.ensure(size)
-    out = np.zeros((size, len(FEATURES)))
+    out = np.zeros((size if rows is None else rows.size, len(FEATURES)))
     for n, trend in enumerate(signals.trends):
-        out[:, n] = np.log1p(trend.values(signals.clock)[:size])
-    out[:, 4] = np.log1p(signals.count[:size])
-    since = signals.clock - signals.last_seen[:size]
-    age = np.where(signals.first_seen[:size] >= 0, signals.clock - signals.first_seen[:size], 1e9)
+        out[:, n] = np.log1p(trend.stored[at] * decay(signals.clock - trend.t0, trend.half_life))
+    out[:, 4] = np.log1p(signals.count[at])
+    since = signals.clock - signals.last_seen[at]
+    first = signals.first_seen[at]
+    age = np.where(first >= 0, signals.clock - first, 1e9)
     out[:, 10] = np.exp(-since / 100.0)
     out[:, 11] = np.exp(-since / 1000.0)
     out[:, 12] = np.exp(-age / 1000.0)
@@ -68,23 +77,59 @@ def features(model: FeatureSource, user_id: str | None) -> np.ndarray:
         return out
     history = model.profiles.seen[row].tolist()[-HISTORY:]
     if history:
-        norm = np.sqrt(np.maximum(signals.count[:size], 1.0))
-        inverse = 1.0 / np.sqrt(np.maximum(signals.count[history], 1.0))
-        recency = decay(len(history) - 1 - np.arange(len(history)), 2.0)
-        knn = signals.co.weighted_sum(history, inverse, size) / norm
-        knn_recent = signals.co.weighted_sum(history, inverse * recency, size) / norm
-        transition = signals.transitions.weighted_sum(history[-1:], np.ones(1), size)
-        out[:, 5] = unit_max(knn)
-        out[:, 6] = unit_max(knn_recent)
-        out[:, 7] = unit_max(transition)
-        out[:, 13] = np.log1p(knn)
-        out[:, 14] = np.log1p(transition)
+        _history_features(signals, history, rows, size, out)
     if model.profiles.counts[row] > 0:
-        items = model.item_matrix()
+        items = model.item_matrix()[at]
         out[:, 8] = items @ model.profiles.vectors(np.array([row]))[0]
-        last = model.profiles.last[row].astype(np.float32)
-        out[:, 9] = items @ last
+        out[:, 9] = items @ model.profiles.last[row].astype(np.float32)
     cluster = int(model.profiles.cluster[row])
     if cluster >= 0:
-        out[:, 15] = unit_max(model.items.cluster_engagement(cluster, model.clock))
+        out[:, 15] = model.items.unit_at(cluster, np.arange(size) if rows is None else rows)
     return out
+
+
+def _history_features(
+    signals: ItemSignals, history: list[int], rows: np.ndarray | None, size: int, out: np.ndarray
+) -> None:
+    """Co-occurrence (kNN) and transition columns from the user's recent items."""
+    inverse = 1.0 / np.sqrt(np.maximum(signals.count[history], 1.0))
+    recency = decay(len(history) - 1 - np.arange(len(history)), 2.0)
+    cols, knn, knn_recent = signals.co.sparse_sum(history, inverse, inverse * recency)
+    norm = np.sqrt(np.maximum(signals.count[np.minimum(cols, size - 1)], 1.0))
+    knn, knn_recent = _in_range(cols, knn / norm, size), _in_range(cols, knn_recent / norm, size)
+    t_cols, transition = signals.transitions.sparse_sum(history[-1:], np.ones(1))
+    transition = _in_range(t_cols, transition, size)
+    for column, (keys, values) in (
+        (5, knn),
+        (6, knn_recent),
+        (7, transition),
+    ):
+        out[:, column] = unit_max_at(keys, values, rows, size)
+    out[:, 13] = np.log1p(_lookup(*knn, rows, size))
+    out[:, 14] = np.log1p(_lookup(*transition, rows, size))
+
+
+def _in_range(cols: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    keep = cols < size
+    return cols[keep], values[keep]
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, rows: np.ndarray | None, size: int) -> np.ndarray:
+    """Values of sorted sparse ``keys`` at ``rows`` (None: every row; 0 where absent)."""
+    if rows is None:
+        dense = np.zeros(size)
+        dense[keys] = values
+        return dense
+    if keys.size == 0:
+        return np.zeros(rows.size)
+    at = np.minimum(np.searchsorted(keys, rows), keys.size - 1)
+    return np.where(keys[at] == rows, values[at], 0.0)
+
+
+def unit_max_at(
+    keys: np.ndarray, values: np.ndarray, rows: np.ndarray | None, size: int
+) -> np.ndarray:
+    """``unit_max`` of a sparse vector (absent entries 0), read at ``rows``."""
+    top = float(values.max()) if values.size else 0.0
+    found = _lookup(keys, values, rows, size)
+    return found / top if top > 0 else np.zeros_like(found)

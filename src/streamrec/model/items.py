@@ -38,6 +38,9 @@ class ItemStats:
         self.engagement = DecayedCounts(engagement_half_life, capacity=1024, rows=8)
         self.cluster_rows: dict[int, int] = {}
         self.free_rows: list[int] = []
+        self.unit = np.zeros((1024, dim), dtype=np.float32)  # unit text vectors, kept per row
+        self._top: dict[int, int] = {}  # engagement row (-1: trending) -> item row of its max
+        self.changed: set[int] = set()  # rows whose unit vector changed (the ANN index reads it)
 
     @property
     def n_items(self) -> int:
@@ -55,7 +58,16 @@ class ItemStats:
             self.popularity = grown
         self.trending.ensure(row + 1)
         self.engagement.ensure(row + 1)
+        if row >= self.unit.shape[0]:
+            grown = np.zeros((max(row + 1, 2 * self.unit.shape[0]), self.unit.shape[1]), np.float32)
+            grown[: self.unit.shape[0]] = self.unit
+            self.unit = grown
         return row
+
+    def unit_matrix(self) -> np.ndarray:
+        """Unit text vectors of every item (a view, updated in place as reviews arrive:
+        no per-batch re-normalisation of the catalogue)."""
+        return self.unit[: self.n_items]
 
     def cluster_row(self, cluster_id: int) -> int:
         found = self.cluster_rows.get(cluster_id)
@@ -64,6 +76,7 @@ class ItemStats:
         row = self.free_rows.pop() if self.free_rows else len(self.cluster_rows)
         self.engagement.ensure(self.engagement.size, rows=row + 1)
         self.engagement.stored[row] = 0.0
+        self._top.pop(row, None)
         self.cluster_rows[cluster_id] = row
         return row
 
@@ -71,14 +84,40 @@ class ItemStats:
         item_id = self.vectors.ids[item_row]
         assert item_id is not None
         self.vectors.update(item_id, vector)
+        self.unit[item_row] = self.vectors.vectors(np.array([item_row]))[0]
+        self.changed.add(item_row)
 
     def engage(self, item_row: int, weight: float, cluster_id: int, clock: float) -> None:
         """Count one engagement of a user of ``cluster_id`` (-1: unassigned) with an item."""
         self.popularity[item_row] += weight
         self.trending.add(np.array([item_row]), np.array([weight]), clock)
+        self._raise(-1, item_row)
         if cluster_id >= 0:
             row = self.cluster_row(cluster_id)
             self.engagement.add((np.array([row]), np.array([item_row])), np.array([weight]), clock)
+            self._raise(row, item_row)
+
+    def _stored(self, key: int) -> np.ndarray:
+        return self.trending.stored if key < 0 else self.engagement.stored[key]
+
+    def _raise(self, key: int, item_row: int) -> None:
+        """Counts only grow between lifecycle events and decay uniformly, so the row of
+        the maximum changes only to the row just engaged with."""
+        stored, top = self._stored(key), self._top.get(key)
+        if top is not None and stored[item_row] >= stored[top]:
+            self._top[key] = item_row
+
+    def unit_at(self, cluster_id: int | None, rows: np.ndarray) -> np.ndarray:
+        """Trending (``cluster_id`` None) or a cluster's engagement at ``rows``, divided by
+        its maximum over every item (``unit_max`` at O(rows): the max is tracked)."""
+        key = -1 if cluster_id is None else self.cluster_rows.get(cluster_id)
+        if key is None:
+            return np.zeros(len(rows))
+        stored = self._stored(key)
+        if key not in self._top:
+            self._top[key] = int(np.argmax(stored[: self.n_items])) if self.n_items else 0
+        top = float(stored[self._top[key]])
+        return stored[rows] / top if top > 0 else np.zeros(len(rows))
 
     def cluster_engagement(self, cluster_id: int, clock: float) -> np.ndarray:
         row = self.cluster_rows.get(cluster_id)
@@ -91,6 +130,7 @@ class ItemStats:
 
     def apply_lifecycle(self, event: LifecycleEvent) -> None:
         """Keep engagement rows in step with the clusters they belong to."""
+        self._top.clear()  # rows moved: maxima are found again on their next read
         if event.kind == "merged" and event.cluster_id in self.cluster_rows:
             absorbed = self.cluster_rows.pop(event.cluster_id)
             kept = self.cluster_row(event.related[0])
@@ -124,6 +164,9 @@ class ItemStats:
         self.engagement = DecayedCounts.from_state(state["engagement"])
         self.cluster_rows = {int(k): int(v) for k, v in state["cluster_rows"].items()}
         self.free_rows = [int(r) for r in state["free_rows"]]
+        self._top.clear()
+        self.unit = np.zeros((max(1024, n), self.vectors.dim), dtype=np.float32)
+        self.unit[:n] = self.vectors.matrix()
 
     @staticmethod
     def merge(

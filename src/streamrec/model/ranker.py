@@ -10,9 +10,13 @@ ranker only ever learns from what it could have served.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from streamrec.model.features import FEATURES
+
+EXACT_DRAW = 20_000  # catalogues up to this size draw negatives over an explicit list
 
 
 class OnlineRanker:
@@ -33,21 +37,51 @@ class OnlineRanker:
 
     def learn(self, matrix: np.ndarray, target: int, exclude: np.ndarray) -> None:
         """One pairwise step: ``target`` should outscore sampled items outside ``exclude``."""
-        size = matrix.shape[0]
+        self.learn_rows(lambda rows: matrix[rows], matrix.shape[0], target, exclude)
+
+    def learn_rows(
+        self,
+        featurise: Callable[[np.ndarray], np.ndarray],
+        size: int,
+        target: int,
+        exclude: np.ndarray,
+    ) -> None:
+        """The same step, featurising only the target and its sampled negatives
+        (``featurise(rows)`` -> features of those rows), so it costs O(negatives)."""
         if size < 2:
             return
-        allowed = np.ones(size, dtype=bool)
-        allowed[exclude[exclude < size]] = False
-        allowed[target] = False
-        candidates = np.flatnonzero(allowed)
-        if candidates.size == 0:
+        picked = self.sample(size, target, exclude)
+        if picked.size == 0:
             return
-        picked = self._rng.choice(candidates, min(self.negatives, candidates.size), replace=False)
-        diff = matrix[target][None, :] - matrix[picked]
+        block = featurise(np.concatenate([[target], picked]))
+        diff = block[0][None, :] - block[1:]
         pull = 1.0 / (1.0 + np.exp(np.clip(diff @ self.weights, -30, 30)))
         gradient = (pull[:, None] * diff).mean(axis=0) - self.l2 * self.weights
         self.weights += self.learning_rate * gradient
         self.steps += 1
+
+    def sample(self, size: int, target: int, exclude: np.ndarray) -> np.ndarray:
+        """Up to ``negatives`` distinct rows of ``range(size)`` outside ``exclude`` and
+        ``target``: above ``EXACT_DRAW`` rows rejection sampling (O(negatives)), below it
+        the same draw as before two-stage serving (small catalogues learn as they did)."""
+        banned = {int(r) for r in exclude.tolist() if r < size}
+        banned.add(int(target))
+        free = size - len(banned)
+        want = min(self.negatives, free)
+        if want <= 0:
+            return np.zeros(0, dtype=np.int64)
+        if size <= EXACT_DRAW or free < 4 * want:  # the draw of full scoring, O(size)
+            allowed = np.setdiff1d(np.arange(size), np.fromiter(banned, dtype=np.int64))
+            return self._rng.choice(allowed, want, replace=False)
+        picked: list[int] = []
+        while len(picked) < want:
+            for row in self._rng.integers(0, size, 2 * want).tolist():
+                if row not in banned:
+                    banned.add(row)
+                    picked.append(row)
+                    if len(picked) == want:
+                        break
+        return np.array(picked, dtype=np.int64)
 
     def state(self) -> dict:
         return {

@@ -17,12 +17,13 @@ import numpy as np
 from streamrec.clustering import Clusterer, Snapshot
 from streamrec.clustering.hierarchy import Hierarchy
 from streamrec.clustering.labels import ClusterLabeler
+from streamrec.model.candidates import CandidateGenerator
 from streamrec.model.config import EngineConfig
 from streamrec.model.items import ItemStats
 from streamrec.model.output import BatchOutput, cluster_sizes, cluster_summaries, rec_list
 from streamrec.model.profiles import UserProfiles
 from streamrec.model.scoring import top_items, unit_max
-from streamrec.model.strategies import Strategy
+from streamrec.model.strategies import ClusterPopular, Strategy
 from streamrec.serving.schema import ClusterSummary, RecList
 
 
@@ -40,6 +41,7 @@ class Refreshing:
     hierarchy: Hierarchy
     _last_refresh: int
     _refreshed_centroids: dict[int, np.ndarray]
+    candidates: CandidateGenerator
 
     # the engine's own methods (declared for the type checker; the engine overrides them)
     def recommend(
@@ -48,6 +50,9 @@ class Refreshing:
         raise NotImplementedError
 
     def item_matrix(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def centroid(self, cluster_id: int) -> np.ndarray | None:
         raise NotImplementedError
 
     def _regroup(self, snapshot: Snapshot, force: bool = False) -> list[int] | None:
@@ -100,12 +105,16 @@ class Refreshing:
         weights = dict(zip(tree.ids.tolist(), tree.weights.tolist(), strict=True))
         members = tree.members(group_id)
         cluster = self.strategies["cluster"]
-        scores = np.zeros(self.item_matrix().shape[0])
-        for cluster_id in members:
+        assert isinstance(cluster, ClusterPopular)
+        parts = [self.candidates.cluster_rows(self, c, self.centroid(c)) for c in members]
+        rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        scores = np.zeros(rows.size)
+        for cluster_id in members:  # each cluster's scores over the union of their candidates
             share = max(weights.get(cluster_id, 0.0), 1e-3)
-            scores = scores + share * unit_max(cluster.scores(self, None, cluster_id))  # type: ignore[arg-type]
+            scores = scores + share * unit_max(cluster.scores_at(self, cluster_id, rows))
         k = k or self.config.recs_length
-        rows, values = top_items(scores, k, None, self.item_matrix(), self.config.diversity)
+        local, values = top_items(scores, k, None, self.item_matrix()[rows], self.config.diversity)
+        rows = rows[local]
         ids = self.items.ids
         return rec_list("group", "group", None, group_id, ids, rows, values, self.as_of)
 

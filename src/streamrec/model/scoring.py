@@ -39,6 +39,9 @@ def top_items(
     if valid.size == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     pool = min(valid.size, k if diversity <= 0 else 4 * k)
+    if valid.size > 4 * pool:  # keep only rows that can make the pool (ties at the cut too)
+        cut = np.partition(scores[valid], valid.size - pool)[valid.size - pool]
+        valid = valid[scores[valid] >= cut]
     order = valid[np.lexsort((valid, -scores[valid]))][:pool]
     if diversity > 0 and vectors is not None and pool > 1:
         order = _mmr(order, scores, vectors, k, diversity)

@@ -5,6 +5,12 @@ first user-item engagements.
 on review data: popularity over several horizons, how recently and how long
 ago an item was first seen, item-item co-occurrence (items engaged with by
 the same users) and transitions (the item a user picked right after another).
+
+Co-occurrence and transitions keep at most ``limit`` neighbours per item
+(heavy hitters): a row that reaches ``2 * limit`` cells is pruned to its
+``limit`` largest, so memory is items x limit, not items squared, and the
+amortised cost of an update stays constant. Counts of neighbours that were
+pruned and come back restart from zero (an underestimate, as in lossy counting).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from streamrec.core.decay import DecayedCounts, decay
 
 TREND_HALF_LIVES = (100.0, 300.0, 1000.0, 3000.0)  # in engagements
 HISTORY = 50  # co-occurrence looks at a user's last 50 items (bounded work per event)
+NEIGHBOURS = 1024  # default top-M neighbours kept per item
 
 
 class SparseRows:
@@ -26,14 +33,37 @@ class SparseRows:
     so the rows of a user's history are summed without walking dictionaries.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = NEIGHBOURS) -> None:
+        if limit < 1:
+            raise ValueError(f"neighbours per item must be >= 1, got {limit}")
+        self.limit = limit
         self.rows: dict[int, dict[int, float]] = defaultdict(dict)
         self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def add(self, row: int, col: int, value: float = 1.0) -> None:
         cells = self.rows[row]
         cells[col] = cells.get(col, 0.0) + value
+        if len(cells) >= 2 * self.limit:
+            self.rows[row] = _top(cells, self.limit)
         self._arrays.pop(row, None)
+
+    def sparse_sum(
+        self, rows: list[int], weights: np.ndarray, *more: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """sum_k weights[k] * row(rows[k]) as sorted unique columns and their values;
+        each array of ``more`` weighs the same rows again (one more values array each)."""
+        parts = [self.arrays(r) for r in rows]
+        if not parts:
+            return (np.zeros(0, dtype=np.int64), *tuple(np.zeros(0) for _ in range(1 + len(more))))
+        cols = np.concatenate([c for c, _ in parts])
+        lengths = np.fromiter((c.size for c, _ in parts), dtype=np.int64, count=len(parts))
+        vals = np.concatenate([v for _, v in parts])
+        unique, inverse = np.unique(cols, return_inverse=True)
+        sums = [
+            np.bincount(inverse, weights=vals * np.repeat(w, lengths), minlength=unique.size)
+            for w in (weights, *more)
+        ]
+        return (unique, *sums)
 
     def arrays(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         found = self._arrays.get(row)
@@ -63,11 +93,12 @@ class SparseRows:
             "rows": array[:, 0].astype(np.int64),
             "cols": array[:, 1].astype(np.int64),
             "values": array[:, 2],
+            "limit": self.limit,
         }
 
     @classmethod
     def from_state(cls, data: dict) -> SparseRows:
-        table = cls()
+        table = cls(int(data.get("limit", NEIGHBOURS)))
         for i, j, v in zip(
             np.asarray(data["rows"]).tolist(),
             np.asarray(data["cols"]).tolist(),
@@ -94,26 +125,33 @@ class SparseRows:
                 key = (int(mapping[i]), int(mapping[j]))
                 if key[0] >= 0 and key[1] >= 0:
                     totals[key] = totals.get(key, 0.0) + sign * v
-        kept = [(i, j, v) for (i, j), v in totals.items() if v > 1e-9]
-        array = np.array(kept, dtype=np.float64).reshape(-1, 3)
-        return {
-            "rows": array[:, 0].astype(np.int64),
-            "cols": array[:, 1].astype(np.int64),
-            "values": array[:, 2],
-        }
+        table = SparseRows(int(mine.get("limit", NEIGHBOURS)))
+        for (i, j), v in totals.items():
+            if v > 1e-9:
+                table.rows[i][j] = v
+        for i, cells in table.rows.items():  # the merged row keeps its top-M too
+            if len(cells) > table.limit:
+                table.rows[i] = _top(cells, table.limit)
+        return table.state()
+
+
+def _top(cells: dict[int, float], limit: int) -> dict[int, float]:
+    """The ``limit`` largest cells (ties: the lower column), as a new row."""
+    kept = sorted(cells.items(), key=lambda cell: (-cell[1], cell[0]))[:limit]
+    return dict(kept)
 
 
 class ItemSignals:
     """Engagement statistics per item, updated on each first user-item engagement."""
 
-    def __init__(self) -> None:
+    def __init__(self, neighbours: int = NEIGHBOURS) -> None:
         self.clock = 0
         self.count = np.zeros(1024)
         self.trends = [DecayedCounts(h, capacity=1024) for h in TREND_HALF_LIVES]
         self.first_seen = np.full(1024, -1.0)
         self.last_seen = np.zeros(1024)
-        self.co = SparseRows()
-        self.transitions = SparseRows()
+        self.co = SparseRows(neighbours)
+        self.transitions = SparseRows(neighbours)
 
     def ensure(self, size: int) -> None:
         if size <= len(self.count):

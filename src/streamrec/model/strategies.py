@@ -79,6 +79,18 @@ class ClusterPopular:
         content = np.zeros_like(popular) if centroid is None else model.item_matrix() @ centroid
         return self.engagement * popular + (1 - self.engagement) * np.clip(content, 0, None)
 
+    def scores_at(self, model: ModelView, cluster_id: int, rows: np.ndarray) -> np.ndarray:
+        """The same scores of a live cluster at ``rows`` only (its served list scores its
+        candidates: the text similarity costs O(rows), not O(catalogue))."""
+        counts = model.unit_cluster_engagement_at(cluster_id, rows)
+        trend = model.unit_trending_at(rows)
+        popular = (1 - self.shrink) * counts + self.shrink * trend
+        centroid = model.centroid(cluster_id)
+        if centroid is None:
+            return self.engagement * popular
+        content = np.clip(model.item_matrix()[rows] @ centroid, 0, None)
+        return self.engagement * popular + (1 - self.engagement) * content
+
 
 @dataclass
 class UserRerank:

@@ -26,6 +26,14 @@ class ModelView(Protocol):
         """Decayed engagement of a cluster's users with every item."""
         ...
 
+    def unit_trending_at(self, rows: np.ndarray) -> np.ndarray:
+        """``unit_max(trending_scores())[rows]``, in O(rows)."""
+        ...
+
+    def unit_cluster_engagement_at(self, cluster_id: int, rows: np.ndarray) -> np.ndarray:
+        """``unit_max(cluster_engagement(cluster_id))[rows]``, in O(rows)."""
+        ...
+
     def centroid(self, cluster_id: int) -> np.ndarray | None:
         """The unit centroid of a live cluster."""
         ...

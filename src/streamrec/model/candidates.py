@@ -1,0 +1,247 @@
+"""Candidate generation: the first stage of the two-stage ``user`` list.
+
+The learned ranker featurises only a bounded set of at most ``size`` (C)
+candidate rows per user, drawn from four sources with a quarter of C each:
+
+* the items nearest to the user's profile (:class:`ItemIndex`: an exact scan
+  while the catalogue has at most ``exact_below`` items, an hnswlib HNSW index
+  with incremental inserts above),
+* co-occurrence neighbours of the user's recent items and transitions from
+  their last ones,
+* the head of the user's first and second clusters by cluster engagement,
+* the trending head.
+
+While the catalogue has at most C items every item is a candidate, so small
+catalogues are scored exactly as by full scoring.
+
+Full-ranking evaluation scores every item: outside the candidates an item gets
+the **fallback score** ``min(candidate scores) - 1 + 0.5 * unit_max(trending)``,
+so every non-candidate ranks below every candidate, and among themselves by
+trending (:func:`with_fallback`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import hnswlib
+import numpy as np
+
+from streamrec.model.items import ItemStats
+from streamrec.model.profiles import UserProfiles
+from streamrec.model.scoring import unit_max
+from streamrec.model.signals import ItemSignals
+
+NEAREST = 64  # items nearest to the profile or centroid (HNSW's ef follows it)
+_ROW_BITS = (1 << 32) - 1
+RECENT = 10  # recent items whose co-occurrence rows feed the candidates
+LAST = 3  # last items whose transitions feed the candidates
+
+
+class ItemIndex:
+    """Nearest items by cosine: exact below ``exact_below`` items, HNSW (hnswlib) above.
+
+    The HNSW index is built once the catalogue passes ``exact_below``; after
+    that only items whose text vector changed since the last query are
+    (re)inserted (``ItemStats.changed``), so the cost follows the traffic, not
+    the catalogue. It is not checkpointed: a restored worker rebuilds it from
+    the item vectors on its first query.
+    """
+
+    def __init__(self, dim: int, exact_below: int = 5000, m: int = 16, ef: int = 64) -> None:
+        if exact_below < 0:
+            raise ValueError(f"exact_below must be >= 0, got {exact_below}")
+        self.dim, self.exact_below, self.m, self.ef = dim, exact_below, m, ef
+        self._index: hnswlib.Index | None = None
+        self._live: int | None = None  # rows in the index (deleted entries left out)
+
+    def nearest(self, items: ItemStats, vector: np.ndarray, k: int) -> np.ndarray:
+        """Rows of up to ``k`` items nearest to the unit ``vector``."""
+        unit = items.unit_matrix()
+        n = unit.shape[0]
+        if k <= 0 or n == 0:
+            return np.zeros(0, dtype=np.int64)
+        if n <= self.exact_below:
+            sims = unit @ vector
+            k = min(k, n)
+            return np.argpartition(-sims, k - 1)[:k].astype(np.int64)
+        index = self._sync(items)
+        count = int(np.count_nonzero(self._indexed_at)) if self._live is None else self._live
+        self._live = count
+        if count == 0:
+            return np.zeros(0, dtype=np.int64)
+        k = min(k, count)
+        index.set_ef(max(self.ef, k))
+        labels, _ = index.knn_query(vector.astype(np.float32)[None, :], k=k, num_threads=1)
+        return labels[0].astype(np.int64) & _ROW_BITS  # a label is generation << 32 | row
+
+    def _sync(self, items: ItemStats) -> hnswlib.Index:
+        """Insert new items; an item whose review count doubled since it was indexed is
+        inserted again under a new label and its old entry deleted (O(log reviews)
+        inserts per item; an in-place HNSW update costs several inserts)."""
+        unit = items.unit_matrix()
+        if self._index is None:
+            self._index = hnswlib.Index(space="ip", dim=self.dim)
+            self._index.init_index(max(1024, 2 * unit.shape[0]), M=self.m, ef_construction=self.ef)
+            self._index.set_num_threads(1)  # deterministic inserts
+            self._indexed_at = np.zeros(0, dtype=np.int64)
+            self._labels = np.zeros(0, dtype=np.int64)
+            rows = np.flatnonzero(np.abs(unit).sum(axis=1) > 0)
+        else:
+            rows = np.fromiter(sorted(items.changed), dtype=np.int64, count=len(items.changed))
+        items.changed.clear()
+        self._grow(unit.shape[0])
+        counts = items.vectors.counts[rows].astype(np.int64)
+        due = (self._indexed_at[rows] == 0) | (counts >= 2 * self._indexed_at[rows])
+        rows, counts = rows[due], counts[due]  # the others: looked at again at their next review
+        if rows.size:
+            for label in self._labels[rows][self._indexed_at[rows] > 0].tolist():
+                self._index.mark_deleted(label)
+            needed = self._index.get_current_count() + rows.size
+            if needed > self._index.get_max_elements():
+                self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
+            generation = np.where(self._indexed_at[rows] > 0, (self._labels[rows] >> 32) + 1, 0)
+            self._labels[rows] = (generation << 32) | rows
+            self._index.add_items(unit[rows], self._labels[rows], num_threads=1)
+            self._indexed_at[rows] = np.maximum(counts, 1)
+            self._live = None  # recounted on the next query
+        return self._index
+
+    def _grow(self, size: int) -> None:
+        if self._indexed_at.size < size:
+            grown = max(size, 2 * self._indexed_at.size)
+            extra = np.zeros(grown - self._indexed_at.size, np.int64)
+            self._indexed_at = np.concatenate([self._indexed_at, extra])
+            self._labels = np.concatenate([self._labels, extra])
+
+
+class CandidateSource(Protocol):
+    """The parts of the model candidate generation reads (the engine has them)."""
+
+    items: ItemStats
+    profiles: UserProfiles
+    signals: ItemSignals
+    clock: int
+
+
+class CandidateGenerator:
+    """At most ``size`` candidate rows per user (see the module docstring)."""
+
+    def __init__(self, dim: int, size: int = 1000, exact_below: int = 5000) -> None:
+        if size < 4:
+            raise ValueError(f"candidates must be >= 4, got {size}")
+        self.size = size
+        self.index = ItemIndex(dim, exact_below)
+        self._heads: dict[tuple[str, int], np.ndarray] = {}
+        self._heads_at = -1
+
+    def reset(self) -> None:
+        """Forget the index and cached heads (after a checkpoint was loaded)."""
+        self.index = ItemIndex(self.index.dim, self.index.exact_below)
+        self._heads, self._heads_at = {}, -1
+
+    def rows(self, model: CandidateSource, user_id: str) -> np.ndarray:
+        """Sorted candidate rows of a known user (every row while the catalogue <= C)."""
+        n = model.items.n_items
+        if n <= self.size:
+            return np.arange(n, dtype=np.int64)
+        if self._heads_at != model.clock:  # heads change only when the model learns
+            self._heads, self._heads_at = {}, model.clock
+        row = model.profiles.index[user_id]
+        seen = model.profiles.seen_items(user_id)
+        quota = self.size // 4
+        parts = [self._trending(model, quota + seen.size), *self._neighbours(model, seen, quota)]
+        vector = model.profiles.vectors(np.array([row]))[0]
+        if vector.any():
+            near = min(quota, NEAREST)
+            parts.append(self.index.nearest(model.items, vector, near + min(seen.size, near)))
+        first, second = int(model.profiles.cluster[row]), int(model.profiles.cluster2[row])
+        for cluster, share in ((first, quota - quota // 3), (second, quota // 3)):
+            if cluster >= 0:
+                parts.append(self._cluster_head(model, cluster, share + seen.size))
+        cut = [quota] * len(parts)
+        return _union(parts, cut, seen, self.size)
+
+    def cluster_rows(
+        self, model: CandidateSource, cluster_id: int, centroid: np.ndarray | None
+    ) -> np.ndarray:
+        """Sorted candidates of a cluster's list: half its engagement head, a quarter
+        each the trending head and the items nearest its centroid (all rows while <= C)."""
+        n = model.items.n_items
+        if n <= self.size:
+            return np.arange(n, dtype=np.int64)
+        if self._heads_at != model.clock:
+            self._heads, self._heads_at = {}, model.clock
+        quota = self.size // 4
+        parts = [self._cluster_head(model, cluster_id, 2 * quota), self._trending(model, quota)]
+        if centroid is not None:
+            parts.append(self.index.nearest(model.items, centroid, min(quota, NEAREST)))
+        return np.unique(np.concatenate(parts)).astype(np.int64)
+
+    def _trending(self, model: CandidateSource, k: int) -> np.ndarray:
+        key = ("trending", k)
+        if key not in self._heads:
+            self._heads[key] = _head(model.items.trending_scores(model.clock), k)
+        return self._heads[key]
+
+    def _cluster_head(self, model: CandidateSource, cluster: int, k: int) -> np.ndarray:
+        key = (f"cluster:{k}", cluster)
+        if key not in self._heads:
+            engagement = model.items.cluster_engagement(cluster, model.clock)
+            self._heads[key] = _head(engagement, k, positive=True)
+        return self._heads[key]
+
+    def _neighbours(self, model: CandidateSource, seen: np.ndarray, quota: int) -> list[np.ndarray]:
+        """Co-occurrence neighbours of the recent items, transitions of the last ones."""
+        recent = seen[-RECENT:].tolist()
+        if not recent:
+            return []
+        cols, values = model.signals.co.sparse_sum(recent, np.ones(len(recent)))
+        last = recent[-LAST:]
+        t_cols, t_values = model.signals.transitions.sparse_sum(last, np.ones(len(last)))
+        return [
+            _by_value(cols, values, quota + seen.size),
+            _by_value(t_cols, t_values, quota // 2 + seen.size),
+        ]
+
+
+def _head(scores: np.ndarray, k: int, positive: bool = False) -> np.ndarray:
+    """Rows of the ``k`` largest scores (only positive ones when ``positive``)."""
+    k = min(k, scores.size)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.argpartition(-scores, k - 1)[:k]
+    return rows[scores[rows] > 0] if positive else rows
+
+
+def _by_value(cols: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    if cols.size <= k:
+        return cols
+    return cols[np.argpartition(-values, k - 1)[:k]]
+
+
+def _union(parts: list[np.ndarray], cut: list[int], seen: np.ndarray, size: int) -> np.ndarray:
+    """Each part without seen rows, cut to its quota; their sorted union, at most ``size``."""
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.concatenate(parts)
+    fresh = ~np.isin(rows, seen)  # one membership test for every part
+    ends = np.cumsum([p.size for p in parts])
+    kept = [
+        rows[end - p.size : end][fresh[end - p.size : end]][:c]
+        for p, c, end in zip(parts, cut, ends.tolist(), strict=True)
+    ]
+    return np.unique(np.concatenate(kept))[:size].astype(np.int64)
+
+
+def with_fallback(
+    rows: np.ndarray, scores: np.ndarray, n_items: int, trending: np.ndarray
+) -> np.ndarray:
+    """Full-ranking scores: candidates keep theirs, every other item gets the fallback
+    ``min(candidate scores) - 1 + 0.5 * unit_max(trending)`` (below every candidate)."""
+    if rows.size == n_items:  # every item is a candidate (rows in order)
+        return scores
+    floor = float(scores.min()) if scores.size else 0.0
+    full = floor - 1.0 + 0.5 * unit_max(trending[:n_items].astype(np.float64))
+    full[rows] = scores
+    return full

@@ -1,0 +1,66 @@
+"""Top-M neighbours per item: bounded rows, heavy hitters kept, state and merge."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamrec.model.signals import ItemSignals, SparseRows
+
+
+def test_a_row_never_holds_more_than_twice_its_limit_and_keeps_heavy_hitters() -> None:
+    table = SparseRows(limit=4)
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        table.add(0, int(rng.integers(100, 10_000)))  # a long tail of one-off neighbours
+        table.add(0, 1, 1.0)  # and two heavy hitters
+        table.add(0, 2, 0.5)
+    assert len(table.rows[0]) < 8
+    assert {1, 2} <= set(table.rows[0])
+    assert table.rows[0][1] == 2000.0
+
+
+def test_memory_is_items_times_limit() -> None:
+    signals = ItemSignals(neighbours=8)
+    rng = np.random.default_rng(1)
+    for item in rng.integers(0, 300, 2000).tolist():
+        signals.observe(item, rng.integers(0, 300, 50))
+    assert max(len(r) for r in signals.co.rows.values()) < 16
+    assert max(len(r) for r in signals.transitions.rows.values()) < 16
+
+
+def test_state_round_trips_with_its_limit() -> None:
+    table = SparseRows(limit=3)
+    for col in range(10):
+        table.add(5, col, float(col))
+    back = SparseRows.from_state(table.state())
+    assert back.limit == 3 and back.rows == table.rows
+
+
+def test_merge_adds_changes_and_cuts_each_row_to_its_limit() -> None:
+    base, mine, theirs = SparseRows(limit=2), SparseRows(limit=2), SparseRows(limit=2)
+    for table in (mine, theirs):
+        table.add(0, 1, 1.0)
+    mine.add(0, 2, 5.0)
+    theirs.add(0, 3, 3.0)
+    theirs.add(0, 4, 0.5)
+    identity = np.arange(5)
+    merged = SparseRows.merge(
+        base.state(), mine.state(), theirs.state(), (identity, identity, identity)
+    )
+    back = SparseRows.from_state(merged)
+    assert back.rows[0] == {2: 5.0, 3: 3.0}  # the two largest of 1: 2.0, 2: 5.0, 3: 3.0, 4: 0.5
+
+
+def test_a_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="neighbours"):
+        SparseRows(limit=0)
+
+
+def test_sparse_sum_weighs_rows_and_sorts_columns() -> None:
+    table = SparseRows()
+    table.add(0, 7, 1.0)
+    table.add(1, 7, 2.0)
+    table.add(1, 3, 1.0)
+    cols, a, b = table.sparse_sum([0, 1], np.array([1.0, 10.0]), np.array([0.0, 1.0]))
+    assert cols.tolist() == [3, 7] and a.tolist() == [10.0, 21.0] and b.tolist() == [1.0, 2.0]
