@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from streamrec.evaluation.baselines import PopularityModel
+from streamrec.evaluation.payload import metrics_payload
 from streamrec.evaluation.replay import EngineModel, replay
 from streamrec.evaluation.report import write_report
 from streamrec.evaluation.run import SERVED_PRODUCTION, run_evaluation
@@ -81,11 +82,23 @@ def test_production_serving_lags_by_a_micro_batch_and_feeds_the_engine_once() ->
 
 def test_baselines_are_the_tuned_choices_under_their_family_names(evaluation) -> None:
     evaluation_part = evaluation.result.summary("evaluation")
-    for family in ("item-knn", "biasedmf-negatives", "isgd", "raisgd"):
+    for family in (
+        "item-knn",
+        "biasedmf-negatives",
+        "isgd",
+        "raisgd",
+        "sasrec-periodic",
+        "sasrec-incremental",
+    ):
         assert family in evaluation_part
+        assert f"streamrec_vs_{family.replace('-', '_')}_ndcg" in evaluation_ratios(evaluation)
     chosen = evaluation.chosen
     assert chosen["trending"] in evaluation_part
     assert chosen["isgd"] in evaluation.tuning.scores["isgd"]
+
+
+def evaluation_ratios(evaluation) -> dict:
+    return metrics_payload(evaluation)["ratios"]
 
 
 def test_report_has_intervals_and_a_paired_test_and_is_byte_identical(evaluation, tmp_path) -> None:
