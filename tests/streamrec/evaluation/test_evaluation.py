@@ -1,5 +1,6 @@
 """The replay harness: each model fed once, tuned baselines, intervals, reproducible."""
 
+import copy
 import json
 
 import numpy as np
@@ -149,3 +150,17 @@ def test_fairness_json_breaks_every_strategy_down_and_leaves_metrics_json_alone(
     report = (tmp_path / "a" / "report.md").read_text()
     assert "## Fairness and exposure" in report and "fairness_tradeoff.png" in report
     assert (tmp_path / "a" / "fairness_tradeoff.png").stat().st_size > 1000
+
+
+def test_a_baseline_scoring_zero_gets_no_ratio_and_the_report_still_writes(
+    evaluation, tmp_path
+) -> None:
+    # a periodic model before its first retrain ranks nothing: NDCG@10 is 0
+    broken = copy.deepcopy(evaluation)
+    ranks = broken.result.ranks["sasrec-periodic"]
+    broken.result.ranks["sasrec-periodic"] = [10**6] * len(ranks)
+    payload = write_report(broken, tmp_path)
+    ratio = payload["ratios"]["streamrec_vs_sasrec_periodic_ndcg"]
+    assert ratio["value"] is None and ratio["ci95"] is None
+    assert payload["ratios"]["streamrec_vs_item_knn_ndcg"]["value"] > 0
+    assert "sasrec-periodic | undefined" in (tmp_path / "report.md").read_text()
