@@ -107,6 +107,7 @@ def run_replay(
     command: str = "",
     batch_reviews: int | None = None,
     partitions: int = 1,
+    sequential: bool = False,
 ) -> dict:
     from streamrec.app.replay_pipeline import replay_pipeline
     from streamrec.evaluation.replay import SERVED
@@ -135,7 +136,7 @@ def run_replay(
         (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
     vectors = review_vectors(settings, embedder, interactions)
-    grids = Grids(streamrec_learning_rates=learning_rates)
+    grids = Grids(streamrec_learning_rates=learning_rates, sequential=sequential)
     evaluation = run_evaluation(
         name, interactions, vectors, embedder.dim, grids, resamples=resamples, command=command
     )
@@ -156,6 +157,7 @@ def reproduce_command(
     events: Path | None = None,
     from_offset: int | None = None,
     from_time: str | None = None,
+    sequential: bool = False,
 ) -> str:
     """The ``streamrec replay`` line that rewrites the same metrics.json."""
     parts = ["streamrec replay", f"--data {data}"]
@@ -171,6 +173,7 @@ def reproduce_command(
     parts += [
         f"--learning-rates {','.join(f'{r:g}' for r in learning_rates)}",
         f"--bootstrap {resamples}",
+        *(["--sequential"] if sequential else []),
         "--out DIR",
     ]
     return " ".join(parts)

@@ -49,6 +49,12 @@ def replay(
     partitions: Annotated[
         int, typer.Option(help="With --mode pipeline: partitions per topic.")
     ] = 1,
+    sequential: Annotated[
+        bool,
+        typer.Option(
+            help="Also compare the SASRec baselines (periodic and incremental; minutes more)."
+        ),
+    ] = False,
     out: Annotated[Path, typer.Option(help="Where metrics.json, report.md and plots go.")] = Path(
         "out/replay"
     ),
@@ -60,7 +66,9 @@ def replay(
     settings = load_settings(env_file)
     name, interactions = load_source(settings, data, path, events, from_offset, from_time, limit)
     rates = tuple(float(r) for r in learning_rates.split(","))
-    command = reproduce_command(data, limit, rates, bootstrap, path, events, from_offset, from_time)
+    command = reproduce_command(
+        data, limit, rates, bootstrap, path, events, from_offset, from_time, sequential
+    )
     summary = run_replay(
         settings,
         name,
@@ -72,5 +80,6 @@ def replay(
         command,
         batch_reviews,
         partitions,
+        sequential,
     )
     typer.echo(json.dumps(summary, indent=2))

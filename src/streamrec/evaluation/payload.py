@@ -40,13 +40,13 @@ def uncertainty(evaluation: Evaluation, evaluation_part: dict) -> dict:
     baselines = evaluation.baseline_rows()
     ratios = {}
     for family, row in baselines.items():
+        theirs = evaluation_part[row]["ndcg@10"]
+        defined = theirs > 0  # a baseline that never ranks the item in its top 10: no ratio
         ratios[f"streamrec_vs_{family.replace('-', '_')}_ndcg"] = {
             "family": family,
             "baseline": row,
-            "value": round(
-                evaluation_part[STREAMREC]["ndcg@10"] / evaluation_part[row]["ndcg@10"], 3
-            ),
-            "ci95": _round_pair(by_ndcg.ratio_ci(STREAMREC, row, b), 3),
+            "value": round(evaluation_part[STREAMREC]["ndcg@10"] / theirs, 3) if defined else None,
+            "ci95": _round_pair(by_ndcg.ratio_ci(STREAMREC, row, b), 3) if defined else None,
         }
     best = max(baselines.values(), key=lambda row: evaluation_part[row]["ndcg@10"])
     test = by_ndcg.paired_test(STREAMREC, best, b)
@@ -93,7 +93,9 @@ def metrics_payload(evaluation: Evaluation) -> dict:
         "dataset": evaluation.dataset,
         "command": evaluation.command,
         "protocol": PROTOCOL,
-        "fixed_in_advance": fixed_constants(evaluation.config, evaluation.batch_refit),
+        "fixed_in_advance": fixed_constants(
+            evaluation.config, evaluation.batch_refit, "sasrec-periodic" in evaluation.tuning.params
+        ),
         "tuned_on_tuning_slice": {
             "grids": evaluation.tuning.grids,
             "chosen": evaluation.chosen,

@@ -146,6 +146,8 @@ def _report_lines(evaluation: Evaluation, payload: dict) -> list[str]:
         *[
             f"| {r['family']} | {r['baseline']} | **{r['value']}** | "
             f"[{r['ci95'][0]}, {r['ci95'][1]}] |"
+            if r["value"] is not None
+            else f"| {r['family']} | {r['baseline']} | undefined (its NDCG@10 is 0) | |"
             for r in payload["ratios"].values()
         ],
         "",

@@ -26,6 +26,7 @@ from streamrec.evaluation.baselines import (
 from streamrec.evaluation.datasets import Interaction
 from streamrec.evaluation.debias import DEBIAS_STRENGTHS, debias_sweep
 from streamrec.evaluation.replay import EngineModel, ReplayResult, replay
+from streamrec.evaluation.sequential import SASRecIncremental, SASRecPeriodic
 from streamrec.evaluation.served import ServedModel
 from streamrec.evaluation.streaming_mf import ISGDModel, RAISGDModel
 from streamrec.evaluation.tuning import TRENDING_HALF_LIVES, Grids, Tuning, tune
@@ -37,7 +38,16 @@ BATCH = "batch-user"
 SERVED_PRODUCTION = "streamrec-served-batch64-p4"
 PRODUCTION_BATCH, PRODUCTION_PARTITIONS = 64, 4
 # tuned baselines reported under their family's name (the tuned choice is in metrics.json)
-TUNED_FAMILIES = ("trending", "popularity", "item-knn", "biasedmf-negatives", "isgd", "raisgd")
+TUNED_FAMILIES = (
+    "trending",
+    "popularity",
+    "item-knn",
+    "biasedmf-negatives",
+    "isgd",
+    "raisgd",
+    "sasrec-periodic",
+    "sasrec-incremental",
+)
 NOT_IN_METRICS = ("ranker_learning_rate", "popularity_debias", "explain_top")
 PROTOCOL = {
     "order": "event time; equal timestamps keep the file's order (Amazon times are per day)",
@@ -61,11 +71,13 @@ PROTOCOL = {
 }
 
 
-def fixed_constants(config: EngineConfig, batch_refit: int) -> dict[str, object]:
+def fixed_constants(
+    config: EngineConfig, batch_refit: int, sequential: bool = False
+) -> dict[str, object]:
     """What was fixed in advance (not tuned): StreamRec's constants and the baselines'."""
     # tuned (the learning rate) or serving-only (debias: its sweep is in fairness.json)
     engine = {k: v for k, v in asdict(config).items() if k not in NOT_IN_METRICS}
-    return {
+    constants = {
         "streamrec engine (EngineConfig; half-lives in events, 2 per interaction)": engine,
         "streamrec ranker": "features and their number fixed; l2 1e-4; negatives 10",
         "streamrec-trending": f"half-life {config.trending_half_life:g} events "
@@ -77,8 +89,17 @@ def fixed_constants(config: EngineConfig, batch_refit: int) -> dict[str, object]
         "item-knn": "the user's last 50 items",
         "biasedmf-negatives": "one sampled unseen item per event as y=0; l2 0.001; init N(0, 0.1)",
         "isgd/raisgd": "init N(0, 0.1); unknown users scored with zeros",
+        "sasrec": "2 blocks, 64 dimensions, 1 head, the last 50 items, dropout 0.2, Adam, "
+        "full-softmax next-item loss; a start token scores users with no history",
+        "sasrec-periodic": "retrained from scratch on all history every retrain_every "
+        "interactions (fixed, in its grid), batches of 128 windows",
+        "sasrec-incremental": "micro-batches of batch interactions (fixed, in its grid), "
+        "each user's latest window",
         "random": "seed 0",
     }
+    if not sequential:  # the SASRec baselines did not run
+        constants = {k: v for k, v in constants.items() if not k.startswith("sasrec")}
+    return constants
 
 
 @dataclass
@@ -101,7 +122,7 @@ class Evaluation:
 
     def baseline_rows(self) -> dict[str, str]:
         """Tuned baselines: family -> the row that reports it."""
-        rows = {family: family for family in TUNED_FAMILIES}
+        rows = {f: f for f in TUNED_FAMILIES if f == "popularity" or f in self.chosen}
         rows["trending"] = self.chosen["trending"]
         return rows
 
@@ -136,6 +157,11 @@ def final_models(tuning: Tuning, dim: int, config: EngineConfig, batch_refit: in
             prefix="batch-",
         ),
     ]
+    if "sasrec-periodic" in p:  # opted in (Grids.sequential)
+        models[-2:-2] = [
+            _renamed(SASRecPeriodic(**p["sasrec-periodic"]), "sasrec-periodic"),
+            _renamed(SASRecIncremental(**p["sasrec-incremental"]), "sasrec-incremental"),
+        ]
     return models
 
 

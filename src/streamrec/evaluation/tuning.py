@@ -9,6 +9,8 @@ while choosing. The full replay then runs only the chosen configurations.
 >>> grid = default_grids()
 >>> sorted(grid)
 ['biasedmf-negatives', 'isgd', 'item-knn', 'raisgd', 'streamrec-user', 'trending']
+>>> sorted(Grids(sequential=True).describe())[4:6]
+['sasrec-incremental', 'sasrec-periodic']
 >>> choose({"isgd-a": {"ndcg@10": 0.1}, "isgd-b": {"ndcg@10": 0.1}}, ["isgd-a", "isgd-b"])
 'isgd-a'
 """
@@ -26,6 +28,7 @@ import numpy as np
 from streamrec.evaluation.baselines import BiasedMFModel, ItemKNNModel, KNNVariant, PopularityModel
 from streamrec.evaluation.datasets import Interaction
 from streamrec.evaluation.replay import EngineModel, replay
+from streamrec.evaluation.sequential import SASRecIncremental, SASRecPeriodic
 from streamrec.evaluation.streaming_mf import ISGDModel, RAISGDModel
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
@@ -48,6 +51,14 @@ class Grids:
     mf_learning_rates: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
     mf_regularisations: tuple[float, ...] = (0.01, 0.1)
     raisgd_negatives: tuple[int, ...] = (1, 3, 10)
+    sasrec_epochs: tuple[int, ...] = (10, 30)  # periodic: passes over all history per retrain
+    sasrec_steps: tuple[int, ...] = (1, 4)  # incremental: Adam steps per micro-batch
+    sasrec_learning_rates: tuple[float, ...] = (1e-3, 5e-3)
+    # fixed, not tuned: interactions between retrains, and per micro-batch (the worker's)
+    sasrec_retrain_every: int = 1000
+    sasrec_batch: int = 64
+    # the SASRec baselines cost minutes per replay (periodic retrains): opt in
+    sequential: bool = False
 
     def describe(self) -> dict[str, dict[str, list]]:
         return {
@@ -73,7 +84,22 @@ class Grids:
                 "lambda": list(self.mf_regularisations),
                 "l": list(self.raisgd_negatives),
             },
-        }
+        } | (
+            {}
+            if not self.sequential
+            else {
+                "sasrec-periodic": {
+                    "retrain_every": [self.sasrec_retrain_every],
+                    "epochs": list(self.sasrec_epochs),
+                    "learning_rate": list(self.sasrec_learning_rates),
+                },
+                "sasrec-incremental": {
+                    "batch": [self.sasrec_batch],
+                    "steps": list(self.sasrec_steps),
+                    "learning_rate": list(self.sasrec_learning_rates),
+                },
+            }
+        )
 
 
 def default_grids() -> dict[str, dict[str, list]]:
@@ -142,7 +168,22 @@ def candidates(grids: Grids, dim: int) -> Candidates:
                     }
                 },
             )
+    if grids.sequential:
+        _sequential(out, grids)
     return out
+
+
+def _sequential(out: Candidates, grids: Grids) -> None:
+    """SASRec candidates; the retrain interval and the micro-batch are fixed."""
+    every = grids.sasrec_retrain_every
+    for epochs, lr in itertools.product(grids.sasrec_epochs, grids.sasrec_learning_rates):
+        periodic = SASRecPeriodic(every, epochs, lr)
+        params = {"retrain_every": every, "epochs": epochs, "learning_rate": lr}
+        out.add("sasrec-periodic", periodic, {periodic.name: params})
+    for steps, lr in itertools.product(grids.sasrec_steps, grids.sasrec_learning_rates):
+        incremental = SASRecIncremental(grids.sasrec_batch, steps, lr)
+        params = {"batch": grids.sasrec_batch, "steps": steps, "learning_rate": lr}
+        out.add("sasrec-incremental", incremental, {incremental.name: params})
 
 
 def choose(

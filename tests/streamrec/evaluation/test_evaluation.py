@@ -1,11 +1,13 @@
 """The replay harness: each model fed once, tuned baselines, intervals, reproducible."""
 
+import copy
 import json
 
 import numpy as np
 import pytest
 
 from streamrec.evaluation.baselines import PopularityModel
+from streamrec.evaluation.payload import metrics_payload
 from streamrec.evaluation.replay import EngineModel, replay
 from streamrec.evaluation.report import write_report
 from streamrec.evaluation.run import SERVED_PRODUCTION, run_evaluation
@@ -81,11 +83,23 @@ def test_production_serving_lags_by_a_micro_batch_and_feeds_the_engine_once() ->
 
 def test_baselines_are_the_tuned_choices_under_their_family_names(evaluation) -> None:
     evaluation_part = evaluation.result.summary("evaluation")
-    for family in ("item-knn", "biasedmf-negatives", "isgd", "raisgd"):
+    for family in (
+        "item-knn",
+        "biasedmf-negatives",
+        "isgd",
+        "raisgd",
+        "sasrec-periodic",
+        "sasrec-incremental",
+    ):
         assert family in evaluation_part
+        assert f"streamrec_vs_{family.replace('-', '_')}_ndcg" in evaluation_ratios(evaluation)
     chosen = evaluation.chosen
     assert chosen["trending"] in evaluation_part
     assert chosen["isgd"] in evaluation.tuning.scores["isgd"]
+
+
+def evaluation_ratios(evaluation) -> dict:
+    return metrics_payload(evaluation)["ratios"]
 
 
 def test_report_has_intervals_and_a_paired_test_and_is_byte_identical(evaluation, tmp_path) -> None:
@@ -136,3 +150,17 @@ def test_fairness_json_breaks_every_strategy_down_and_leaves_metrics_json_alone(
     report = (tmp_path / "a" / "report.md").read_text()
     assert "## Fairness and exposure" in report and "fairness_tradeoff.png" in report
     assert (tmp_path / "a" / "fairness_tradeoff.png").stat().st_size > 1000
+
+
+def test_a_baseline_scoring_zero_gets_no_ratio_and_the_report_still_writes(
+    evaluation, tmp_path
+) -> None:
+    # a periodic model before its first retrain ranks nothing: NDCG@10 is 0
+    broken = copy.deepcopy(evaluation)
+    ranks = broken.result.ranks["sasrec-periodic"]
+    broken.result.ranks["sasrec-periodic"] = [10**6] * len(ranks)
+    payload = write_report(broken, tmp_path)
+    ratio = payload["ratios"]["streamrec_vs_sasrec_periodic_ndcg"]
+    assert ratio["value"] is None and ratio["ci95"] is None
+    assert payload["ratios"]["streamrec_vs_item_knn_ndcg"]["value"] > 0
+    assert "sasrec-periodic | undefined" in (tmp_path / "report.md").read_text()

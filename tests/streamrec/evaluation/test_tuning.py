@@ -14,6 +14,12 @@ SMALL = Grids(
     mf_learning_rates=(0.05, 0.2),
     mf_regularisations=(0.01,),
     raisgd_negatives=(1, 3),
+    sasrec_epochs=(2,),
+    sasrec_steps=(1, 2),
+    sasrec_learning_rates=(1e-3,),
+    sasrec_retrain_every=20,
+    sasrec_batch=8,
+    sequential=True,
 )
 
 
@@ -41,8 +47,12 @@ def test_tuning_reads_nothing_of_the_reported_part() -> None:
         "biasedmf-negatives",
         "isgd",
         "raisgd",
+        "sasrec-periodic",
+        "sasrec-incremental",
     }
     assert len(first.scores["raisgd"]) == 2 * 2  # every candidate was scored
+    assert len(first.scores["sasrec-incremental"]) == 2
+    assert first.params["sasrec-periodic"]["retrain_every"] == 20
     assert first.params["isgd"]["factors"] == 4
 
 
