@@ -61,8 +61,7 @@ class RecsClient:
         return _assignment(self.redis.get(self.serving_keys().user_cluster(user_id)))  # type: ignore[arg-type]
 
     def recommend(self, user_id: str, k: int | None = None) -> Answer:
-        """The best list available for ``user_id``: user, cluster, group, then
-        trending,
+        """The best list available for ``user_id``: user, cluster, group, then trending,
         never with an item among the user's recent ones."""
         keys = self.serving_keys()  # one version for every read of this answer
         # one round trip for the three keys every answer needs
