@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from streamrec.app.worker import EmbedWorker
 from streamrec.core.events import ClickEvent, ImpressionEvent, ReviewEvent
+from streamrec.core.ordering import batch_is_full
 from streamrec.core.settings import Settings
 from streamrec.embedding.base import Embedder
 from streamrec.evaluation.datasets import Interaction
@@ -91,6 +92,7 @@ class PipelineServer:
         self.batch_reviews = batch_reviews
         self.delivered = 0  # events sent
         self._pending: list[ReviewEvent | ClickEvent] = []
+        self._pending_reviews = 0
         self._served: tuple[str, Answer] | None = None
 
     def serve(self, user_id: str) -> Answer:
@@ -104,14 +106,15 @@ class PipelineServer:
             for event in interaction.events():
                 self._send([event], wait=self.deterministic)
             return
-        self._pending += interaction.events()
-        reviews = sum(isinstance(e, ReviewEvent) for e in self._pending)
-        if reviews >= self.batch_reviews or len(self._pending) >= 4 * self.batch_reviews:
+        events = interaction.events()
+        self._pending += events
+        self._pending_reviews += sum(isinstance(e, ReviewEvent) for e in events)
+        if batch_is_full(self._pending_reviews, len(self._pending), self.batch_reviews):
             self.flush()
 
     def flush(self) -> None:
         """Send what is pending and wait until the worker has applied everything sent."""
-        pending, self._pending = self._pending, []
+        pending, self._pending, self._pending_reviews = self._pending, [], 0
         self._send(pending, wait=True)
 
     def close(self) -> None:

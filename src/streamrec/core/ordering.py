@@ -29,6 +29,21 @@ from typing import Any
 
 PartitionId = Hashable
 COMPLETE, BLOCKED, EXHAUSTED = "complete", "blocked", "exhausted"
+EVENTS_PER_REVIEW = 4  # a micro-batch of B reviews holds at most 4 B events
+
+
+def batch_event_limit(batch_reviews: int) -> int:
+    """The most events one micro-batch of ``batch_reviews`` reviews may hold."""
+    return EVENTS_PER_REVIEW * batch_reviews
+
+
+def batch_is_full(reviews: int, events: int, batch_reviews: int) -> bool:
+    """A micro-batch ends after ``batch_reviews`` reviews or its event limit.
+
+    >>> batch_is_full(64, 64, 64), batch_is_full(3, 256, 64), batch_is_full(3, 10, 64)
+    (True, True, False)
+    """
+    return reviews >= batch_reviews or events >= batch_event_limit(batch_reviews)
 
 
 def _sort_key(partition: Any) -> tuple:

@@ -7,6 +7,7 @@ from collections import defaultdict
 import numpy as np
 
 from streamrec.core.events import ClickEvent, ReviewEvent
+from streamrec.core.ordering import batch_is_full
 from streamrec.core.partitioning import partition_for
 from streamrec.evaluation.datasets import Interaction
 from streamrec.evaluation.replay import SERVED
@@ -53,6 +54,7 @@ class ServedModel:
         self.recent_items: dict[str, list[str]] = {}  # as the worker writes them beside lists
         self.delivered = 0  # events handed to the engine
         self._pending: list[tuple[tuple, ReviewEvent | ClickEvent, np.ndarray | None, int]] = []
+        self._pending_reviews = 0  # reviews among the pending events
         self._offsets: dict[tuple[str, int], int] = defaultdict(int)
 
     def serve(self, user_id: str) -> Answer:
@@ -89,8 +91,8 @@ class ServedModel:
         offset = self._offsets[(topic, partition)]
         self._offsets[(topic, partition)] += 1
         self._pending.append(((event.ts, topic, partition, offset), event, vector, partition))
-        reviews = sum(isinstance(p[1], ReviewEvent) for p in self._pending)
-        if reviews >= self.batch_reviews or len(self._pending) >= 4 * self.batch_reviews:  # type: ignore[operator]
+        self._pending_reviews += isinstance(event, ReviewEvent)
+        if batch_is_full(self._pending_reviews, len(self._pending), self.batch_reviews):  # type: ignore[arg-type]
             self._apply_batch()
 
     def _apply_batch(self) -> None:
@@ -101,9 +103,10 @@ class ServedModel:
         for pending in self._pending:
             batch.append(pending)
             reviews += isinstance(pending[1], ReviewEvent)
-            if reviews >= self.batch_reviews or len(batch) >= 4 * self.batch_reviews:
+            if batch_is_full(reviews, len(batch), self.batch_reviews):
                 break
         del self._pending[: len(batch)]
+        self._pending_reviews -= reviews
         self._apply([p[1] for p in batch], [p[2] for p in batch], [p[3] for p in batch])
 
     def _apply(

@@ -21,7 +21,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,8 @@ class UserSample:
     users: list[str]
     counts: np.ndarray  # scored interactions per user
     totals: dict[str, np.ndarray]  # strategy -> metric total per user
+    # the same (resamples, seed) draws the same users: drawn once, shared by every interval
+    _drawn: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, users: Sequence[str], values: Mapping[str, np.ndarray]) -> UserSample:
@@ -51,9 +53,13 @@ class UserSample:
 
     def weights(self, resamples: int, seed: int) -> np.ndarray:
         """How often each user is drawn in each resample (resamples x users)."""
-        rng = np.random.default_rng(seed)
-        n = self.n_users
-        return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+        drawn = self._drawn.get((resamples, seed))
+        if drawn is None:
+            rng = np.random.default_rng(seed)
+            n = self.n_users
+            drawn = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+            self._drawn[(resamples, seed)] = drawn
+        return drawn
 
     def mean(self, name: str) -> float:
         return float(self.totals[name].sum() / self.counts.sum())

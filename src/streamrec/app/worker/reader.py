@@ -17,7 +17,13 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from streamrec.core.ordering import BLOCKED, COMPLETE, EXHAUSTED, EventTimeMerger
+from streamrec.core.ordering import (
+    BLOCKED,
+    COMPLETE,
+    EXHAUSTED,
+    EventTimeMerger,
+    batch_event_limit,
+)
 
 MAX_IDLE_S = 5.0  # how long a partition that lags behind may hold the others back
 
@@ -52,7 +58,8 @@ class BatchReader:
                 return []
             buffered = len(self.merger)
             polled = consumer.poll(
-                timeout_ms=50 if buffered or until else 500, max_records=4 * self.batch_size
+                timeout_ms=50 if buffered or until else 500,
+                max_records=batch_event_limit(self.batch_size),
             )
             for tp, records in polled.items():
                 self.merger.add(tp, records)
@@ -67,7 +74,7 @@ class BatchReader:
             waited = now - self._buffered_since
             assigned = consumer.assignment()
             at_end = _at_end_checker(consumer)
-            limit, stop = 4 * self.batch_size, self._review_counter()
+            limit, stop = batch_event_limit(self.batch_size), self._review_counter()
             order, status = self.merger.plan(limit, at_end, assigned, stop=stop)
             if status == COMPLETE or (status == EXHAUSTED and order and waited >= self.wait_s):
                 self._buffered_since = None
