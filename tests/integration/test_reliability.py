@@ -6,15 +6,16 @@ import threading
 import time
 
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 from devtools.infra import RedisServer
 from streamrec.app.worker import EmbedWorker
+from streamrec.app.worker.reader import _at_end_checker
 from streamrec.cli.views import all_users, load_group_state
 from streamrec.core.events import ReviewEvent
 from streamrec.evaluation.datasets import amazon_interactions, interactions_to_events
-from streamrec.kafka.clients import make_producer
-from streamrec.kafka.offsets import committed_offsets
+from streamrec.kafka.clients import make_consumer, make_producer
+from streamrec.kafka.offsets import caught_up, committed_offsets
 from streamrec.serving.schema import RedisKeys
 from streamrec.serving.store import connect
 from tests.conftest import AMAZON, replace
@@ -174,6 +175,36 @@ def test_redis_outage_backs_off_commits_nothing_and_catches_up(
     assert worker.events_total == len(events)
     assert worker.engine.clock == len(events)  # every event applied exactly once
     assert sum(committed_offsets(settings, settings.worker_group).values()) == len(events)
+
+
+def test_end_of_partition_checks_answer_not_done_while_the_broker_is_away(
+    settings, infra, tmp_path
+) -> None:
+    """The worker's poll loop asks these between polls; an outage must not kill it."""
+    from devtools.infra import KafkaServer
+
+    broker = KafkaServer(
+        tmp_path / "kafka", port=29394, controller_port=29395, libs_dir=infra.kafka.libs
+    )
+    broker.start()
+    settings = replace(settings, kafka_bootstrap_servers=broker.bootstrap)
+    events = interactions_to_events(amazon_interactions(AMAZON, limit=10))
+    consumer = None
+    try:
+        produce(settings, events)
+        consumer = make_consumer(settings, "outage-probe")
+        assigned = [TopicPartition(settings.topic_reviews, p) for p in range(2)]
+        consumer.assign(assigned)  # nothing fetched yet: both answers need the broker
+        broker.stop()
+        at_end = _at_end_checker(consumer)
+        for tp in assigned:
+            for partition in (tp, TopicPartition(tp.topic, 99)):  # known, and leaderless
+                assert at_end(partition) is False
+        assert caught_up(consumer, {}, count_fetched=True) is False
+    finally:
+        if consumer is not None:
+            consumer.close(autocommit=False)
+        broker.stop()
 
 
 def test_broker_restart_mid_stream_worker_recovers_by_itself(

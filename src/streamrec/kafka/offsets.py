@@ -16,6 +16,10 @@ from streamrec.kafka.topics import partitions_of
 
 log = logging.getLogger(__name__)
 
+# how long a between-polls question (where does a partition end?) may wait for the
+# broker: an outage answers "not known", and the poll loop stays responsive to SIGTERM
+PROBE_TIMEOUT_MS = 2000
+
 
 def committed_offsets(settings: Settings, group: str) -> dict[TopicPartition, int]:
     """The group's committed offsets, as the broker has them."""
@@ -68,12 +72,14 @@ def caught_up(
     assigned = consumer.assignment()
     if not assigned:
         return False
+    # a broker away, or a partition without a leader (kafka-python then leaves
+    # its key out of the answer), means "not known to be done"
     try:
-        ends = consumer.end_offsets(list(assigned))
-    except KafkaError:
+        ends = consumer.end_offsets(list(assigned), timeout_ms=PROBE_TIMEOUT_MS)
+        return all(
+            offsets.get(partition_key(tp.topic, tp.partition), 0) >= ends[tp]
+            or (count_fetched and consumer.position(tp, timeout_ms=PROBE_TIMEOUT_MS) >= ends[tp])
+            for tp in assigned
+        )
+    except (KafkaError, KeyError):
         return False
-    return all(
-        offsets.get(partition_key(tp.topic, tp.partition), 0) >= end
-        or (count_fetched and consumer.position(tp) >= end)
-        for tp, end in ends.items()
-    )

@@ -24,6 +24,7 @@ from streamrec.core.ordering import (
     EventTimeMerger,
     batch_event_limit,
 )
+from streamrec.kafka.offsets import PROBE_TIMEOUT_MS
 
 MAX_IDLE_S = 5.0  # how long a partition that lags behind may hold the others back
 
@@ -103,12 +104,14 @@ def _at_end_checker(consumer: KafkaConsumer) -> Callable[[TopicPartition], bool]
     """True for partitions with nothing left to fetch (position at the high watermark)."""
 
     def at_end(tp: TopicPartition) -> bool:
-        high = consumer.highwater(tp)
-        if high is None:
-            try:
-                high = consumer.end_offsets([tp])[tp]
-            except KafkaError:  # broker away: assume more may come
-                return False
-        return consumer.position(tp) >= high
+        # broker away (or a partition without a leader, which kafka-python
+        # reports as a missing key): assume more may come
+        try:
+            high = consumer.highwater(tp)
+            if high is None:
+                high = consumer.end_offsets([tp], timeout_ms=PROBE_TIMEOUT_MS)[tp]
+            return consumer.position(tp, timeout_ms=PROBE_TIMEOUT_MS) >= high
+        except (KafkaError, KeyError):
+            return False
 
     return at_end
