@@ -24,6 +24,7 @@ from streamrec.core.decay import DecayedCounts, decay
 TREND_HALF_LIVES = (100.0, 300.0, 1000.0, 3000.0)  # in engagements
 HISTORY = 50  # co-occurrence looks at a user's last 50 items (bounded work per event)
 NEIGHBOURS = 1024  # default top-M neighbours kept per item
+DENSE_SPAN = 4  # sum rows densely when their columns span at most 4x their cell count
 
 
 class SparseRows:
@@ -94,11 +95,22 @@ class SparseRows:
         cols = np.concatenate([c for c, _ in parts])
         lengths = np.fromiter((c.size for c, _ in parts), dtype=np.int64, count=len(parts))
         vals = np.concatenate([v for _, v in parts])
-        unique, inverse = np.unique(cols, return_inverse=True)
+        span = int(cols.max()) + 1 if cols.size else 0
+        if span <= DENSE_SPAN * cols.size:  # many cells over few columns: O(cells + span), no sort
+            present = np.zeros(span, dtype=bool)
+            present[cols] = True
+            unique = np.flatnonzero(present)
+            index, bins = cols, span
+        else:
+            unique, index = np.unique(cols, return_inverse=True)
+            bins = unique.size
+        # bincount adds each bin's cells in input order either way: the same sums
         sums = [
-            np.bincount(inverse, weights=vals * np.repeat(w, lengths), minlength=unique.size)
+            np.bincount(index, weights=vals * np.repeat(w, lengths), minlength=bins)
             for w in (weights, *more)
         ]
+        if bins != unique.size:
+            sums = [total[unique] for total in sums]
         return (unique, *sums)
 
     def arrays(self, row: int) -> tuple[np.ndarray, np.ndarray]:
