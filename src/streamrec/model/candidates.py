@@ -63,7 +63,8 @@ class ItemIndex:
         if k <= 0 or n == 0:
             return np.zeros(0, dtype=np.int64)
         if n <= self.exact_below:
-            sims = unit @ vector
+            # in the matrix's float32, as HNSW does: a float64 vector would copy the catalogue
+            sims = unit @ vector.astype(unit.dtype, copy=False)
             k = min(k, n)
             return np.argpartition(-sims, k - 1)[:k].astype(np.int64)
         index = self._sync(items)
