@@ -112,6 +112,9 @@ class ItemKNNModel:
         self.history: dict[str, list[int]] = defaultdict(list)
         self.variants = list(variants)
         self.window = window  # the user's last items that count, as in StreamRec's ranker
+        self._events = 0  # observed events: cached similarities are valid until the next
+        self._cache_key: tuple[str, int] | None = None
+        self._cache: dict = {}
 
     def _grow(self, size: int) -> None:
         if size <= len(self.n):
@@ -130,16 +133,37 @@ class ItemKNNModel:
         weights = np.ones(len(history))
         if variant.recency > 0:
             weights = decay(len(history) - 1 - np.arange(len(history)), variant.recency)
-        rows = np.array(history)
-        counts = np.maximum(self.n[:size], 1.0)
-        norm = (counts[None, :] ** variant.alpha) * (counts[rows][:, None] ** (1 - variant.alpha))
-        block = self.co[rows, :size] / (norm + variant.shrinkage)
-        return weights @ block
+        return weights @ self._similarities(user_id, history, size, variant)
+
+    def _similarities(
+        self, user_id: str, history: list[int], size: int, variant: KNNVariant
+    ) -> np.ndarray:
+        """sim(i, j) for the user's items j (rows) and every item i, cached until the next
+        event: a tuning grid's variants share the gathered counts, each alpha its norm and
+        each (alpha, shrinkage) its matrix (the same operations, so the same bits)."""
+        key = (user_id, self._events)
+        if self._cache_key != key:
+            self._cache_key, self._cache = key, {}
+            rows = np.array(history)
+            self._cache["block"] = self.co[rows, :size]
+            self._cache["counts"] = np.maximum(self.n[:size], 1.0)
+            self._cache["rows"] = rows
+        cache = self._cache
+        norm_key, sim_key = ("norm", variant.alpha), ("sim", variant.alpha, variant.shrinkage)
+        if sim_key not in cache:
+            if norm_key not in cache:
+                counts, rows = cache["counts"], cache["rows"]
+                cache[norm_key] = (counts[None, :] ** variant.alpha) * (
+                    counts[rows][:, None] ** (1 - variant.alpha)
+                )
+            cache[sim_key] = cache["block"] / (cache[norm_key] + variant.shrinkage)
+        return cache[sim_key]
 
     def strategies(self) -> dict[str, ScoreFn]:
         return {v.name: (lambda user, v=v: self.scores_for(user, v)) for v in self.variants}
 
     def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
+        self._events += 1
         row = self.items.row(interaction.item_id)
         self._grow(row + 1)
         history = self.history[interaction.user_id]
