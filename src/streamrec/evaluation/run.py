@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -188,11 +188,13 @@ def run_evaluation(
     config = EngineConfig(ranker_learning_rate=tuning.params["streamrec-user"]["learning_rate"])
     models = final_models(tuning, dim, config, batch_refit)
     reference = models[-2].engine
+    # served lists are scored by their items alone: explanations would only cost time
+    served_config = replace(config, explain_top=0)
     served_models = (
         [
-            ServedModel(Engine(dim, config)),
+            ServedModel(Engine(dim, served_config)),
             ServedModel(
-                Engine(dim, config),
+                Engine(dim, served_config),
                 SERVED_PRODUCTION,
                 batch_reviews=PRODUCTION_BATCH,
                 partitions=PRODUCTION_PARTITIONS,
