@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from streamrec.model.items import ItemStats
+from streamrec.model.signals import ItemSignals
 
 _ARRAY = "__array__"
 _META = "__meta__"
@@ -157,3 +161,101 @@ def with_users(part: PartitionCheckpoint, values: dict) -> PartitionCheckpoint:
     if values:
         part.users = join_users(values)
     return part
+
+
+# -- the shared model field by field (incremental shared checkpoints) --------------------
+
+GLOBAL = "global"  # the hash field of everything that is not per item
+
+
+def item_field(row: int) -> str:
+    """The hash field of one item row: its statistics and signal rows."""
+    return f"i{row}"
+
+
+def encode_global(state: dict, version: int) -> bytes:
+    """The global field: a shared state whose items and signals are ``global_state()``."""
+    return SharedCheckpoint(state, version).to_bytes()
+
+
+def encode_items(items: ItemStats, signals: ItemSignals, rows: Iterable[int]) -> dict[str, bytes]:
+    """The fields of item ``rows``: id, places in the sparse tables, then every row as raw
+    bytes (header and layout as :func:`split_users`)."""
+    positions = (signals.co.positions(), signals.transitions.positions())
+    out = {}
+    for row in sorted(rows):
+        item_id, stats = items.item_state(row)
+        places, more = signals.item_state(row, positions)
+        head = {"id": item_id, "places": places}
+        out[item_field(row)] = _pack(head, {**{f"items.{k}": v for k, v in stats.items()}, **more})
+    return out
+
+
+def split_shared(state: dict, version: int) -> dict[str, bytes]:
+    """Every field of a whole shared state (a merged state, tests)."""
+    items = ItemStats(int(state["dim"]), float(state["items"]["vector_half_life"]))
+    items.load(state["items"])
+    signals = ItemSignals()
+    signals.load(state["signals"])
+    head = {**state, "items": items.global_state(), "signals": signals.global_state()}
+    rows = range(items.n_items)
+    return {GLOBAL: encode_global(head, version), **encode_items(items, signals, rows)}
+
+
+def join_shared(fields: Mapping[str | bytes, bytes]) -> SharedCheckpoint:
+    """The whole shared state (and version) from its fields (a hash read back)."""
+    named = {(k.decode() if isinstance(k, bytes) else k): bytes(v) for k, v in fields.items()}
+    head = SharedCheckpoint.from_bytes(named[GLOBAL])
+    n = int(head.state["items"]["n_items"])
+    missing = [r for r in range(n) if item_field(r) not in named]
+    if missing:
+        raise ValueError(f"shared checkpoint lacks {len(missing)} of {n} item fields")
+    ids, stats, signals = [], [], []
+    for row in range(n):
+        meta, arrays = _unpack(named[item_field(row)])
+        ids.append(meta["id"])
+        stats.append({k[6:]: v for k, v in arrays.items() if k.startswith("items.")})
+        signals.append((meta["places"], {k: v for k, v in arrays.items() if "." not in k}))
+    state = dict(head.state)
+    state["items"] = ItemStats.join_state(head.state["items"], ids, stats)
+    state["signals"] = ItemSignals.join_state(head.state["signals"], signals)
+    return SharedCheckpoint(state, head.version)
+
+
+def read_shared(fields: Mapping[str | bytes, bytes], former: bytes | None) -> dict | None:
+    """The shared state from its hash's ``fields``, else from a value of the former
+    one-value layout (None: no shared model yet)."""
+    if fields:
+        return join_shared(fields).state
+    return None if former is None else SharedCheckpoint.from_bytes(former).state
+
+
+def decay_bases(state: dict) -> list:
+    """The bases ``t0`` of the decayed per-item counts of a global field's state. Item
+    fields hold counts relative to them: when one moves (a rebase, a merge), every item
+    field must be written again."""
+    items, signals = state["items"], state["signals"]
+    return [items["trending"]["t0"], items["engagement"]["t0"]] + [
+        t["t0"] for t in signals["trends"]
+    ]
+
+
+def _pack(head: dict, arrays: dict[str, np.ndarray]) -> bytes:
+    """A JSON header (``head`` and each array's name, dtype and shape), then the arrays'
+    raw bytes."""
+    rows = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    meta = {**head, "rows": [[k, r.dtype.str, list(r.shape)] for k, r in rows.items()]}
+    encoded = json.dumps(meta).encode()
+    body = b"".join(r.tobytes() for r in rows.values())
+    return len(encoded).to_bytes(4, "little") + encoded + body
+
+
+def _unpack(value: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    size = int.from_bytes(value[:4], "little")
+    head, offset = json.loads(value[4 : 4 + size]), 4 + size
+    arrays = {}
+    for name, dtype, shape in head.pop("rows"):
+        count = int(np.prod(shape)) if shape else 1
+        arrays[name] = np.frombuffer(value, np.dtype(dtype), count, offset).reshape(shape)
+        offset += arrays[name].nbytes
+    return head, arrays

@@ -96,6 +96,36 @@ class SparseRows:
             "limit": self.limit,
         }
 
+    def positions(self) -> dict[int, int]:
+        """Each row's place in :meth:`state` (rows are never removed, so a row keeps it)."""
+        return {row: n for n, row in enumerate(self.rows)}
+
+    def row_state(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """A row's columns and values in :meth:`state` order (without caching them)."""
+        cells = self.rows.get(row, {})
+        return (
+            np.fromiter(cells.keys(), dtype=np.int64, count=len(cells)),
+            np.fromiter(cells.values(), dtype=np.float64, count=len(cells)),
+        )
+
+    @staticmethod
+    def join_rows(limit: int, rows: list[tuple[int, int, np.ndarray, np.ndarray]]) -> dict:
+        """The :meth:`state` of rows given as (position, row, columns, values): rows in
+        the order of their positions, so that a loaded table iterates as the original."""
+        rows = sorted(rows, key=lambda entry: entry[0])
+        count = sum(len(cols) for _, _, cols, _ in rows)
+        state_rows, cols, values = (
+            np.zeros(count, np.int64),
+            np.zeros(count, np.int64),
+            np.zeros(count),
+        )
+        at = 0
+        for _, row, row_cols, row_values in rows:
+            end = at + len(row_cols)
+            state_rows[at:end], cols[at:end], values[at:end] = row, row_cols, row_values
+            at = end
+        return {"rows": state_rows, "cols": cols, "values": values, "limit": limit}
+
     @classmethod
     def from_state(cls, data: dict) -> SparseRows:
         table = cls(int(data.get("limit", NEIGHBOURS)))
@@ -152,6 +182,7 @@ class ItemSignals:
         self.last_seen = np.zeros(1024)
         self.co = SparseRows(neighbours)
         self.transitions = SparseRows(neighbours)
+        self.dirty: set[int] = set()  # item rows changed since the last checkpoint wrote them
 
     def ensure(self, size: int) -> None:
         if size <= len(self.count):
@@ -167,6 +198,9 @@ class ItemSignals:
         """A first engagement of a user with ``item``; ``history``: the user's earlier items."""
         self.clock += 1
         self.ensure(item + 1)
+        # co-occurrence rows of the history's items change too (transitions: the last's)
+        self.dirty.add(item)
+        self.dirty.update(history[-HISTORY:].tolist())
         self.count[item] += 1
         for trend in self.trends:
             trend.add(np.array([item]), np.array([1.0]), self.clock)
@@ -199,6 +233,73 @@ class ItemSignals:
         self.co = SparseRows.from_state(state["co"])
         self.transitions = SparseRows.from_state(state["transitions"])
         self.ensure(len(self.count))
+        self.dirty.clear()  # what was loaded is what the checkpoint holds
+
+    # -- item by item (incremental checkpoints) ----------------------------------------
+
+    def global_state(self) -> dict:
+        """:meth:`state` without its per-item arrays (:meth:`item_state` gives them row by
+        row) but with their sizes."""
+        return {
+            "clock": self.clock,
+            "size": len(self.count),
+            "trends": [{"t0": t.t0, "half_life": t.half_life, "size": t.size} for t in self.trends],
+            "limits": [self.co.limit, self.transitions.limit],
+        }
+
+    def item_state(
+        self, row: int, positions: tuple[dict[int, int], dict[int, int]]
+    ) -> tuple[list[int], dict[str, np.ndarray]]:
+        """Item ``row``'s place in the co-occurrence and transition tables (-1: no row;
+        ``positions`` from :meth:`SparseRows.positions`) and its values of every per-item
+        array of :meth:`state` (none past the arrays' size: those are still defaults)."""
+        arrays: dict[str, np.ndarray] = {}
+        if row < len(self.count):
+            one = slice(row, row + 1)
+            arrays.update(
+                count=self.count[one],
+                first_seen=self.first_seen[one],
+                last_seen=self.last_seen[one],
+            )
+        arrays["trends"] = np.array([t.stored[row] if row < t.size else 0.0 for t in self.trends])
+        places = []
+        for name, table, position in zip(
+            ("co", "transitions"), (self.co, self.transitions), positions, strict=True
+        ):
+            places.append(position.get(row, -1))
+            arrays[f"{name}_cols"], arrays[f"{name}_values"] = table.row_state(row)
+        return places, arrays
+
+    @staticmethod
+    def join_state(head: dict, rows: list[tuple[list[int], dict[str, np.ndarray]]]) -> dict:
+        """The :meth:`state` whose :meth:`global_state` is ``head`` and whose items'
+        :meth:`item_state` values are ``rows`` (in row order)."""
+        size = int(head["size"])
+        count, first_seen, last_seen = np.zeros(size), np.full(size, -1.0), np.zeros(size)
+        trends = [np.zeros(int(t["size"])) for t in head["trends"]]
+        tables: tuple[list, list] = ([], [])
+        for r, (places, arrays) in enumerate(rows):
+            if r < size and "count" in arrays:
+                count[r] = arrays["count"][0]
+                first_seen[r], last_seen[r] = arrays["first_seen"][0], arrays["last_seen"][0]
+            for trend, value in zip(trends, arrays["trends"].tolist(), strict=True):
+                if r < len(trend):
+                    trend[r] = value
+            for name, place, table in zip(("co", "transitions"), places, tables, strict=True):
+                if place >= 0:
+                    table.append((place, r, arrays[f"{name}_cols"], arrays[f"{name}_values"]))
+        return {
+            "clock": int(head["clock"]),
+            "count": count,
+            "trends": [
+                {"stored": values, "t0": t["t0"], "half_life": t["half_life"]}
+                for t, values in zip(head["trends"], trends, strict=True)
+            ],
+            "first_seen": first_seen,
+            "last_seen": last_seen,
+            "co": SparseRows.join_rows(int(head["limits"][0]), tables[0]),
+            "transitions": SparseRows.join_rows(int(head["limits"][1]), tables[1]),
+        }
 
     @staticmethod
     def merge(
