@@ -198,17 +198,20 @@ class ItemStats:
         }
 
     def item_state(self, row: int) -> tuple[str | None, dict[str, np.ndarray]]:
-        """The id of item ``row`` and its row of every per-item array of :meth:`state`
-        (its column of the per-cluster engagement)."""
+        """The id of item ``row`` and its row of every per-item array of :meth:`state`:
+        its column of the per-cluster engagement without the trailing zeros (the bytes
+        do not change when rows are added)."""
         v = self.vectors
         one = slice(row, row + 1)
+        column = self.engagement.stored[:, row]
+        counted = np.flatnonzero(column)
         return v.ids[row], {
             "sums": v.sums[row],
             "counts": v.counts[one],
             "last_ts": v.last_ts[one],
             "popularity": self.popularity[one],
             "trending": self.trending.stored[one],
-            "engagement": self.engagement.stored[:, row],
+            "engagement": column[: counted[-1] + 1 if counted.size else 0],
         }
 
     @staticmethod

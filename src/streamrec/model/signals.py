@@ -252,16 +252,18 @@ class ItemSignals:
     ) -> tuple[list[int], dict[str, np.ndarray]]:
         """Item ``row``'s place in the co-occurrence and transition tables (-1: no row;
         ``positions`` from :meth:`SparseRows.positions`) and its values of every per-item
-        array of :meth:`state` (none past the arrays' size: those are still defaults)."""
-        arrays: dict[str, np.ndarray] = {}
-        if row < len(self.count):
-            one = slice(row, row + 1)
-            arrays.update(
-                count=self.count[one],
-                first_seen=self.first_seen[one],
-                last_seen=self.last_seen[one],
-            )
-        arrays["trends"] = np.array([t.stored[row] if row < t.size else 0.0 for t in self.trends])
+        array of :meth:`state`: count, first and last sighting, trends (left out while
+        all are defaults, so the bytes do not change when the arrays grow)."""
+
+        def at(values: np.ndarray, default: float) -> float:
+            return float(values[row]) if row < len(values) else default
+
+        values = np.array(
+            [at(self.count, 0.0), at(self.first_seen, -1.0), at(self.last_seen, 0.0)]
+            + [at(t.stored, 0.0) for t in self.trends]
+        )
+        defaults = np.array([0.0, -1.0, 0.0] + [0.0] * len(self.trends))
+        arrays = {} if np.array_equal(values, defaults) else {"values": values}
         places = []
         for name, table, position in zip(
             ("co", "transitions"), (self.co, self.transitions), positions, strict=True
@@ -279,11 +281,10 @@ class ItemSignals:
         trends = [np.zeros(int(t["size"])) for t in head["trends"]]
         tables: tuple[list, list] = ([], [])
         for r, (places, arrays) in enumerate(rows):
-            if r < size and "count" in arrays:
-                count[r] = arrays["count"][0]
-                first_seen[r], last_seen[r] = arrays["first_seen"][0], arrays["last_seen"][0]
-            for trend, value in zip(trends, arrays["trends"].tolist(), strict=True):
-                if r < len(trend):
+            if "values" in arrays:  # not all defaults: inside every array
+                values = arrays["values"].tolist()
+                count[r], first_seen[r], last_seen[r] = values[:3]
+                for trend, value in zip(trends, values[3:], strict=True):
                     trend[r] = value
             for name, place, table in zip(("co", "transitions"), places, tables, strict=True):
                 if place >= 0:

@@ -1,0 +1,131 @@
+"""The shared model field by field: a global field and one field per item round-trip
+to the same state, and the engine marks dirty exactly the items whose field changed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamrec.checkpointing.codec import (
+    GLOBAL,
+    decay_bases,
+    encode_global,
+    encode_items,
+    item_field,
+    join_shared,
+    split_shared,
+)
+from streamrec.clustering.base import LifecycleEvent
+from streamrec.core.events import ClickEvent
+from streamrec.model.engine import Engine
+from streamrec.model.items import ItemStats
+from tests.states import DIM, apply, assert_same_state, batch, config
+
+
+def fed(batches: int, seed: int = 0, **overrides: object) -> Engine:
+    engine = Engine(DIM, config(**overrides))
+    rng = np.random.default_rng(seed)
+    for b in range(batches):
+        apply(engine, batch(rng, 30, users=40, items=80, start=b * 30))
+    return engine
+
+
+def engine_fields(engine: Engine, version: int) -> dict[str, bytes]:
+    """What a checkpoint writes when every item is written (read off the live engine)."""
+    rows = range(engine.items.n_items)
+    return {
+        GLOBAL: encode_global(engine.shared_state(per_item=False), version),
+        **encode_items(engine.items, engine.signals, rows),
+    }
+
+
+def changed_items(before: dict[str, bytes], after: dict[str, bytes]) -> set[str]:
+    return {k for k, v in after.items() if k != GLOBAL and before.get(k) != v}
+
+
+def test_fields_round_trip_to_the_same_state_in_any_order() -> None:
+    engine = fed(20)
+    assert len(engine.items.cluster_rows) > 1 and engine.signals.co.rows  # all parts used
+    state = engine.shared_state()
+    fields = split_shared(state, version=5)
+    assert len(fields) == 1 + engine.items.n_items
+    back = join_shared(dict(reversed(list(fields.items()))))
+    assert back.version == 5
+    assert_same_state(back.state, state)
+    assert engine_fields(engine, 5) == fields  # the live engine encodes the same bytes
+
+
+def test_a_restored_engine_continues_as_the_original() -> None:
+    engine = fed(10)
+    copy = Engine(DIM, config())
+    copy.load_shared(join_shared(split_shared(engine.shared_state(), 1)).state)
+    copy.absorb_users(engine.export_users())
+    rng = np.random.default_rng(9)
+    for b in range(5):
+        events = batch(rng, 30, users=40, items=90, start=1000 + b * 30)
+        apply(engine, events)
+        apply(copy, events)
+    assert_same_state(copy.shared_state(), engine.shared_state())
+
+
+def test_only_the_items_engaged_with_and_the_engaging_users_history_are_dirty() -> None:
+    engine = Engine(DIM, config())
+    apply(
+        engine, [ClickEvent(event_id=f"e{n}", user_id="u1", item_id=f"i{n}", ts=n) for n in (1, 2)]
+    )
+    apply(engine, [ClickEvent(event_id="e9", user_id="u3", item_id="i9", ts=3)])
+    engine.mark_items_clean()
+    rows = engine.items.vectors.index
+    apply(engine, [ClickEvent(event_id="e3", user_id="u5", item_id="i3", ts=4)])
+    assert engine.dirty_items() == {rows["i3"]}  # a new user: no co-occurrence
+    apply(engine, [ClickEvent(event_id="e4", user_id="u1", item_id="i4", ts=5)])
+    # i4 co-occurs with u1's items i1 and i2, whose rows change too
+    assert engine.dirty_items() == {rows[i] for i in ("i1", "i2", "i3", "i4")}
+    engine.mark_items_clean()
+    assert engine.dirty_items() == set()
+
+
+def test_the_dirty_items_are_exactly_those_whose_field_changed() -> None:
+    engine = fed(5)
+    rng = np.random.default_rng(3)
+    lifecycle = 0
+    for b in range(25):
+        before = engine_fields(engine, 1)
+        engine.mark_items_clean()
+        out = apply(engine, batch(rng, 12, users=60, items=120, start=5000 + b * 12))
+        lifecycle += sum(event.kind == "split" for event in out.lifecycle)
+        dirty = {item_field(r) for r in engine.dirty_items()}
+        assert dirty == changed_items(before, engine_fields(engine, 1)), b
+        assert decay_bases(engine.shared_state()) == decay_bases(join_shared(before).state)
+    assert lifecycle > 0  # clusters split along the way: engagement rows moved
+
+
+def test_merged_dead_and_reused_cluster_rows_dirty_the_items_counted_in_them() -> None:
+    items = ItemStats(dim=2)
+    for item, cluster in [("a", 1), ("b", 2), ("c", 2), ("d", 3)]:
+        items.engage(items.row(item), 1.0, cluster, clock=0)
+    rows = items.vectors.index
+    items.dirty.clear()
+    items.apply_lifecycle(LifecycleEvent("merged", 2, step=1, related=(1,)))
+    assert items.dirty == {rows["b"], rows["c"]}  # moved into cluster 1's row
+    items.dirty.clear()
+    items.apply_lifecycle(LifecycleEvent("died", 3, step=2))
+    assert items.dirty == set()  # its row is freed, its counts stay until reused
+    items.engage(items.row("e"), 1.0, 4, clock=3)  # cluster 4 reuses a freed row
+    freed = {rows["d"]} if items.cluster_rows[4] == 2 else {rows["b"], rows["c"]}
+    assert items.dirty == {rows["e"]} | (freed - {rows["e"]})
+    items.dirty.clear()
+    items.apply_lifecycle(LifecycleEvent("split", 5, step=4, related=(1,)))
+    assert items.dirty == {rows["a"], rows["b"], rows["c"]}  # half of cluster 1's counts
+
+
+def test_a_rebase_of_the_decayed_counts_moves_the_bases_every_field_depends_on() -> None:
+    engine = fed(4, trending_half_life=1.0)  # a rebase every 300 events
+    before = engine_fields(engine, 1)
+    engine.mark_items_clean()
+    clicks = [ClickEvent(event_id=f"n{k}", user_id=f"n{k}", item_id="i0", ts=k) for k in range(320)]
+    apply(engine, clicks)  # new users on one item: only its field is dirty
+    after = engine_fields(engine, 1)
+    assert engine.dirty_items() == {engine.items.vectors.index["i0"]}
+    assert decay_bases(join_shared(after).state) != decay_bases(join_shared(before).state)
+    stale = changed_items(before, after) - {item_field(r) for r in engine.dirty_items()}
+    assert stale  # untouched items' values moved with the base: all must be written
