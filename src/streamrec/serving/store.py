@@ -179,14 +179,14 @@ class RecsStore:
             with self.client.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(key, legacy)
-                    changed, deleted = build(SharedReader(pipe, key, legacy))
+                    fields, deleted = build(SharedReader(pipe, key, legacy))
                     taken_over = bool(pipe.exists(legacy))
                     pipe.multi()
                     if deleted:
                         pipe.hdel(key, *deleted)
-                    names = list(changed)
+                    names = list(fields)
                     for start in range(0, len(names), HSET_CHUNK):
-                        chunk = {k: changed[k] for k in names[start : start + HSET_CHUNK]}
+                        chunk = {k: fields[k] for k in names[start : start + HSET_CHUNK]}
                         pipe.hset(key, mapping=chunk)  # type: ignore[arg-type]
                     if taken_over:
                         pipe.delete(legacy)
@@ -199,7 +199,7 @@ class RecsStore:
                         if changed:
                             pipe.hset(users_key, mapping=changed)  # type: ignore[arg-type]
                     pipe.execute()
-                    return changed, deleted
+                    return fields, deleted
                 except WatchError:
                     continue  # another worker synced in between: build again
 
