@@ -12,7 +12,13 @@ import pytest
 
 from streamrec.app.worker.commit import Checkpointer
 from streamrec.app.worker.progress import Progress
-from streamrec.checkpointing.codec import GLOBAL, SharedCheckpoint, item_field, join_shared
+from streamrec.checkpointing.codec import (
+    GLOBAL,
+    SharedCheckpoint,
+    item_field,
+    join_shared,
+    neighbour_field,
+)
 from streamrec.checkpointing.dedup import DedupWindow
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.core.events import ClickEvent
@@ -73,15 +79,17 @@ def test_a_checkpoint_writes_the_global_field_and_only_the_items_touched(store) 
     n_items = engine.items.n_items
     assert writer.last_write["items"] == n_items > 60
     first, before = writer.last_write["shared_bytes"], stored(store)
+    assert len(before) == 1 + n_items + writer.last_write["neighbours"]
 
     # new users: n1's two items now co-occur, n2's item is alone
     apply(engine, clicks([("n1", "i1"), ("n1", "i2"), ("n2", "i3")], 5000))
     writer.write()
     rows = engine.items.vectors.index
     touched = {item_field(rows[i]) for i in ("i1", "i2", "i3")}
+    touched |= {neighbour_field(rows[i]) for i in ("i1", "i2")}
     after = stored(store)
     assert {k for k in after if after[k] != before.get(k)} == {GLOBAL, *touched}
-    assert writer.last_write["items"] == 3 and len(after) == 1 + n_items
+    assert (writer.last_write["items"], writer.last_write["neighbours"]) == (3, 2)
     written = sum(len(k) + len(after[k]) for k in (GLOBAL, *touched))
     assert writer.last_write["shared_bytes"] == written < first / 3
 

@@ -169,8 +169,14 @@ GLOBAL = "global"  # the hash field of everything that is not per item
 
 
 def item_field(row: int) -> str:
-    """The hash field of one item row: its statistics and signal rows."""
+    """The hash field of one item row: its id, statistics and signal values."""
     return f"i{row}"
+
+
+def neighbour_field(row: int) -> str:
+    """The hash field of one item row's co-occurrence and transition rows (apart: an
+    engagement changes those of every item in the user's history, and only those)."""
+    return f"n{row}"
 
 
 def encode_global(state: dict, version: int) -> bytes:
@@ -179,15 +185,25 @@ def encode_global(state: dict, version: int) -> bytes:
 
 
 def encode_items(items: ItemStats, signals: ItemSignals, rows: Iterable[int]) -> dict[str, bytes]:
-    """The fields of item ``rows``: id, places in the sparse tables, then every row as raw
-    bytes (header and layout as :func:`split_users`)."""
-    positions = (signals.co.positions(), signals.transitions.positions())
+    """The item fields of ``rows``: the id, then every per-item value as raw bytes
+    (header and layout as :func:`split_users`)."""
     out = {}
     for row in sorted(rows):
         item_id, stats = items.item_state(row)
-        places, more = signals.item_state(row, positions)
-        head = {"id": item_id, "places": places}
-        out[item_field(row)] = _pack(head, {**{f"items.{k}": v for k, v in stats.items()}, **more})
+        arrays = {**{f"items.{k}": v for k, v in stats.items()}, **signals.item_state(row)}
+        out[item_field(row)] = _pack({"id": item_id}, arrays)
+    return out
+
+
+def encode_neighbours(signals: ItemSignals, rows: Iterable[int]) -> dict[str, bytes]:
+    """The neighbour fields of those ``rows`` with a co-occurrence or transition row:
+    their places in the tables and their rows."""
+    positions = (signals.co.positions(), signals.transitions.positions())
+    out = {}
+    for row in sorted(rows):
+        places, arrays = signals.neighbour_state(row, positions)
+        if places != [-1, -1]:
+            out[neighbour_field(row)] = _pack({"places": places}, arrays)
     return out
 
 
@@ -199,7 +215,11 @@ def split_shared(state: dict, version: int) -> dict[str, bytes]:
     signals.load(state["signals"])
     head = {**state, "items": items.global_state(), "signals": signals.global_state()}
     rows = range(items.n_items)
-    return {GLOBAL: encode_global(head, version), **encode_items(items, signals, rows)}
+    return {
+        GLOBAL: encode_global(head, version),
+        **encode_items(items, signals, rows),
+        **encode_neighbours(signals, rows),
+    }
 
 
 def join_shared(fields: Mapping[str | bytes, bytes]) -> SharedCheckpoint:
@@ -215,10 +235,15 @@ def join_shared(fields: Mapping[str | bytes, bytes]) -> SharedCheckpoint:
         meta, arrays = _unpack(named[item_field(row)])
         ids.append(meta["id"])
         stats.append({k[6:]: v for k, v in arrays.items() if k.startswith("items.")})
-        signals.append((meta["places"], {k: v for k, v in arrays.items() if "." not in k}))
+        signals.append({k: v for k, v in arrays.items() if "." not in k})
+    neighbours = {}
+    for name, value in named.items():
+        if name.startswith("n"):
+            meta, arrays = _unpack(value)
+            neighbours[int(name[1:])] = (meta["places"], arrays)
     state = dict(head.state)
     state["items"] = ItemStats.join_state(head.state["items"], ids, stats)
-    state["signals"] = ItemSignals.join_state(head.state["signals"], signals)
+    state["signals"] = ItemSignals.join_state(head.state["signals"], signals, neighbours)
     return SharedCheckpoint(state, head.version)
 
 

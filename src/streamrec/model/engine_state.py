@@ -46,7 +46,8 @@ class EngineState:
         """What all workers share: clusters, items, labels, clock (no user profiles).
 
         Without ``per_item``, items and signals come without their per-item
-        arrays (``global_state()``; :meth:`dirty_items` says which rows changed).
+        arrays (``global_state()``; :meth:`dirty_items` and :meth:`dirty_neighbours`
+        say which rows changed).
         """
         items = self.items.state() if per_item else self.items.global_state()
         signals = self.signals.state() if per_item else self.signals.global_state()
@@ -104,13 +105,20 @@ class EngineState:
         )
 
     def dirty_items(self) -> set[int]:
-        """Item rows whose statistics or signals changed since :meth:`mark_items_clean`."""
+        """Item rows whose statistics or signal values changed since
+        :meth:`mark_items_clean`."""
         return self.items.dirty | self.signals.dirty
+
+    def dirty_neighbours(self) -> set[int]:
+        """Item rows whose co-occurrence or transition row changed since
+        :meth:`mark_items_clean` (an engagement changes those of the user's history)."""
+        return set(self.signals.dirty_neighbours)
 
     def mark_items_clean(self) -> None:
         """The item rows are checkpointed as they are now."""
         self.items.dirty.clear()
         self.signals.dirty.clear()
+        self.signals.dirty_neighbours.clear()
 
     def export_users(self, partition: int | None = None) -> dict:
         """Profiles (of one partition, or all) with histories as item ids."""

@@ -182,7 +182,10 @@ class ItemSignals:
         self.last_seen = np.zeros(1024)
         self.co = SparseRows(neighbours)
         self.transitions = SparseRows(neighbours)
-        self.dirty: set[int] = set()  # item rows changed since the last checkpoint wrote them
+        # item rows whose values (counts, trends, sightings), and whose co-occurrence or
+        # transition rows, changed since the last checkpoint wrote them
+        self.dirty: set[int] = set()
+        self.dirty_neighbours: set[int] = set()
 
     def ensure(self, size: int) -> None:
         if size <= len(self.count):
@@ -198,9 +201,10 @@ class ItemSignals:
         """A first engagement of a user with ``item``; ``history``: the user's earlier items."""
         self.clock += 1
         self.ensure(item + 1)
-        # co-occurrence rows of the history's items change too (transitions: the last's)
         self.dirty.add(item)
-        self.dirty.update(history[-HISTORY:].tolist())
+        if len(history):  # its co-occurrence row and the history's (transitions: the last's)
+            self.dirty_neighbours.add(item)
+            self.dirty_neighbours.update(history[-HISTORY:].tolist())
         self.count[item] += 1
         for trend in self.trends:
             trend.add(np.array([item]), np.array([1.0]), self.clock)
@@ -234,6 +238,7 @@ class ItemSignals:
         self.transitions = SparseRows.from_state(state["transitions"])
         self.ensure(len(self.count))
         self.dirty.clear()  # what was loaded is what the checkpoint holds
+        self.dirty_neighbours.clear()
 
     # -- item by item (incremental checkpoints) ----------------------------------------
 
@@ -247,13 +252,10 @@ class ItemSignals:
             "limits": [self.co.limit, self.transitions.limit],
         }
 
-    def item_state(
-        self, row: int, positions: tuple[dict[int, int], dict[int, int]]
-    ) -> tuple[list[int], dict[str, np.ndarray]]:
-        """Item ``row``'s place in the co-occurrence and transition tables (-1: no row;
-        ``positions`` from :meth:`SparseRows.positions`) and its values of every per-item
-        array of :meth:`state`: count, first and last sighting, trends (left out while
-        all are defaults, so the bytes do not change when the arrays grow)."""
+    def item_state(self, row: int) -> dict[str, np.ndarray]:
+        """Item ``row``'s values of the per-item arrays of :meth:`state`: count, first and
+        last sighting, trends (none while all are defaults, so the bytes do not change
+        when the arrays grow)."""
 
         def at(values: np.ndarray, default: float) -> float:
             return float(values[row]) if row < len(values) else default
@@ -263,8 +265,14 @@ class ItemSignals:
             + [at(t.stored, 0.0) for t in self.trends]
         )
         defaults = np.array([0.0, -1.0, 0.0] + [0.0] * len(self.trends))
-        arrays = {} if np.array_equal(values, defaults) else {"values": values}
-        places = []
+        return {} if np.array_equal(values, defaults) else {"values": values}
+
+    def neighbour_state(
+        self, row: int, positions: tuple[dict[int, int], dict[int, int]]
+    ) -> tuple[list[int], dict[str, np.ndarray]]:
+        """Item ``row``'s place in the co-occurrence and transition tables (-1: no row;
+        ``positions`` from :meth:`SparseRows.positions`) and its rows of both."""
+        places, arrays = [], {}
         for name, table, position in zip(
             ("co", "transitions"), (self.co, self.transitions), positions, strict=True
         ):
@@ -273,19 +281,25 @@ class ItemSignals:
         return places, arrays
 
     @staticmethod
-    def join_state(head: dict, rows: list[tuple[list[int], dict[str, np.ndarray]]]) -> dict:
-        """The :meth:`state` whose :meth:`global_state` is ``head`` and whose items'
-        :meth:`item_state` values are ``rows`` (in row order)."""
+    def join_state(
+        head: dict,
+        rows: list[dict[str, np.ndarray]],
+        neighbours: dict[int, tuple[list[int], dict[str, np.ndarray]]],
+    ) -> dict:
+        """The :meth:`state` whose :meth:`global_state` is ``head``, whose items'
+        :meth:`item_state` values are ``rows`` (in row order) and whose
+        :meth:`neighbour_state` values are ``neighbours`` (by row; absent: no rows)."""
         size = int(head["size"])
         count, first_seen, last_seen = np.zeros(size), np.full(size, -1.0), np.zeros(size)
         trends = [np.zeros(int(t["size"])) for t in head["trends"]]
         tables: tuple[list, list] = ([], [])
-        for r, (places, arrays) in enumerate(rows):
+        for r, arrays in enumerate(rows):
             if "values" in arrays:  # not all defaults: inside every array
                 values = arrays["values"].tolist()
                 count[r], first_seen[r], last_seen[r] = values[:3]
                 for trend, value in zip(trends, values[3:], strict=True):
                     trend[r] = value
+        for r, (places, arrays) in neighbours.items():
             for name, place, table in zip(("co", "transitions"), places, tables, strict=True):
                 if place >= 0:
                     table.append((place, r, arrays[f"{name}_cols"], arrays[f"{name}_values"]))

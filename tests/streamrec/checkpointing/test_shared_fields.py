@@ -10,8 +10,10 @@ from streamrec.checkpointing.codec import (
     decay_bases,
     encode_global,
     encode_items,
+    encode_neighbours,
     item_field,
     join_shared,
+    neighbour_field,
     split_shared,
 )
 from streamrec.clustering.base import LifecycleEvent
@@ -35,6 +37,14 @@ def engine_fields(engine: Engine, version: int) -> dict[str, bytes]:
     return {
         GLOBAL: encode_global(engine.shared_state(per_item=False), version),
         **encode_items(engine.items, engine.signals, rows),
+        **encode_neighbours(engine.signals, rows),
+    }
+
+
+def dirty_fields(engine: Engine) -> set[str]:
+    """The item and neighbour fields the engine says changed."""
+    return {item_field(r) for r in engine.dirty_items()} | {
+        neighbour_field(r) for r in engine.dirty_neighbours()
     }
 
 
@@ -47,7 +57,8 @@ def test_fields_round_trip_to_the_same_state_in_any_order() -> None:
     assert len(engine.items.cluster_rows) > 1 and engine.signals.co.rows  # all parts used
     state = engine.shared_state()
     fields = split_shared(state, version=5)
-    assert len(fields) == 1 + engine.items.n_items
+    with_neighbours = sum(k.startswith("n") for k in fields)
+    assert len(fields) == 1 + engine.items.n_items + with_neighbours and with_neighbours > 10
     back = join_shared(dict(reversed(list(fields.items()))))
     assert back.version == 5
     assert_same_state(back.state, state)
@@ -77,11 +88,13 @@ def test_only_the_items_engaged_with_and_the_engaging_users_history_are_dirty() 
     rows = engine.items.vectors.index
     apply(engine, [ClickEvent(event_id="e3", user_id="u5", item_id="i3", ts=4)])
     assert engine.dirty_items() == {rows["i3"]}  # a new user: no co-occurrence
+    assert engine.dirty_neighbours() == set()
     apply(engine, [ClickEvent(event_id="e4", user_id="u1", item_id="i4", ts=5)])
-    # i4 co-occurs with u1's items i1 and i2, whose rows change too
-    assert engine.dirty_items() == {rows[i] for i in ("i1", "i2", "i3", "i4")}
+    assert engine.dirty_items() == {rows["i3"], rows["i4"]}
+    # i4 co-occurs with u1's items i1 and i2: their neighbour rows change, not their stats
+    assert engine.dirty_neighbours() == {rows[i] for i in ("i1", "i2", "i4")}
     engine.mark_items_clean()
-    assert engine.dirty_items() == set()
+    assert engine.dirty_items() == engine.dirty_neighbours() == set()
 
 
 def test_the_dirty_items_are_exactly_those_whose_field_changed() -> None:
@@ -93,8 +106,7 @@ def test_the_dirty_items_are_exactly_those_whose_field_changed() -> None:
         engine.mark_items_clean()
         out = apply(engine, batch(rng, 12, users=60, items=120, start=5000 + b * 12))
         lifecycle += sum(event.kind == "split" for event in out.lifecycle)
-        dirty = {item_field(r) for r in engine.dirty_items()}
-        assert dirty == changed_items(before, engine_fields(engine, 1)), b
+        assert dirty_fields(engine) == changed_items(before, engine_fields(engine, 1)), b
         assert decay_bases(engine.shared_state()) == decay_bases(join_shared(before).state)
     assert lifecycle > 0  # clusters split along the way: engagement rows moved
 
@@ -127,5 +139,5 @@ def test_a_rebase_of_the_decayed_counts_moves_the_bases_every_field_depends_on()
     after = engine_fields(engine, 1)
     assert engine.dirty_items() == {engine.items.vectors.index["i0"]}
     assert decay_bases(join_shared(after).state) != decay_bases(join_shared(before).state)
-    stale = changed_items(before, after) - {item_field(r) for r in engine.dirty_items()}
+    stale = changed_items(before, after) - dirty_fields(engine)
     assert stale  # untouched items' values moved with the base: all must be written

@@ -26,6 +26,7 @@ from streamrec.checkpointing.codec import (
     decay_bases,
     encode_global,
     encode_items,
+    encode_neighbours,
     join_shared,
     join_users,
     split_shared,
@@ -74,7 +75,7 @@ class Checkpointer:
         self._base_fields: dict[str, bytes] = {}
         self._base_version = 0
         self._base_bases: list = []
-        self.last_write: dict[str, int] = {}  # bytes, users and items of the last write
+        self.last_write: dict[str, int] = {}  # what the last write wrote (bytes, fields)
 
     def restore(self) -> bool:
         """Adopt the group's shared model from Redis, if any (users come per partition)."""
@@ -208,7 +209,8 @@ class Checkpointer:
             "bytes": _size(parts, users),
             "users": sum(len(u[0]) for u in users.values()),
             "shared_bytes": sum(len(k) + len(v) for k, v in changes[0].items()),
-            "items": sum(k != GLOBAL for k in changes[0]),
+            "items": sum(k.startswith("i") for k in changes[0]),  # item fields
+            "neighbours": sum(k.startswith("n") for k in changes[0]),  # neighbour fields
         }
 
     def _build(self, shared: SharedReader, written: dict) -> FieldChanges:
@@ -225,10 +227,13 @@ class Checkpointer:
         bases = decay_bases(head)
         # item fields are relative to the decay bases: all go again when one moved
         whole = stored is None or bases != self._base_bases
-        rows = range(self.engine.items.n_items) if whole else self.engine.dirty_items()
+        every = range(self.engine.items.n_items)
+        rows = every if whole else self.engine.dirty_items()
+        neighbours = every if whole else self.engine.dirty_neighbours()
         fields = {
             GLOBAL: encode_global(head, version + 1),
             **encode_items(self.engine.items, self.engine.signals, rows),
+            **encode_neighbours(self.engine.signals, neighbours),
         }
         written.update(version=version + 1, fields=fields, merged=None, bases=bases)
         return fields, []
