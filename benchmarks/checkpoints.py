@@ -16,8 +16,9 @@ vector, popularity, trending and per-cluster engagement counts, signal counts an
 plus ``CATALOGUE_USERS`` users with 5 items each; checkpointed once in full, then
 the same traffic (``BATCHES`` batches of 64 reviews and clicks on Zipf-popular
 items) with a checkpoint after each third. Reported per checkpoint: the bytes
-of the shared model the checkpoint writes now (the global field and the items
-changed since the last one, :mod:`streamrec.app.worker.commit`) against the
+of the shared model the checkpoint writes now (the global field, the items whose
+statistics changed and the items whose neighbour rows changed since the last
+one, :mod:`streamrec.app.worker.commit`) against the
 bytes of the whole shared model the former layout rewrote at every checkpoint,
 their ratio, the seconds of each, and the seconds to restore the shared model
 from the hash and from the former one-value layout.
@@ -206,7 +207,8 @@ def measure_items(items: int, store: RecsStore, group: str) -> dict:
     checkpointer.write()  # the first checkpoint holds every item
     first = checkpointer.last_write["shared_bytes"]
     batches = catalogue_traffic(items, np.random.default_rng(1))
-    rows: dict[str, list] = {k: [] for k in ("delta", "whole", "items", "delta_s", "whole_s")}
+    names = ("delta", "whole", "items", "neighbours", "delta_s", "whole_s")
+    rows: dict[str, list] = {k: [] for k in names}
     for round_ in range(ROUNDS):
         for events, vectors, parts in batches[round_::ROUNDS]:
             engine.apply(events, vectors, parts, outputs=False)
@@ -219,6 +221,7 @@ def measure_items(items: int, store: RecsStore, group: str) -> dict:
         rows["delta_s"].append(time.perf_counter() - start)
         rows["delta"].append(checkpointer.last_write["shared_bytes"])
         rows["items"].append(checkpointer.last_write["items"])
+        rows["neighbours"].append(checkpointer.last_write["neighbours"])
     hash_s, restored = restore_s(store, group)
     assert restored.clock == engine.clock and restored.items.n_items == items
     former = f"{group}-former"
@@ -230,7 +233,8 @@ def measure_items(items: int, store: RecsStore, group: str) -> dict:
         "first_checkpoint_shared_bytes": first,
         "shared_bytes_per_checkpoint_delta": rows["delta"],
         "shared_bytes_per_checkpoint_whole": rows["whole"],
-        "items_written_per_checkpoint": rows["items"],
+        "item_fields_written_per_checkpoint": rows["items"],
+        "neighbour_fields_written_per_checkpoint": rows["neighbours"],
         "whole_over_delta": round(ratio, 1),
         "delta_write_s": [round(s, 3) for s in rows["delta_s"]],
         "whole_encode_s": [round(s, 3) for s in rows["whole_s"]],

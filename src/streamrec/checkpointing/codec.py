@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -280,7 +281,7 @@ def _unpack(value: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     head, offset = json.loads(value[4 : 4 + size]), 4 + size
     arrays = {}
     for name, dtype, shape in head.pop("rows"):
-        count = int(np.prod(shape)) if shape else 1
+        count = math.prod(shape)  # 1 for a scalar's []; math, not numpy: per item, it shows
         arrays[name] = np.frombuffer(value, np.dtype(dtype), count, offset).reshape(shape)
         offset += arrays[name].nbytes
     return head, arrays
