@@ -109,14 +109,19 @@ def test_a_restored_worker_goes_on_as_the_one_that_never_stopped(store) -> None:
         assert_same_worker(writer.engine, steady)
 
 
-def test_after_a_rebase_of_the_decayed_counts_every_item_is_written(store) -> None:  # type: ignore[no-untyped-def]
-    writer = worker(store, trending_half_life=1.0)  # the trending base moves every 300 events
+def test_items_not_written_since_a_rebase_are_restored_to_the_bit(store) -> None:  # type: ignore[no-untyped-def]
+    writer = worker(store, trending_half_life=1.0)  # the trending base moves every 301 events
     feed(writer.engine, 4, seed=0, start=0)
     writer.write()
-    apply(writer.engine, clicks([(f"n{k}", "i0") for k in range(320)], 5000))
-    assert writer.engine.dirty_items() == {writer.engine.items.vectors.index["i0"]}
-    writer.write()
-    assert writer.last_write["items"] == writer.engine.items.n_items  # not only i0
+    for round_ in range(3):  # one rebase of every item's trending count per round
+        new_users = [(f"n{1000 * round_ + k}", "i0") for k in range(320)]
+        apply(writer.engine, clicks(new_users, 5000 + 1000 * round_))
+        writer.write()
+        assert writer.last_write["items"] == 1  # i0 only: the others are caught up
+        assert_same_worker(worker(store, trending_half_life=1.0).engine, writer.engine)
+    apply(writer.engine, clicks([(f"m{k}", "i0") for k in range(700)], 9000))
+    writer.write()  # two rebases since the last checkpoint: the base in between is lost
+    assert writer.last_write["items"] == writer.engine.items.n_items
     assert_same_worker(worker(store, trending_half_life=1.0).engine, writer.engine)
 
 

@@ -14,6 +14,7 @@ of the nested state travels as JSON.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from streamrec.core.decay import REBASE_AT
 from streamrec.model.items import ItemStats
 from streamrec.model.signals import ItemSignals
 
@@ -70,18 +72,21 @@ def loads(blob: bytes) -> dict:
 
 @dataclass
 class SharedCheckpoint:
-    """The shared model and the version it was written at (for WATCH-based merging)."""
+    """The shared model and the version it was written at (for WATCH-based merging);
+    in the global field also the history of the decay bases (:func:`follow_bases`)."""
 
     state: dict
     version: int = 0
+    history: list[list] | None = None
 
     def to_bytes(self) -> bytes:
-        return dumps({"state": self.state, "version": self.version})
+        data = {"state": self.state, "version": self.version}
+        return dumps(data if self.history is None else {**data, "history": self.history})
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> SharedCheckpoint:
         data = loads(blob)
-        return cls(data["state"], int(data["version"]))
+        return cls(data["state"], int(data["version"]), data.get("history"))
 
 
 @dataclass
@@ -167,6 +172,7 @@ def with_users(part: PartitionCheckpoint, values: dict) -> PartitionCheckpoint:
 # -- the shared model field by field (incremental shared checkpoints) --------------------
 
 GLOBAL = "global"  # the hash field of everything that is not per item
+REBASES_KEPT = 16  # bases remembered per decayed counter; then every item is written again
 
 
 def item_field(row: int) -> str:
@@ -180,19 +186,21 @@ def neighbour_field(row: int) -> str:
     return f"n{row}"
 
 
-def encode_global(state: dict, version: int) -> bytes:
-    """The global field: a shared state whose items and signals are ``global_state()``."""
-    return SharedCheckpoint(state, version).to_bytes()
+def encode_global(state: dict, version: int, history: list[list]) -> bytes:
+    """The global field: a shared state whose items and signals are ``global_state()``,
+    and the history of its decay bases."""
+    return SharedCheckpoint(state, version, history).to_bytes()
 
 
 def encode_items(items: ItemStats, signals: ItemSignals, rows: Iterable[int]) -> dict[str, bytes]:
-    """The item fields of ``rows``: the id, then every per-item value as raw bytes
-    (header and layout as :func:`split_users`)."""
+    """The item fields of ``rows``: the id and the decay bases the values are stored
+    against, then every per-item value as raw bytes (layout as :func:`split_users`)."""
+    bases = [items.trending.t0, items.engagement.t0, *(t.t0 for t in signals.trends)]
     out = {}
     for row in sorted(rows):
         item_id, stats = items.item_state(row)
         arrays = {**{f"items.{k}": v for k, v in stats.items()}, **signals.item_state(row)}
-        out[item_field(row)] = _pack({"id": item_id}, arrays)
+        out[item_field(row)] = _pack({"id": item_id, "bases": bases}, arrays)
     return out
 
 
@@ -216,8 +224,9 @@ def split_shared(state: dict, version: int) -> dict[str, bytes]:
     signals.load(state["signals"])
     head = {**state, "items": items.global_state(), "signals": signals.global_state()}
     rows = range(items.n_items)
+    history = [[base] for base in decay_bases(head)]  # every item is written against them
     return {
-        GLOBAL: encode_global(head, version),
+        GLOBAL: encode_global(head, version, history),
         **encode_items(items, signals, rows),
         **encode_neighbours(signals, rows),
     }
@@ -231,9 +240,13 @@ def join_shared(fields: Mapping[str | bytes, bytes]) -> SharedCheckpoint:
     missing = [r for r in range(n) if item_field(r) not in named]
     if missing:
         raise ValueError(f"shared checkpoint lacks {len(missing)} of {n} item fields")
+    history = head.history or [[base] for base in decay_bases(head.state)]
+    half_lives = decay_half_lives(head.state)
     ids, stats, signals = [], [], []
     for row in range(n):
         meta, arrays = _unpack(named[item_field(row)])
+        if meta["bases"] != [past[-1] for past in history]:  # written before a rebase
+            arrays = _caught_up(arrays, meta["bases"], history, half_lives)
         ids.append(meta["id"])
         stats.append({k[6:]: v for k, v in arrays.items() if k.startswith("items.")})
         signals.append({k: v for k, v in arrays.items() if "." not in k})
@@ -245,7 +258,7 @@ def join_shared(fields: Mapping[str | bytes, bytes]) -> SharedCheckpoint:
     state = dict(head.state)
     state["items"] = ItemStats.join_state(head.state["items"], ids, stats)
     state["signals"] = ItemSignals.join_state(head.state["signals"], signals, neighbours)
-    return SharedCheckpoint(state, head.version)
+    return SharedCheckpoint(state, head.version, history)
 
 
 def read_shared(fields: Mapping[str | bytes, bytes], former: bytes | None) -> dict | None:
@@ -257,13 +270,67 @@ def read_shared(fields: Mapping[str | bytes, bytes], former: bytes | None) -> di
 
 
 def decay_bases(state: dict) -> list:
-    """The bases ``t0`` of the decayed per-item counts of a global field's state. Item
-    fields hold counts relative to them: when one moves (a rebase, a merge), every item
-    field must be written again."""
+    """The bases ``t0`` of the decayed counters with per-item values (item trending and
+    engagement, the signals' trends) of a shared state or a global field's."""
     items, signals = state["items"], state["signals"]
     return [items["trending"]["t0"], items["engagement"]["t0"]] + [
         t["t0"] for t in signals["trends"]
     ]
+
+
+def decay_half_lives(state: dict) -> list[float]:
+    """The half-lives of the counters of :func:`decay_bases`, in the same order."""
+    items, signals = state["items"], state["signals"]
+    counters = [items["trending"], items["engagement"], *signals["trends"]]
+    return [float(c["half_life"]) for c in counters]
+
+
+def follow_bases(
+    history: list[list], bases: list, half_lives: list[float], kept: int = REBASES_KEPT
+) -> list[list] | None:
+    """Each counter's bases since the oldest an item field may be stored against, now
+    that they are ``bases``; None when some item fields could not be caught up
+    exactly, so every item must be written again.
+
+    A counter rebases (:class:`~streamrec.core.decay.DecayedCounts`) when its
+    base is ``REBASE_AT`` half-lives old, multiplying every value by one factor
+    of the old and new base. Item fields not written since are caught up on
+    reading with the same factors, in the same order, so the values are the
+    same to the bit; that needs every base in between: a move of less than
+    twice ``REBASE_AT`` half-lives is one rebase, a longer one may hide another.
+    """
+    out = []
+    for past, base, half_life in zip(history, bases, half_lives, strict=True):
+        if base == past[-1]:
+            out.append(past)
+        elif past[-1] < base < past[-1] + 2 * REBASE_AT * half_life and len(past) < kept:
+            out.append([*past, base])
+        else:
+            return None
+    return out
+
+
+def _caught_up(
+    arrays: dict[str, np.ndarray], bases: list, history: list[list], half_lives: list[float]
+) -> dict[str, np.ndarray]:
+    """An item field's decayed values re-expressed against the latest bases of
+    ``history``, as the rebases did it to the live counters."""
+
+    def catch_up(values: np.ndarray, counter: int) -> np.ndarray:
+        past = history[counter]
+        for before, after in itertools.pairwise(past[past.index(bases[counter]) :]):
+            values = values * 2.0 ** (-((after - before) / half_lives[counter]))
+        return values
+
+    out = dict(arrays)
+    out["items.trending"] = catch_up(arrays["items.trending"], 0)
+    out["items.engagement"] = catch_up(arrays["items.engagement"], 1)
+    if "values" in arrays:  # count, first and last sighting, then one value per trend
+        values = arrays["values"].copy()
+        for n in range(len(values) - 3):
+            values[3 + n] = catch_up(values[3 + n : 4 + n], 2 + n)[0]
+        out["values"] = values
+    return out
 
 
 def _pack(head: dict, arrays: dict[str, np.ndarray]) -> bytes:

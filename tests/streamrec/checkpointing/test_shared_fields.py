@@ -7,10 +7,13 @@ import numpy as np
 
 from streamrec.checkpointing.codec import (
     GLOBAL,
+    REBASES_KEPT,
     decay_bases,
+    decay_half_lives,
     encode_global,
     encode_items,
     encode_neighbours,
+    follow_bases,
     item_field,
     join_shared,
     neighbour_field,
@@ -33,9 +36,9 @@ def fed(batches: int, seed: int = 0, **overrides: object) -> Engine:
 
 def engine_fields(engine: Engine, version: int) -> dict[str, bytes]:
     """What a checkpoint writes when every item is written (read off the live engine)."""
-    rows = range(engine.items.n_items)
+    rows, head = range(engine.items.n_items), engine.shared_state(per_item=False)
     return {
-        GLOBAL: encode_global(engine.shared_state(per_item=False), version),
+        GLOBAL: encode_global(head, version, [[base] for base in decay_bases(head)]),
         **encode_items(engine.items, engine.signals, rows),
         **encode_neighbours(engine.signals, rows),
     }
@@ -130,14 +133,36 @@ def test_merged_dead_and_reused_cluster_rows_dirty_the_items_counted_in_them() -
     assert items.dirty == {rows["a"], rows["b"], rows["c"]}  # half of cluster 1's counts
 
 
-def test_a_rebase_of_the_decayed_counts_moves_the_bases_every_field_depends_on() -> None:
-    engine = fed(4, trending_half_life=1.0)  # a rebase every 300 events
-    before = engine_fields(engine, 1)
-    engine.mark_items_clean()
-    clicks = [ClickEvent(event_id=f"n{k}", user_id=f"n{k}", item_id="i0", ts=k) for k in range(320)]
-    apply(engine, clicks)  # new users on one item: only its field is dirty
-    after = engine_fields(engine, 1)
-    assert engine.dirty_items() == {engine.items.vectors.index["i0"]}
-    assert decay_bases(join_shared(after).state) != decay_bases(join_shared(before).state)
-    stale = changed_items(before, after) - dirty_fields(engine)
-    assert stale  # untouched items' values moved with the base: all must be written
+def new_users_on(item: str, users: int, start: int) -> list[ClickEvent]:
+    """Clicks of ``users`` new users on one item: only its field (no co-occurrence)."""
+    ids = range(start, start + users)
+    return [ClickEvent(event_id=f"n{k}", user_id=f"n{k}", item_id=item, ts=k) for k in ids]
+
+
+def test_items_untouched_since_rebases_are_caught_up_to_the_bit() -> None:
+    engine = fed(4, trending_half_life=1.0)  # the trending base moves every 301 events
+    fields, head = engine_fields(engine, 1), engine.shared_state(per_item=False)
+    history, half_lives = [[base] for base in decay_bases(head)], decay_half_lives(head)
+    for round_ in range(3):  # one rebase per round, a delta checkpoint after each
+        engine.mark_items_clean()
+        before = engine_fields(engine, 1)
+        apply(engine, new_users_on("i0", 320, start=10_000 * (round_ + 1)))
+        assert engine.dirty_items() == {engine.items.vectors.index["i0"]}
+        assert changed_items(before, engine_fields(engine, 1)) - dirty_fields(engine)  # moved
+        head = engine.shared_state(per_item=False)
+        history = follow_bases(history, decay_bases(head), half_lives)  # type: ignore[assignment]
+        assert history is not None and len(history[0]) == round_ + 2
+        fields[GLOBAL] = encode_global(head, 1, history)
+        fields.update(encode_items(engine.items, engine.signals, engine.dirty_items()))
+        assert_same_state(join_shared(fields).state, engine.shared_state())
+
+
+def test_bases_are_followed_one_rebase_at_a_time_and_only_so_far() -> None:
+    half_lives = [1.0, 10.0]
+    assert follow_bases([[0.0], [0.0]], [0.0, 0.0], half_lives) == [[0.0], [0.0]]
+    assert follow_bases([[0.0], [0.0]], [301, 0.0], half_lives) == [[0.0, 301], [0.0]]
+    assert follow_bases([[0.0], [0.0]], [602, 0.0], half_lives) is None  # two rebases?
+    assert follow_bases([[0.0], [0.0]], [0.0, 3001], half_lives) == [[0.0], [0.0, 3001]]
+    assert follow_bases([[5.0], [0.0]], [1.0, 0.0], half_lives) is None  # moved back
+    full = [float(n) for n in range(REBASES_KEPT)]
+    assert follow_bases([full, [0.0]], [full[-1] + 1, 0.0], half_lives) is None

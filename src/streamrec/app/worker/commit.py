@@ -24,9 +24,11 @@ from streamrec.checkpointing.codec import (
     PartitionCheckpoint,
     SharedCheckpoint,
     decay_bases,
+    decay_half_lives,
     encode_global,
     encode_items,
     encode_neighbours,
+    follow_bases,
     join_shared,
     join_users,
     split_shared,
@@ -71,10 +73,11 @@ class Checkpointer:
         self._last = time.monotonic()
         self._id_range: int | None = None  # the id range new clusters born here come from
         # the shared model's fields as of the last sync (what Redis holds, when nobody
-        # else wrote), its version and the decay bases its item fields are relative to
+        # else wrote), its version and the decay bases its item fields may be stored
+        # against (codec.follow_bases)
         self._base_fields: dict[str, bytes] = {}
         self._base_version = 0
-        self._base_bases: list = []
+        self._history: list[list] = []
         self.last_write: dict[str, int] = {}  # what the last write wrote (bytes, fields)
 
     def restore(self) -> bool:
@@ -95,7 +98,7 @@ class Checkpointer:
             shared = SharedCheckpoint(self.engine.shared_state(), 0)
             self._base_version = 0
         self._base_fields = fields or split_shared(shared.state, shared.version)
-        self._base_bases = decay_bases(shared.state)
+        self._history = shared.history or [[b] for b in decay_bases(shared.state)]
         return found
 
     def _restore_former(self) -> SharedCheckpoint | None:
@@ -204,7 +207,7 @@ class Checkpointer:
         else:
             self._base_fields.update(written["fields"])
         self.engine.mark_items_clean()
-        self._base_version, self._base_bases = written["version"], written["bases"]
+        self._base_version, self._history = written["version"], written["history"]
         self.last_write = {
             "bytes": _size(parts, users),
             "users": sum(len(u[0]) for u in users.values()),
@@ -225,17 +228,22 @@ class Checkpointer:
             return self._merge(join_shared(theirs) if theirs else current, theirs, written)
         head = self.engine.shared_state(per_item=False)
         bases = decay_bases(head)
-        # item fields are relative to the decay bases: all go again when one moved
-        whole = stored is None or bases != self._base_bases
+        # item fields not written now are caught up over the bases' history on reading;
+        # without one (nothing stored, a history too long or with a gap) all are written
+        history = (
+            None if stored is None else follow_bases(self._history, bases, decay_half_lives(head))
+        )
+        whole = history is None
         every = range(self.engine.items.n_items)
         rows = every if whole else self.engine.dirty_items()
         neighbours = every if whole else self.engine.dirty_neighbours()
+        history = history or [[base] for base in bases]
         fields = {
-            GLOBAL: encode_global(head, version + 1),
+            GLOBAL: encode_global(head, version + 1, history),
             **encode_items(self.engine.items, self.engine.signals, rows),
             **encode_neighbours(self.engine.signals, neighbours),
         }
-        written.update(version=version + 1, fields=fields, merged=None, bases=bases)
+        written.update(version=version + 1, fields=fields, merged=None, history=history)
         return fields, []
 
     def _merge(
@@ -247,8 +255,7 @@ class Checkpointer:
         local = self.engine.shared_state()
         merged = merge_shared(base, local, theirs.state, self.engine.clusterer)
         fields = split_shared(merged, theirs.version + 1)
-        written.update(
-            version=theirs.version + 1, fields=fields, merged=merged, bases=decay_bases(merged)
-        )
+        history = [[base] for base in decay_bases(merged)]  # as split_shared wrote them
+        written.update(version=theirs.version + 1, fields=fields, merged=merged, history=history)
         changed = {k: v for k, v in fields.items() if stored.get(k) != v}
         return changed, sorted(set(stored) - set(fields))
