@@ -11,11 +11,13 @@ The commit order of the worker, written down once (as Quix Streams does):
    got; merged with other workers' under WATCH, see
    :mod:`streamrec.checkpointing.sync`) as a hash of one ``global`` field
    (everything not per item: clock, clusters, labels, ranker, id ranges, the
-   version, the decay bases) and one field per item (its statistics and its
-   co-occurrence and transition rows, :func:`~streamrec.checkpointing.codec.encode_items`),
-   of which only the items changed since the last checkpoint are written (all
-   of them when a decay base moved, and after a merge those that differ from
-   what is stored); and, per owned partition, a
+   version, the history of the decay bases), one field per item (its id,
+   statistics and signal values, :func:`~streamrec.checkpointing.codec.encode_items`)
+   and one per item with neighbours (its co-occurrence and transition rows),
+   of which only those changed since the last checkpoint are written (all of
+   them when the decay bases' history cannot say how to catch up an older
+   field, :func:`~streamrec.checkpointing.codec.follow_bases`, and after a
+   merge those that differ from what is stored); and, per owned partition, a
    :class:`~streamrec.checkpointing.codec.PartitionCheckpoint` (its next
    offsets, its dedup window) and the profiles of its users changed since the
    last checkpoint (one hash field each, :func:`~streamrec.checkpointing.codec.split_users`;
