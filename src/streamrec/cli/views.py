@@ -35,7 +35,7 @@ def load_group_state(settings: Settings) -> tuple[dict, list[PartitionCheckpoint
     keys = RedisKeys(settings.redis_prefix)
     group = settings.worker_group
     shared = read_shared(
-        client.hgetall(keys.shared_checkpoint(group)),  # type: ignore[arg-type]
+        dict(client.hscan_iter(keys.shared_checkpoint(group), count=1000)),  # no huge reply
         client.get(keys.checkpoint(group)),  # type: ignore[arg-type]
     )
     if shared is None:

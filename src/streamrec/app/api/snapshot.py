@@ -123,7 +123,7 @@ class SnapshotReader:
 
     def _load(self) -> ModelSnapshot:
         shared = read_shared(
-            self.client.hgetall(self.keys.shared_checkpoint(self.group)),  # type: ignore[arg-type]
+            dict(self.client.hscan_iter(self.keys.shared_checkpoint(self.group), count=1000)),
             self.client.get(self.keys.checkpoint(self.group)),  # type: ignore[arg-type]
         )
         if shared is None:
