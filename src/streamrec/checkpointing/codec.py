@@ -172,7 +172,7 @@ def with_users(part: PartitionCheckpoint, values: dict) -> PartitionCheckpoint:
 # -- the shared model field by field (incremental shared checkpoints) --------------------
 
 GLOBAL = "global"  # the hash field of everything that is not per item
-REBASES_KEPT = 16  # bases remembered per decayed counter; then every item is written again
+REBASES_KEPT = 64  # bases remembered per decayed counter; then every item is written again
 
 
 def item_field(row: int) -> str:
@@ -314,22 +314,29 @@ def _caught_up(
     arrays: dict[str, np.ndarray], bases: list, history: list[list], half_lives: list[float]
 ) -> dict[str, np.ndarray]:
     """An item field's decayed values re-expressed against the latest bases of
-    ``history``, as the rebases did it to the live counters."""
+    ``history``, as the rebases did it to the live counters: one float64
+    multiplication per rebase, in order (Python floats multiply as numpy's do)."""
 
-    def catch_up(values: np.ndarray, counter: int) -> np.ndarray:
+    def factors(counter: int) -> list[float]:
         past = history[counter]
-        for before, after in itertools.pairwise(past[past.index(bases[counter]) :]):
-            values = values * 2.0 ** (-((after - before) / half_lives[counter]))
-        return values
+        steps = itertools.pairwise(past[past.index(bases[counter]) :])
+        return [2.0 ** (-((after - before) / half_lives[counter])) for before, after in steps]
+
+    def caught_up(value: float, counter: int) -> float:
+        for factor in factors(counter):
+            value = value * factor
+        return value
 
     out = dict(arrays)
-    out["items.trending"] = catch_up(arrays["items.trending"], 0)
-    out["items.engagement"] = catch_up(arrays["items.engagement"], 1)
+    out["items.trending"] = np.array([caught_up(float(arrays["items.trending"][0]), 0)])
+    engagement = arrays["items.engagement"]
+    for factor in factors(1):
+        engagement = engagement * factor
+    out["items.engagement"] = engagement
     if "values" in arrays:  # count, first and last sighting, then one value per trend
-        values = arrays["values"].copy()
-        for n in range(len(values) - 3):
-            values[3 + n] = catch_up(values[3 + n : 4 + n], 2 + n)[0]
-        out["values"] = values
+        values = arrays["values"].tolist()
+        values[3:] = [caught_up(v, 2 + n) for n, v in enumerate(values[3:])]
+        out["values"] = np.array(values)
     return out
 
 

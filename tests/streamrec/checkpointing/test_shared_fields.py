@@ -157,6 +157,23 @@ def test_items_untouched_since_rebases_are_caught_up_to_the_bit() -> None:
         assert_same_state(join_shared(fields).state, engine.shared_state())
 
 
+def test_signal_trends_of_untouched_items_are_caught_up_to_the_bit() -> None:
+    engine = fed(3)
+    fields, head = engine_fields(engine, 1), engine.shared_state(per_item=False)
+    history, half_lives = [[base] for base in decay_bases(head)], decay_half_lives(head)
+    engine.mark_items_clean()
+    row = engine.items.vectors.index["i0"]
+    for _ in range(30_100):  # the 100-engagement trend rebases once (300 half-lives)
+        engine.signals.observe(row, np.zeros(0, dtype=np.int32))
+    head = engine.shared_state(per_item=False)
+    history = follow_bases(history, decay_bases(head), half_lives)  # type: ignore[assignment]
+    assert history is not None and [len(past) for past in history] == [1, 1, 2, 1, 1, 1]
+    assert engine.dirty_items() == {row}
+    fields[GLOBAL] = encode_global(head, 1, history)
+    fields.update(encode_items(engine.items, engine.signals, engine.dirty_items()))
+    assert_same_state(join_shared(fields).state, engine.shared_state())
+
+
 def test_bases_are_followed_one_rebase_at_a_time_and_only_so_far() -> None:
     half_lives = [1.0, 10.0]
     assert follow_bases([[0.0], [0.0]], [0.0, 0.0], half_lives) == [[0.0], [0.0]]
