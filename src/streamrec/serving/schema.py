@@ -16,7 +16,8 @@ key                                    value
 ``streamrec:v1:model``                 JSON model summary (counts, clock)
 ``streamrec:v1:checkpoint:{group}:shared`` hash: ``global`` -> clusters, labels, ranker,
                                        clock; ``i{row}`` -> one item's statistics and
-                                       signal rows (the shared model of a worker group)
+                                       signal values; ``n{row}`` -> its co-occurrence
+                                       and transition rows (a worker group's shared model)
 ``streamrec:v1:checkpoint:{group}``    binary shared model of the former layout (taken
                                        over into the hash); the sidecar's state
 ``streamrec:v1:checkpoint:{group}:p{n}`` binary offsets, dedup of partition n
