@@ -50,6 +50,7 @@ from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.core.settings import Settings
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
+from streamrec.model.signals import SparseRows
 from streamrec.serving.schema import RedisKeys
 from streamrec.serving.store import RecsStore, connect
 
@@ -163,10 +164,15 @@ def stock(engine: Engine, items: int, rng: np.random.Generator) -> None:
     signals.first_seen[:items], signals.last_seen[:items] = 0.0, 1.0
     for trend in signals.trends:
         trend.add(np.arange(items), np.ones(items), 0.0)
-    neighbours = rng.integers(0, items, (items, NEIGHBOURS)).tolist()
-    for item, row in enumerate(neighbours):
-        signals.co.rows[item] = dict.fromkeys(row, 1.0)
-        signals.transitions.rows[item] = dict.fromkeys(row[: NEIGHBOURS // 4], 1.0)
+    neighbours = rng.integers(0, items, (items, NEIGHBOURS))
+    for name, width in (("co", NEIGHBOURS), ("transitions", NEIGHBOURS // 4)):
+        cells = {
+            "rows": np.repeat(np.arange(items), width),
+            "cols": neighbours[:, :width].ravel(),
+            "values": np.ones(items * width),
+            "limit": engine.config.neighbours_per_item,
+        }
+        setattr(signals, name, SparseRows.from_state(cells))
 
 
 def catalogue_traffic(items: int, rng: np.random.Generator) -> list[tuple[list, np.ndarray, list]]:

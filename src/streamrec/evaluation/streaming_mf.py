@@ -85,11 +85,12 @@ class ISGDModel:
 
     def _step(self, p: np.ndarray, row: int, target: float) -> None:
         """One SGD step towards ``target`` for ``p`` (in place) and item ``row``."""
-        q = self.q[row].copy()
+        q = self.q[row]  # a view: both updates below read it before it moves
         with np.errstate(over="ignore", invalid="ignore"):  # diverging: see the docstring
             err = target - float(p @ q)
-            self.q[row] += self.eta * (err * p - self.lam * q)
+            step = self.eta * (err * p - self.lam * q)
             p += self.eta * (err * q - self.lam * p)
+            q += step
 
     def scores_for(self, user_id: str) -> np.ndarray:
         size = len(self.items)

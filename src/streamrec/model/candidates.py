@@ -22,6 +22,7 @@ trending (:func:`with_fallback`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import hnswlib
@@ -62,7 +63,8 @@ class ItemIndex:
         if k <= 0 or n == 0:
             return np.zeros(0, dtype=np.int64)
         if n <= self.exact_below:
-            sims = unit @ vector
+            # in the matrix's float32, as HNSW does: a float64 vector would copy the catalogue
+            sims = unit @ vector.astype(unit.dtype, copy=False)
             k = min(k, n)
             return np.argpartition(-sims, k - 1)[:k].astype(np.int64)
         index = self._sync(items)
@@ -79,6 +81,8 @@ class ItemIndex:
         """Insert new items; an item whose review count doubled since it was indexed is
         inserted again under a new label and its old entry deleted (O(log reviews)
         inserts per item; an in-place HNSW update costs several inserts)."""
+        if self._index is not None and not items.changed:
+            return self._index  # nothing new to insert: the common case between reviews
         unit = items.unit_matrix()
         if self._index is None:
             self._index = hnswlib.Index(space="ip", dim=self.dim)
@@ -132,21 +136,28 @@ class CandidateGenerator:
             raise ValueError(f"candidates must be >= 4, got {size}")
         self.size = size
         self.index = ItemIndex(dim, exact_below)
-        self._heads: dict[tuple[str, int], np.ndarray] = {}
+        self._heads: dict[str, np.ndarray] = {}  # sorted best rows per source, this clock
+        self._complete: dict[str, bool] = {}  # whether a cached head holds every ranked row
+        self._cluster_rows: dict[tuple[int, bool], np.ndarray] = {}
         self._heads_at = -1
 
     def reset(self) -> None:
         """Forget the index and cached heads (after a checkpoint was loaded)."""
         self.index = ItemIndex(self.index.dim, self.index.exact_below)
-        self._heads, self._heads_at = {}, -1
+        self._heads, self._complete, self._cluster_rows, self._heads_at = {}, {}, {}, -1
+
+    def _new_clock(self, clock: int) -> None:
+        """Heads and cluster candidates change only when the model learns."""
+        if self._heads_at != clock:
+            self._heads, self._complete, self._cluster_rows = {}, {}, {}
+            self._heads_at = clock
 
     def rows(self, model: CandidateSource, user_id: str) -> np.ndarray:
         """Sorted candidate rows of a known user (every row while the catalogue <= C)."""
         n = model.items.n_items
         if n <= self.size:
             return np.arange(n, dtype=np.int64)
-        if self._heads_at != model.clock:  # heads change only when the model learns
-            self._heads, self._heads_at = {}, model.clock
+        self._new_clock(model.clock)
         row = model.profiles.index[user_id]
         seen = model.profiles.seen_items(user_id)
         quota = self.size // 4
@@ -170,26 +181,41 @@ class CandidateGenerator:
         n = model.items.n_items
         if n <= self.size:
             return np.arange(n, dtype=np.int64)
-        if self._heads_at != model.clock:
-            self._heads, self._heads_at = {}, model.clock
-        quota = self.size // 4
-        parts = [self._cluster_head(model, cluster_id, 2 * quota), self._trending(model, quota)]
-        if centroid is not None:
-            parts.append(self.index.nearest(model.items, centroid, min(quota, NEAREST)))
-        return np.unique(np.concatenate(parts)).astype(np.int64)
+        self._new_clock(model.clock)
+        key = (cluster_id, centroid is not None)  # a cluster's list and its group's share them
+        if key not in self._cluster_rows:
+            quota = self.size // 4
+            parts = [self._cluster_head(model, cluster_id, 2 * quota), self._trending(model, quota)]
+            if centroid is not None:
+                parts.append(self.index.nearest(model.items, centroid, min(quota, NEAREST)))
+            self._cluster_rows[key] = np.unique(np.concatenate(parts)).astype(np.int64)
+        return self._cluster_rows[key]
 
     def _trending(self, model: CandidateSource, k: int) -> np.ndarray:
-        key = ("trending", k)
-        if key not in self._heads:
-            self._heads[key] = _head(model.items.trending_scores(model.clock), k)
-        return self._heads[key]
+        return self._ranked("trending", k, lambda: model.items.trending_scores(model.clock))
 
     def _cluster_head(self, model: CandidateSource, cluster: int, k: int) -> np.ndarray:
-        key = (f"cluster:{k}", cluster)
-        if key not in self._heads:
-            engagement = model.items.cluster_engagement(cluster, model.clock)
-            self._heads[key] = _head(engagement, k, positive=True)
-        return self._heads[key]
+        def engagement() -> np.ndarray:
+            return model.items.cluster_engagement(cluster, model.clock)
+
+        return self._ranked(f"cluster:{cluster}", k, engagement, positive=True)
+
+    def _ranked(
+        self, key: str, k: int, scores: Callable[[], np.ndarray], positive: bool = False
+    ) -> np.ndarray:
+        """The ``k`` best rows of a score vector that changes only when the model learns.
+
+        Heads are cached as sorted prefixes (best first, ties by row), so users who need
+        different lengths (their quota plus what they have seen) share one partial sort
+        per model clock; a longer request re-sorts a head twice as long."""
+        head = self._heads.get(key)
+        if head is None or (k > head.size and not self._complete.get(key, False)):
+            values = scores()
+            length = min(max(k, 2 * (head.size if head is not None else 0)), values.size)
+            head = _sorted_head(values, length, positive)
+            self._heads[key] = head
+            self._complete[key] = length == values.size or (positive and head.size < length)
+        return head[:k]
 
     def _neighbours(self, model: CandidateSource, seen: np.ndarray, quota: int) -> list[np.ndarray]:
         """Co-occurrence neighbours of the recent items, transitions of the last ones."""
@@ -205,13 +231,22 @@ class CandidateGenerator:
         ]
 
 
-def _head(scores: np.ndarray, k: int, positive: bool = False) -> np.ndarray:
-    """Rows of the ``k`` largest scores (only positive ones when ``positive``)."""
-    k = min(k, scores.size)
+def _sorted_head(scores: np.ndarray, k: int, positive: bool = False) -> np.ndarray:
+    """Rows of the ``k`` largest scores, best first, ties by row (only positive scores
+    when ``positive``: a cluster engages with few items, so only those are ranked)."""
+    pool = np.flatnonzero(scores > 0) if positive else None
+    values = scores if pool is None else scores[pool]
+    k = min(k, values.size)
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
-    rows = np.argpartition(-scores, k - 1)[:k]
-    return rows[scores[rows] > 0] if positive else rows
+    if k < values.size:  # what beats the k-th score, then the lowest rows tied with it
+        kth = np.partition(values, values.size - k)[values.size - k]
+        above = np.flatnonzero(values > kth)
+        local = np.concatenate([above, np.flatnonzero(values == kth)[: k - above.size]])
+    else:
+        local = np.arange(values.size)
+    rows = local if pool is None else pool[local]
+    return rows[np.lexsort((rows, -scores[rows]))].astype(np.int64)
 
 
 def _by_value(cols: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:

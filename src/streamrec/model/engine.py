@@ -269,9 +269,9 @@ class Engine(Refreshing, EngineState):
         ):  # a cluster's own list, over its candidates
             candidates = self.candidates.cluster_rows(self, cluster_id, self.centroid(cluster_id))
             scores = chosen.scores_at(self, cluster_id, candidates)
-            local, values = top_items(
-                scores, k, None, self.item_matrix()[candidates], self.config.diversity
-            )
+            diversity = self.config.diversity
+            vectors = self.item_matrix()[candidates] if diversity > 0 else None  # MMR only
+            local, values = top_items(scores, k, None, vectors, diversity)
             rows = candidates[local]
         else:
             scores = chosen.scores(self, user_id, cluster_id)

@@ -80,7 +80,8 @@ def features(
         _history_features(signals, history, rows, size, out)
     if model.profiles.counts[row] > 0:
         items = model.item_matrix()[at]
-        out[:, 8] = items @ model.profiles.vectors(np.array([row]))[0]
+        # in the items' float32: a float64 profile would copy the block to float64 first
+        out[:, 8] = items @ model.profiles.vectors(np.array([row]))[0].astype(items.dtype)
         out[:, 9] = items @ model.profiles.last[row].astype(np.float32)
     cluster = int(model.profiles.cluster[row])
     if cluster >= 0:

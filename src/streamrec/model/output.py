@@ -57,7 +57,7 @@ def rec_list(
         cluster_id=cluster_id,
         # built without validation: ids and finite scores come from the engine itself
         items=[
-            ScoredItem.model_construct(item_id=item_ids[r], score=round(float(v), 6), why=w)
+            ScoredItem.trusted(item_ids[r], round(float(v), 6), w)
             for r, v, w in zip(rows, scores, reasons, strict=True)
             if item_ids[r] is not None
         ],

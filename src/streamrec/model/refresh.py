@@ -113,7 +113,9 @@ class Refreshing:
             share = max(weights.get(cluster_id, 0.0), 1e-3)
             scores = scores + share * unit_max(cluster.scores_at(self, cluster_id, rows))
         k = k or self.config.recs_length
-        local, values = top_items(scores, k, None, self.item_matrix()[rows], self.config.diversity)
+        diversity = self.config.diversity
+        vectors = self.item_matrix()[rows] if diversity > 0 else None  # MMR only
+        local, values = top_items(scores, k, None, vectors, diversity)
         rows = rows[local]
         ids = self.items.ids
         return rec_list("group", "group", None, group_id, ids, rows, values, self.as_of)

@@ -41,8 +41,9 @@ def serve_candidates(
         scores = scores + penalty
     seen = model.profiles.seen_items(user_id)
     exclude = np.flatnonzero(np.isin(rows, seen))
-    vectors = model.item_matrix()[rows]
-    local, values = top_items(scores, k, exclude, vectors, model.config.diversity)
+    diversity = model.config.diversity
+    vectors = model.item_matrix()[rows] if diversity > 0 else None  # MMR only
+    local, values = top_items(scores, k, exclude, vectors, diversity)
     why = None
     top = model.config.explain_top
     if top > 0:

@@ -134,6 +134,24 @@ class ScoredItem(BaseModel):
         description="the largest per-feature contributions to the score (user lists)",
     )
 
+    @classmethod
+    def trusted(cls, item_id: str, score: float, why: dict[str, float] | None) -> ScoredItem:
+        """An item built from the engine's own values, without validation.
+
+        What ``model_construct`` does, minus its generic field walk: a list of 50
+        items is built for every touched user of every batch, and this is 3x
+        cheaper (a test pins that it equals the validated model)."""
+        item = _new_object(cls)
+        _set(item, "__dict__", {"item_id": item_id, "score": score, "why": why})
+        _set(item, "__pydantic_fields_set__", _SCORED_FIELDS)
+        _set(item, "__pydantic_extra__", None)
+        _set(item, "__pydantic_private__", None)
+        return item
+
+
+_new_object, _set = object.__new__, object.__setattr__
+_SCORED_FIELDS = frozenset(ScoredItem.model_fields)
+
 
 class RecList(BaseModel):
     """One recommendation list as stored in Redis."""

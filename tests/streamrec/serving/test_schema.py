@@ -1,0 +1,25 @@
+"""The wire models of the serving schema."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamrec.serving.schema import RecList, ScoredItem
+
+
+@pytest.mark.parametrize("why", [None, {"knn": 0.25, "trend100": -0.5}])
+def test_a_trusted_item_equals_the_validated_one_and_serialises_the_same(why) -> None:
+    trusted = ScoredItem.trusted("B00X", 0.123456, why)
+    validated = ScoredItem.model_validate({"item_id": "B00X", "score": 0.123456, "why": why})
+    assert trusted == validated
+    assert trusted.model_dump_json() == validated.model_dump_json()
+    assert trusted.model_fields_set == validated.model_fields_set | {"why"}
+    listed = RecList(strategy="user", level="user", items=[trusted], as_of=1.0)
+    again = RecList.model_validate_json(listed.model_dump_json())
+    assert again.items == [validated]
+
+
+def test_a_trusted_item_stays_frozen() -> None:
+    item = ScoredItem.trusted("B00X", 1.0, None)
+    with pytest.raises(Exception, match="frozen"):
+        item.score = 2.0  # type: ignore[misc]
