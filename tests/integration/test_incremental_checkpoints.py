@@ -71,8 +71,7 @@ def test_a_whole_partition_checkpoint_of_the_former_layout_moves_into_the_hash(
     store = RecsStore(connect(settings), RedisKeys(settings.redis_prefix))
     old = engine_with(["u0", "u2", "u4"])
     legacy = PartitionCheckpoint(old.export_users(0), {"t:0": 3}, []).to_bytes()
-    store.write_checkpoint("g", lambda current: b"", {0: legacy})
-    store.client.delete(store.keys.checkpoint("g"))  # no shared model: a fresh group's
+    store.write_checkpoint("g", lambda shared: ({}, []), {0: legacy})  # no shared model
 
     engine = Engine(32, EngineConfig(n_clusters=2))
     worker = checkpointer(engine, store, {0})

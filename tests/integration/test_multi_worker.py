@@ -64,7 +64,8 @@ def copy_checkpoints(source, target) -> None:
     """Start a group from another group's checkpoints (same seeding for both runs)."""
     client = connect(source)
     old, new = RedisKeys(source.redis_prefix), RedisKeys(target.redis_prefix)
-    client.set(new.checkpoint(target.worker_group), client.get(old.checkpoint(source.worker_group)))
+    shared = new.shared_checkpoint(target.worker_group)  # the shared model's hash
+    client.copy(old.shared_checkpoint(source.worker_group), shared, replace=True)
     for number in range(source.topic_partitions):
         blob = client.get(old.partition_checkpoint(source.worker_group, number))
         if blob is not None:

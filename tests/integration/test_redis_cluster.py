@@ -26,10 +26,12 @@ from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
 from streamrec.serving.client import RecsClient
 from streamrec.serving.schema import RedisKeys
-from streamrec.serving.store import connect
+from streamrec.serving.store import RecsStore, connect
 from tests.conftest import AMAZON, replace
 from tests.doubles import HashingEmbedder
 from tests.integration.helpers import produce, run_worker
+from tests.integration.test_incremental_shared_model import feed, worker
+from tests.states import assert_same_state
 
 pytestmark = pytest.mark.integration
 
@@ -107,3 +109,14 @@ def test_pipeline_replay_on_a_cluster_serves_what_the_simulation_serves(on_clust
     pipeline = replay_pipeline(on_cluster, interactions, embedder=embedder)
     assert pipeline.index == in_process.index and len(pipeline.index) > 10
     assert pipeline.ranks[SERVED] == in_process.ranks[SERVED]
+
+
+def test_two_workers_merge_their_shared_models_in_one_slot_of_the_cluster(on_cluster) -> None:  # type: ignore[no-untyped-def]
+    store = RecsStore(connect(on_cluster), RedisKeys(on_cluster.redis_prefix))
+    first, second = worker(store), worker(store)
+    feed(first.engine, 2, seed=0, start=0)
+    first.write()
+    feed(second.engine, 2, seed=1, start=1000)
+    second.write()  # WATCH, HGETALL and the MULTI/EXEC of the merge, on the group's slot
+    assert second.merges == 1
+    assert_same_state(worker(store).engine.shared_state(), second.engine.shared_state())

@@ -19,7 +19,7 @@ from streamrec.serving.schema import (
     RedisKeys,
     ScoredItem,
 )
-from streamrec.serving.store import RecsStore, connect
+from streamrec.serving.store import FieldChanges, RecsStore, SharedReader, connect
 from tests.doubles import HashingEmbedder
 from tests.integration.helpers import join_all, wait_until
 
@@ -63,8 +63,9 @@ def test_round_trip_of_every_key_kind(store: RecsStore, settings) -> None:
     assert store.trending() == out.trending
     assert store.assignment("u1") == out.assignments["u1"]
     assert all(r.produced_at > 1.0e9 for r in (*out.user_recs.values(), out.trending))
-    blob = store.write_checkpoint("g", lambda current: b"\x00binary\xff", {0: b"part"})
-    assert store.load_checkpoint("g") == blob == b"\x00binary\xff"
+    fields = {"global": b"\x00binary\xff", "i0": b"item"}
+    assert store.write_checkpoint("g", lambda shared: (fields, []), {0: b"part"}) == (fields, [])
+    assert store.load_shared_fields("g") == fields
     assert store.load_partition_checkpoint("g", 0) == b"part"
     keys = {k.decode() for k in store.client.scan_iter(RedisKeys(settings.redis_prefix).pattern())}
     assert all(k.startswith(f"{settings.redis_prefix}:v1:") for k in keys)
@@ -172,18 +173,21 @@ def test_cold_start_and_seen_items_through_redis(settings) -> None:
 def test_changed_users_go_with_the_offsets_even_when_another_worker_wrote_in_between(
     store: RecsStore,
 ) -> None:
-    store.write_checkpoint("g", lambda current: b"v1", {0: b"p"}, {0: ({"a": b"A", "b": b"B"}, [])})
+    first = {"global": b"v1", "i0": b"x", "i1": b"y"}
+    store.write_checkpoint(
+        "g", lambda shared: (first, []), {0: b"p"}, {0: ({"a": b"A", "b": b"B"}, [])}
+    )
     calls: list[bytes | None] = []
 
-    def build(current: bytes | None) -> bytes:
-        calls.append(current)
+    def build(shared: SharedReader) -> FieldChanges:
+        calls.append(shared.field("global"))
         if len(calls) == 1:  # another worker syncs between our WATCH and our EXEC
-            store.client.set(store.keys.checkpoint("g"), b"theirs")
-        return b"mine"
+            store.client.hset(store.keys.shared_checkpoint("g"), "global", b"theirs")
+        return {"global": b"mine", "i0": b"x2"}, ["i1"]
 
     store.write_checkpoint("g", build, {0: b"p2"}, {0: ({"c": b"C", "a": b"A2"}, ["b"])})
     assert calls == [b"v1", b"theirs"]  # built again on the other worker's value
-    assert store.load_checkpoint("g") == b"mine"
+    assert store.load_shared_fields("g") == {"global": b"mine", "i0": b"x2"}
     assert store.load_partition_checkpoint("g", 0) == b"p2"
     assert store.load_partition_users("g", 0) == {"a": b"A2", "c": b"C"}
     assert store.load_partition_users("g", 1) == {}

@@ -9,11 +9,20 @@ The commit order of the worker, written down once (as Quix Streams does):
 3. the checkpoint is written to Redis in one MULTI/EXEC: the shared model
    (clusters, items, labels, the group tree, how far each cluster id range
    got; merged with other workers' under WATCH, see
-   :mod:`streamrec.checkpointing.sync`) and, per owned partition, a
+   :mod:`streamrec.checkpointing.sync`) as a hash of one ``global`` field
+   (everything not per item: clock, clusters, labels, ranker, id ranges, the
+   version, the history of the decay bases), one field per item (its id,
+   statistics and signal values, :func:`~streamrec.checkpointing.codec.encode_items`)
+   and one per item with neighbours (its co-occurrence and transition rows),
+   of which only those changed since the last checkpoint are written (all of
+   them when the decay bases' history cannot say how to catch up an older
+   field, :func:`~streamrec.checkpointing.codec.follow_bases`, and after a
+   merge those that differ from what is stored); and, per owned partition, a
    :class:`~streamrec.checkpointing.codec.PartitionCheckpoint` (its next
    offsets, its dedup window) and the profiles of its users changed since the
    last checkpoint (one hash field each, :func:`~streamrec.checkpointing.codec.split_users`;
-   erased users' fields deleted), so the user part grows with what changed;
+   erased users' fields deleted), so both parts grow with what changed, not
+   with the catalogue or the user base;
 4. the same offsets are committed to the Kafka consumer group.
 
 A crash before 3 replays the batch from the previous checkpoint onto the

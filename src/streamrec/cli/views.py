@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streamrec.checkpointing.codec import PartitionCheckpoint, SharedCheckpoint, with_users
+from streamrec.checkpointing.codec import PartitionCheckpoint, read_shared, with_users
 from streamrec.clustering.hierarchy import Hierarchy, render
 from streamrec.core.settings import Settings
 from streamrec.evaluation.datasets import amazon_interactions
@@ -33,10 +33,13 @@ def load_group_state(settings: Settings) -> tuple[dict, list[PartitionCheckpoint
     """The worker group's shared model and every partition checkpoint, from Redis."""
     client = connect(settings)
     keys = RedisKeys(settings.redis_prefix)
-    blob = client.get(keys.checkpoint(settings.worker_group))
-    if blob is None:
-        return None
     group = settings.worker_group
+    shared = read_shared(
+        dict(client.hscan_iter(keys.shared_checkpoint(group), count=1000)),  # no huge reply
+        client.get(keys.checkpoint(group)),  # type: ignore[arg-type]
+    )
+    if shared is None:
+        return None
     pattern = keys.partition_checkpoint(group, 0)[:-1] + "*"
     parts = []
     for key in sorted(client.scan_iter(pattern)):
@@ -44,7 +47,7 @@ def load_group_state(settings: Settings) -> tuple[dict, list[PartitionCheckpoint
         part = PartitionCheckpoint.from_bytes(client.get(key))  # type: ignore[arg-type]
         users = client.hgetall(keys.partition_users(group, number))
         parts.append(with_users(part, users))  # type: ignore[arg-type]
-    return SharedCheckpoint.from_bytes(blob).state, parts  # type: ignore[arg-type]
+    return shared, parts
 
 
 def all_users(parts: list[PartitionCheckpoint]) -> dict:

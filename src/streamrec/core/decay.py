@@ -26,7 +26,7 @@ from typing import TypeVar
 
 import numpy as np
 
-_REBASE_AT = 300.0  # halvings; 2**300 stays far inside float64
+REBASE_AT = 300.0  # halvings; 2**300 stays far inside float64
 
 
 Elapsed = TypeVar("Elapsed", float, np.ndarray)
@@ -71,7 +71,7 @@ class DecayedCounts:
 
     def _scale(self, t: float) -> float:
         exponent = (t - self.t0) / self.half_life
-        if exponent > _REBASE_AT:
+        if exponent > REBASE_AT:
             self.stored *= 2.0 ** (-exponent)
             self.t0 = t
             exponent = 0.0

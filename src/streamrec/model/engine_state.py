@@ -42,8 +42,15 @@ class EngineState:
     _item_matrix: np.ndarray | None
     candidates: CandidateGenerator
 
-    def shared_state(self) -> dict:
-        """What all workers share: clusters, items, labels, clock (no user profiles)."""
+    def shared_state(self, per_item: bool = True) -> dict:
+        """What all workers share: clusters, items, labels, clock (no user profiles).
+
+        Without ``per_item``, items and signals come without their per-item
+        arrays (``global_state()``; :meth:`dirty_items` and :meth:`dirty_neighbours`
+        say which rows changed).
+        """
+        items = self.items.state() if per_item else self.items.global_state()
+        signals = self.signals.state() if per_item else self.signals.global_state()
         return {
             "dim": self.dim,
             "clock": self.clock,
@@ -58,8 +65,8 @@ class EngineState:
             "id_ranges": {str(k): v for k, v in self.id_ranges.items()},
             "labeler": self.labeler.state(),
             "drift": self.drift.state(),
-            "items": self.items.state(),
-            "signals": self.signals.state(),
+            "items": items,
+            "signals": signals,
             "ranker": self.ranker.state(),
         }
 
@@ -96,6 +103,22 @@ class EngineState:
                 strict=True,
             )
         )
+
+    def dirty_items(self) -> set[int]:
+        """Item rows whose statistics or signal values changed since
+        :meth:`mark_items_clean`."""
+        return self.items.dirty | self.signals.dirty
+
+    def dirty_neighbours(self) -> set[int]:
+        """Item rows whose co-occurrence or transition row changed since
+        :meth:`mark_items_clean` (an engagement changes those of the user's history)."""
+        return set(self.signals.dirty_neighbours)
+
+    def mark_items_clean(self) -> None:
+        """The item rows are checkpointed as they are now."""
+        self.items.dirty.clear()
+        self.signals.dirty.clear()
+        self.signals.dirty_neighbours.clear()
 
     def export_users(self, partition: int | None = None) -> dict:
         """Profiles (of one partition, or all) with histories as item ids."""

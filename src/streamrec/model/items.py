@@ -41,6 +41,7 @@ class ItemStats:
         self.unit = np.zeros((1024, dim), dtype=np.float32)  # unit text vectors, kept per row
         self._top: dict[int, int] = {}  # engagement row (-1: trending) -> item row of its max
         self.changed: set[int] = set()  # rows whose unit vector changed (the ANN index reads it)
+        self.dirty: set[int] = set()  # rows changed since the last checkpoint wrote them
 
     @property
     def n_items(self) -> int:
@@ -51,6 +52,8 @@ class ItemStats:
         return self.vectors.ids
 
     def row(self, item_id: str) -> int:
+        if item_id not in self.vectors.index:  # a new row: the checkpoint does not hold it
+            self.dirty.add(self.vectors.n_rows)
         row = self.vectors.row(item_id)
         if row >= self.popularity.shape[0]:
             grown = np.zeros(self.popularity.shape[0] * 2)
@@ -75,6 +78,7 @@ class ItemStats:
             return found
         row = self.free_rows.pop() if self.free_rows else len(self.cluster_rows)
         self.engagement.ensure(self.engagement.size, rows=row + 1)
+        self._touch_cluster_row(row)  # a freed row still holds its old cluster's counts
         self.engagement.stored[row] = 0.0
         self._top.pop(row, None)
         self.cluster_rows[cluster_id] = row
@@ -86,10 +90,12 @@ class ItemStats:
         self.vectors.update(item_id, vector)
         self.unit[item_row] = self.vectors.vectors(np.array([item_row]))[0]
         self.changed.add(item_row)
+        self.dirty.add(item_row)
 
     def engage(self, item_row: int, weight: float, cluster_id: int, clock: float) -> None:
         """Count one engagement of a user of ``cluster_id`` (-1: unassigned) with an item."""
         self.popularity[item_row] += weight
+        self.dirty.add(item_row)
         self.trending.add(np.array([item_row]), np.array([weight]), clock)
         self._raise(-1, item_row)
         if cluster_id >= 0:
@@ -134,15 +140,22 @@ class ItemStats:
         if event.kind == "merged" and event.cluster_id in self.cluster_rows:
             absorbed = self.cluster_rows.pop(event.cluster_id)
             kept = self.cluster_row(event.related[0])
+            self._touch_cluster_row(absorbed)
             self.engagement.stored[kept] += self.engagement.stored[absorbed]
             self.free_rows.append(absorbed)
         elif event.kind == "split" and event.related and event.related[0] in self.cluster_rows:
             parent = self.cluster_rows[event.related[0]]
             child = self.cluster_row(event.cluster_id)
+            self._touch_cluster_row(parent)
             self.engagement.stored[child] = self.engagement.stored[parent] * 0.5
             self.engagement.stored[parent] *= 0.5
         elif event.kind == "died" and event.cluster_id in self.cluster_rows:
             self.free_rows.append(self.cluster_rows.pop(event.cluster_id))
+
+    def _touch_cluster_row(self, row: int) -> None:
+        """A whole engagement row changes: the items with a count in it are dirty (their
+        column of the row is in their checkpoint field)."""
+        self.dirty.update(np.flatnonzero(self.engagement.stored[row, : self.n_items]).tolist())
 
     def state(self) -> dict:
         return {
@@ -167,6 +180,65 @@ class ItemStats:
         self._top.clear()
         self.unit = np.zeros((max(1024, n), self.vectors.dim), dtype=np.float32)
         self.unit[:n] = self.vectors.matrix()
+        self.dirty.clear()  # what was loaded is what the checkpoint holds
+
+    # -- item by item (incremental checkpoints) ----------------------------------------
+
+    def global_state(self) -> dict:
+        """:meth:`state` without its per-item arrays (:meth:`item_state` gives them row by
+        row, so a checkpoint writes only the rows that changed) but with their sizes."""
+        return {
+            "vector_half_life": self.vectors.half_life,
+            "dim": self.vectors.dim,
+            "n_items": self.n_items,
+            "trending": _decay_head(self.trending),
+            "engagement": _decay_head(self.engagement),
+            "cluster_rows": {str(k): v for k, v in self.cluster_rows.items()},
+            "free_rows": list(self.free_rows),
+        }
+
+    def item_state(self, row: int) -> tuple[str | None, dict[str, np.ndarray]]:
+        """The id of item ``row`` and its row of every per-item array of :meth:`state`:
+        its column of the per-cluster engagement without the trailing zeros (the bytes
+        do not change when rows are added)."""
+        v = self.vectors
+        one = slice(row, row + 1)
+        column = self.engagement.stored[:, row]
+        counted = np.flatnonzero(column)
+        return v.ids[row], {
+            "sums": v.sums[row],
+            "counts": v.counts[one],
+            "last_ts": v.last_ts[one],
+            "popularity": self.popularity[one],
+            "trending": self.trending.stored[one],
+            "engagement": column[: counted[-1] + 1 if counted.size else 0],
+        }
+
+    @staticmethod
+    def join_state(head: dict, ids: list, rows: list[dict[str, np.ndarray]]) -> dict:
+        """The :meth:`state` whose :meth:`global_state` is ``head`` and whose items are
+        ``ids`` with their :meth:`item_state` ``rows`` (in row order)."""
+        n, dim = int(head["n_items"]), int(head["dim"])
+        if len(ids) != n or len(rows) != n:
+            raise ValueError(f"{n} items expected, got {len(ids)} ids and {len(rows)} rows")
+        sums, counts = np.zeros((n, dim), np.float32), np.zeros(n, np.int32)
+        last_ts, popularity = np.zeros(n), np.zeros(n)
+        trending = np.zeros(tuple(head["trending"]["size"]))
+        engagement = np.zeros(tuple(head["engagement"]["size"]))
+        for r, row in enumerate(rows):
+            sums[r], counts[r], last_ts[r] = row["sums"], row["counts"][0], row["last_ts"][0]
+            popularity[r], trending[r] = row["popularity"][0], row["trending"][0]
+            column = row["engagement"][: engagement.shape[0]]  # rows added later are zero
+            engagement[: len(column), r] = column
+        return {
+            "vector_half_life": head["vector_half_life"],
+            "vectors": {"ids": list(ids), "sums": sums, "counts": counts, "last_ts": last_ts},
+            "popularity": popularity,
+            "trending": _decay_state(head["trending"], trending),
+            "engagement": _decay_state(head["engagement"], engagement),
+            "cluster_rows": dict(head["cluster_rows"]),
+            "free_rows": list(head["free_rows"]),
+        }
 
     @staticmethod
     def merge(
@@ -243,6 +315,15 @@ class ItemStats:
             "cluster_rows": {str(k): n for n, k in enumerate(clusters)},
             "free_rows": [],
         }
+
+
+def _decay_head(counts: DecayedCounts) -> dict:
+    """A decayed counter without its values: base, half-life and the shape of the values."""
+    return {"t0": counts.t0, "half_life": counts.half_life, "size": list(counts.stored.shape)}
+
+
+def _decay_state(head: dict, stored: np.ndarray) -> dict:
+    return {"stored": stored, "t0": head["t0"], "half_life": head["half_life"]}
 
 
 def _aligned(state: dict, order: dict[str, int]) -> dict[str, np.ndarray]:

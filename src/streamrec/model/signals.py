@@ -142,6 +142,33 @@ class SparseRows:
             "limit": self.limit,
         }
 
+    def positions(self) -> dict[int, int]:
+        """Each row's place in :meth:`state` (rows are never removed, so a row keeps it)."""
+        return {row: n for n, row in enumerate(self._slots)}
+
+    def row_state(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """A row's columns and values in :meth:`state` order (copies: they outlive adds)."""
+        cols, values = self.arrays(row)
+        return cols.copy(), values.copy()
+
+    @staticmethod
+    def join_rows(limit: int, rows: list[tuple[int, int, np.ndarray, np.ndarray]]) -> dict:
+        """The :meth:`state` of rows given as (position, row, columns, values): rows in
+        the order of their positions, so that a loaded table iterates as the original."""
+        rows = sorted(rows, key=lambda entry: entry[0])
+        count = sum(len(cols) for _, _, cols, _ in rows)
+        state_rows, cols, values = (
+            np.zeros(count, np.int64),
+            np.zeros(count, np.int64),
+            np.zeros(count),
+        )
+        at = 0
+        for _, row, row_cols, row_values in rows:
+            end = at + len(row_cols)
+            state_rows[at:end], cols[at:end], values[at:end] = row, row_cols, row_values
+            at = end
+        return {"rows": state_rows, "cols": cols, "values": values, "limit": limit}
+
     @classmethod
     def from_state(cls, data: dict) -> SparseRows:
         table = cls(int(data.get("limit", NEIGHBOURS)))
@@ -201,6 +228,10 @@ class ItemSignals:
         self.last_seen = np.zeros(1024)
         self.co = SparseRows(neighbours)
         self.transitions = SparseRows(neighbours)
+        # item rows whose values (counts, trends, sightings), and whose co-occurrence or
+        # transition rows, changed since the last checkpoint wrote them
+        self.dirty: set[int] = set()
+        self.dirty_neighbours: set[int] = set()
 
     def ensure(self, size: int) -> None:
         if size <= len(self.count):
@@ -216,6 +247,10 @@ class ItemSignals:
         """A first engagement of a user with ``item``; ``history``: the user's earlier items."""
         self.clock += 1
         self.ensure(item + 1)
+        self.dirty.add(item)
+        if len(history):  # its co-occurrence row and the history's (transitions: the last's)
+            self.dirty_neighbours.add(item)
+            self.dirty_neighbours.update(history[-HISTORY:].tolist())
         self.count[item] += 1
         for trend in self.trends:
             trend.add(np.array([item]), np.array([1.0]), self.clock)
@@ -248,6 +283,84 @@ class ItemSignals:
         self.co = SparseRows.from_state(state["co"])
         self.transitions = SparseRows.from_state(state["transitions"])
         self.ensure(len(self.count))
+        self.dirty.clear()  # what was loaded is what the checkpoint holds
+        self.dirty_neighbours.clear()
+
+    # -- item by item (incremental checkpoints) ----------------------------------------
+
+    def global_state(self) -> dict:
+        """:meth:`state` without its per-item arrays (:meth:`item_state` gives them row by
+        row) but with their sizes."""
+        return {
+            "clock": self.clock,
+            "size": len(self.count),
+            "trends": [{"t0": t.t0, "half_life": t.half_life, "size": t.size} for t in self.trends],
+            "limits": [self.co.limit, self.transitions.limit],
+        }
+
+    def item_state(self, row: int) -> dict[str, np.ndarray]:
+        """Item ``row``'s values of the per-item arrays of :meth:`state`: count, first and
+        last sighting, trends (none while all are defaults, so the bytes do not change
+        when the arrays grow)."""
+
+        def at(values: np.ndarray, default: float) -> float:
+            return float(values[row]) if row < len(values) else default
+
+        values = np.array(
+            [at(self.count, 0.0), at(self.first_seen, -1.0), at(self.last_seen, 0.0)]
+            + [at(t.stored, 0.0) for t in self.trends]
+        )
+        defaults = np.array([0.0, -1.0, 0.0] + [0.0] * len(self.trends))
+        return {} if np.array_equal(values, defaults) else {"values": values}
+
+    def neighbour_state(
+        self, row: int, positions: tuple[dict[int, int], dict[int, int]]
+    ) -> tuple[list[int], dict[str, np.ndarray]]:
+        """Item ``row``'s place in the co-occurrence and transition tables (-1: no row;
+        ``positions`` from :meth:`SparseRows.positions`) and its rows of both."""
+        places, arrays = [], {}
+        for name, table, position in zip(
+            ("co", "transitions"), (self.co, self.transitions), positions, strict=True
+        ):
+            places.append(position.get(row, -1))
+            arrays[f"{name}_cols"], arrays[f"{name}_values"] = table.row_state(row)
+        return places, arrays
+
+    @staticmethod
+    def join_state(
+        head: dict,
+        rows: list[dict[str, np.ndarray]],
+        neighbours: dict[int, tuple[list[int], dict[str, np.ndarray]]],
+    ) -> dict:
+        """The :meth:`state` whose :meth:`global_state` is ``head``, whose items'
+        :meth:`item_state` values are ``rows`` (in row order) and whose
+        :meth:`neighbour_state` values are ``neighbours`` (by row; absent: no rows)."""
+        size = int(head["size"])
+        count, first_seen, last_seen = np.zeros(size), np.full(size, -1.0), np.zeros(size)
+        trends = [np.zeros(int(t["size"])) for t in head["trends"]]
+        tables: tuple[list, list] = ([], [])
+        for r, arrays in enumerate(rows):
+            if "values" in arrays:  # not all defaults: inside every array
+                values = arrays["values"].tolist()
+                count[r], first_seen[r], last_seen[r] = values[:3]
+                for trend, value in zip(trends, values[3:], strict=True):
+                    trend[r] = value
+        for r, (places, arrays) in neighbours.items():
+            for name, place, table in zip(("co", "transitions"), places, tables, strict=True):
+                if place >= 0:
+                    table.append((place, r, arrays[f"{name}_cols"], arrays[f"{name}_values"]))
+        return {
+            "clock": int(head["clock"]),
+            "count": count,
+            "trends": [
+                {"stored": values, "t0": t["t0"], "half_life": t["half_life"]}
+                for t, values in zip(head["trends"], trends, strict=True)
+            ],
+            "first_seen": first_seen,
+            "last_seen": last_seen,
+            "co": SparseRows.join_rows(int(head["limits"][0]), tables[0]),
+            "transitions": SparseRows.join_rows(int(head["limits"][1]), tables[1]),
+        }
 
     @staticmethod
     def merge(

@@ -14,7 +14,12 @@ key                                    value
 ``streamrec:v1:user:{user}:recent``    JSON list of the user's latest item ids (bounded)
 ``streamrec:v1:clusters``              JSON :class:`ClusterSummary` list
 ``streamrec:v1:model``                 JSON model summary (counts, clock)
-``streamrec:v1:checkpoint:{group}``    binary shared model of a worker group
+``streamrec:v1:checkpoint:{group}:shared`` hash: ``global`` -> clusters, labels, ranker,
+                                       clock; ``i{row}`` -> one item's statistics and
+                                       signal values; ``n{row}`` -> its co-occurrence
+                                       and transition rows (a worker group's shared model)
+``streamrec:v1:checkpoint:{group}``    binary shared model of the former layout (taken
+                                       over into the hash); the sidecar's state
 ``streamrec:v1:checkpoint:{group}:p{n}`` binary offsets, dedup of partition n
 ``streamrec:v1:checkpoint:{group}:users:p{n}`` hash: user id -> profile of partition n
 ``streamrec:v1:metrics:{strategy}``    hash of rolling metrics per strategy
@@ -83,8 +88,14 @@ class RedisKeys:
         return f"{self.base}:model"
 
     def checkpoint(self, group: str) -> str:
-        """The shared model of a consumer group (binary)."""
+        """A consumer group's state in one binary value: the metrics sidecar's, and the
+        workers' shared model before it became the hash :meth:`shared_checkpoint`."""
         return f"{self.base}:checkpoint:{{{group}}}"
+
+    def shared_checkpoint(self, group: str) -> str:
+        """Hash of a worker group's shared model: a ``global`` field and one field per
+        item, so a checkpoint rewrites only the items that changed."""
+        return f"{self.base}:checkpoint:{{{group}}}:shared"
 
     def partition_checkpoint(self, group: str, partition: int) -> str:
         """Offsets and dedup window of one partition number (binary)."""

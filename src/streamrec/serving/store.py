@@ -24,6 +24,8 @@ T = TypeVar("T")
 CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 Command = tuple[str, str, tuple, dict]  # (method, key, more args, keyword args)
 UserChanges = tuple[dict[str, bytes], list[str]]  # (changed user -> profile, erased users)
+FieldChanges = tuple[dict[str, bytes], list[str]]  # (hash fields to set, fields to delete)
+HSET_CHUNK = 1000  # fields per HSET: no one huge command when a whole model is written
 
 
 def connect(settings: Settings, **overrides: object) -> redis.Redis:
@@ -138,8 +140,12 @@ class RecsStore:
     # -- checkpoints (the commit order is in :mod:`streamrec.checkpointing`) ------------
 
     def load_checkpoint(self, group: str) -> bytes | None:
-        """The shared model of a worker group."""
+        """The shared model of a worker group in the former one-value layout."""
         return _bytes(self.client.get(self.keys.checkpoint(group)))
+
+    def load_shared_fields(self, group: str) -> dict[str, bytes]:
+        """The fields of a worker group's shared model (HSCAN: no one huge reply)."""
+        return _fields(self.client.hscan_iter(self.keys.shared_checkpoint(group), count=1000))
 
     def load_partition_checkpoint(self, group: str, partition: int) -> bytes | None:
         """Offsets and dedup window of one partition number."""
@@ -149,34 +155,41 @@ class RecsStore:
         """The checkpointed profiles of one partition's users, by user id (HSCAN: no one
         huge reply)."""
         key = self.keys.partition_users(group, partition)
-        return {
-            k.decode(): bytes(v)  # type: ignore[union-attr]
-            for k, v in self.client.hscan_iter(key, count=1000)  # type: ignore[union-attr]
-        }
+        return _fields(self.client.hscan_iter(key, count=1000))
 
     def write_checkpoint(
         self,
         group: str,
-        build: Callable[[bytes | None], bytes],
+        build: Callable[[SharedReader], FieldChanges],
         partitions: dict[int, bytes],
         users: dict[int, UserChanges] | None = None,
-    ) -> bytes:
-        """Set the group's shared checkpoint to ``build(current)``, the partitions'
+    ) -> FieldChanges:
+        """Change the fields of the group's shared model as ``build`` says (it reads
+        what is stored through a :class:`SharedReader`), write the partitions'
         checkpoints and their changed users (set the changed, delete the erased) in
-        one MULTI/EXEC, and return what was written.
+        one MULTI/EXEC, and return the shared model's changes.
 
-        The shared key is WATCHed: when another worker writes it in between,
-        ``build`` runs again on the new value (compare and set).
+        The shared hash (and the former one-value key) is WATCHed: when another
+        worker writes it in between, ``build`` runs again on the new value
+        (compare and set). A shared model of the former layout goes in the same
+        transaction: ``build`` has taken it over into the hash.
         """
-        key = self.keys.checkpoint(group)
+        key, legacy = self.keys.shared_checkpoint(group), self.keys.checkpoint(group)
         while True:
             with self.client.pipeline(transaction=True) as pipe:
                 try:
-                    pipe.watch(key)
-                    current = pipe.get(key)
-                    blob = build(bytes(current) if current else None)  # type: ignore[arg-type]
+                    pipe.watch(key, legacy)
+                    fields, deleted = build(SharedReader(pipe, key, legacy))
+                    taken_over = bool(pipe.exists(legacy))
                     pipe.multi()
-                    pipe.set(key, blob)
+                    if deleted:
+                        pipe.hdel(key, *deleted)
+                    names = list(fields)
+                    for start in range(0, len(names), HSET_CHUNK):
+                        chunk = {k: fields[k] for k in names[start : start + HSET_CHUNK]}
+                        pipe.hset(key, mapping=chunk)  # type: ignore[arg-type]
+                    if taken_over:
+                        pipe.delete(legacy)
                     for number, value in partitions.items():
                         pipe.set(self.keys.partition_checkpoint(group, number), value)
                     for number, (changed, erased) in (users or {}).items():
@@ -186,7 +199,7 @@ class RecsStore:
                         if changed:
                             pipe.hset(users_key, mapping=changed)  # type: ignore[arg-type]
                     pipe.execute()
-                    return blob
+                    return fields, deleted
                 except WatchError:
                     continue  # another worker synced in between: build again
 
@@ -216,6 +229,28 @@ class RecsStore:
                 self.keys.user_recent(user_id),
             )
         )
+
+
+class SharedReader:
+    """A group's shared model as stored, read under WATCH (the pipeline's immediate mode)."""
+
+    def __init__(self, pipe: redis.client.Pipeline, key: str, legacy: str) -> None:
+        self.pipe, self.key, self.legacy_key = pipe, key, legacy
+
+    def field(self, name: str) -> bytes | None:
+        return _bytes(self.pipe.hget(self.key, name))
+
+    def fields(self) -> dict[str, bytes]:
+        """Every field (HGETALL: this is the rare path where another worker wrote)."""
+        return _fields(self.pipe.hgetall(self.key).items())  # type: ignore[union-attr]
+
+    def legacy(self) -> bytes | None:
+        """The shared model of the former one-value layout, if still there."""
+        return _bytes(self.pipe.get(self.legacy_key))
+
+
+def _fields(pairs: object) -> dict[str, bytes]:
+    return {k.decode(): bytes(v) for k, v in pairs}  # type: ignore[attr-defined]
 
 
 def _parse(model: type[T], raw: object) -> T | None:

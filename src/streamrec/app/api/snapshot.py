@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import redis
 
-from streamrec.checkpointing.codec import PartitionCheckpoint, SharedCheckpoint, with_users
+from streamrec.checkpointing.codec import PartitionCheckpoint, read_shared, with_users
 from streamrec.serving.schema import RedisKeys
 
 MAP_USERS = 1500  # users drawn on the map (a deterministic sample)
@@ -122,10 +122,12 @@ class SnapshotReader:
             self._refreshing.release()
 
     def _load(self) -> ModelSnapshot:
-        blob = self.client.get(self.keys.checkpoint(self.group))
-        if not blob:
+        shared = read_shared(
+            dict(self.client.hscan_iter(self.keys.shared_checkpoint(self.group), count=1000)),
+            self.client.get(self.keys.checkpoint(self.group)),  # type: ignore[arg-type]
+        )
+        if shared is None:
             return ModelSnapshot(loaded_at=time.time())
-        shared = SharedCheckpoint.from_bytes(blob).state  # type: ignore[arg-type]
         # partition checkpoints are numbered like the topics' partitions: one MGET, no SCAN
         # (a SCAN walks the whole database, however many other keys it holds)
         names = [self.keys.partition_checkpoint(self.group, n) for n in range(self.partitions)]

@@ -2,7 +2,11 @@
 
 The shared model is merged with other workers' copies under WATCH
 (:mod:`streamrec.checkpointing.sync`) and written with the owned partitions'
-checkpoints in one transaction; restoring reads them back.
+checkpoints in one transaction; restoring reads them back. It is a hash of a
+global field and one field per item: while no other worker wrote since this
+one's last sync (a single worker: always) a checkpoint writes the global field
+and the items changed since; after another worker's write, the whole model is
+read, merged and written where it differs.
 """
 
 from __future__ import annotations
@@ -16,16 +20,24 @@ from kafka import KafkaConsumer
 from streamrec.app import observability as obs
 from streamrec.app.worker.progress import Progress
 from streamrec.checkpointing.codec import (
+    GLOBAL,
     PartitionCheckpoint,
     SharedCheckpoint,
+    decay_bases,
+    decay_half_lives,
+    encode_global,
+    encode_items,
+    encode_neighbours,
+    follow_bases,
+    join_shared,
     join_users,
-    loads,
+    split_shared,
     split_users,
 )
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.kafka.offsets import commit_offsets
 from streamrec.model.engine import Engine
-from streamrec.serving.store import RecsStore, with_retry
+from streamrec.serving.store import FieldChanges, RecsStore, SharedReader, with_retry
 
 log = logging.getLogger(__name__)
 
@@ -60,27 +72,42 @@ class Checkpointer:
         self.merges = 0  # syncs that folded in other workers' changes
         self._last = time.monotonic()
         self._id_range: int | None = None  # the id range new clusters born here come from
-        self._base_blob: bytes | None = None  # the shared model as of the last sync
+        # the shared model's fields as of the last sync (what Redis holds, when nobody
+        # else wrote), its version and the decay bases its item fields may be stored
+        # against (codec.follow_bases)
+        self._base_fields: dict[str, bytes] = {}
         self._base_version = 0
-        self.last_write: dict[str, int] = {}  # bytes and users of the last write (partitions)
+        self._history: list[list] = []
+        self.last_write: dict[str, int] = {}  # what the last write wrote (bytes, fields)
 
     def restore(self) -> bool:
         """Adopt the group's shared model from Redis, if any (users come per partition)."""
-        blob = with_retry(
-            lambda: self.store.load_checkpoint(self.group), "load checkpoint", self.stopping
+        fields = with_retry(
+            lambda: self.store.load_shared_fields(self.group), "load checkpoint", self.stopping
         )
-        if blob is not None:
-            shared = SharedCheckpoint.from_bytes(blob)
+        shared = join_shared(fields) if fields else self._restore_former()
+        found = shared is not None
+        if shared is not None:
             self.engine.load_shared(shared.state)
-            self._base_blob, self._base_version = blob, shared.version
+            self._base_version = shared.version
             log.info(
                 "restored shared model",
                 extra={"version": shared.version, "clock": self.engine.clock},
             )
         else:  # everything learned from here on is this worker's contribution
-            self._base_blob = SharedCheckpoint(self.engine.shared_state(), 0).to_bytes()
+            shared = SharedCheckpoint(self.engine.shared_state(), 0)
             self._base_version = 0
-        return blob is not None
+        self._base_fields = fields or split_shared(shared.state, shared.version)
+        self._history = shared.history or [[b] for b in decay_bases(shared.state)]
+        return found
+
+    def _restore_former(self) -> SharedCheckpoint | None:
+        """The shared model of the former one-value layout (the next write moves it into
+        the hash)."""
+        blob = with_retry(
+            lambda: self.store.load_checkpoint(self.group), "load checkpoint", self.stopping
+        )
+        return None if blob is None else SharedCheckpoint.from_bytes(blob)
 
     def claim_id_range(self) -> None:
         """New clusters born here take ids from the range of the lowest partition owned.
@@ -156,7 +183,6 @@ class Checkpointer:
     def write(self) -> None:
         """Merge the shared model under WATCH and write it with the partitions, atomically."""
         self._record_ids()
-        local = self.engine.shared_state()
         owned = sorted(self.progress.owned)
         parts = {
             number: PartitionCheckpoint(
@@ -168,23 +194,68 @@ class Checkpointer:
         for number in owned:
             changed, erased = self.engine.changed_users(number)
             users[number] = (split_users(changed), erased)
-        changed = sum(len(u[0]) for u in users.values())
-        self.last_write = {"bytes": _size(parts, users), "users": changed}
         written: dict = {}
-
-        def build(raw: bytes | None) -> bytes:
-            current = SharedCheckpoint.from_bytes(raw) if raw else None
-            merged = local
-            if current is not None and current.version != self._base_version:
-                base = loads(self._base_blob)["state"]  # type: ignore[arg-type]
-                merged = merge_shared(base, local, current.state, self.engine.clusterer)
-            written.update(merged=merged, version=(current.version if current else 0) + 1)
-            return SharedCheckpoint(merged, written["version"]).to_bytes()
-
-        blob = self.store.write_checkpoint(self.group, build, parts, users)
+        changes = self.store.write_checkpoint(
+            self.group, lambda shared: self._build(shared, written), parts, users
+        )
         self.engine.mark_clean(set(owned))
-        if written["merged"] is not local:
+        if written["merged"] is not None:
             self.engine.load_shared(written["merged"])
             self.claim_id_range()
             self.merges += 1
-        self._base_blob, self._base_version = blob, written["version"]
+            self._base_fields = written["fields"]
+        else:
+            self._base_fields.update(written["fields"])
+        self.engine.mark_items_clean()
+        self._base_version, self._history = written["version"], written["history"]
+        self.last_write = {
+            "bytes": _size(parts, users),
+            "users": sum(len(u[0]) for u in users.values()),
+            "shared_bytes": sum(len(k) + len(v) for k, v in changes[0].items()),
+            "items": sum(k.startswith("i") for k in changes[0]),  # item fields
+            "neighbours": sum(k.startswith("n") for k in changes[0]),  # neighbour fields
+        }
+
+    def _build(self, shared: SharedReader, written: dict) -> FieldChanges:
+        """The shared model's field changes given what is stored (under WATCH: it may run
+        again); ``written`` receives the new version and fields, and the merged state."""
+        stored = shared.field(GLOBAL)
+        current_blob = stored if stored is not None else shared.legacy()
+        current = SharedCheckpoint.from_bytes(current_blob) if current_blob else None
+        version = current.version if current is not None else 0
+        if current is not None and version != self._base_version:  # another worker wrote
+            theirs = shared.fields() if stored is not None else {}
+            return self._merge(join_shared(theirs) if theirs else current, theirs, written)
+        head = self.engine.shared_state(per_item=False)
+        bases = decay_bases(head)
+        # item fields not written now are caught up over the bases' history on reading;
+        # without one (nothing stored, a history too long or with a gap) all are written
+        history = (
+            None if stored is None else follow_bases(self._history, bases, decay_half_lives(head))
+        )
+        whole = history is None
+        every = range(self.engine.items.n_items)
+        rows = every if whole else self.engine.dirty_items()
+        neighbours = every if whole else self.engine.dirty_neighbours()
+        history = history or [[base] for base in bases]
+        fields = {
+            GLOBAL: encode_global(head, version + 1, history),
+            **encode_items(self.engine.items, self.engine.signals, rows),
+            **encode_neighbours(self.engine.signals, neighbours),
+        }
+        written.update(version=version + 1, fields=fields, merged=None, history=history)
+        return fields, []
+
+    def _merge(
+        self, theirs: SharedCheckpoint, stored: dict[str, bytes], written: dict
+    ) -> FieldChanges:
+        """Fold this worker's changes since the last sync into ``theirs`` (the stored
+        fields ``stored``) and return the fields that differ from them."""
+        base = join_shared(self._base_fields).state
+        local = self.engine.shared_state()
+        merged = merge_shared(base, local, theirs.state, self.engine.clusterer)
+        fields = split_shared(merged, theirs.version + 1)
+        history = [[base] for base in decay_bases(merged)]  # as split_shared wrote them
+        written.update(version=theirs.version + 1, fields=fields, merged=merged, history=history)
+        changed = {k: v for k, v in fields.items() if stored.get(k) != v}
+        return changed, sorted(set(stored) - set(fields))

@@ -1,0 +1,160 @@
+"""The shared model's hash on the real Redis: a checkpoint writes the global field and
+the items changed since the last one, a worker restored from it equals one that never
+stopped, a model of the former one-value layout is taken over, and two workers still
+merge their changes."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from streamrec.app.worker.commit import Checkpointer
+from streamrec.app.worker.progress import Progress
+from streamrec.checkpointing.codec import (
+    GLOBAL,
+    SharedCheckpoint,
+    item_field,
+    join_shared,
+    neighbour_field,
+)
+from streamrec.checkpointing.dedup import DedupWindow
+from streamrec.checkpointing.sync import merge_shared
+from streamrec.core.events import ClickEvent
+from streamrec.model.engine import Engine
+from streamrec.serving.schema import RedisKeys
+from streamrec.serving.store import RecsStore, connect
+from tests.states import DIM, apply, assert_same_state, batch, config
+
+pytestmark = pytest.mark.integration
+PARTITIONS = {0, 1}
+
+
+@pytest.fixture
+def store(settings) -> RecsStore:  # type: ignore[no-untyped-def]
+    return RecsStore(connect(settings), RedisKeys(settings.redis_prefix))
+
+
+def worker(store: RecsStore, **overrides: object) -> Checkpointer:
+    """A worker of group ``g`` owning both partitions, restored from what Redis holds."""
+    engine = Engine(DIM, config(**overrides))
+    checkpoints = Checkpointer(
+        "g", 0.0, engine, store, Progress(DedupWindow(100), owned=set(PARTITIONS)), bool
+    )
+    checkpoints.restore()
+    for number in PARTITIONS:
+        checkpoints.load_partition(number)
+    return checkpoints
+
+
+def feed(engine: Engine, batches: int, seed: int, start: int) -> None:
+    rng = np.random.default_rng(seed)
+    for b in range(batches):
+        apply(engine, batch(rng, 30, users=40, items=80, start=start + b * 30))
+
+
+def clicks(pairs: list[tuple[str, str]], start: int) -> list[ClickEvent]:
+    return [
+        ClickEvent(event_id=f"k{start + n}", user_id=user, item_id=item, ts=float(start + n))
+        for n, (user, item) in enumerate(pairs)
+    ]
+
+
+def stored(store: RecsStore) -> dict[str, bytes]:
+    return store.load_shared_fields("g")
+
+
+def assert_same_worker(got: Engine, expected: Engine) -> None:
+    assert_same_state(got.shared_state(), expected.shared_state())
+    for user in ("u1", "u2", "u3"):
+        assert got.recommend("user", user) == expected.recommend("user", user)
+
+
+def test_a_checkpoint_writes_the_global_field_and_only_the_items_touched(store) -> None:  # type: ignore[no-untyped-def]
+    writer = worker(store)
+    engine = writer.engine
+    feed(engine, 8, seed=0, start=0)
+    writer.write()
+    n_items = engine.items.n_items
+    assert writer.last_write["items"] == n_items > 60
+    first, before = writer.last_write["shared_bytes"], stored(store)
+    assert len(before) == 1 + n_items + writer.last_write["neighbours"]
+
+    # new users: n1's two items now co-occur, n2's item is alone
+    apply(engine, clicks([("n1", "i1"), ("n1", "i2"), ("n2", "i3")], 5000))
+    writer.write()
+    rows = engine.items.vectors.index
+    touched = {item_field(rows[i]) for i in ("i1", "i2", "i3")}
+    touched |= {neighbour_field(rows[i]) for i in ("i1", "i2")}
+    after = stored(store)
+    assert {k for k in after if after[k] != before.get(k)} == {GLOBAL, *touched}
+    assert (writer.last_write["items"], writer.last_write["neighbours"]) == (3, 2)
+    written = sum(len(k) + len(after[k]) for k in (GLOBAL, *touched))
+    assert writer.last_write["shared_bytes"] == written < first / 3
+
+    feed(engine, 2, seed=1, start=6000)  # checkpoints keep following the model
+    writer.write()
+    assert_same_worker(worker(store).engine, engine)
+
+
+def test_a_restored_worker_goes_on_as_the_one_that_never_stopped(store) -> None:  # type: ignore[no-untyped-def]
+    steady = Engine(DIM, config())
+    writer = worker(store)
+    for round_ in range(3):  # the first writer stops after each round; a new one restores
+        feed(steady, 3, seed=round_, start=round_ * 1000)
+        feed(writer.engine, 3, seed=round_, start=round_ * 1000)
+        writer.write()
+        writer = worker(store)
+        assert_same_worker(writer.engine, steady)
+
+
+def test_items_not_written_since_a_rebase_are_restored_to_the_bit(store) -> None:  # type: ignore[no-untyped-def]
+    writer = worker(store, trending_half_life=1.0)  # the trending base moves every 301 events
+    feed(writer.engine, 4, seed=0, start=0)
+    writer.write()
+    for round_ in range(3):  # one rebase of every item's trending count per round
+        new_users = [(f"n{1000 * round_ + k}", "i0") for k in range(320)]
+        apply(writer.engine, clicks(new_users, 5000 + 1000 * round_))
+        writer.write()
+        assert writer.last_write["items"] == 1  # i0 only: the others are caught up
+        assert_same_worker(worker(store, trending_half_life=1.0).engine, writer.engine)
+    apply(writer.engine, clicks([(f"m{k}", "i0") for k in range(700)], 9000))
+    writer.write()  # two rebases since the last checkpoint: the base in between is lost
+    assert writer.last_write["items"] == writer.engine.items.n_items
+    assert_same_worker(worker(store, trending_half_life=1.0).engine, writer.engine)
+
+
+def test_a_shared_model_of_the_former_layout_is_taken_over(store) -> None:  # type: ignore[no-untyped-def]
+    old = Engine(DIM, config())
+    feed(old, 4, seed=0, start=0)
+    store.client.set(store.keys.checkpoint("g"), SharedCheckpoint(old.shared_state(), 4).to_bytes())
+    writer = worker(store)
+    assert_same_state(writer.engine.shared_state(), old.shared_state())
+    writer.write()
+    assert store.load_checkpoint("g") is None  # moved into the hash, in the same EXEC
+    back = join_shared(stored(store))
+    assert back.version == 5 and writer.last_write["items"] == old.items.n_items
+    assert_same_state(back.state, old.shared_state())
+
+
+def test_two_workers_merge_their_changes_through_the_hash(store) -> None:  # type: ignore[no-untyped-def]
+    first, second = worker(store), worker(store)
+    base = copy.deepcopy(second.engine.shared_state())
+    feed(first.engine, 3, seed=0, start=0)
+    first.write()
+    feed(second.engine, 3, seed=1, start=1000)
+    expected = merge_shared(
+        base, second.engine.shared_state(), first.engine.shared_state(), second.engine.clusterer
+    )
+    second.write()  # another worker wrote since its base: the whole model is merged
+    assert (first.merges, second.merges) == (0, 1)
+    assert_same_state(join_shared(stored(store)).state, expected)
+    assert_same_state(second.engine.shared_state(), worker(store).engine.shared_state())
+
+    apply(first.engine, clicks([("n1", "i1")], 5000))
+    first.write()  # first folds in second's changes: both now count every event
+    assert first.merges == 1
+    total = first.engine.signals.count.sum()
+    assert total == join_shared(stored(store)).state["signals"]["count"].sum()
+    assert first.engine.clock == 2 * 3 * 60 + 1
