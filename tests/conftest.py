@@ -43,8 +43,33 @@ def infra() -> Iterator[LocalInfra]:
     started = not (servers.kafka.running() and servers.redis.running())
     servers.up()
     yield servers
+    _delete_topics_of(servers, _RUNS)
     if started and not os.environ.get("STREAMREC_KEEP_INFRA"):
         servers.down()
+
+
+_RUNS: list[str] = []  # the run ids of this session's ``settings``: their topics go at the end
+
+
+def _delete_topics_of(servers: LocalInfra, runs: list[str]) -> None:
+    """Delete this session's test topics: a broker that kept every session's topics
+    reached thousands of partition folders and then its open-file limit."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    prefixes = tuple(f"t-{run}." for run in runs)
+    if not prefixes:
+        return
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=servers.kafka.bootstrap)
+        try:
+            ours = [name for name in admin.list_topics() if name.startswith(prefixes)]
+            for start in range(0, len(ours), 100):
+                admin.delete_topics(ours[start : start + 100], timeout_ms=30_000)
+        finally:
+            admin.close()
+    except KafkaError:  # a test stopped the broker: nothing to clean up there
+        pass
 
 
 NEEDS_MARK = {"infra": "integration", "embedder": "slow"}  # fixture -> marker it requires
@@ -69,6 +94,7 @@ def unique(name: str) -> str:
 def settings(infra: LocalInfra) -> Settings:
     """Settings pointing at the test servers with topics and a Redis prefix of this test only."""
     run = uuid.uuid4().hex[:10]
+    _RUNS.append(run)
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         kafka_bootstrap_servers=infra.kafka.bootstrap,
