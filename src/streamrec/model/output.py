@@ -57,9 +57,14 @@ def rec_list(
         cluster_id=cluster_id,
         # built without validation: ids and finite scores come from the engine itself
         items=[
-            ScoredItem.trusted(item_ids[r], round(float(v), 6), w)
-            for r, v, w in zip(rows, scores, reasons, strict=True)
-            if item_ids[r] is not None
+            ScoredItem.trusted(item, round(v, 6), w)
+            for item, v, w in zip(
+                (item_ids[r] for r in np.asarray(rows).tolist()),  # Python ints and floats:
+                np.asarray(scores, dtype=np.float64).tolist(),  # no numpy scalar per item
+                reasons,
+                strict=True,
+            )
+            if item is not None
         ],
         as_of=as_of,
     )
