@@ -12,14 +12,9 @@ import pytest
 
 from streamrec.app.worker.commit import Checkpointer
 from streamrec.app.worker.progress import Progress
-from streamrec.checkpointing.codec import (
-    GLOBAL,
-    SharedCheckpoint,
-    item_field,
-    join_shared,
-    neighbour_field,
-)
+from streamrec.checkpointing.codec import SharedCheckpoint
 from streamrec.checkpointing.dedup import DedupWindow
+from streamrec.checkpointing.shared_fields import GLOBAL, item_field, join_shared, neighbour_field
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.core.events import ClickEvent
 from streamrec.model.engine import Engine

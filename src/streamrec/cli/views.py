@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from streamrec.checkpointing.codec import PartitionCheckpoint, read_shared, with_users
+from streamrec.checkpointing.codec import PartitionCheckpoint, with_users
+from streamrec.checkpointing.shared_fields import read_shared
 from streamrec.clustering.hierarchy import Hierarchy, render
 from streamrec.core.settings import Settings
 from streamrec.evaluation.datasets import amazon_interactions

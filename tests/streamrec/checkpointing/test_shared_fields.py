@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamrec.checkpointing.codec import (
+from streamrec.checkpointing.shared_fields import (
     GLOBAL,
     REBASES_KEPT,
     decay_bases,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamrec.model.signals import ItemSignals, SparseRows
+from streamrec.model.signals import ItemSignals
+from streamrec.model.sparse_rows import SparseRows
 
 
 def test_a_row_never_holds_more_than_twice_its_limit_and_keeps_heavy_hitters() -> None:
@@ -67,7 +68,7 @@ def test_sparse_sum_weighs_rows_and_sorts_columns() -> None:
 
 
 def test_dense_and_sorted_sparse_sums_are_bit_identical(monkeypatch) -> None:
-    from streamrec.model import signals
+    from streamrec.model import sparse_rows
 
     rng = np.random.default_rng(3)
     table = SparseRows(limit=64)
@@ -77,7 +78,7 @@ def test_dense_and_sorted_sparse_sums_are_bit_identical(monkeypatch) -> None:
     weights, more = rng.random(25), rng.random(25)
     answers = []
     for span in (10**9, 0):  # always dense, never dense
-        monkeypatch.setattr(signals, "DENSE_SPAN", span)
+        monkeypatch.setattr(sparse_rows, "DENSE_SPAN", span)
         answers.append(table.sparse_sum(rows, weights, more))
     for dense, sorted_ in zip(*answers, strict=True):
         assert dense.dtype == sorted_.dtype and dense.tobytes() == sorted_.tobytes()

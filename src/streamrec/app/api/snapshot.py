@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import redis
 
-from streamrec.checkpointing.codec import PartitionCheckpoint, read_shared, with_users
+from streamrec.checkpointing.codec import PartitionCheckpoint, with_users
+from streamrec.checkpointing.shared_fields import read_shared
 from streamrec.serving.schema import RedisKeys
 
 MAP_USERS = 1500  # users drawn on the map (a deterministic sample)

@@ -20,9 +20,13 @@ from kafka import KafkaConsumer
 from streamrec.app import observability as obs
 from streamrec.app.worker.progress import Progress
 from streamrec.checkpointing.codec import (
-    GLOBAL,
     PartitionCheckpoint,
     SharedCheckpoint,
+    join_users,
+    split_users,
+)
+from streamrec.checkpointing.shared_fields import (
+    GLOBAL,
     decay_bases,
     decay_half_lives,
     encode_global,
@@ -30,9 +34,7 @@ from streamrec.checkpointing.codec import (
     encode_neighbours,
     follow_bases,
     join_shared,
-    join_users,
     split_shared,
-    split_users,
 )
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.kafka.offsets import commit_offsets

@@ -1,0 +1,42 @@
+"""One hash value: a JSON header, then numpy arrays as raw bytes (no npz per value).
+
+Users of a partition and the shared model's item fields are written one Redis
+hash field each, many per checkpoint, so each value is this compact format.
+
+>>> head, arrays = unpack(pack({"id": "x"}, {"v": np.arange(3, dtype=np.int64)}))
+>>> head, arrays["v"].tolist()
+({'id': 'x'}, [0, 1, 2])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+
+def pack(head: dict, arrays: dict[str, np.ndarray]) -> bytes:
+    """A JSON header (``head`` and each array's name, dtype and shape), then the arrays'
+    raw bytes."""
+    rows = {k: _contiguous(np.asarray(v)) for k, v in arrays.items()}
+    meta = {**head, "rows": [[k, r.dtype.str, list(r.shape)] for k, r in rows.items()]}
+    encoded = json.dumps(meta).encode()
+    body = b"".join(r.tobytes() for r in rows.values())
+    return len(encoded).to_bytes(4, "little") + encoded + body
+
+
+def unpack(value: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    size = int.from_bytes(value[:4], "little")
+    head, offset = json.loads(value[4 : 4 + size]), 4 + size
+    arrays = {}
+    for name, dtype, shape in head.pop("rows"):
+        count = math.prod(shape)  # 1 for a scalar's []; math, not numpy: per item, it shows
+        arrays[name] = np.frombuffer(value, np.dtype(dtype), count, offset).reshape(shape)
+        offset += arrays[name].nbytes
+    return head, arrays
+
+
+def _contiguous(array: np.ndarray) -> np.ndarray:
+    """C order for ``tobytes``; a 0-d array stays 0-d (``ascontiguousarray`` makes it 1-d)."""
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
