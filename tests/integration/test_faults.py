@@ -118,6 +118,9 @@ def replay_settings(settings: Settings, amazon_cache) -> Settings:
             "clusterer": "kmeans-dynamic",
             "n_clusters": 3,
             "cluster_split_spread": 0.35,
+            # two-stage lists over an HNSW index (the graph is restored from its log)
+            "candidates": 40,
+            "ann_exact_below": 50,
         },
     )
 

@@ -31,12 +31,11 @@ def store(settings) -> RecsStore:  # type: ignore[no-untyped-def]
     return RecsStore(connect(settings), RedisKeys(settings.redis_prefix))
 
 
-def worker(store: RecsStore, **overrides: object) -> Checkpointer:
+def worker(store: RecsStore, instance: str | None = None, **overrides: object) -> Checkpointer:
     """A worker of group ``g`` owning both partitions, restored from what Redis holds."""
     engine = Engine(DIM, config(**overrides))
-    checkpoints = Checkpointer(
-        "g", 0.0, engine, store, Progress(DedupWindow(100), owned=set(PARTITIONS)), bool
-    )
+    progress = Progress(DedupWindow(100), owned=set(PARTITIONS))
+    checkpoints = Checkpointer("g", 0.0, engine, store, progress, bool, instance)
     checkpoints.restore()
     for number in PARTITIONS:
         checkpoints.load_partition(number)
@@ -102,6 +101,46 @@ def test_a_restored_worker_goes_on_as_the_one_that_never_stopped(store) -> None:
         writer.write()
         writer = worker(store)
         assert_same_worker(writer.engine, steady)
+
+
+ANN = {"candidates": 8, "ann_exact_below": 20}  # two-stage lists over an HNSW index
+
+
+def feed_and_serve(engine: Engine, batches: int, seed: int, start: int) -> dict:
+    """Traffic with lists served between batches (each list queries the index)."""
+    rng = np.random.default_rng(seed)
+    served = {}
+    for b in range(batches):
+        apply(engine, batch(rng, 30, users=40, items=300, start=start + b * 30))
+        for user in [f"u{n}" for n in range(0, 40, 3)]:
+            if engine.knows_user(user):
+                served[user] = engine.recommend("user", user).item_ids()
+    return served
+
+
+def nearest(engine: Engine) -> list[list[int]]:
+    vectors = engine.items.unit_matrix()[::7]
+    return [engine.candidates.index.nearest(engine.items, v, 12).tolist() for v in vectors]
+
+
+def test_a_restored_worker_replays_its_index_log_to_the_same_graph(store) -> None:  # type: ignore[no-untyped-def]
+    steady = Engine(DIM, config(**ANN))
+    writer = worker(store, "w0", **ANN)
+    for round_ in range(3):  # the writer stops after each round; a new one restores
+        expected = feed_and_serve(steady, 3, seed=round_, start=round_ * 1000)
+        assert feed_and_serve(writer.engine, 3, seed=round_, start=round_ * 1000) == expected
+        writer.write()
+        assert writer.last_write["index_bytes"] > 0
+        writer = worker(store, "w0", **ANN)
+        assert writer.engine.candidates.index.built
+        assert nearest(writer.engine) == nearest(steady)
+        assert_same_worker(writer.engine, steady)
+    assert steady.candidates.index.built and steady.items.n_items > 200
+    names = set(stored(store))
+    assert {"a:w0", "a:w0:0", "a:w0:2"} <= names
+    assert not any(n.startswith(("i", "n")) and ":" in n for n in names)  # no clash
+    rebuilt = worker(store, **ANN)  # no instance id: no log, the graph is built anew
+    assert not rebuilt.engine.candidates.index.built
 
 
 def test_items_not_written_since_a_rebase_are_restored_to_the_bit(store) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,10 @@ The commit order of the worker, written down once (as Quix Streams does):
    of which only those changed since the last checkpoint are written (all of
    them when the decay bases' history cannot say how to catch up an older
    field, :func:`~streamrec.checkpointing.codec.follow_bases`, and after a
-   merge those that differ from what is stored); and, per owned partition, a
+   merge those that differ from what is stored); for a worker with a static
+   instance id, the ops its nearest-item index made since the last checkpoint
+   (:mod:`~streamrec.checkpointing.index_log`: appended, so a restart replays
+   them to the same HNSW graph); and, per owned partition, a
    :class:`~streamrec.checkpointing.codec.PartitionCheckpoint` (its next
    offsets, its dedup window) and the profiles of its users changed since the
    last checkpoint (one hash field each, :func:`~streamrec.checkpointing.codec.split_users`;

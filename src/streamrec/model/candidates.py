@@ -3,9 +3,10 @@
 The learned ranker featurises only a bounded set of at most ``size`` (C)
 candidate rows per user, drawn from four sources with a quarter of C each:
 
-* the items nearest to the user's profile (:class:`ItemIndex`: an exact scan
-  while the catalogue has at most ``exact_below`` items, an hnswlib HNSW index
-  with incremental inserts above),
+* the items nearest to the user's profile
+  (:class:`~streamrec.model.item_index.ItemIndex`: an exact scan while the
+  catalogue has at most ``exact_below`` items, an hnswlib HNSW index with
+  incremental inserts above),
 * co-occurrence neighbours of the user's recent items and transitions from
   their last ones,
 * the head of the user's first and second clusters by cluster engagement,
@@ -25,98 +26,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-import hnswlib
 import numpy as np
 
+from streamrec.core.arrays import member_of, unique_rows
+from streamrec.model.item_index import ItemIndex
 from streamrec.model.items import ItemStats
 from streamrec.model.profiles import UserProfiles
-from streamrec.model.scoring import unit_max
+from streamrec.model.scoring import kth_largest, unit_max
 from streamrec.model.signals import ItemSignals
 
 NEAREST = 64  # items nearest to the profile or centroid (HNSW's ef follows it)
-_ROW_BITS = (1 << 32) - 1
 RECENT = 10  # recent items whose co-occurrence rows feed the candidates
 LAST = 3  # last items whose transitions feed the candidates
-
-
-class ItemIndex:
-    """Nearest items by cosine: exact below ``exact_below`` items, HNSW (hnswlib) above.
-
-    The HNSW index is built once the catalogue passes ``exact_below``; after
-    that only items whose text vector changed since the last query are
-    (re)inserted (``ItemStats.changed``), so the cost follows the traffic, not
-    the catalogue. It is not checkpointed: a restored worker rebuilds it from
-    the item vectors on its first query.
-    """
-
-    def __init__(self, dim: int, exact_below: int = 5000, m: int = 16, ef: int = 64) -> None:
-        if exact_below < 0:
-            raise ValueError(f"exact_below must be >= 0, got {exact_below}")
-        self.dim, self.exact_below, self.m, self.ef = dim, exact_below, m, ef
-        self._index: hnswlib.Index | None = None
-        self._live: int | None = None  # rows in the index (deleted entries left out)
-
-    def nearest(self, items: ItemStats, vector: np.ndarray, k: int) -> np.ndarray:
-        """Rows of up to ``k`` items nearest to the unit ``vector``."""
-        unit = items.unit_matrix()
-        n = unit.shape[0]
-        if k <= 0 or n == 0:
-            return np.zeros(0, dtype=np.int64)
-        if n <= self.exact_below:
-            # in the matrix's float32, as HNSW does: a float64 vector would copy the catalogue
-            sims = unit @ vector.astype(unit.dtype, copy=False)
-            k = min(k, n)
-            return np.argpartition(-sims, k - 1)[:k].astype(np.int64)
-        index = self._sync(items)
-        count = int(np.count_nonzero(self._indexed_at)) if self._live is None else self._live
-        self._live = count
-        if count == 0:
-            return np.zeros(0, dtype=np.int64)
-        k = min(k, count)
-        index.set_ef(max(self.ef, k))
-        labels, _ = index.knn_query(vector.astype(np.float32)[None, :], k=k, num_threads=1)
-        return labels[0].astype(np.int64) & _ROW_BITS  # a label is generation << 32 | row
-
-    def _sync(self, items: ItemStats) -> hnswlib.Index:
-        """Insert new items; an item whose review count doubled since it was indexed is
-        inserted again under a new label and its old entry deleted (O(log reviews)
-        inserts per item; an in-place HNSW update costs several inserts)."""
-        if self._index is not None and not items.changed:
-            return self._index  # nothing new to insert: the common case between reviews
-        unit = items.unit_matrix()
-        if self._index is None:
-            self._index = hnswlib.Index(space="ip", dim=self.dim)
-            self._index.init_index(max(1024, 2 * unit.shape[0]), M=self.m, ef_construction=self.ef)
-            self._index.set_num_threads(1)  # deterministic inserts
-            self._indexed_at = np.zeros(0, dtype=np.int64)
-            self._labels = np.zeros(0, dtype=np.int64)
-            rows = np.flatnonzero(np.abs(unit).sum(axis=1) > 0)
-        else:
-            rows = np.fromiter(sorted(items.changed), dtype=np.int64, count=len(items.changed))
-        items.changed.clear()
-        self._grow(unit.shape[0])
-        counts = items.vectors.counts[rows].astype(np.int64)
-        due = (self._indexed_at[rows] == 0) | (counts >= 2 * self._indexed_at[rows])
-        rows, counts = rows[due], counts[due]  # the others: looked at again at their next review
-        if rows.size:
-            for label in self._labels[rows][self._indexed_at[rows] > 0].tolist():
-                self._index.mark_deleted(label)
-            needed = self._index.get_current_count() + rows.size
-            if needed > self._index.get_max_elements():
-                self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
-            generation = np.where(self._indexed_at[rows] > 0, (self._labels[rows] >> 32) + 1, 0)
-            self._labels[rows] = (generation << 32) | rows
-            self._index.add_items(unit[rows], self._labels[rows], num_threads=1)
-            self._indexed_at[rows] = np.maximum(counts, 1)
-            self._live = None  # recounted on the next query
-        return self._index
-
-    def _grow(self, size: int) -> None:
-        if self._indexed_at.size < size:
-            grown = max(size, 2 * self._indexed_at.size)
-            extra = np.zeros(grown - self._indexed_at.size, np.int64)
-            self._indexed_at = np.concatenate([self._indexed_at, extra])
-            self._labels = np.concatenate([self._labels, extra])
 
 
 class CandidateSource(Protocol):
@@ -143,7 +64,8 @@ class CandidateGenerator:
 
     def reset(self) -> None:
         """Forget the index and cached heads (after a checkpoint was loaded)."""
-        self.index = ItemIndex(self.index.dim, self.index.exact_below)
+        old = self.index
+        self.index = ItemIndex(old.dim, old.exact_below, old.m, old.ef, old.keep_log)
         self._heads, self._complete, self._cluster_rows, self._heads_at = {}, {}, {}, -1
 
     def _new_clock(self, clock: int) -> None:
@@ -188,7 +110,7 @@ class CandidateGenerator:
             parts = [self._cluster_head(model, cluster_id, 2 * quota), self._trending(model, quota)]
             if centroid is not None:
                 parts.append(self.index.nearest(model.items, centroid, min(quota, NEAREST)))
-            self._cluster_rows[key] = np.unique(np.concatenate(parts)).astype(np.int64)
+            self._cluster_rows[key] = unique_rows(np.concatenate(parts)).astype(np.int64)
         return self._cluster_rows[key]
 
     def _trending(self, model: CandidateSource, k: int) -> np.ndarray:
@@ -240,7 +162,7 @@ def _sorted_head(scores: np.ndarray, k: int, positive: bool = False) -> np.ndarr
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
     if k < values.size:  # what beats the k-th score, then the lowest rows tied with it
-        kth = np.partition(values, values.size - k)[values.size - k]
+        kth = kth_largest(values, k)
         above = np.flatnonzero(values > kth)
         local = np.concatenate([above, np.flatnonzero(values == kth)[: k - above.size]])
     else:
@@ -260,13 +182,13 @@ def _union(parts: list[np.ndarray], cut: list[int], seen: np.ndarray, size: int)
     if not parts:
         return np.zeros(0, dtype=np.int64)
     rows = np.concatenate(parts)
-    fresh = ~np.isin(rows, seen)  # one membership test for every part
+    fresh = ~member_of(rows, seen)  # one membership test for every part
     ends = np.cumsum([p.size for p in parts])
     kept = [
         rows[end - p.size : end][fresh[end - p.size : end]][:c]
         for p, c, end in zip(parts, cut, ends.tolist(), strict=True)
     ]
-    return np.unique(np.concatenate(kept))[:size].astype(np.int64)
+    return unique_rows(np.concatenate(kept))[:size].astype(np.int64)
 
 
 def with_fallback(

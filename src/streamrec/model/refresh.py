@@ -17,6 +17,7 @@ import numpy as np
 from streamrec.clustering import Clusterer, Snapshot
 from streamrec.clustering.hierarchy import Hierarchy
 from streamrec.clustering.labels import ClusterLabeler
+from streamrec.core.arrays import unique_rows
 from streamrec.model.candidates import CandidateGenerator
 from streamrec.model.config import EngineConfig
 from streamrec.model.items import ItemStats
@@ -107,7 +108,7 @@ class Refreshing:
         cluster = self.strategies["cluster"]
         assert isinstance(cluster, ClusterPopular)
         parts = [self.candidates.cluster_rows(self, c, self.centroid(c)) for c in members]
-        rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        rows = unique_rows(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         scores = np.zeros(rows.size)
         for cluster_id in members:  # each cluster's scores over the union of their candidates
             share = max(weights.get(cluster_id, 0.0), 1e-3)

@@ -20,6 +20,23 @@ def unit_max(values: np.ndarray) -> np.ndarray:
     return values / top if top > 0 else np.zeros_like(values)
 
 
+def kth_largest(values: np.ndarray, k: int) -> float:
+    """The ``k``-th largest value (1 <= k <= size).
+
+    Partitions only the positive values when there are at least ``k`` of them: decayed
+    counts are mostly exactly zero over a large catalogue, and numpy's selection is
+    about 8x slower on such tie-heavy arrays than on distinct values.
+
+    >>> kth_largest(np.array([0.0, 3.0, 0.0, 1.0, 2.0]), 2)
+    2.0
+    >>> kth_largest(np.array([0.0, 3.0, 0.0, -1.0]), 3)
+    0.0
+    """
+    positive = values[values > 0]
+    pool = positive if positive.size >= k else values
+    return float(np.partition(pool, pool.size - k)[pool.size - k])
+
+
 def top_items(
     scores: np.ndarray,
     k: int,
@@ -40,7 +57,7 @@ def top_items(
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     pool = min(valid.size, k if diversity <= 0 else 4 * k)
     if valid.size > 4 * pool:  # keep only rows that can make the pool (ties at the cut too)
-        cut = np.partition(scores[valid], valid.size - pool)[valid.size - pool]
+        cut = kth_largest(scores[valid], pool)
         valid = valid[scores[valid] >= cut]
     order = valid[np.lexsort((valid, -scores[valid]))][:pool]
     if diversity > 0 and vectors is not None and pool > 1:

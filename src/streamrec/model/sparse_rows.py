@@ -17,6 +17,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from streamrec.core.arrays import unique_inverse
+
 NEIGHBOURS = 1024  # default top-M neighbours kept per item
 DENSE_SPAN = 4  # sum rows densely when their columns span at most 4x their cell count
 
@@ -96,7 +98,7 @@ class SparseRows:
             unique = np.flatnonzero(present)
             index, bins = cols, span
         else:
-            unique, index = np.unique(cols, return_inverse=True)
+            unique, index = unique_inverse(cols)
             bins = unique.size
         # bincount adds each bin's cells in input order either way: the same sums
         sums = [

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from streamrec.core.arrays import member_of
 from streamrec.model.candidates import CandidateGenerator
 from streamrec.model.config import EngineConfig
 from streamrec.model.explain import explain_rows
@@ -40,7 +41,7 @@ def serve_candidates(
         penalty = -strategy.strength * np.log1p(popularity)
         scores = scores + penalty
     seen = model.profiles.seen_items(user_id)
-    exclude = np.flatnonzero(np.isin(rows, seen))
+    exclude = np.flatnonzero(member_of(rows, seen))
     diversity = model.config.diversity
     vectors = model.item_matrix()[rows] if diversity > 0 else None  # MMR only
     local, values = top_items(scores, k, exclude, vectors, diversity)

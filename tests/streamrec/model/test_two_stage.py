@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from streamrec.core.events import ClickEvent, ReviewEvent
-from streamrec.model.candidates import CandidateGenerator, ItemIndex, with_fallback
+from streamrec.model.candidates import CandidateGenerator, with_fallback
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
 from streamrec.model.features import features
+from streamrec.model.item_index import ItemIndex
 from streamrec.model.items import ItemStats
 from streamrec.model.ranker import OnlineRanker
 from streamrec.model.scoring import unit_max

@@ -19,6 +19,7 @@ from kafka import KafkaConsumer
 
 from streamrec.app import observability as obs
 from streamrec.app.worker.progress import Progress
+from streamrec.checkpointing import index_log
 from streamrec.checkpointing.codec import (
     PartitionCheckpoint,
     SharedCheckpoint,
@@ -39,12 +40,18 @@ from streamrec.checkpointing.shared_fields import (
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.kafka.offsets import commit_offsets
 from streamrec.model.engine import Engine
+from streamrec.model.item_index import IndexOp
 from streamrec.serving.store import FieldChanges, RecsStore, SharedReader, with_retry
 
 log = logging.getLogger(__name__)
 
 ID_RANGE = 10_000  # cluster ids in range n: [n * ID_RANGE, (n + 1) * ID_RANGE)
 NO_USERS: dict = {"ids": []}  # users travel in the per-user hash, not the partition blob
+
+
+def _model_fields(fields: dict[str, bytes]) -> dict[str, bytes]:
+    """The shared model's own fields (what a merge starts from), without index logs."""
+    return {k: v for k, v in fields.items() if not k.startswith(index_log.PREFIX)}
 
 
 def _size(parts: dict[int, bytes], users: dict) -> int:
@@ -64,6 +71,7 @@ class Checkpointer:
         store: RecsStore,
         progress: Progress,
         stopping: Callable[[], bool],
+        instance: str | None = None,
     ) -> None:
         self.group = group
         self.interval_s = interval_s
@@ -81,6 +89,13 @@ class Checkpointer:
         self._base_version = 0
         self._history: list[list] = []
         self.last_write: dict[str, int] = {}  # what the last write wrote (bytes, fields)
+        # the nearest-item index's log (checkpointing.index_log): only a worker with a
+        # static instance id can find its own log again after a restart
+        self.instance = instance
+        engine.candidates.index.keep_log = instance is not None
+        self._index_chunks = 0  # chunk fields of this worker's log as stored
+        self._index_ops: list[IndexOp] = []  # drained from the index, not yet stored
+        self._index_stale: set[str] = set()  # this worker's chunk fields to delete
 
     def restore(self) -> bool:
         """Adopt the group's shared model from Redis, if any (users come per partition)."""
@@ -91,6 +106,7 @@ class Checkpointer:
         found = shared is not None
         if shared is not None:
             self.engine.load_shared(shared.state)
+            self._restore_index(fields)
             self._base_version = shared.version
             log.info(
                 "restored shared model",
@@ -99,9 +115,27 @@ class Checkpointer:
         else:  # everything learned from here on is this worker's contribution
             shared = SharedCheckpoint(self.engine.shared_state(), 0)
             self._base_version = 0
-        self._base_fields = fields or split_shared(shared.state, shared.version)
+        self._base_fields = _model_fields(fields) or split_shared(shared.state, shared.version)
         self._history = shared.history or [[b] for b in decay_bases(shared.state)]
         return found
+
+    def _restore_index(self, fields: dict[str, bytes]) -> None:
+        """Replay this worker's index log, so the restored graph is the one it had (else
+        the index is rebuilt from the item vectors on the first query, a new log)."""
+        if self.instance is None:
+            return
+        found = index_log.read_log(fields, self.instance)
+        ops, pending, self._index_chunks = found or ([], [], 0)
+        if found:
+            self.engine.candidates.index.replay(ops)
+            self.engine.items.changed = set(pending)
+        self._index_stale = {
+            name
+            for name in fields
+            if index_log.is_chunk_of(name, self.instance)
+            and int(name.rsplit(":", 1)[1]) >= self._index_chunks
+        }
+        log.info("restored the item index log", extra={"ops": len(ops), "found": bool(found)})
 
     def _restore_former(self) -> SharedCheckpoint | None:
         """The shared model of the former one-value layout (the next write moves it into
@@ -196,6 +230,8 @@ class Checkpointer:
         for number in owned:
             changed, erased = self.engine.changed_users(number)
             users[number] = (split_users(changed), erased)
+        if self.instance is not None:  # kept here until stored: _build may run again
+            self._index_ops += self.engine.candidates.index.drain()
         written: dict = {}
         changes = self.store.write_checkpoint(
             self.group, lambda shared: self._build(shared, written), parts, users
@@ -205,9 +241,10 @@ class Checkpointer:
             self.engine.load_shared(written["merged"])
             self.claim_id_range()
             self.merges += 1
-            self._base_fields = written["fields"]
+            self._base_fields = _model_fields(written["fields"])
         else:
-            self._base_fields.update(written["fields"])
+            self._base_fields.update(_model_fields(written["fields"]))
+        self._index_chunks, self._index_ops, self._index_stale = written["index_chunks"], [], set()
         self.engine.mark_items_clean()
         self._base_version, self._history = written["version"], written["history"]
         self.last_write = {
@@ -216,6 +253,9 @@ class Checkpointer:
             "shared_bytes": sum(len(k) + len(v) for k, v in changes[0].items()),
             "items": sum(k.startswith("i") for k in changes[0]),  # item fields
             "neighbours": sum(k.startswith("n") for k in changes[0]),  # neighbour fields
+            "index_bytes": sum(
+                len(k) + len(v) for k, v in changes[0].items() if k.startswith(index_log.PREFIX)
+            ),
         }
 
     def _build(self, shared: SharedReader, written: dict) -> FieldChanges:
@@ -245,8 +285,17 @@ class Checkpointer:
             **encode_items(self.engine.items, self.engine.signals, rows),
             **encode_neighbours(self.engine.signals, neighbours),
         }
-        written.update(version=version + 1, fields=fields, merged=None, history=history)
-        return fields, []
+        chunks = self._index_chunks
+        if self.instance is not None:
+            log_fields = index_log.encode_log(self.instance, chunks, self._index_ops)
+            chunks += len(log_fields)
+            pending = self.engine.items.changed
+            fields |= log_fields
+            fields[index_log.meta_field(self.instance)] = index_log.encode_meta(chunks, pending)
+        written.update(
+            version=version + 1, fields=fields, merged=None, history=history, index_chunks=chunks
+        )
+        return fields, sorted(self._index_stale)
 
     def _merge(
         self, theirs: SharedCheckpoint, stored: dict[str, bytes], written: dict
@@ -258,6 +307,16 @@ class Checkpointer:
         merged = merge_shared(base, local, theirs.state, self.engine.clusterer)
         fields = split_shared(merged, theirs.version + 1)
         history = [[base] for base in decay_bases(merged)]  # as split_shared wrote them
-        written.update(version=theirs.version + 1, fields=fields, merged=merged, history=history)
+        written.update(
+            version=theirs.version + 1,
+            fields=fields,
+            merged=merged,
+            history=history,
+            index_chunks=0,
+        )
         changed = {k: v for k, v in fields.items() if stored.get(k) != v}
-        return changed, sorted(set(stored) - set(fields))
+        gone = [k for k in stored if k not in fields and not k.startswith(index_log.PREFIX)]
+        if self.instance is not None:  # the merged model is loaded: this index starts anew
+            changed[index_log.meta_field(self.instance)] = index_log.encode_meta(0, [])
+            gone += [k for k in stored if index_log.is_chunk_of(k, self.instance)]
+        return changed, sorted(gone)

@@ -69,6 +69,7 @@ class EmbedWorker:
             self.store,
             self.progress,
             self._stop.is_set,
+            settings.worker_instance_id,
         )
         self.rebalance = RebalanceListener(
             self.checkpoints, self.engine, self.progress, self.merger

@@ -1,0 +1,30 @@
+"""The sort-based set operations return exactly what numpy's do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamrec.core.arrays import member_of, unique_inverse, unique_rows
+from streamrec.model.scoring import kth_largest
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 3000])
+def test_set_operations_equal_numpys(size: int) -> None:
+    rng = np.random.default_rng(size)
+    rows = rng.integers(0, max(1, size // 3), size)
+    pool = rng.integers(0, max(1, size // 3), size // 4)
+    np.testing.assert_array_equal(unique_rows(rows), np.unique(rows))
+    values, index = unique_inverse(rows)
+    expected_values, expected_index = np.unique(rows, return_inverse=True)
+    np.testing.assert_array_equal(values, expected_values)
+    np.testing.assert_array_equal(index, expected_index)
+    np.testing.assert_array_equal(member_of(rows, pool), np.isin(rows, pool))
+
+
+def test_kth_largest_equals_a_full_partition_on_tie_heavy_scores() -> None:
+    rng = np.random.default_rng(0)
+    scores = np.where(rng.random(5000) < 0.8, 0.0, rng.random(5000))
+    scores[:50] = -1.0
+    for k in (1, 10, 999, 1000, 1001, 4900, 5000):
+        assert kth_largest(scores, k) == np.sort(scores)[-k]
