@@ -143,6 +143,29 @@ def test_a_restored_worker_replays_its_index_log_to_the_same_graph(store) -> Non
     assert not rebuilt.engine.candidates.index.built
 
 
+def test_a_merge_keeps_the_index_and_moves_rows_that_hold_other_items(store) -> None:  # type: ignore[no-untyped-def]
+    first, second = worker(store, "w0", **ANN), worker(store, "w1", **ANN)
+    feed_and_serve(first.engine, 3, seed=0, start=0)
+    first.write()
+    feed_and_serve(second.engine, 3, seed=1, start=1000)  # items in another order
+    index = second.engine.candidates.index
+    before = list(second.engine.items.ids)
+    second.write()  # merged: the layout starts with the first worker's items
+    assert second.merges == 1 and second.engine.candidates.index is index
+    after = list(second.engine.items.ids)
+    assert sum(a != b for a, b in zip(before, after, strict=False)) > 10
+    unit = second.engine.items.unit_matrix()
+    with_text = np.flatnonzero(np.abs(unit).sum(axis=1) > 0)
+    for row in with_text.tolist():  # each item finds itself at its new row
+        assert row in index.nearest(second.engine.items, unit[row], 3).tolist()
+    names = set(stored(store))
+    assert "a:w0" in names and not any(n.startswith("a:w1") for n in names)
+    assert index.drain() == [] and not index.keep_log  # after a merge: no log
+    feed_and_serve(second.engine, 1, seed=2, start=2000)
+    second.write()
+    assert not any(n.startswith("a:w1") for n in stored(store))
+
+
 def test_items_not_written_since_a_rebase_are_restored_to_the_bit(store) -> None:  # type: ignore[no-untyped-def]
     writer = worker(store, trending_half_life=1.0)  # the trending base moves every 301 events
     feed(writer.engine, 4, seed=0, start=0)

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from devtools.effects import progress, spawn_worker
 from streamrec.app.worker import EmbedWorker
 from streamrec.checkpointing.codec import PartitionCheckpoint
 from streamrec.cli.views import all_users, load_group_state
@@ -20,7 +21,6 @@ from streamrec.serving.schema import RedisKeys
 from streamrec.serving.store import RecsStore, connect
 from tests.conftest import AMAZON, replace
 from tests.integration.helpers import join_all, produce, run_worker, wait_until
-from tests.integration.test_faults import progress, spawn_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -62,10 +62,12 @@ class CandidateGenerator:
         self._cluster_rows: dict[tuple[int, bool], np.ndarray] = {}
         self._heads_at = -1
 
-    def reset(self) -> None:
-        """Forget the index and cached heads (after a checkpoint was loaded)."""
+    def reset(self, keep_index: bool = False) -> None:
+        """Forget the cached heads and, unless ``keep_index``, the index (after a
+        checkpoint was loaded)."""
         old = self.index
-        self.index = ItemIndex(old.dim, old.exact_below, old.m, old.ef, old.keep_log)
+        if not keep_index:
+            self.index = ItemIndex(old.dim, old.exact_below, old.m, old.ef, old.keep_log)
         self._heads, self._complete, self._cluster_rows, self._heads_at = {}, {}, {}, -1
 
     def _new_clock(self, clock: int) -> None:

@@ -66,7 +66,7 @@ class ItemIndex:
         self._index: hnswlib.Index | None = None
         self._live: int | None = None  # rows in the index (deleted entries left out)
         self._indexed_at = np.zeros(0, dtype=np.int64)  # review count when inserted (0: not)
-        self._labels = np.zeros(0, dtype=np.int64)
+        self._labels = np.zeros(0, dtype=np.int64)  # last label of each row (-1: none yet)
         self._log: list[IndexOp] = []
 
     @property
@@ -111,7 +111,8 @@ class ItemIndex:
         due = (self._indexed_at[rows] == 0) | (counts >= 2 * self._indexed_at[rows])
         rows, counts = rows[due], counts[due]  # the others: looked at again at their next review
         old = self._indexed_at[rows] > 0
-        generation = np.where(old, (self._labels[rows] >> 32) + 1, 0)
+        labelled = self._labels[rows] >= 0  # a new label never repeats an old one
+        generation = np.where(labelled, (self._labels[rows] >> 32) + 1, 0)
         op = IndexOp(
             deleted=self._labels[rows][old],
             labels=(generation << 32) | rows,
@@ -135,6 +136,7 @@ class ItemIndex:
             self._grow(int(rows.max()) + 1)
         for label in op.deleted.tolist():
             self._index.mark_deleted(label)
+        self._indexed_at[op.deleted & _ROW_BITS] = 0
         needed = self._index.get_current_count() + rows.size
         if needed > self._index.get_max_elements():
             self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
@@ -145,6 +147,20 @@ class ItemIndex:
         self._live = None  # recounted on the next query
         if self.keep_log:
             self._log.append(op)
+
+    def remap(self, old_ids: list, new_ids: list) -> list[int]:
+        """Another item layout was loaded (a merge): rows that now hold another item leave
+        the index (one op); returns them (to be inserted again with their new item)."""
+        if self._index is None:
+            return []
+        size = min(len(old_ids), self._indexed_at.size)
+        moved = [r for r in range(size) if r >= len(new_ids) or new_ids[r] != old_ids[r]]
+        indexed = [r for r in moved if self._indexed_at[r] > 0]
+        if indexed:
+            empty = np.zeros(0, dtype=np.int64)
+            vectors = np.zeros((0, self.dim), dtype=np.float32)
+            self.apply(IndexOp(self._labels[indexed], empty, empty, vectors))
+        return moved
 
     def drain(self) -> list[IndexOp]:
         """The ops since the last drain, oldest first (a checkpoint stores them)."""
@@ -167,4 +183,4 @@ class ItemIndex:
             grown = max(size, 2 * self._indexed_at.size)
             extra = np.zeros(grown - self._indexed_at.size, np.int64)
             self._indexed_at = np.concatenate([self._indexed_at, extra])
-            self._labels = np.concatenate([self._labels, extra])
+            self._labels = np.concatenate([self._labels, extra - 1])

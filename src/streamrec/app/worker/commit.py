@@ -137,6 +137,14 @@ class Checkpointer:
         }
         log.info("restored the item index log", extra={"ops": len(ops), "found": bool(found)})
 
+    def _stop_index_log(self) -> None:
+        """After a merge the index holds what several workers did in an order no log can
+        replay on its own: its log is deleted (by the merge's write) and no longer kept,
+        so a restarted worker rebuilds the graph from the item vectors."""
+        self.engine.candidates.index.keep_log = False
+        self.engine.candidates.index.drain()
+        self.instance = None
+
     def _restore_former(self) -> SharedCheckpoint | None:
         """The shared model of the former one-value layout (the next write moves it into
         the hash)."""
@@ -238,7 +246,8 @@ class Checkpointer:
         )
         self.engine.mark_clean(set(owned))
         if written["merged"] is not None:
-            self.engine.load_shared(written["merged"])
+            self.engine.load_shared(written["merged"], keep_index=True)
+            self._stop_index_log()
             self.claim_id_range()
             self.merges += 1
             self._base_fields = _model_fields(written["fields"])
@@ -316,7 +325,7 @@ class Checkpointer:
         )
         changed = {k: v for k, v in fields.items() if stored.get(k) != v}
         gone = [k for k in stored if k not in fields and not k.startswith(index_log.PREFIX)]
-        if self.instance is not None:  # the merged model is loaded: this index starts anew
-            changed[index_log.meta_field(self.instance)] = index_log.encode_meta(0, [])
+        if self.instance is not None:  # see _stop_index_log
+            gone += [k for k in stored if k == index_log.meta_field(self.instance)]
             gone += [k for k in stored if index_log.is_chunk_of(k, self.instance)]
         return changed, sorted(gone)
