@@ -19,6 +19,7 @@ from collections.abc import Callable
 from kafka import KafkaConsumer
 
 from streamrec.app import observability as obs
+from streamrec.app.worker.index_keeper import IndexLogKeeper
 from streamrec.app.worker.progress import Progress
 from streamrec.checkpointing import index_log
 from streamrec.checkpointing.codec import (
@@ -41,7 +42,6 @@ from streamrec.checkpointing.shared_fields import (
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.kafka.offsets import commit_offsets
 from streamrec.model.engine import Engine
-from streamrec.model.item_index import IndexOp
 from streamrec.serving.store import FieldChanges, RecsStore, SharedReader, with_retry
 
 log = logging.getLogger(__name__)
@@ -91,13 +91,7 @@ class Checkpointer:
         self._base_version = 0
         self._history: list[list] = []
         self.last_write: dict[str, int] = {}  # what the last write wrote (bytes, fields)
-        # the nearest-item index's log (checkpointing.index_log): only a worker with a
-        # static instance id can find its own log again after a restart
-        self.instance = instance
-        engine.candidates.index.keep_log = instance is not None
-        self._index_chunks = 0  # chunk fields of this worker's log as stored
-        self._index_ops: list[IndexOp] = []  # drained from the index, not yet stored
-        self._index_stale: set[str] = set()  # this worker's chunk fields to delete
+        self.index_log = IndexLogKeeper(engine, instance)
 
     def restore(self) -> bool:
         """Adopt the group's shared model from Redis, if any (users come per partition)."""
@@ -108,7 +102,7 @@ class Checkpointer:
         found = shared is not None
         if shared is not None:
             self.engine.load_shared(shared.state)
-            self._restore_index(fields)
+            self.index_log.restore(fields)
             self._base_version = shared.version
             log.info(
                 "restored shared model",
@@ -120,32 +114,6 @@ class Checkpointer:
         self._base_fields = _model_fields(fields) or split_shared(shared.state, shared.version)
         self._history = shared.history or [[b] for b in decay_bases(shared.state)]
         return found
-
-    def _restore_index(self, fields: dict[str, bytes]) -> None:
-        """Replay this worker's index log, so the restored graph is the one it had (else
-        the index is rebuilt from the item vectors on the first query, a new log)."""
-        if self.instance is None:
-            return
-        found = index_log.read_log(fields, self.instance)
-        ops, pending, self._index_chunks = found or ([], [], 0)
-        if found:
-            self.engine.candidates.index.replay(ops)
-            self.engine.items.changed = set(pending)
-        self._index_stale = {
-            name
-            for name in fields
-            if index_log.is_chunk_of(name, self.instance)
-            and int(name.rsplit(":", 1)[1]) >= self._index_chunks
-        }
-        log.info("restored the item index log", extra={"ops": len(ops), "found": bool(found)})
-
-    def _stop_index_log(self) -> None:
-        """After a merge the index holds what several workers did in an order no log can
-        replay on its own: its log is deleted (by the merge's write) and no longer kept,
-        so a restarted worker rebuilds the graph from the item vectors."""
-        self.engine.candidates.index.keep_log = False
-        self.engine.candidates.index.drain()
-        self.instance = None
 
     def _restore_former(self) -> SharedCheckpoint | None:
         """The shared model of the former one-value layout (the next write moves it into
@@ -240,8 +208,7 @@ class Checkpointer:
         for number in owned:
             changed, erased = self.engine.changed_users(number)
             users[number] = (split_users(changed), erased)
-        if self.instance is not None:  # kept here until stored: _build may run again
-            self._index_ops += self.engine.candidates.index.drain()
+        self.index_log.take_ops()
         written: dict = {}
         changes = self.store.write_checkpoint(
             self.group, lambda shared: self._build(shared, written), parts, users
@@ -251,14 +218,14 @@ class Checkpointer:
             # the next merge starts from it: parsing the fields again took a third of one
             self._base_state = copy.deepcopy(written["merged"])
             self.engine.load_shared(written["merged"], keep_index=True)
-            self._stop_index_log()
+            self.index_log.stop()
             self.claim_id_range()
             self.merges += 1
             self._base_fields = _model_fields(written["fields"])
         else:
             self._base_fields.update(_model_fields(written["fields"]))
             self._base_state = None
-        self._index_chunks, self._index_ops, self._index_stale = written["index_chunks"], [], set()
+        self.index_log.stored(written["index_chunks"])
         self.engine.mark_items_clean()
         self._base_version, self._history = written["version"], written["history"]
         self.last_write = {
@@ -299,17 +266,12 @@ class Checkpointer:
             **encode_items(self.engine.items, self.engine.signals, rows),
             **encode_neighbours(self.engine.signals, neighbours),
         }
-        chunks = self._index_chunks
-        if self.instance is not None:
-            log_fields = index_log.encode_log(self.instance, chunks, self._index_ops)
-            chunks += len(log_fields)
-            pending = self.engine.items.changed
-            fields |= log_fields
-            fields[index_log.meta_field(self.instance)] = index_log.encode_meta(chunks, pending)
+        log_fields, deleted, chunks = self.index_log.fields()
+        fields |= log_fields
         written.update(
             version=version + 1, fields=fields, merged=None, history=history, index_chunks=chunks
         )
-        return fields, sorted(self._index_stale)
+        return fields, deleted
 
     def _merge(
         self, theirs: SharedCheckpoint, stored: dict[str, bytes], written: dict
@@ -330,7 +292,4 @@ class Checkpointer:
         )
         changed = {k: v for k, v in fields.items() if stored.get(k) != v}
         gone = [k for k in stored if k not in fields and not k.startswith(index_log.PREFIX)]
-        if self.instance is not None:  # see _stop_index_log
-            gone += [k for k in stored if k == index_log.meta_field(self.instance)]
-            gone += [k for k in stored if index_log.is_chunk_of(k, self.instance)]
-        return changed, sorted(gone)
+        return changed, sorted(gone + self.index_log.merge_deletions(stored))
