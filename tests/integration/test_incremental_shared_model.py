@@ -12,12 +12,14 @@ import pytest
 
 from streamrec.app.worker.commit import Checkpointer
 from streamrec.app.worker.progress import Progress
+from streamrec.checkpointing import index_log
 from streamrec.checkpointing.codec import SharedCheckpoint
 from streamrec.checkpointing.dedup import DedupWindow
 from streamrec.checkpointing.shared_fields import GLOBAL, item_field, join_shared, neighbour_field
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.core.events import ClickEvent
 from streamrec.model.engine import Engine
+from streamrec.model.item_index import IndexOp
 from streamrec.serving.schema import RedisKeys
 from streamrec.serving.store import RecsStore, connect
 from tests.states import DIM, apply, assert_same_state, batch, config
@@ -104,6 +106,7 @@ def test_a_restored_worker_goes_on_as_the_one_that_never_stopped(store) -> None:
 
 
 ANN = {"candidates": 8, "ann_exact_below": 20}  # two-stage lists over an HNSW index
+EMPTY_INSERTS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, DIM), np.float32))
 
 
 def feed_and_serve(engine: Engine, batches: int, seed: int, start: int) -> dict:
@@ -141,6 +144,14 @@ def test_a_restored_worker_replays_its_index_log_to_the_same_graph(store) -> Non
     assert not any(n.startswith(("i", "n")) and ":" in n for n in names)  # no clash
     rebuilt = worker(store, **ANN)  # no instance id: no log, the graph is built anew
     assert not rebuilt.engine.candidates.index.built
+
+    # a log that cannot be replayed (here: a deletion of a label never inserted) is
+    # dropped with a warning and the graph rebuilt, never a crash
+    bad = index_log.encode_log("w0", 0, [IndexOp(np.array([7 << 32]), *EMPTY_INSERTS)])
+    store.client.hset(store.keys.shared_checkpoint("g"), mapping=bad)  # type: ignore[attr-defined]
+    broken = worker(store, "w0", **ANN)
+    assert not broken.engine.candidates.index.built
+    assert broken.index_log.chunks == 0 and "a:w0:2" in broken.index_log.fields()[1]
 
 
 def test_a_merge_keeps_the_index_and_moves_rows_that_hold_other_items(store) -> None:  # type: ignore[no-untyped-def]

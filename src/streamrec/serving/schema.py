@@ -17,7 +17,9 @@ key                                    value
 ``streamrec:v1:checkpoint:{group}:shared`` hash: ``global`` -> clusters, labels, ranker,
                                        clock; ``i{row}`` -> one item's statistics and
                                        signal values; ``n{row}`` -> its co-occurrence
-                                       and transition rows (a worker group's shared model)
+                                       and transition rows (a worker group's shared model);
+                                       ``a:{instance}``, ``a:{instance}:{seq}`` -> the
+                                       log of one worker's nearest-item index
 ``streamrec:v1:checkpoint:{group}``    binary shared model of the former layout (taken
                                        over into the hash); the sidecar's state
 ``streamrec:v1:checkpoint:{group}:p{n}`` binary offsets, dedup of partition n

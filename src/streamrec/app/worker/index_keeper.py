@@ -34,8 +34,13 @@ class IndexLogKeeper:
         found = index_log.read_log(fields, self.instance)
         ops, pending, self.chunks = found or ([], [], 0)
         if found:
-            self.engine.candidates.index.replay(ops)
-            self.engine.items.changed = set(pending)
+            try:
+                self.engine.candidates.index.replay(ops)
+                self.engine.items.changed = set(pending)
+            except (RuntimeError, ValueError, IndexError) as error:  # hnswlib: RuntimeError
+                log.warning("index log not replayable, rebuilding", extra={"error": str(error)})
+                self.engine.candidates.reset()
+                found, ops, self.chunks = None, [], 0
         self._stale = {
             name
             for name in fields
