@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, write_result
@@ -158,6 +159,7 @@ def main() -> None:
         "--plot-all", action="store_true", help="only redraw one plot from every scale*.json"
     )
     args = parser.parse_args()
+    threadpool_limits(1)  # one BLAS thread, as the replays: numbers comparable across runs
     if args.plot_all:
         found = sorted((ROOT / "benchmarks" / "results").glob("scale*.json"))
         rows = [r for path in found for r in json.loads(path.read_text())["grid"]]

@@ -109,6 +109,7 @@ def run_replay(
     batch_reviews: int | None = None,
     partitions: int = 1,
     sequential: bool = False,
+    workers: int = 1,
 ) -> dict:
     from streamrec.app.replay_pipeline import replay_pipeline
     from streamrec.evaluation.replay import SERVED
@@ -142,7 +143,14 @@ def run_replay(
     # (a 5,000 x 384 product took 0.9 ms with two threads on a busy machine, 0.12 ms with one)
     with threadpool_limits(limits=1, user_api="blas"):
         evaluation = run_evaluation(
-            name, interactions, vectors, embedder.dim, grids, resamples=resamples, command=command
+            name,
+            interactions,
+            vectors,
+            embedder.dim,
+            grids,
+            resamples=resamples,
+            command=command,
+            workers=workers,
         )
     payload = write_report(evaluation, out)
     return {

@@ -55,6 +55,14 @@ def replay(
             help="Also compare the SASRec baselines (periodic and incremental; minutes more)."
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=2,
+            help="Processes the models are split over (the report is the same to the byte).",
+        ),
+    ] = 2,
     out: Annotated[Path, typer.Option(help="Where metrics.json, report.md and plots go.")] = Path(
         "out/replay"
     ),
@@ -81,5 +89,6 @@ def replay(
         batch_reviews,
         partitions,
         sequential,
+        workers,
     )
     typer.echo(json.dumps(summary, indent=2))

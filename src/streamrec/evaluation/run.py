@@ -25,7 +25,8 @@ from streamrec.evaluation.baselines import (
 )
 from streamrec.evaluation.datasets import Interaction
 from streamrec.evaluation.debias import DEBIAS_STRENGTHS, debias_sweep
-from streamrec.evaluation.replay import EngineModel, ReplayResult, replay
+from streamrec.evaluation.parallel import replay_split
+from streamrec.evaluation.replay import EngineModel, ReplayResult
 from streamrec.evaluation.sequential import SASRecIncremental, SASRecPeriodic
 from streamrec.evaluation.served import ServedModel
 from streamrec.evaluation.streaming_mf import ISGDModel, RAISGDModel
@@ -180,11 +181,12 @@ def run_evaluation(
     progress: bool = True,
     resamples: int = 1000,
     command: str = "",
+    workers: int = 1,
 ) -> Evaluation:
     """Choose every hyper-parameter on the tuning slice, then replay the whole stream with
     the chosen StreamRec, its batch twin, the served lists and the tuned baselines."""
     start = time.perf_counter()
-    tuning = tune(interactions, vectors, dim, grids=grids, progress=progress)
+    tuning = tune(interactions, vectors, dim, grids=grids, progress=progress, workers=workers)
     config = EngineConfig(ranker_learning_rate=tuning.params["streamrec-user"]["learning_rate"])
     models = final_models(tuning, dim, config, batch_refit)
     reference = models[-2].engine
@@ -215,18 +217,20 @@ def run_evaluation(
                 )
             )
 
-    result = replay(
+    result, engine_clocks = replay_split(
         interactions,
         vectors,
         models,
         served_models,
+        workers=workers,
+        anchor=[models[-2]],  # the callbacks read the reference engine
         progress=progress,
         on_step=record_sizes,
         cluster_of=reference.user_cluster,
         extras=debias_sweep(reference, DEBIAS_STRENGTHS),
     )
-    clocks = {next(iter(m.strategies())): m.engine.clock for m in models if hasattr(m, "engine")}
-    clocks |= {m.name: m.engine.clock for m in served_models}
+    named = [next(iter(m.strategies())) for m in models] + [m.name for m in served_models]
+    clocks = {n: c for n, c in zip(named, engine_clocks, strict=True) if c is not None}
     return Evaluation(
         dataset,
         result,

@@ -27,7 +27,8 @@ import numpy as np
 
 from streamrec.evaluation.baselines import BiasedMFModel, ItemKNNModel, KNNVariant, PopularityModel
 from streamrec.evaluation.datasets import Interaction
-from streamrec.evaluation.replay import EngineModel, replay
+from streamrec.evaluation.parallel import replay_split
+from streamrec.evaluation.replay import EngineModel
 from streamrec.evaluation.sequential import SASRecIncremental, SASRecPeriodic
 from streamrec.evaluation.streaming_mf import ISGDModel, RAISGDModel
 from streamrec.model.config import EngineConfig
@@ -218,13 +219,19 @@ def tune(
     tuning_share: float = 0.2,
     grids: Grids | None = None,
     progress: bool = False,
+    workers: int = 1,
 ) -> Tuning:
     """Replay the tuning slice alone with every candidate and choose per family."""
     cut = math.floor(len(interactions) * tuning_share)
     grids = grids or Grids()
     found = candidates(grids, dim)
-    result = replay(
-        interactions[:cut], vectors[:cut], found.models, tuning_share=1.0, progress=progress
+    result, _ = replay_split(
+        interactions[:cut],
+        vectors[:cut],
+        found.models,
+        workers=workers,
+        tuning_share=1.0,
+        progress=progress,
     )
     summary = result.summary("all")
     chosen, params, scores = {}, {}, {}

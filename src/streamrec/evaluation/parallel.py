@@ -1,0 +1,154 @@
+"""One replay over two processes: the models split between them, the ranks joined.
+
+Every model learns only from the stream and scores only from its own state, so
+a model replayed in another process gives exactly the ranks it gives beside the
+others: the joined result equals the single-process one, and the report built
+from it is the same to the byte (``tests/streamrec/evaluation/test_parallel.py``).
+On two cores the wall time is about that of the heavier half.
+
+The second process is forked before the first replays, so it starts from the
+same untouched models; it replays its half without progress bar or callbacks
+(those stay with the models they read, in this process) and sends back its
+ranks, tops and engine clocks. Needs the ``fork`` start method (Linux); without
+it, or with one worker, the replay runs in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from streamrec.evaluation.datasets import Interaction
+from streamrec.evaluation.replay import ReplayResult, replay
+
+LOCAL_ONLY = ("progress", "on_step", "cluster_of", "extras")  # options of this process only
+
+
+def replay_split(
+    interactions: Sequence[Interaction],
+    vectors: Sequence[np.ndarray | None],
+    models: Sequence,
+    served: Sequence = (),
+    workers: int = 2,
+    anchor: Sequence = (),
+    **options: Any,
+) -> tuple[ReplayResult, list[int | None]]:
+    """:func:`~streamrec.evaluation.replay.replay` with the models on ``workers`` (1 or
+    2) processes; ``anchor`` are models the callbacks in ``options`` read (they stay
+    here). Returns the result and each model's engine clock (None: no engine), in the
+    order of ``[*models, *served]``."""
+    every = [*models, *served]
+    _one_engine_each(every)
+    if workers < 2 or len(every) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        result = replay(interactions, vectors, models, served, **options)
+        return result, [_clock(m) for m in every]
+    away = _balanced(every, {id(m) for m in anchor})
+    theirs = [m for m in every if id(m) in away]
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+    child_options = {k: v for k, v in options.items() if k not in LOCAL_ONLY}
+    split = (_only(models, away), _only(served, away))
+    process = context.Process(
+        target=_replay_away, args=(writer, interactions, vectors, *split, child_options)
+    )
+    process.start()
+    writer.close()
+    try:
+        result = replay(
+            interactions,
+            vectors,
+            _only(models, away, keep=False),
+            _only(served, away, False),
+            **options,
+        )
+        payload = reader.recv()
+    finally:
+        process.join()
+    if isinstance(payload, str):
+        raise RuntimeError(f"the second replay process failed:\n{payload}")
+    ranks, tops, clocks = payload
+    _join(result, ranks, tops, [*_names(models), *(s.name for s in served)])
+    their_clocks = dict(zip((id(m) for m in theirs), clocks, strict=True))
+    return result, [their_clocks[id(m)] if id(m) in away else _clock(m) for m in every]
+
+
+def _replay_away(writer, interactions, vectors, models, served, options) -> None:  # type: ignore[no-untyped-def]
+    try:
+        result = replay(interactions, vectors, models, served, **options)
+        payload: object = (
+            dict(result.ranks),
+            dict(result.tops),
+            [_clock(m) for m in [*models, *served]],
+        )
+    except BaseException:  # the parent raises it with this traceback
+        payload = traceback.format_exc()
+    writer.send(payload)
+    writer.close()
+
+
+def _join(result: ReplayResult, ranks: dict, tops: dict, order: list[str]) -> None:
+    """Their strategies' ranks into ``result``, keys in the one-process order."""
+    joined_ranks: dict[str, list[int]] = defaultdict(list)
+    joined_tops: dict[str, list[list[str]]] = defaultdict(list)
+    for name in order:
+        for source, into in ((result.ranks, joined_ranks), (ranks, joined_ranks)):
+            if name in source and name not in into:
+                into[name] = source[name]
+        for source, into in ((result.tops, joined_tops), (tops, joined_tops)):
+            if name in source and name not in into:
+                into[name] = source[name]
+    result.ranks, result.tops = joined_ranks, joined_tops
+
+
+def _names(models: Sequence) -> list[str]:
+    return [name for model in models for name in model.strategies()]
+
+
+def _only(models: Sequence, away: set[int], keep: bool = True) -> list:
+    return [m for m in models if (id(m) in away) == keep]
+
+
+def _clock(model: object) -> int | None:
+    engine = getattr(model, "engine", None)
+    return None if engine is None else int(engine.clock)
+
+
+def _one_engine_each(models: Sequence) -> None:
+    engines = [id(m.engine) for m in models if getattr(m, "engine", None) is not None]
+    if len(set(engines)) < len(engines):
+        raise RuntimeError("one engine is wrapped by two models; it would learn twice")
+
+
+def weight(model: object) -> float:
+    """A rough cost per event, to balance the two halves (only the wall time depends
+    on it): engines learn and rank every event, matrix-factorisation models score the
+    catalogue, the rest count."""
+    inner = getattr(model, "model", model)  # Renamed
+    if getattr(inner, "engine", None) is not None:
+        return 6.0
+    factors = getattr(inner, "n_factors", getattr(inner, "factors", None))
+    if factors is not None:
+        return 1.0 + factors / 50
+    variants = getattr(inner, "variants", None)
+    if variants is not None:
+        return 1.0 + 0.1 * len(variants)
+    return 0.3
+
+
+def _balanced(models: Sequence, anchored: set[int]) -> set[int]:
+    """Ids of the models for the second process: the heaviest first, each to the lighter
+    side (anchored models stay here)."""
+    load = [sum(weight(m) for m in models if id(m) in anchored), 0.0]
+    away: set[int] = set()
+    free = sorted((m for m in models if id(m) not in anchored), key=weight, reverse=True)
+    for model in free:
+        side = 0 if load[0] <= load[1] else 1
+        load[side] += weight(model)
+        if side == 1:
+            away.add(id(model))
+    return away
