@@ -27,8 +27,10 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # devtools
 
 from common import machine, write_result
+from devtools.runs import isolated_settings
 from streamrec.core.settings import Settings
 from streamrec.kafka.topics import delete_topics, ensure_topics
 from streamrec.serving.schema import Assignment, Publication, RecList, RedisKeys, ScoredItem
@@ -149,15 +151,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
-    settings = Settings(
-        redis_prefix=f"bench-{run}",
-        topic_reviews=f"bench-{run}.reviews",
-        topic_clicks=f"bench-{run}.clicks",
-        topic_impressions=f"bench-{run}.impressions",
-        topic_dead_letter=f"bench-{run}.dead-letter",
-        topic_cluster_events=f"bench-{run}.cluster-events",
-        topic_partitions=2,
-    )
+    settings = isolated_settings(f"bench-{run}", topic_partitions=2)
     ensure_topics(settings)
     seed(settings)
     port = free_port()

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # devtools
 
 from common import machine, write_result
 from devtools.effects import assert_same_effects, final_state, progress, spawn_worker
+from devtools.runs import isolated_settings
 from streamrec.app.worker import EmbedWorker
 from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.core.settings import Settings
@@ -82,26 +83,20 @@ def write_cache(settings: Settings, path: Path, reviews: int, seed: int) -> None
 
 
 def settings_for(run: str, cache: Path, **changes: object) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        kafka_bootstrap_servers="127.0.0.1:19092",
-        redis_url="redis://127.0.0.1:16379/0",
-        redis_prefix=f"k9-{run}",
-        topic_reviews=f"k9-{run}.reviews",
-        topic_clicks=f"k9-{run}.clicks",
-        topic_impressions=f"k9-{run}.impressions",
-        topic_dead_letter=f"k9-{run}.dead-letter",
-        topic_cluster_events=f"k9-{run}.cluster-events",
-        topic_deletions=f"k9-{run}.deletions",
-        topic_partitions=4,
-        topic_retention_ms=-1,
-        worker_group=f"k9-{run}-worker",
-        worker_instance_id="worker-0",
-        embed_cache=cache,
-        checkpoint_interval_s=1.0,
-        kafka_session_timeout_ms=6000,
-        log_json=False,
-        **changes,
+    return isolated_settings(
+        f"k9-{run}",
+        **{
+            "kafka_bootstrap_servers": "127.0.0.1:19092",
+            "redis_url": "redis://127.0.0.1:16379/0",
+            "topic_partitions": 4,
+            "topic_retention_ms": -1,
+            "worker_instance_id": "worker-0",
+            "embed_cache": cache,
+            "checkpoint_interval_s": 1.0,
+            "kafka_session_timeout_ms": 6000,
+            "log_json": False,
+            **changes,
+        },
     )
 
 
@@ -147,15 +142,12 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="kill9-"))
     cache = workdir / "vectors.npz"
     faulty = settings_for(run, cache)
-    reference = settings_for(run, cache)
-    reference = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        **{
-            **reference.model_dump(),
-            "worker_group": f"k9-{run}-ref",
-            "redis_prefix": f"k9-{run}-ref",
-            "topic_cluster_events": f"k9-{run}.ref-cluster-events",
-        },
+    reference = settings_for(
+        run,
+        cache,
+        worker_group=f"k9-{run}-ref",
+        redis_prefix=f"k9-{run}-ref",
+        topic_cluster_events=f"k9-{run}.ref-cluster-events",
     )
     events = stream(args.items, args.users, reviews, seed=0)
     write_cache(faulty, cache, reviews, seed=0)

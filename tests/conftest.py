@@ -18,6 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from devtools.infra import LocalInfra
+from devtools.runs import isolated_settings
 from streamrec.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,21 +96,15 @@ def settings(infra: LocalInfra) -> Settings:
     """Settings pointing at the test servers with topics and a Redis prefix of this test only."""
     run = uuid.uuid4().hex[:10]
     _RUNS.append(run)
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+    return isolated_settings(
+        f"t-{run}",
         kafka_bootstrap_servers=infra.kafka.bootstrap,
         redis_url=infra.redis.url,
         redis_prefix=f"test-{run}",
-        topic_reviews=f"t-{run}.reviews",
-        topic_clicks=f"t-{run}.clicks",
-        topic_impressions=f"t-{run}.impressions",
-        topic_dead_letter=f"t-{run}.dead-letter",
-        topic_cluster_events=f"t-{run}.cluster-events",
-        topic_deletions=f"t-{run}.deletions",
-        topic_partitions=2,
-        topic_retention_ms=-1,  # Amazon's record times are 2004-2014: keep them
         worker_group=f"g-{run}-worker",
         metrics_group=f"g-{run}-metrics",
+        topic_partitions=2,
+        topic_retention_ms=-1,  # Amazon's record times are 2004-2014: keep them
         batch_size=16,
         batch_wait_ms=50,
         checkpoint_interval_s=0,

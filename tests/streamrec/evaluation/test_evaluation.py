@@ -18,9 +18,10 @@ from tests.streamrec.evaluation.evaluation_data import synthetic_stream
 from tests.streamrec.evaluation.test_tuning import SMALL
 
 
-@pytest.fixture(scope="module")
-def evaluation():
-    interactions, vectors = synthetic_stream(300)
+def evaluate_synthetic(n: int, resamples: int, workers: int = 1):  # type: ignore[no-untyped-def]
+    """The whole evaluation (tuning on the small grids, then the chosen models) of a
+    synthetic stream of ``n`` interactions."""
+    interactions, vectors = synthetic_stream(n)
     return run_evaluation(
         "synthetic",
         interactions,
@@ -29,9 +30,15 @@ def evaluation():
         SMALL,
         batch_refit=100,
         progress=False,
-        resamples=200,
+        resamples=resamples,
         command="streamrec replay ...",
+        workers=workers,
     )
+
+
+@pytest.fixture(scope="module")
+def evaluation():
+    return evaluate_synthetic(300, 200)
 
 
 def test_every_engine_sees_each_event_once(evaluation) -> None:

@@ -8,30 +8,13 @@ from streamrec.evaluation.baselines import PopularityModel
 from streamrec.evaluation.parallel import replay_split
 from streamrec.evaluation.replay import EngineModel
 from streamrec.evaluation.report import write_report
-from streamrec.evaluation.run import run_evaluation
 from streamrec.model.engine import Engine
 from tests.streamrec.evaluation.evaluation_data import synthetic_stream
-from tests.streamrec.evaluation.test_tuning import SMALL
-
-
-def _evaluate(workers: int):  # type: ignore[no-untyped-def]
-    interactions, vectors = synthetic_stream(240)
-    return run_evaluation(
-        "synthetic",
-        interactions,
-        vectors,
-        16,
-        SMALL,
-        batch_refit=100,
-        progress=False,
-        resamples=100,
-        command="streamrec replay ...",
-        workers=workers,
-    )
+from tests.streamrec.evaluation.test_evaluation import evaluate_synthetic
 
 
 def test_two_processes_write_the_report_of_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    one, two = _evaluate(1), _evaluate(2)
+    one, two = evaluate_synthetic(240, 100, workers=1), evaluate_synthetic(240, 100, workers=2)
     assert list(two.result.ranks) == list(one.result.ranks)  # the same order of strategies
     assert two.clocks == one.clocks and set(one.clocks.values()) == {480}
     write_report(one, tmp_path / "one")
