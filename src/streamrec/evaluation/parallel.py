@@ -6,11 +6,13 @@ others: the joined result equals the single-process one, and the report built
 from it is the same to the byte (``tests/streamrec/evaluation/test_parallel.py``).
 On two cores the wall time is about that of the heavier half.
 
-The second process is forked before the first replays, so it starts from the
-same untouched models; it replays its half without progress bar or callbacks
-(those stay with the models they read, in this process) and sends back its
-ranks, tops and engine clocks. Needs the ``fork`` start method (Linux); without
-it, or with one worker, the replay runs in this process.
+The second process is spawned (a fresh interpreter: a forked child deadlocks in
+OpenMP, e.g. scikit-learn's k-means, once the parent has used its thread pool)
+with the untouched models, the stream and this process's BLAS and OpenMP
+thread limits, so it computes exactly what it would here; it replays its half
+without progress bar or callbacks (those stay with the models they read, in
+this process) and sends back its ranks, tops and engine clocks. With one
+worker the replay runs in this process.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from streamrec.evaluation.datasets import Interaction
 from streamrec.evaluation.replay import ReplayResult, replay
@@ -44,17 +47,19 @@ def replay_split(
     order of ``[*models, *served]``."""
     every = [*models, *served]
     _one_engine_each(every)
-    if workers < 2 or len(every) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers < 2 or len(every) < 2:
         result = replay(interactions, vectors, models, served, **options)
         return result, [_clock(m) for m in every]
     away = _balanced(every, {id(m) for m in anchor})
     theirs = [m for m in every if id(m) in away]
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     reader, writer = context.Pipe(duplex=False)
     child_options = {k: v for k, v in options.items() if k not in LOCAL_ONLY}
     split = (_only(models, away), _only(served, away))
+    limits = _thread_limits()
     process = context.Process(
-        target=_replay_away, args=(writer, interactions, vectors, *split, child_options)
+        target=_replay_away,
+        args=(writer, list(interactions), list(vectors), *split, child_options, limits),
     )
     process.start()
     writer.close()
@@ -77,9 +82,20 @@ def replay_split(
     return result, [their_clocks[id(m)] if id(m) in away else _clock(m) for m in every]
 
 
-def _replay_away(writer, interactions, vectors, models, served, options) -> None:  # type: ignore[no-untyped-def]
+def _thread_limits() -> dict[str, int]:
+    """This process's thread count per library kind (BLAS, OpenMP): the other process
+    uses the same, so its sums are the same."""
+    limits: dict[str, int] = {}
+    for pool in threadpool_info():
+        api, threads = pool["user_api"], int(pool["num_threads"])
+        limits[api] = min(threads, limits.get(api, threads))
+    return limits
+
+
+def _replay_away(writer, interactions, vectors, models, served, options, limits) -> None:  # type: ignore[no-untyped-def]
     try:
-        result = replay(interactions, vectors, models, served, **options)
+        with threadpool_limits(limits=limits):
+            result = replay(interactions, vectors, models, served, **options)
         payload: object = (
             dict(result.ranks),
             dict(result.tops),
