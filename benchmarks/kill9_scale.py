@@ -26,7 +26,6 @@ import random
 import signal
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -103,9 +102,7 @@ def settings_for(run: str, cache: Path, **changes: object) -> Settings:
 def run_uninterrupted(settings: Settings) -> float:
     worker = EmbedWorker(settings)
     start = time.perf_counter()
-    thread = threading.Thread(target=lambda: worker.run(until_caught_up=True), daemon=True)
-    thread.start()
-    thread.join()
+    worker.run(until_caught_up=True)
     return time.perf_counter() - start
 
 

@@ -51,7 +51,6 @@ def replay_split(
         result = replay(interactions, vectors, models, served, **options)
         return result, [_clock(m) for m in every]
     away = _balanced(every, {id(m) for m in anchor})
-    theirs = [m for m in every if id(m) in away]
     context = multiprocessing.get_context("spawn")
     reader, writer = context.Pipe(duplex=False)
     child_options = {k: v for k, v in options.items() if k not in LOCAL_ONLY}
@@ -77,9 +76,13 @@ def replay_split(
     if isinstance(payload, str):
         raise RuntimeError(f"the second replay process failed:\n{payload}")
     ranks, tops, clocks = payload
-    _join(result, ranks, tops, [*_names(models), *(s.name for s in served)])
-    their_clocks = dict(zip((id(m) for m in theirs), clocks, strict=True))
-    return result, [their_clocks[id(m)] if id(m) in away else _clock(m) for m in every]
+    order = [*_names(models), *(s.name for s in served)]
+    result.ranks, result.tops = (
+        _joined(result.ranks, ranks, order),
+        _joined(result.tops, tops, order),
+    )
+    their_clocks = iter(clocks)  # in the order of ``every``, as sent
+    return result, [next(their_clocks) if id(m) in away else _clock(m) for m in every]
 
 
 def _thread_limits() -> dict[str, int]:
@@ -107,18 +110,13 @@ def _replay_away(writer, interactions, vectors, models, served, options, limits)
     writer.close()
 
 
-def _join(result: ReplayResult, ranks: dict, tops: dict, order: list[str]) -> None:
-    """Their strategies' ranks into ``result``, keys in the one-process order."""
-    joined_ranks: dict[str, list[int]] = defaultdict(list)
-    joined_tops: dict[str, list[list[str]]] = defaultdict(list)
+def _joined(mine: dict, theirs: dict, order: list[str]) -> dict:
+    """Both processes' lists per strategy, keys in the one-process order."""
+    joined: dict = defaultdict(list)
     for name in order:
-        for source, into in ((result.ranks, joined_ranks), (ranks, joined_ranks)):
-            if name in source and name not in into:
-                into[name] = source[name]
-        for source, into in ((result.tops, joined_tops), (tops, joined_tops)):
-            if name in source and name not in into:
-                into[name] = source[name]
-    result.ranks, result.tops = joined_ranks, joined_tops
+        if name in mine or name in theirs:
+            joined[name] = mine[name] if name in mine else theirs[name]
+    return joined
 
 
 def _names(models: Sequence) -> list[str]:

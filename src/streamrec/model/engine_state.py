@@ -73,9 +73,8 @@ class EngineState:
     def load_shared(self, state: dict, keep_index: bool = False) -> None:
         """Adopt a shared state, keeping the users' histories pointing at the right items.
 
-        With ``keep_index`` (a merge) a built nearest-item index stays: rows that now
-        hold another item leave it, and they and the rows whose vector changed are
-        inserted as after a review (rebuilding it costs seconds per 10^4 items)."""
+        With ``keep_index`` (a merge) a built nearest-item index stays and follows the
+        new layout (:meth:`~streamrec.model.item_index.ItemIndex.follow`)."""
         if int(state["dim"]) != self.dim:
             raise ValueError(f"checkpoint has dimension {state['dim']}, model has {self.dim}")
         old_items = list(self.items.ids)
@@ -103,7 +102,7 @@ class EngineState:
         keep_index = keep_index and self.candidates.index.built
         self.candidates.reset(keep_index)  # else rebuilt from the loaded vectors
         if keep_index:
-            self._refresh_index(old_items, old_unit)
+            self.candidates.index.follow(self.items, old_items, old_unit)
         self._refreshed_centroids = dict(
             zip(
                 np.asarray(state["refreshed_ids"]).tolist(),
@@ -111,16 +110,6 @@ class EngineState:
                 strict=True,
             )
         )
-
-    def _refresh_index(self, old_items: list, old_unit: np.ndarray) -> None:
-        new_items = list(self.items.ids)
-        moved = self.candidates.index.remap(old_items, new_items)
-        unit = self.items.unit_matrix()
-        common = min(len(old_items), unit.shape[0])
-        differs = np.flatnonzero(np.any(unit[:common] != old_unit[:common], axis=1))
-        candidates = np.concatenate([moved, differs, np.arange(common, len(new_items))])
-        with_text = np.abs(unit[candidates.astype(np.int64)]).sum(axis=1) > 0
-        self.items.changed.update(candidates[with_text].astype(np.int64).tolist())
 
     def dirty_items(self) -> set[int]:
         """Item rows whose statistics or signal values changed since
