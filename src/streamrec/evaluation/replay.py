@@ -29,6 +29,7 @@ from streamrec.evaluation.baselines import ItemIndex, ScoreFn
 from streamrec.evaluation.datasets import Interaction
 from streamrec.evaluation.fairness import ServeContext
 from streamrec.evaluation.metrics import metrics_from_rank, rank_of
+from streamrec.evaluation.shared_reads import SharedReads
 from streamrec.model.engine import Engine
 from streamrec.serving.fallback import Answer
 
@@ -95,6 +96,7 @@ class EngineModel:
         suffix: str = "",
     ) -> None:
         self.engine = engine
+        self.view = SharedReads(engine)  # the strategies' common reads, once per serve
         self.names = list(names or engine.strategies)
         self.prefix, self.suffix = prefix, suffix
         self.delivered = 0  # events handed to the engine
@@ -102,7 +104,7 @@ class EngineModel:
     def strategies(self) -> dict[str, ScoreFn]:
         return {
             f"{self.prefix}{name}{self.suffix}": (
-                lambda user, n=name: self.engine.strategies[n].scores(self.engine, user, None)
+                lambda user, n=name: self.engine.strategies[n].scores(self.view, user, None)
             )
             for name in self.names
         }
@@ -114,6 +116,7 @@ class EngineModel:
             if vector is not None and len(events) == 2
             else np.zeros((0, self.engine.dim), dtype=np.float32)
         )
+        self.view.forget()
         self.engine.apply(events, vectors, outputs=False)
         self.delivered += len(events)
 

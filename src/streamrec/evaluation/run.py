@@ -227,7 +227,7 @@ def run_evaluation(
         progress=progress,
         on_step=record_sizes,
         cluster_of=reference.user_cluster,
-        extras=debias_sweep(reference, DEBIAS_STRENGTHS),
+        extras=debias_sweep(models[-2].view, DEBIAS_STRENGTHS),
     )
     named = [next(iter(m.strategies())) for m in models] + [m.name for m in served_models]
     clocks = {n: c for n, c in zip(named, engine_clocks, strict=True) if c is not None}

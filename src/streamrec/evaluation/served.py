@@ -73,10 +73,13 @@ class ServedModel:
         return self.group_recs.get(self.engine.hierarchy.groups.get(cluster_id, -1))
 
     def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
-        for event in interaction.events():
+        events = interaction.events()  # all of one user
+        for n, event in enumerate(events):
             review_vector = vector if isinstance(event, ReviewEvent) else None
             if self.batch_reviews is None:
-                self._apply([event], [review_vector], None)
+                # nobody is served between two events of one interaction: only the last
+                # one's user list (and trending list) can be read
+                self._apply([event], [review_vector], None, superseded=n < len(events) - 1)
             else:
                 self._enqueue(event, review_vector)
 
@@ -114,6 +117,7 @@ class ServedModel:
         events: list[ReviewEvent | ClickEvent],
         vectors: list[np.ndarray | None],
         partitions: list[int] | None,
+        superseded: bool = False,
     ) -> None:
         """Apply a batch and keep the lists it wrote (a review without a vector fails
         in the engine, as in :class:`EngineModel`)."""
@@ -123,7 +127,7 @@ class ServedModel:
             if isinstance(e, ReviewEvent) and v is not None
         ]
         matrix = np.array(rows, dtype=np.float32).reshape(-1, self.engine.dim)
-        out = self.engine.apply(events, matrix, partitions)
+        out = self.engine.apply(events, matrix, partitions, superseded=superseded)
         self.delivered += len(events)
         self.user_recs.update(out.user_recs)
         self.cluster_recs.update(out.cluster_recs)

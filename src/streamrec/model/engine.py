@@ -143,6 +143,7 @@ class Engine(Refreshing, EngineState):
         vectors: np.ndarray,
         partitions: Sequence[int] | None = None,
         outputs: bool = True,
+        superseded: bool = False,
     ) -> BatchOutput:
         """Learn from a batch (arrival order) and return the lists it changed.
 
@@ -150,6 +151,10 @@ class Engine(Refreshing, EngineState):
         reviews appear in ``events``; ``partitions`` the Kafka partition each
         event came from (its user's profile is checkpointed with it). Without
         ``outputs`` no lists are built (in-process evaluation scores directly).
+        ``superseded``: the caller applies another batch of the same users next
+        and keeps only that one's user lists, recent items and trending list, so
+        this call builds none of them (shared lists refresh as usual: they are
+        rebuilt on a schedule, not on every call). The model ends the same.
         """
         reviews = [e for e in events if isinstance(e, ReviewEvent)]
         if len(reviews) != len(vectors):
@@ -194,8 +199,8 @@ class Engine(Refreshing, EngineState):
             touched[event.user_id] = user_row
         self._reassign(touched, snapshot, out)
         if outputs:
-            self._refresh_clusters(snapshot, out, retired_groups)
-            for user_id in touched:
+            self._refresh_clusters(snapshot, out, retired_groups, trending=not superseded)
+            for user_id in touched if not superseded else ():
                 out.user_recs[user_id] = self.recommend("user", user_id)
                 out.recent_items[user_id] = self.recent_items(user_id)
         return out

@@ -68,9 +68,14 @@ class Refreshing:
         return sorted(before - set(self.hierarchy.group_ids()))
 
     def _refresh_clusters(
-        self, snapshot: Snapshot, out: BatchOutput, retired_groups: list[int] | None
+        self,
+        snapshot: Snapshot,
+        out: BatchOutput,
+        retired_groups: list[int] | None,
+        trending: bool = True,
     ) -> None:
-        """Rebuild cluster lists on a schedule, or for clusters that are new or moved."""
+        """Rebuild cluster lists on a schedule, or for clusters that are new or moved (and
+        the trending list, unless the caller will not keep it)."""
         due = self.clock - self._last_refresh >= self.config.cluster_refresh_events
         if due and retired_groups is None:  # centroids and weights moved since the last tree
             retired_groups = self._regroup(snapshot, force=True)
@@ -93,7 +98,7 @@ class Refreshing:
         if due or regrouped:
             for group_id in self.hierarchy.group_ids():
                 out.group_recs[group_id] = self.group_list(group_id)
-        if due or out.trending is None:
+        if trending:  # cheap enough to rebuild on every batch
             out.trending = self.recommend("trending", None)
         if due or out.lifecycle or regrouped:
             out.clusters = self.cluster_summaries()

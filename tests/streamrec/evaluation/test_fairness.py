@@ -87,7 +87,7 @@ def test_replay_records_who_was_served_and_the_sweep_beside_the_strategies() -> 
         vectors,
         [model],
         cluster_of=engine.user_cluster,
-        extras=debias_sweep(engine, (0.0, 5.0)),
+        extras=debias_sweep(model.view, (0.0, 5.0)),
     )
     context, seen_users, seen_items = result.context, Counter(), Counter()
     position = {n: at for at, n in enumerate(result.index)}

@@ -1,0 +1,92 @@
+"""One engine's reads computed once per serve, shared by every strategy scored from it.
+
+A replay scores several strategies of one engine at each serve: ``user``, the
+``cluster`` and ``rerank`` strategies, ``trending`` and the debias sweep. They
+read the same arrays (trending counts, the user's learned blend, a cluster's
+engagement), and each read costs O(catalogue). :class:`SharedReads` is the
+:class:`~streamrec.model.view.ModelView` they score through: it computes each
+such read once while the engine's clock stands still and hands out the same
+read-only array, so the scores are those of the engine itself, bit for bit.
+
+>>> from streamrec.model.engine import Engine
+>>> view = SharedReads(Engine(dim=2))
+>>> view.trending_scores() is view.trending_scores()
+True
+>>> view.trending_scores().flags.writeable  # shared: a caller may not write to it
+False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+from streamrec.model.engine import Engine
+
+
+class SharedReads:
+    """A :class:`~streamrec.model.view.ModelView` of ``engine`` whose O(catalogue) reads
+    are computed once per engine clock (the replay only changes the engine by applying
+    events, and every event moves the clock)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._memo: dict[Hashable, np.ndarray] = {}
+        self._clock = -1
+
+    def forget(self) -> None:
+        """Drop every shared read (the owner calls it before the engine changes)."""
+        self._memo.clear()
+
+    def _once(self, key: Hashable, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if self._clock != self.engine.clock:
+            self._memo.clear()
+            self._clock = self.engine.clock
+        value = self._memo.get(key)
+        if value is None:
+            value = self._memo[key] = compute()
+            value.flags.writeable = False
+        return value
+
+    # -- shared: O(catalogue) each -----------------------------------------------------
+
+    def trending_scores(self) -> np.ndarray:
+        return self._once("trending", self.engine.trending_scores)
+
+    def popularity_scores(self) -> np.ndarray:
+        return self._once("popularity", self.engine.popularity_scores)
+
+    def cluster_engagement(self, cluster_id: int) -> np.ndarray:
+        return self._once(
+            ("engagement", cluster_id), lambda: self.engine.cluster_engagement(cluster_id)
+        )
+
+    def learned_scores(self, user_id: str) -> np.ndarray:
+        return self._once(("learned", user_id), lambda: self.engine.learned_scores(user_id))
+
+    # -- passed through: O(rows) or O(1) -----------------------------------------------
+
+    def unit_trending_at(self, rows: np.ndarray) -> np.ndarray:
+        return self.engine.unit_trending_at(rows)
+
+    def unit_cluster_engagement_at(self, cluster_id: int, rows: np.ndarray) -> np.ndarray:
+        return self.engine.unit_cluster_engagement_at(cluster_id, rows)
+
+    def centroid(self, cluster_id: int) -> np.ndarray | None:
+        return self.engine.centroid(cluster_id)
+
+    def item_matrix(self) -> np.ndarray:
+        return self.engine.item_matrix()
+
+    def knows_user(self, user_id: str) -> bool:
+        return self.engine.knows_user(user_id)
+
+    def user_vector(self, user_id: str) -> np.ndarray | None:
+        return self.engine.user_vector(user_id)
+
+    def user_cluster(self, user_id: str) -> int | None:
+        return self.engine.user_cluster(user_id)
+
+    def user_clusters(self, user_id: str) -> tuple[int, int, np.ndarray]:
+        return self.engine.user_clusters(user_id)

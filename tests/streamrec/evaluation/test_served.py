@@ -1,0 +1,60 @@
+"""The in-process served replay: skipping lists nobody can read changes nothing served."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamrec.core.events import ReviewEvent
+from streamrec.evaluation.datasets import Interaction
+from streamrec.evaluation.replay import replay
+from streamrec.evaluation.served import ServedModel
+from streamrec.model.config import EngineConfig
+from streamrec.model.engine import Engine
+from tests.streamrec.evaluation.evaluation_data import synthetic_stream
+
+# HNSW above 10 items and a real candidate subset: the index is queried in both models
+CONFIG = EngineConfig(n_clusters=3, candidates=8, ann_exact_below=10, cluster_refresh_events=20)
+
+
+class EveryList(ServedModel):
+    """Builds every list after every event, as before lists nobody reads were skipped."""
+
+    def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
+        for event in interaction.events():
+            self._apply([event], [vector if isinstance(event, ReviewEvent) else None], None)
+
+
+def test_lists_of_the_interaction_s_first_event_are_not_built_and_nothing_served_changes() -> None:
+    interactions, vectors = synthetic_stream(300, items=30)
+    skipping = ServedModel(Engine(16, CONFIG))
+    every = EveryList(Engine(16, CONFIG), "every")
+    result = replay(interactions, vectors, [], [skipping, every])
+    assert len(result.index) > 100
+    assert result.ranks["streamrec-served"] == result.ranks["every"]
+    assert result.tops["streamrec-served"] == result.tops["every"]
+    assert skipping.engine.clock == every.engine.clock == 600
+    for mine, theirs in (
+        (skipping.user_recs, every.user_recs),
+        (skipping.cluster_recs, every.cluster_recs),
+        (skipping.group_recs, every.group_recs),
+        ({0: skipping.trending}, {0: every.trending}),
+    ):
+        assert {k: v.model_dump() for k, v in mine.items()} == {
+            k: v.model_dump() for k, v in theirs.items()
+        }
+
+
+def test_a_superseded_batch_builds_no_user_list_and_leaves_the_model_as_a_full_one() -> None:
+    interactions, vectors = synthetic_stream(60)
+    engines = Engine(16, CONFIG), Engine(16, CONFIG)
+    none = np.zeros((0, 16), dtype=np.float32)
+    for interaction, vector in zip(interactions, vectors, strict=True):
+        click, review = interaction.events()
+        quiet = engines[0].apply([click], none, superseded=True)
+        loud = engines[1].apply([click], none)
+        assert not quiet.user_recs and not quiet.recent_items and quiet.trending is None
+        assert loud.user_recs and loud.trending is not None
+        assert quiet.cluster_recs.keys() == loud.cluster_recs.keys()
+        after = [e.apply([review], vector[None]) for e in engines]
+        assert after[0].user_recs == after[1].user_recs
+        assert after[0].trending == after[1].trending
