@@ -93,12 +93,9 @@ def _history_features(
     signals: ItemSignals, history: list[int], rows: np.ndarray | None, size: int, out: np.ndarray
 ) -> None:
     """Co-occurrence (kNN) and transition columns from the user's recent items."""
-    inverse = 1.0 / np.sqrt(np.maximum(signals.count[history], 1.0))
-    recency = decay(len(history) - 1 - np.arange(len(history)), 2.0)
-    cols, knn, knn_recent = signals.co.sparse_sum(history, inverse, inverse * recency)
+    cols, knn, knn_recent, t_cols, transition = signals.history_sums(history)
     norm = np.sqrt(np.maximum(signals.count[np.minimum(cols, size - 1)], 1.0))
     knn, knn_recent = _in_range(cols, knn / norm, size), _in_range(cols, knn_recent / norm, size)
-    t_cols, transition = signals.transitions.sparse_sum(history[-1:], np.ones(1))
     transition = _in_range(t_cols, transition, size)
     for column, (keys, values) in (
         (5, knn),

@@ -39,6 +39,8 @@ class ItemSignals:
         # transition rows, changed since the last checkpoint wrote them
         self.dirty: set[int] = set()
         self.dirty_neighbours: set[int] = set()
+        self.version = 0  # moves on every change: keys the last history_sums answer
+        self._sums: tuple[tuple[int, tuple[int, ...]], tuple[np.ndarray, ...]] | None = None
 
     def ensure(self, size: int) -> None:
         if size <= len(self.count):
@@ -53,6 +55,7 @@ class ItemSignals:
     def observe(self, item: int, history: np.ndarray) -> None:
         """A first engagement of a user with ``item``; ``history``: the user's earlier items."""
         self.clock += 1
+        self.version += 1
         self.ensure(item + 1)
         self.dirty.add(item)
         if len(history):  # its co-occurrence row and the history's (transitions: the last's)
@@ -70,6 +73,24 @@ class ItemSignals:
         if len(history):
             self.transitions.add(int(history[-1]), item)
 
+    def history_sums(self, history: list[int]) -> tuple[np.ndarray, ...]:
+        """Co-occurrence of a user's recent items (``history``, oldest first) summed with
+        weights 1/sqrt(count) and with those times recency, and the transitions of the
+        last: columns and values, read-only. The last answer is kept while nothing
+        changes (a replay serves a user, then learns from their pick, on one state)."""
+        key = (self.version, tuple(history))
+        if self._sums is None or self._sums[0] != key:
+            inverse = 1.0 / np.sqrt(np.maximum(self.count[history], 1.0))
+            recency = decay(len(history) - 1 - np.arange(len(history)), 2.0)
+            sums = (
+                *self.co.sparse_sum(history, inverse, inverse * recency),
+                *self.transitions.sparse_sum(history[-1:], np.ones(1)),
+            )
+            for array in sums:
+                array.flags.writeable = False
+            self._sums = key, sums
+        return self._sums[1]
+
     def state(self) -> dict:
         return {
             "clock": self.clock,
@@ -82,6 +103,7 @@ class ItemSignals:
         }
 
     def load(self, state: dict) -> None:
+        self.version += 1
         self.clock = int(state["clock"])
         self.count = np.asarray(state["count"], dtype=np.float64).copy()
         self.trends = [DecayedCounts.from_state(t) for t in state["trends"]]
