@@ -28,11 +28,10 @@ import numpy as np
 from streamrec.evaluation.baselines import BiasedMFModel, ItemKNNModel, KNNVariant, PopularityModel
 from streamrec.evaluation.datasets import Interaction
 from streamrec.evaluation.parallel import replay_split
-from streamrec.evaluation.replay import EngineModel
+from streamrec.evaluation.rate_sweep import RateSweep, rate_name
 from streamrec.evaluation.sequential import SASRecIncremental, SASRecPeriodic
 from streamrec.evaluation.streaming_mf import ISGDModel, RAISGDModel
 from streamrec.model.config import EngineConfig
-from streamrec.model.engine import Engine
 
 TRENDING_HALF_LIVES = (250, 500, 1000, 2000, 4000, 8000)  # in interactions
 
@@ -121,11 +120,12 @@ class Candidates:
 
 def candidates(grids: Grids, dim: int) -> Candidates:
     out = Candidates()
-    for lr in grids.streamrec_learning_rates:
-        model = EngineModel(
-            Engine(dim, EngineConfig(ranker_learning_rate=lr)), ["user"], suffix=f"@lr{lr:g}"
-        )
-        out.add("streamrec-user", model, {f"streamrec-user@lr{lr:g}": {"learning_rate": lr}})
+    rates = grids.streamrec_learning_rates
+    out.add(  # one engine, a ranker per rate (each ranks as its own engine would)
+        "streamrec-user",
+        RateSweep(dim, EngineConfig(), rates),
+        {rate_name(lr): {"learning_rate": lr} for lr in rates},
+    )
     out.add(
         "trending",
         PopularityModel(grids.trending_half_lives),

@@ -130,10 +130,15 @@ class Engine(Refreshing, EngineState):
 
     def learned_scores(self, user_id: str) -> np.ndarray:
         """The ranker over the user's candidates, the fallback score elsewhere (full ranking)."""
+        rows, matrix = self.candidate_features(user_id)
+        scores = self.ranker.scores(matrix)
+        return with_fallback(rows, scores, self.items.n_items, self.trending_scores())
+
+    def candidate_features(self, user_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """A known user's candidate rows and their features (what the ranker scores)."""
         rows = self.candidates.rows(self, user_id)
         every = rows.size == self.items.n_items  # a small catalogue: all rows, in order
-        scores = self.ranker.scores(features(self, user_id, None if every else rows))
-        return with_fallback(rows, scores, self.items.n_items, self.trending_scores())
+        return rows, features(self, user_id, None if every else rows)
 
     # -- learning ------------------------------------------------------------------
 

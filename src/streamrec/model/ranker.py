@@ -31,6 +31,9 @@ class OnlineRanker:
         self.weights = np.zeros(len(FEATURES))
         self.steps = 0
         self._rng = np.random.default_rng(seed)
+        # rankers that take every step of this one on the same features (a learning-rate
+        # sweep on one engine: their samplers, seeded alike, would draw the same rows)
+        self.followers: list[OnlineRanker] = []
 
     def scores(self, matrix: np.ndarray) -> np.ndarray:
         return matrix @ self.weights
@@ -54,6 +57,11 @@ class OnlineRanker:
         if picked.size == 0:
             return
         block = featurise(np.concatenate([[target], picked]))
+        for ranker in (self, *self.followers):
+            ranker.learn_block(block)
+
+    def learn_block(self, block: np.ndarray) -> None:
+        """One pairwise step on the features of the target (first row) and its negatives."""
         diff = block[0][None, :] - block[1:]
         pull = 1.0 / (1.0 + np.exp(np.clip(diff @ self.weights, -30, 30)))
         gradient = (pull[:, None] * diff).mean(axis=0) - self.l2 * self.weights
