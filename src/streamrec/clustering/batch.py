@@ -25,6 +25,7 @@ class BatchKMeans(Clusterer):
         self.tracker = StableIds(match_similarity=0.5)
         self.step = 0
         self._snapshot = Snapshot.empty()
+        self._k_distinct = False  # k distinct points seen: points only grow, so it stays so
 
     def _learn(self, points: np.ndarray, t: float | None) -> np.ndarray:
         self.step += 1
@@ -38,7 +39,7 @@ class BatchKMeans(Clusterer):
         from sklearn.cluster import KMeans
 
         data = np.asarray(self.points)
-        k = min(self.k, len(np.unique(data, axis=0)))
+        k = self.k if self._k_distinct else min(self.k, self._distinct(data))
         previous = self._snapshot.centroids
         init = previous if len(previous) == k else "k-means++"
         model = KMeans(n_clusters=k, init=init, n_init=1, random_state=self.seed).fit(data)
@@ -49,6 +50,12 @@ class BatchKMeans(Clusterer):
         weights = np.bincount(model.labels_, minlength=k).astype(np.float64)
         self._snapshot = Snapshot(ids, centroids, weights)
         self.since_refit = 0
+
+    def _distinct(self, data: np.ndarray) -> int:
+        """Distinct points (a sort of every point: only until there are k of them)."""
+        distinct = len(np.unique(data, axis=0))
+        self._k_distinct = distinct >= self.k
+        return distinct
 
     def snapshot(self) -> Snapshot:
         return self._snapshot
@@ -65,5 +72,6 @@ class BatchKMeans(Clusterer):
     def load(self, state: dict) -> None:
         self.points = list(np.asarray(state["points"], dtype=np.float32))
         self.since_refit, self.step = int(state["since_refit"]), int(state["step"])
+        self._k_distinct = False
         self.tracker.load(state["tracker"])
         self._snapshot = Snapshot.from_state(state["snapshot"])
