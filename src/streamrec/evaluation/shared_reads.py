@@ -3,10 +3,11 @@
 A replay scores several strategies of one engine at each serve: ``user``, the
 ``cluster`` and ``rerank`` strategies, ``trending`` and the debias sweep. They
 read the same arrays (trending counts, the user's learned blend, a cluster's
-engagement), and each read costs O(catalogue). :class:`SharedReads` is the
-:class:`~streamrec.model.view.ModelView` they score through: it computes each
-such read once while the engine's clock stands still and hands out the same
-read-only array, so the scores are those of the engine itself, bit for bit.
+engagement and its centroid against every item), and each read costs
+O(catalogue). :class:`SharedReads` is the :class:`~streamrec.model.view.ModelView`
+they score through: it computes each such read once while the engine's clock
+stands still and hands out the same read-only array, so the scores are those
+of the engine itself, bit for bit.
 
 >>> from streamrec.model.engine import Engine
 >>> view = SharedReads(Engine(dim=2))
@@ -32,38 +33,46 @@ class SharedReads:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._memo: dict[Hashable, np.ndarray] = {}
+        self._memo: dict[Hashable, np.ndarray | None] = {}
         self._clock = -1
 
     def forget(self) -> None:
         """Drop every shared read (the owner calls it before the engine changes)."""
         self._memo.clear()
 
-    def _once(self, key: Hashable, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    def _once(self, key: Hashable, compute: Callable[[], np.ndarray | None]) -> np.ndarray | None:
         if self._clock != self.engine.clock:
             self._memo.clear()
             self._clock = self.engine.clock
-        value = self._memo.get(key)
-        if value is None:
+        if key not in self._memo:
             value = self._memo[key] = compute()
-            value.flags.writeable = False
+            if value is not None:
+                value.flags.writeable = False
+        return self._memo[key]
+
+    def _array(self, key: Hashable, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        value = self._once(key, compute)
+        assert value is not None
         return value
 
     # -- shared: O(catalogue) each -----------------------------------------------------
 
     def trending_scores(self) -> np.ndarray:
-        return self._once("trending", self.engine.trending_scores)
+        return self._array("trending", self.engine.trending_scores)
 
     def popularity_scores(self) -> np.ndarray:
-        return self._once("popularity", self.engine.popularity_scores)
+        return self._array("popularity", self.engine.popularity_scores)
 
     def cluster_engagement(self, cluster_id: int) -> np.ndarray:
-        return self._once(
+        return self._array(
             ("engagement", cluster_id), lambda: self.engine.cluster_engagement(cluster_id)
         )
 
     def learned_scores(self, user_id: str) -> np.ndarray:
-        return self._once(("learned", user_id), lambda: self.engine.learned_scores(user_id))
+        return self._array(("learned", user_id), lambda: self.engine.learned_scores(user_id))
+
+    def centroid_scores(self, cluster_id: int) -> np.ndarray | None:
+        return self._once(("centroid", cluster_id), lambda: self.engine.centroid_scores(cluster_id))
 
     # -- passed through: O(rows) or O(1) -----------------------------------------------
 

@@ -93,6 +93,10 @@ class Engine(Refreshing, EngineState):
         where = np.flatnonzero(snapshot.ids == cluster_id)
         return snapshot.centroids[where[0]] if where.size else None
 
+    def centroid_scores(self, cluster_id: int) -> np.ndarray | None:
+        centroid = self.centroid(cluster_id)
+        return None if centroid is None else self.item_matrix() @ centroid
+
     def user_cluster(self, user_id: str) -> int | None:
         row = self.profiles.index.get(user_id)
         if row is None or self.profiles.cluster[row] < 0:

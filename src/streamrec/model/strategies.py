@@ -75,8 +75,8 @@ class ClusterPopular:
         counts = unit_max(model.cluster_engagement(cluster_id))
         trend = unit_max(model.trending_scores())
         popular = (1 - self.shrink) * counts + self.shrink * trend
-        centroid = model.centroid(cluster_id)
-        content = np.zeros_like(popular) if centroid is None else model.item_matrix() @ centroid
+        similar = model.centroid_scores(cluster_id)
+        content = np.zeros_like(popular) if similar is None else similar
         return self.engagement * popular + (1 - self.engagement) * np.clip(content, 0, None)
 
     def scores_at(self, model: ModelView, cluster_id: int, rows: np.ndarray) -> np.ndarray:

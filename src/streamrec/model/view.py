@@ -38,6 +38,11 @@ class ModelView(Protocol):
         """The unit centroid of a live cluster."""
         ...
 
+    def centroid_scores(self, cluster_id: int) -> np.ndarray | None:
+        """Every item's unit text vector against a live cluster's centroid (None: no such
+        cluster)."""
+        ...
+
     def item_matrix(self) -> np.ndarray:
         """Unit text vectors of every item, one row each."""
         ...

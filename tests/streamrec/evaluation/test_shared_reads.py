@@ -59,6 +59,10 @@ def test_a_read_is_shared_until_the_engine_moves() -> None:
         before[0] = 1.0  # shared by every strategy of the serve: read-only
     user = interactions[0].user_id
     assert view.learned_scores(user) is view.learned_scores(user)
+    cluster = engine.user_cluster(user)
+    assert cluster is not None
+    assert view.centroid_scores(cluster) is view.centroid_scores(cluster)
+    assert view.centroid_scores(10**6) is None  # no such cluster
     for interaction, vector in zip(interactions[1:], vectors[1:], strict=True):
         model.observe(interaction, vector)
     after = view.trending_scores()

@@ -41,6 +41,10 @@ class ThreeItems:
     def centroid(self, cluster_id: int) -> np.ndarray | None:
         return np.array([0.0, 1.0]) if cluster_id == 7 else None
 
+    def centroid_scores(self, cluster_id: int) -> np.ndarray | None:
+        centroid = self.centroid(cluster_id)
+        return None if centroid is None else self.item_matrix() @ centroid
+
     def item_matrix(self) -> np.ndarray:
         return np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
 
