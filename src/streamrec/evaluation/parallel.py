@@ -139,19 +139,25 @@ def _one_engine_each(models: Sequence) -> None:
 
 
 def weight(model: object) -> float:
-    """A rough cost per event, to balance the two halves (only the wall time depends
-    on it): engines learn and rank every event, matrix-factorisation models score the
-    catalogue, the rest count."""
+    """A rough cost per event in units of one engine learning from it, to balance the two
+    halves (only the wall time depends on it), from per-model timings of a MovieLens
+    replay: an engine learns (1) and scores each of its strategies (0.6 each); a served
+    model builds lists after every event (2.7) or every micro-batch (0.8); matrix
+    factorisation scores the catalogue and steps once per negative; item-kNN's variants
+    share one similarity table. Ranking a strategy's scores costs 0.025 per strategy."""
     inner = getattr(model, "model", model)  # Renamed
+    ranking = 0.025 * len(model.strategies()) if hasattr(model, "strategies") else 0.05
     if getattr(inner, "engine", None) is not None:
-        return 6.0
+        if hasattr(inner, "serve"):
+            return ranking + (2.7 if getattr(inner, "batch_reviews", None) is None else 0.8)
+        return ranking + 1.0 + 0.6 * len(getattr(inner, "names", ["user"]))
     factors = getattr(inner, "n_factors", getattr(inner, "factors", None))
     if factors is not None:
-        return 1.0 + factors / 50
+        return ranking + 0.03 + 0.0006 * factors + 0.007 * int(getattr(inner, "negatives", 0))
     variants = getattr(inner, "variants", None)
     if variants is not None:
-        return 1.0 + 0.1 * len(variants)
-    return 0.3
+        return ranking + 0.2 + 0.025 * len(variants)
+    return ranking + 0.02
 
 
 def _balanced(models: Sequence, anchored: set[int]) -> set[int]:

@@ -70,7 +70,14 @@ def write_report(evaluation: Evaluation, out: Path) -> dict:
     payload = metrics_payload(evaluation)
     (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
     (out / "timing.json").write_text(
-        json.dumps({"replay_seconds": round(evaluation.seconds, 1)}, indent=2) + "\n"
+        json.dumps(
+            {
+                "replay_seconds": round(evaluation.seconds, 1),
+                "tuning_seconds": round(evaluation.tuning_seconds, 1),
+            },
+            indent=2,
+        )
+        + "\n"
     )
     fairness = fairness_payload(evaluation)  # beside metrics.json, which it leaves alone
     (out / "fairness.json").write_text(json.dumps(fairness, indent=2) + "\n")

@@ -116,6 +116,7 @@ class Evaluation:
     cluster_sizes: list[tuple[float, dict[int, float]]] = field(default_factory=list)
     clocks: dict[str, int] = field(default_factory=dict)  # model -> its engine's clock
     debias: tuple[float, ...] = ()  # strengths of the re-rank sweep (fairness.json)
+    tuning_seconds: float = 0.0  # of ``seconds``: the replay of the tuning slice
 
     @property
     def chosen(self) -> dict[str, str]:
@@ -187,6 +188,7 @@ def run_evaluation(
     the chosen StreamRec, its batch twin, the served lists and the tuned baselines."""
     start = time.perf_counter()
     tuning = tune(interactions, vectors, dim, grids=grids, progress=progress, workers=workers)
+    tuned = time.perf_counter()
     config = EngineConfig(ranker_learning_rate=tuning.params["streamrec-user"]["learning_rate"])
     models = final_models(tuning, dim, config, batch_refit)
     reference = models[-2].engine
@@ -243,4 +245,5 @@ def run_evaluation(
         cluster_sizes=sizes,
         clocks=clocks,
         debias=DEBIAS_STRENGTHS,
+        tuning_seconds=tuned - start,
     )
