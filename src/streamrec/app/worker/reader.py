@@ -77,6 +77,14 @@ class BatchReader:
             at_end = _at_end_checker(consumer)
             limit, stop = batch_event_limit(self.batch_size), self._review_counter()
             order, status = self.merger.plan(limit, at_end, assigned, stop=stop)
+            if status == EXHAUSTED and order and waited >= self.wait_s:
+                # the fetched high watermarks can be stale under load: ask the broker before
+                # cutting a short batch, so a replay cuts the same batches on every run
+                at_end = _at_end_checker(consumer, fresh=assigned)
+                stop = self._review_counter()  # it counts: a fresh one per plan
+                order, status = self.merger.plan(limit, at_end, assigned, stop=stop)
+                if status == BLOCKED and waited < MAX_IDLE_S:  # more is on its way
+                    continue
             if status == COMPLETE or (status == EXHAUSTED and order and waited >= self.wait_s):
                 self._buffered_since = None
                 return self.merger.take(limit, at_end, assigned, stop=self._review_counter())
@@ -100,16 +108,28 @@ class BatchReader:
         return enough
 
 
-def _at_end_checker(consumer: KafkaConsumer) -> Callable[[TopicPartition], bool]:
-    """True for partitions with nothing left to fetch (position at the high watermark)."""
+def _at_end_checker(
+    consumer: KafkaConsumer, fresh: set[TopicPartition] | None = None
+) -> Callable[[TopicPartition], bool]:
+    """True for partitions with nothing left to fetch (position at the high watermark:
+    the one the last fetch saw, or for ``fresh`` partitions the broker's end offset now)."""
+    ends: dict[TopicPartition, int] = {}
+    if fresh:
+        try:
+            ends = consumer.end_offsets(list(fresh), timeout_ms=PROBE_TIMEOUT_MS)
+        except KafkaError:
+            ends = {}  # broker away: every partition may have more
 
     def at_end(tp: TopicPartition) -> bool:
         # broker away (or a partition without a leader, which kafka-python
         # reports as a missing key): assume more may come
         try:
-            high = consumer.highwater(tp)
-            if high is None:
-                high = consumer.end_offsets([tp], timeout_ms=PROBE_TIMEOUT_MS)[tp]
+            if fresh:
+                high = ends[tp]
+            else:
+                high = consumer.highwater(tp)
+                if high is None:
+                    high = consumer.end_offsets([tp], timeout_ms=PROBE_TIMEOUT_MS)[tp]
             return consumer.position(tp, timeout_ms=PROBE_TIMEOUT_MS) >= high
         except (KafkaError, KeyError):
             return False
