@@ -89,6 +89,7 @@ class PipelineServer:
         self.redis = connect(self.settings)
         self.producer = make_producer(self.settings, linger_ms=0)
         self.deterministic, self.timeout_s = deterministic, timeout_s
+        self._wait_assigned(len(self.topics.inputs()) * self.settings.topic_partitions)
         self.batch_reviews = batch_reviews
         self.delivered = 0  # events sent
         self._pending: list[ReviewEvent | ClickEvent] = []
@@ -152,6 +153,21 @@ class PipelineServer:
         if wait:
             self.producer.flush()
             self._wait_processed(self.delivered)
+
+    def _wait_assigned(self, partitions: int) -> None:
+        """Block until the worker owns every partition of its input topics: a worker that
+        starts before the broker knows all of them is first assigned only some (a busy
+        broker shows it), and would cut its first batches without the others."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            consumer = self.worker.rebalance.consumer
+            if consumer is not None and len(consumer.assignment()) >= partitions:
+                return
+            if not self.thread.is_alive():
+                raise RuntimeError("the replay worker stopped")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the worker was not assigned its inputs in {self.timeout_s} s")
+            time.sleep(0.01)
 
     def _wait_processed(self, count: int) -> None:
         """Block until the worker's model summary says it applied ``count`` events."""
