@@ -21,7 +21,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from streamrec.app.worker import EmbedWorker
 from streamrec.core.events import ClickEvent, ImpressionEvent, ReviewEvent
@@ -158,32 +158,32 @@ class PipelineServer:
         """Block until the worker owns every partition of its input topics: a worker that
         starts before the broker knows all of them is first assigned only some (a busy
         broker shows it), and would cut its first batches without the others."""
-        deadline = time.monotonic() + self.timeout_s
-        while True:
+
+        def assigned() -> bool:
             consumer = self.worker.rebalance.consumer
-            if consumer is not None and len(consumer.assignment()) >= partitions:
-                return
-            if not self.thread.is_alive():
-                raise RuntimeError("the replay worker stopped")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the worker was not assigned its inputs in {self.timeout_s} s")
-            time.sleep(0.01)
+            return consumer is not None and len(consumer.assignment()) >= partitions
+
+        self._wait_until(assigned, "was not assigned its inputs", pause_s=0.01)
 
     def _wait_processed(self, count: int) -> None:
         """Block until the worker's model summary says it applied ``count`` events."""
         key = self.client.keys.model()
-        deadline = time.monotonic() + self.timeout_s
-        while True:
+
+        def processed() -> bool:
             raw = self.redis.get(key)
-            if raw is not None and int(json.loads(raw)["events"]) >= count:
-                return
+            return raw is not None and int(json.loads(raw)["events"]) >= count
+
+        self._wait_until(processed, f"did not process event {count}", pause_s=0.002)
+
+    def _wait_until(self, done: Callable[[], bool], failure: str, pause_s: float) -> None:
+        """Poll ``done`` until it holds; fail when the worker stops or after the timeout."""
+        deadline = time.monotonic() + self.timeout_s
+        while not done():
             if not self.thread.is_alive():
                 raise RuntimeError("the replay worker stopped")
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"the worker did not process event {count} in {self.timeout_s} s"
-                )
-            time.sleep(0.002)
+                raise TimeoutError(f"the worker {failure} in {self.timeout_s} s")
+            time.sleep(pause_s)
 
 
 def replay_pipeline(

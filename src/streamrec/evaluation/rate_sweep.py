@@ -41,7 +41,6 @@ class RateSweep(EngineModel):
         self.engine.ranker.followers = [
             OnlineRanker(rate, config.ranker_negatives, seed=config.seed) for rate in rates[1:]
         ]
-        self._served: tuple[tuple[str, int], list[np.ndarray]] | None = None
 
     def rankers(self) -> list[OnlineRanker]:
         return [self.engine.ranker, *self.engine.ranker.followers]
@@ -55,17 +54,12 @@ class RateSweep(EngineModel):
     def _scores(self, user_id: str) -> list[np.ndarray]:
         """Every ranker's full-ranking scores (``Engine.learned_scores`` with each), the
         candidates featurised once per serve."""
-        key = (user_id, self.engine.clock)
-        if self._served is None or self._served[0] != key:
-            engine = self.engine
-            if not engine.knows_user(user_id):  # as Learned: unknown users get trending
-                scores = [engine.trending_scores()] * len(self.rates)
-            else:
-                rows, matrix = engine.candidate_features(user_id)
-                trending, size = engine.trending_scores(), engine.items.n_items
-                scores = [
-                    with_fallback(rows, ranker.scores(matrix), size, trending)
-                    for ranker in self.rankers()
-                ]
-            self._served = key, scores
-        return self._served[1]
+        return self.view.once(("rates", user_id), lambda: self._every_rate(user_id))
+
+    def _every_rate(self, user_id: str) -> list[np.ndarray]:
+        engine = self.engine
+        if not engine.knows_user(user_id):  # as Learned: unknown users get trending
+            return [engine.trending_scores()] * len(self.rates)
+        rows, matrix = engine.candidate_features(user_id)
+        trending, size = engine.trending_scores(), engine.items.n_items
+        return [with_fallback(rows, r.scores(matrix), size, trending) for r in self.rankers()]

@@ -96,7 +96,7 @@ class EngineModel:
         suffix: str = "",
     ) -> None:
         self.engine = engine
-        self.view = SharedReads(engine)  # the strategies' common reads, once per serve
+        self.view = SharedReads(engine)  # the strategies' common reads, once per clock
         self.names = list(names or engine.strategies)
         self.prefix, self.suffix = prefix, suffix
         self.delivered = 0  # events handed to the engine
@@ -116,7 +116,6 @@ class EngineModel:
             if vector is not None and len(events) == 2
             else np.zeros((0, self.engine.dim), dtype=np.float32)
         )
-        self.view.forget()
         self.engine.apply(events, vectors, outputs=False)
         self.delivered += len(events)
 

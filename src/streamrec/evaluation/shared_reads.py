@@ -10,6 +10,8 @@ stands still and hands out the same read-only array, so the scores are those
 of the engine itself, bit for bit.
 
 >>> from streamrec.model.engine import Engine
+
+T = TypeVar("T")
 >>> view = SharedReads(Engine(dim=2))
 >>> view.trending_scores() is view.trending_scores()
 True
@@ -20,10 +22,13 @@ False
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import numpy as np
 
 from streamrec.model.engine import Engine
+
+T = TypeVar("T")
 
 
 class SharedReads:
@@ -33,46 +38,40 @@ class SharedReads:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._memo: dict[Hashable, np.ndarray | None] = {}
+        self._memo: dict[Hashable, Any] = {}
         self._clock = -1
 
-    def forget(self) -> None:
-        """Drop every shared read (the owner calls it before the engine changes)."""
-        self._memo.clear()
-
-    def _once(self, key: Hashable, compute: Callable[[], np.ndarray | None]) -> np.ndarray | None:
+    def once(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` at the first read of ``key`` since the engine's clock last moved;
+        its arrays (alone or in a list) are made read-only: every reader shares them."""
         if self._clock != self.engine.clock:
             self._memo.clear()
             self._clock = self.engine.clock
         if key not in self._memo:
             value = self._memo[key] = compute()
-            if value is not None:
-                value.flags.writeable = False
+            for array in value if isinstance(value, list) else [value]:
+                if isinstance(array, np.ndarray):
+                    array.flags.writeable = False
         return self._memo[key]
-
-    def _array(self, key: Hashable, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        value = self._once(key, compute)
-        assert value is not None
-        return value
 
     # -- shared: O(catalogue) each -----------------------------------------------------
 
     def trending_scores(self) -> np.ndarray:
-        return self._array("trending", self.engine.trending_scores)
+        return self.once("trending", self.engine.trending_scores)
 
     def popularity_scores(self) -> np.ndarray:
-        return self._array("popularity", self.engine.popularity_scores)
+        return self.once("popularity", self.engine.popularity_scores)
 
     def cluster_engagement(self, cluster_id: int) -> np.ndarray:
-        return self._array(
+        return self.once(
             ("engagement", cluster_id), lambda: self.engine.cluster_engagement(cluster_id)
         )
 
     def learned_scores(self, user_id: str) -> np.ndarray:
-        return self._array(("learned", user_id), lambda: self.engine.learned_scores(user_id))
+        return self.once(("learned", user_id), lambda: self.engine.learned_scores(user_id))
 
     def centroid_scores(self, cluster_id: int) -> np.ndarray | None:
-        return self._once(("centroid", cluster_id), lambda: self.engine.centroid_scores(cluster_id))
+        return self.once(("centroid", cluster_id), lambda: self.engine.centroid_scores(cluster_id))
 
     # -- passed through: O(rows) or O(1) -----------------------------------------------
 
