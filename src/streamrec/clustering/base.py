@@ -16,6 +16,8 @@ from typing import Literal
 
 import numpy as np
 
+from streamrec.core.arrays import row_norms
+
 LifecycleKind = Literal["born", "split", "merged", "died"]
 
 
@@ -150,5 +152,5 @@ def top2(snapshot: Snapshot, points: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def normalise(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    norms = row_norms(matrix)
     return matrix / np.maximum(norms, 1e-12)

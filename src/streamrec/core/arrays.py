@@ -1,4 +1,5 @@
-"""Set operations on integer row arrays, sort-based.
+"""Set operations on integer row arrays, sort-based; row norms without the overhead of
+``np.linalg.norm``.
 
 numpy 2.3+ routes ``np.unique`` through a hash table before sorting; on the few
 thousand int64 rows a candidate union holds that is 4-10x slower than one sort
@@ -8,6 +9,9 @@ thousand int64 rows a candidate union holds that is 4-10x slower than one sort
 >>> unique_rows(np.array([5, 1, 5, 3])).tolist()
 [1, 3, 5]
 >>> values, index = unique_inverse(np.array([5, 1, 5, 3]))
+>>> values.tolist(), index.tolist()
+([1, 3, 5], [2, 0, 2, 1])
+>>> values, index = unique_inverse(np.array([5, 1, 5, 3]), scratch=np.zeros(6, np.intp))
 >>> values.tolist(), index.tolist()
 ([1, 3, 5], [2, 0, 2, 1])
 >>> member_of(np.array([4, 2, 9]), np.array([9, 4])).tolist()
@@ -32,8 +36,19 @@ def unique_rows(rows: np.ndarray) -> np.ndarray:
     return ordered[_first_of_runs(ordered)]
 
 
-def unique_inverse(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(rows, return_inverse=True)`` for a 1-d array."""
+def unique_inverse(
+    rows: np.ndarray, scratch: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(rows, return_inverse=True)`` for a 1-d array.
+
+    ``scratch``: an integer array longer than ``rows.max()`` that may be overwritten
+    (a caller's reused buffer); the inverse is then one gather through it after an
+    unstable sort, 4-7x faster than the stable argsort on a few thousand rows."""
+    if scratch is not None:
+        ordered = np.sort(rows)
+        unique = ordered[_first_of_runs(ordered)]
+        scratch[unique] = np.arange(unique.size)
+        return unique, scratch[rows]
     order = np.argsort(rows, kind="stable")
     ordered = rows[order]
     first = _first_of_runs(ordered)
@@ -50,3 +65,10 @@ def member_of(rows: np.ndarray, pool: np.ndarray) -> np.ndarray:
     at = np.searchsorted(ordered, rows)
     at[at == ordered.size] = 0
     return ordered[at] == rows
+
+
+def row_norms(matrix: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row of a real 2-d array, as a column: the very sums of
+    ``np.linalg.norm(matrix, axis=-1, keepdims=True)`` (squares, then ``add.reduce``)
+    without its argument handling, which costs more than the sum on one 384-d row."""
+    return np.sqrt(np.add.reduce(matrix * matrix, axis=-1, keepdims=True))

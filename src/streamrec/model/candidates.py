@@ -33,11 +33,9 @@ from streamrec.model.item_index import ItemIndex
 from streamrec.model.items import ItemStats
 from streamrec.model.profiles import UserProfiles
 from streamrec.model.scoring import kth_largest, unit_max
-from streamrec.model.signals import ItemSignals
+from streamrec.model.signals import HISTORY, ItemSignals
 
 NEAREST = 64  # items nearest to the profile or centroid (HNSW's ef follows it)
-RECENT = 10  # recent items whose co-occurrence rows feed the candidates
-LAST = 3  # last items whose transitions feed the candidates
 
 
 class CandidateSource(Protocol):
@@ -142,16 +140,15 @@ class CandidateGenerator:
         return head[:k]
 
     def _neighbours(self, model: CandidateSource, seen: np.ndarray, quota: int) -> list[np.ndarray]:
-        """Co-occurrence neighbours of the recent items, transitions of the last ones."""
-        recent = seen[-RECENT:].tolist()
-        if not recent:
+        """Co-occurrence neighbours of the recent items, transitions of the last ones
+        (from the sums the user's features read too)."""
+        if not seen.size:
             return []
-        cols, values = model.signals.co.sparse_sum(recent, np.ones(len(recent)))
-        last = recent[-LAST:]
-        t_cols, t_values = model.signals.transitions.sparse_sum(last, np.ones(len(last)))
+        sums = model.signals.history_sums(seen.tolist()[-HISTORY:])
+        near, t_near = sums.near > 0, sums.t_near > 0  # columns the rows hold
         return [
-            _by_value(cols, values, quota + seen.size),
-            _by_value(t_cols, t_values, quota // 2 + seen.size),
+            _by_value(sums.cols[near], sums.near[near], quota + seen.size),
+            _by_value(sums.t_cols[t_near], sums.t_near[t_near], quota // 2 + seen.size),
         ]
 
 

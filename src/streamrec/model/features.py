@@ -93,10 +93,12 @@ def _history_features(
     signals: ItemSignals, history: list[int], rows: np.ndarray | None, size: int, out: np.ndarray
 ) -> None:
     """Co-occurrence (kNN) and transition columns from the user's recent items."""
-    cols, knn, knn_recent, t_cols, transition = signals.history_sums(history)
+    sums = signals.history_sums(history)
+    cols, t_cols = sums.cols, sums.t_cols
     norm = np.sqrt(np.maximum(signals.count[np.minimum(cols, size - 1)], 1.0))
-    knn, knn_recent = _in_range(cols, knn / norm, size), _in_range(cols, knn_recent / norm, size)
-    transition = _in_range(t_cols, transition, size)
+    knn = _in_range(cols, sums.knn / norm, size)
+    knn_recent = _in_range(cols, sums.knn_recent / norm, size)
+    transition = _in_range(t_cols, sums.transition, size)
     for column, (keys, values) in (
         (5, knn),
         (6, knn_recent),

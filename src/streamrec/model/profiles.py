@@ -17,6 +17,7 @@ from array import array
 
 import numpy as np
 
+from streamrec.core.arrays import row_norms
 from streamrec.core.decay import decay
 
 
@@ -87,7 +88,7 @@ class VectorTable:
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """Unit vectors of the given rows (zero rows stay zero)."""
         block = self.sums[rows]
-        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        norms = row_norms(block)
         return block / np.maximum(norms, 1e-12)
 
     def matrix(self) -> np.ndarray:

@@ -15,6 +15,8 @@ pruned and come back restart from zero (an underestimate, as in lossy counting).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from streamrec.core.decay import DecayedCounts, decay
@@ -22,6 +24,29 @@ from streamrec.model.sparse_rows import NEIGHBOURS, SparseRows
 
 TREND_HALF_LIVES = (100.0, 300.0, 1000.0, 3000.0)  # in engagements
 HISTORY = 50  # co-occurrence looks at a user's last 50 items (bounded work per event)
+RECENT = 10  # recent items whose co-occurrence rows feed the candidates
+LAST = 3  # last items whose transitions feed the candidates
+
+
+class HistorySums(NamedTuple):
+    """Sparse sums over a user's recent items: sorted columns and values per column.
+
+    Co-occurrence rows of the whole history, weighted by 1/sqrt(count) (``knn``),
+    by that times recency (``knn_recent``) and plainly over the last :data:`RECENT`
+    items only (``near``: 0 on columns that only older rows hold); transition rows
+    of the last :data:`LAST` items, the last one's alone (``transition``: 0 on
+    columns only the others hold) and all plainly (``t_near``). Zero entries read
+    as absent: every stored cell is positive, so a value is 0 exactly where no row
+    with weight holds its column, and adding a 0.0 leaves a sum's bits unchanged.
+    """
+
+    cols: np.ndarray
+    knn: np.ndarray
+    knn_recent: np.ndarray
+    near: np.ndarray
+    t_cols: np.ndarray
+    transition: np.ndarray
+    t_near: np.ndarray
 
 
 class ItemSignals:
@@ -40,7 +65,7 @@ class ItemSignals:
         self.dirty: set[int] = set()
         self.dirty_neighbours: set[int] = set()
         self.version = 0  # moves on every change: keys the last history_sums answer
-        self._sums: tuple[tuple[int, tuple[int, ...]], tuple[np.ndarray, ...]] | None = None
+        self._sums: tuple[tuple[int, tuple[int, ...]], HistorySums] | None = None
 
     def ensure(self, size: int) -> None:
         if size <= len(self.count):
@@ -73,18 +98,22 @@ class ItemSignals:
         if len(history):
             self.transitions.add(int(history[-1]), item)
 
-    def history_sums(self, history: list[int]) -> tuple[np.ndarray, ...]:
-        """Co-occurrence of a user's recent items (``history``, oldest first) summed with
-        weights 1/sqrt(count) and with those times recency, and the transitions of the
-        last: columns and values, read-only. The last answer is kept while nothing
-        changes (a replay serves a user, then learns from their pick, on one state)."""
+    def history_sums(self, history: list[int]) -> HistorySums:
+        """The sums a user's recent items (``history``, oldest first) feed, read-only:
+        features and candidates of one serve share them. The last answer is kept while
+        nothing changes (a replay serves a user, then learns from their pick, on one
+        state)."""
         key = (self.version, tuple(history))
         if self._sums is None or self._sums[0] != key:
             inverse = 1.0 / np.sqrt(np.maximum(self.count[history], 1.0))
             recency = decay(len(history) - 1 - np.arange(len(history)), 2.0)
-            sums = (
-                *self.co.sparse_sum(history, inverse, inverse * recency),
-                *self.transitions.sparse_sum(history[-1:], np.ones(1)),
+            near = (np.arange(len(history)) >= len(history) - RECENT).astype(np.float64)
+            last = history[-LAST:]
+            only_last = np.zeros(len(last))
+            only_last[-1:] = 1.0
+            sums = HistorySums(
+                *self.co.sparse_sum(history, inverse, inverse * recency, near),
+                *self.transitions.sparse_sum(last, only_last, np.ones(len(last))),
             )
             for array in sums:
                 array.flags.writeable = False

@@ -39,6 +39,7 @@ class SparseRows:
         self._slots: dict[int, dict[int, int]] = {}  # row -> column -> slot
         self._cols: dict[int, np.ndarray] = {}
         self._vals: dict[int, np.ndarray] = {}
+        self._scratch = np.zeros(0, dtype=np.intp)  # sparse_sum's column -> bin buffer
 
     @property
     def rows(self) -> dict[int, dict[int, float]]:
@@ -98,7 +99,9 @@ class SparseRows:
             unique = np.flatnonzero(present)
             index, bins = cols, span
         else:
-            unique, index = unique_inverse(cols)
+            if self._scratch.size < span:
+                self._scratch = np.zeros(max(span, 2 * self._scratch.size), dtype=np.intp)
+            unique, index = unique_inverse(cols, self._scratch)
             bins = unique.size
         # bincount adds each bin's cells in input order either way: the same sums
         sums = [

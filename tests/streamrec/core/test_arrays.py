@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamrec.core.arrays import member_of, unique_inverse, unique_rows
+from streamrec.core.arrays import member_of, row_norms, unique_inverse, unique_rows
 from streamrec.model.scoring import kth_largest
 
 
@@ -19,6 +19,10 @@ def test_set_operations_equal_numpys(size: int) -> None:
     expected_values, expected_index = np.unique(rows, return_inverse=True)
     np.testing.assert_array_equal(values, expected_values)
     np.testing.assert_array_equal(index, expected_index)
+    scratch = np.full(max(1, size // 3) + 5, -7, dtype=np.intp)  # stale contents must not leak
+    values, index = unique_inverse(rows, scratch)
+    np.testing.assert_array_equal(values, expected_values)
+    np.testing.assert_array_equal(index, expected_index)
     np.testing.assert_array_equal(member_of(rows, pool), np.isin(rows, pool))
 
 
@@ -28,3 +32,14 @@ def test_kth_largest_equals_a_full_partition_on_tie_heavy_scores() -> None:
     scores[:50] = -1.0
     for k in (1, 10, 999, 1000, 1001, 4900, 5000):
         assert kth_largest(scores, k) == np.sort(scores)[-k]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_norms_are_numpys_to_the_bit(dtype: type) -> None:
+    rng = np.random.default_rng(1)
+    for shape in [(1, 384), (7, 384), (3, 5), (0, 4)]:
+        matrix = (rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4)).astype(dtype)
+        expected = np.linalg.norm(matrix, axis=-1, keepdims=True)
+        got = row_norms(matrix)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert got.tobytes() == expected.tobytes()
