@@ -8,6 +8,7 @@ their cluster's engagement.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -94,42 +95,42 @@ def _history_features(
 ) -> None:
     """Co-occurrence (kNN) and transition columns from the user's recent items."""
     sums = signals.history_sums(history)
-    cols, t_cols = sums.cols, sums.t_cols
-    norm = np.sqrt(np.maximum(signals.count[np.minimum(cols, size - 1)], 1.0))
-    knn = _in_range(cols, sums.knn / norm, size)
-    knn_recent = _in_range(cols, sums.knn_recent / norm, size)
-    transition = _in_range(t_cols, sums.transition, size)
-    for column, (keys, values) in (
-        (5, knn),
-        (6, knn_recent),
-        (7, transition),
-    ):
-        out[:, column] = unit_max_at(keys, values, rows, size)
-    out[:, 13] = np.log1p(_lookup(*knn, rows, size))
-    out[:, 14] = np.log1p(_lookup(*transition, rows, size))
+    norm = np.sqrt(np.maximum(signals.count[np.minimum(sums.cols, size - 1)], 1.0))
+    keep, t_keep = sums.cols < size, sums.t_cols < size
+    knn, knn_recent = (sums.knn / norm)[keep], (sums.knn_recent / norm)[keep]
+    transition = sums.transition[t_keep]
+    read = _reader(sums.cols[keep], rows, size)  # the three kNN columns share their keys
+    found = read(knn)
+    out[:, 5] = _unit_max(found, knn)
+    out[:, 6] = _unit_max(read(knn_recent), knn_recent)
+    out[:, 13] = np.log1p(found)
+    found = _reader(sums.t_cols[t_keep], rows, size)(transition)
+    out[:, 7] = _unit_max(found, transition)
+    out[:, 14] = np.log1p(found)
 
 
-def _in_range(cols: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    keep = cols < size
-    return cols[keep], values[keep]
-
-
-def _lookup(keys: np.ndarray, values: np.ndarray, rows: np.ndarray | None, size: int) -> np.ndarray:
-    """Values of sorted sparse ``keys`` at ``rows`` (None: every row; 0 where absent)."""
+def _reader(
+    keys: np.ndarray, rows: np.ndarray | None, size: int
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Reads sparse vectors on sorted ``keys`` at ``rows`` (None: every row; 0 where
+    absent); where each row sits among the keys is found once for all of them."""
     if rows is None:
-        dense = np.zeros(size)
-        dense[keys] = values
+
+        def dense(values: np.ndarray) -> np.ndarray:
+            out = np.zeros(size)
+            out[keys] = values
+            return out
+
         return dense
     if keys.size == 0:
-        return np.zeros(rows.size)
+        return lambda values: np.zeros(rows.size)
     at = np.minimum(np.searchsorted(keys, rows), keys.size - 1)
-    return np.where(keys[at] == rows, values[at], 0.0)
+    hit = keys[at] == rows
+    return lambda values: np.where(hit, values[at], 0.0)
 
 
-def unit_max_at(
-    keys: np.ndarray, values: np.ndarray, rows: np.ndarray | None, size: int
-) -> np.ndarray:
-    """``unit_max`` of a sparse vector (absent entries 0), read at ``rows``."""
+def _unit_max(found: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``unit_max`` of a sparse vector (``values``: every entry) read at some rows
+    (``found``)."""
     top = float(values.max()) if values.size else 0.0
-    found = _lookup(keys, values, rows, size)
     return found / top if top > 0 else np.zeros_like(found)
