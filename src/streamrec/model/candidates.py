@@ -33,7 +33,7 @@ from streamrec.model.item_index import ItemIndex
 from streamrec.model.items import ItemStats
 from streamrec.model.profiles import UserProfiles
 from streamrec.model.scoring import kth_largest, unit_max
-from streamrec.model.signals import HISTORY, ItemSignals
+from streamrec.model.signals import ItemSignals
 
 NEAREST = 64  # items nearest to the profile or centroid (HNSW's ef follows it)
 
@@ -144,7 +144,7 @@ class CandidateGenerator:
         (from the sums the user's features read too)."""
         if not seen.size:
             return []
-        sums = model.signals.history_sums(seen.tolist()[-HISTORY:])
+        sums = model.signals.history_sums(seen.tolist())
         near, t_near = sums.near > 0, sums.t_near > 0  # columns the rows hold
         return [
             _by_value(sums.cols[near], sums.near[near], quota + seen.size),

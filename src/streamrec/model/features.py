@@ -16,7 +16,7 @@ import numpy as np
 from streamrec.core.decay import decay
 from streamrec.model.items import ItemStats
 from streamrec.model.profiles import UserProfiles
-from streamrec.model.signals import HISTORY, ItemSignals
+from streamrec.model.signals import ItemSignals
 
 FEATURES = (
     "trend100",
@@ -76,9 +76,9 @@ def features(
     row = model.profiles.index.get(user_id) if user_id is not None else None
     if row is None:
         return out
-    history = model.profiles.seen[row].tolist()[-HISTORY:]
-    if history:
-        _history_features(signals, history, rows, size, out)
+    seen = model.profiles.seen[row].tolist()
+    if seen:
+        _history_features(signals, seen, rows, size, out)
     if model.profiles.counts[row] > 0:
         items = model.item_matrix()[at]
         # in the items' float32: a float64 profile would copy the block to float64 first
@@ -91,10 +91,10 @@ def features(
 
 
 def _history_features(
-    signals: ItemSignals, history: list[int], rows: np.ndarray | None, size: int, out: np.ndarray
+    signals: ItemSignals, seen: list[int], rows: np.ndarray | None, size: int, out: np.ndarray
 ) -> None:
     """Co-occurrence (kNN) and transition columns from the user's recent items."""
-    sums = signals.history_sums(history)
+    sums = signals.history_sums(seen)
     norm = np.sqrt(np.maximum(signals.count[np.minimum(sums.cols, size - 1)], 1.0))
     keep, t_keep = sums.cols < size, sums.t_cols < size
     knn, knn_recent = (sums.knn / norm)[keep], (sums.knn_recent / norm)[keep]

@@ -98,11 +98,12 @@ class ItemSignals:
         if len(history):
             self.transitions.add(int(history[-1]), item)
 
-    def history_sums(self, history: list[int]) -> HistorySums:
-        """The sums a user's recent items (``history``, oldest first) feed, read-only:
-        features and candidates of one serve share them. The last answer is kept while
-        nothing changes (a replay serves a user, then learns from their pick, on one
-        state)."""
+    def history_sums(self, seen: list[int]) -> HistorySums:
+        """The sums a user's last :data:`HISTORY` items (of ``seen``, oldest first) feed,
+        read-only: features and candidates of one serve share them, so the cut to the
+        recent items is made here, once for both. The last answer is kept while nothing
+        changes (a replay serves a user, then learns from their pick, on one state)."""
+        history = seen[-HISTORY:]
         key = (self.version, tuple(history))
         if self._sums is None or self._sums[0] != key:
             inverse = 1.0 / np.sqrt(np.maximum(self.count[history], 1.0))

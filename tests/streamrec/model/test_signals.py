@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from streamrec.core.decay import decay
-from streamrec.model.signals import LAST, RECENT, HistorySums, ItemSignals
+from streamrec.model.signals import HISTORY, LAST, RECENT, HistorySums, ItemSignals
 
 
 def fresh_sums(signals: ItemSignals, history: list[int]) -> tuple[np.ndarray, ...]:
@@ -74,3 +74,10 @@ def test_a_loaded_state_is_never_answered_from_the_sums_before_it() -> None:
     signals.load(other.state())
     assert_same(signals.history_sums(history), fresh_sums(other, history))
     assert signals.history_sums(history) is not before
+
+
+def test_the_cut_to_the_recent_items_is_made_once_for_every_caller() -> None:
+    signals = filled()
+    seen = list(range(40)) * 2  # longer than HISTORY
+    assert signals.history_sums(seen) is signals.history_sums(seen[-HISTORY:])
+    assert_same(signals.history_sums(seen), fresh_sums(signals, seen[-HISTORY:]))
