@@ -6,6 +6,14 @@ The merge order is :mod:`streamrec.core.ordering`'s. A batch ends after
 out only when every partition is at its end and ``batch_wait_ms`` has passed
 (so a replay cuts the same batches on every run), or, if a partition stays
 blocked, after :data:`MAX_IDLE_S`.
+
+Whether a partition is at its end is first judged from the high watermark its
+last fetch returned. That lags while producers write: a fetch may return one
+partition's new records before another's have landed. So a cut that takes a
+partition with nothing buffered to be at its end asks the broker first, and
+waits for what it reports: a short batch always, a full one for at most
+``batch_wait_ms`` (after that, the fetched watermarks decide, as Kafka
+Streams' ``max.task.idle.ms`` does).
 """
 
 from __future__ import annotations
@@ -75,16 +83,13 @@ class BatchReader:
             waited = now - self._buffered_since
             assigned = consumer.assignment()
             at_end = _at_end_checker(consumer)
-            limit, stop = batch_event_limit(self.batch_size), self._review_counter()
-            order, status = self.merger.plan(limit, at_end, assigned, stop=stop)
-            if status == EXHAUSTED and order and waited >= self.wait_s:
-                # the fetched high watermarks can be stale under load: ask the broker before
-                # cutting a short batch, so a replay cuts the same batches on every run
-                at_end = _at_end_checker(consumer, fresh=assigned)
-                stop = self._review_counter()  # it counts: a fresh one per plan
-                order, status = self.merger.plan(limit, at_end, assigned, stop=stop)
+            order, status, judged = self._plan(at_end, assigned)
+            if judged and self._verify(status, bool(order), waited):
+                at_end = _at_end_checker(consumer, fresh=judged)
+                order, status, _ = self._plan(at_end, assigned)
                 if status == BLOCKED and waited < MAX_IDLE_S:  # more is on its way
                     continue
+            limit = batch_event_limit(self.batch_size)
             if status == COMPLETE or (status == EXHAUSTED and order and waited >= self.wait_s):
                 self._buffered_since = None
                 return self.merger.take(limit, at_end, assigned, stop=self._review_counter())
@@ -94,6 +99,30 @@ class BatchReader:
                     limit, at_end, assigned, ignore_blocked=True, stop=self._review_counter()
                 )
         return []
+
+    def _plan(
+        self, at_end: Callable[[TopicPartition], bool], assigned: set[TopicPartition]
+    ) -> tuple[list[TopicPartition], str, set[TopicPartition]]:
+        """The merger's plan for the next batch, and the partitions it took to be at
+        their end with nothing buffered (the cut depends on them)."""
+        judged: set[TopicPartition] = set()
+
+        def recorded(tp: TopicPartition) -> bool:
+            done = at_end(tp)
+            if done:
+                judged.add(tp)
+            return done
+
+        limit = batch_event_limit(self.batch_size)
+        order, status = self.merger.plan(limit, recorded, assigned, stop=self._review_counter())
+        return order, status, judged
+
+    def _verify(self, status: str, ordered: bool, waited: float) -> bool:
+        """Whether a cut is due that should ask the broker for its partitions' ends: a short
+        batch always, a full one while it may still wait for stragglers."""
+        if status == EXHAUSTED:
+            return ordered and waited >= self.wait_s
+        return status == COMPLETE and waited < self.wait_s
 
     def _review_counter(self) -> Callable[[ConsumerRecord], bool]:
         count = 0
@@ -112,7 +141,8 @@ def _at_end_checker(
     consumer: KafkaConsumer, fresh: set[TopicPartition] | None = None
 ) -> Callable[[TopicPartition], bool]:
     """True for partitions with nothing left to fetch (position at the high watermark:
-    the one the last fetch saw, or for ``fresh`` partitions the broker's end offset now)."""
+    for ``fresh`` partitions the broker's end offset now, for the others the one the
+    last fetch saw)."""
     ends: dict[TopicPartition, int] = {}
     if fresh:
         try:
@@ -124,7 +154,7 @@ def _at_end_checker(
         # broker away (or a partition without a leader, which kafka-python
         # reports as a missing key): assume more may come
         try:
-            if fresh:
+            if fresh and tp in fresh:
                 high = ends[tp]
             else:
                 high = consumer.highwater(tp)
