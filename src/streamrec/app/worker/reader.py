@@ -19,7 +19,7 @@ Streams' ``max.task.idle.ms`` does).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -36,6 +36,8 @@ from streamrec.kafka.offsets import PROBE_TIMEOUT_MS
 
 MAX_IDLE_S = 5.0  # how long a partition that lags behind may hold the others back
 
+EndOffsets = Callable[[Sequence[TopicPartition]], dict[TopicPartition, int]]
+
 
 class BatchReader:
     """Polls into an :class:`EventTimeMerger` and takes micro-batches out of it."""
@@ -48,8 +50,12 @@ class BatchReader:
         merger: EventTimeMerger,
         stopping: Callable[[], bool],
         deletions_topic: str | None = None,
+        end_offsets: EndOffsets | None = None,
     ) -> None:
+        """``end_offsets`` asks the broker where partitions end (best on a connection of
+        its own, :class:`streamrec.kafka.offsets.EndProbe`); by default the consumer does."""
         self.batch_size = batch_size
+        self.end_offsets = end_offsets
         self.deletions_topic = deletions_topic
         self.wait_s = batch_wait_ms / 1000
         self.reviews_topic = reviews_topic
@@ -82,10 +88,10 @@ class BatchReader:
                 self._buffered_since = now
             waited = now - self._buffered_since
             assigned = consumer.assignment()
-            at_end = _at_end_checker(consumer)
+            at_end = _at_end_checker(consumer, self._ends_of(consumer))
             order, status, judged = self._plan(at_end, assigned)
             if judged and self._verify(status, bool(order), waited):
-                at_end = _at_end_checker(consumer, fresh=judged)
+                at_end = _at_end_checker(consumer, self._ends_of(consumer), fresh=judged)
                 order, status, _ = self._plan(at_end, assigned)
                 if status == BLOCKED and waited < MAX_IDLE_S:  # more is on its way
                     continue
@@ -99,6 +105,13 @@ class BatchReader:
                     limit, at_end, assigned, ignore_blocked=True, stop=self._review_counter()
                 )
         return []
+
+    def _ends_of(self, consumer: KafkaConsumer) -> EndOffsets:
+        if self.end_offsets is not None:
+            return self.end_offsets
+        return lambda partitions: consumer.end_offsets(
+            list(partitions), timeout_ms=PROBE_TIMEOUT_MS
+        )
 
     def _plan(
         self, at_end: Callable[[TopicPartition], bool], assigned: set[TopicPartition]
@@ -138,7 +151,7 @@ class BatchReader:
 
 
 def _at_end_checker(
-    consumer: KafkaConsumer, fresh: set[TopicPartition] | None = None
+    consumer: KafkaConsumer, end_offsets: EndOffsets, fresh: set[TopicPartition] | None = None
 ) -> Callable[[TopicPartition], bool]:
     """True for partitions with nothing left to fetch (position at the high watermark:
     for ``fresh`` partitions the broker's end offset now, for the others the one the
@@ -146,7 +159,7 @@ def _at_end_checker(
     ends: dict[TopicPartition, int] = {}
     if fresh:
         try:
-            ends = consumer.end_offsets(list(fresh), timeout_ms=PROBE_TIMEOUT_MS)
+            ends = end_offsets(list(fresh))
         except KafkaError:
             ends = {}  # broker away: every partition may have more
 
@@ -159,7 +172,7 @@ def _at_end_checker(
             else:
                 high = consumer.highwater(tp)
                 if high is None:
-                    high = consumer.end_offsets([tp], timeout_ms=PROBE_TIMEOUT_MS)[tp]
+                    high = end_offsets([tp])[tp]
             return consumer.position(tp, timeout_ms=PROBE_TIMEOUT_MS) >= high
         except (KafkaError, KeyError):
             return False
