@@ -59,6 +59,7 @@ def isolated_settings(
             "worker_instance_id": None,
             # one event at a time, or whole batches: a short batch only at the very end
             "batch_wait_ms": 0 if batch_reviews is None else 1000,
+            "batch_strict_order": True,  # full batches too wait for what has landed
             "batch_size": batch_reviews or settings.batch_size,
         }
     )

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batch_size: int = Field(default=64, ge=1, description="reviews per micro-batch")
     batch_wait_ms: int = Field(default=200, ge=0)
+    batch_strict_order: bool = Field(
+        default=False,
+        description="a full micro-batch too asks the broker where the partitions it relies "
+        "on end (one round trip per batch): batches are cut the same way even while "
+        "producers write (pipeline replays); off, the fetched watermarks decide",
+    )
     embed_batch_size: int = Field(
         default=0,
         ge=0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
@@ -37,49 +37,6 @@ def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartitio
         return dict(consumer.end_offsets(partitions_of(consumer, topics)))
     finally:
         consumer.close()
-
-
-class EndProbe:
-    """Where partitions end now, asked on a connection of its own.
-
-    A consumer's own connection queues such a question behind its pending
-    fetch, which the broker holds for up to ``fetch_max_wait_ms`` (500 ms by
-    default) while nothing new arrives: measured on loopback, 140 ms a call
-    on the consumer against 2.5 ms here. Raises :class:`KafkaError` when the
-    broker is away.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._client: KafkaConsumer | None = None
-        self._known: set[str] = set()  # topics its metadata has
-
-    def __call__(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
-        if self._client is None:
-            self._client = KafkaConsumer(
-                **self.settings.kafka_client_options(), bootstrap_timeout_ms=PROBE_TIMEOUT_MS
-            )
-        ends: dict[TopicPartition, int] = {}
-        for topic in {tp.topic for tp in partitions} - self._known:
-            # kafka-python leaves out the partitions of a topic its metadata lacks when it
-            # knows others; asked alone, they wait for the metadata (within the timeout)
-            ends.update(self._ask([tp for tp in partitions if tp.topic == topic]))
-            self._known.add(topic)
-        rest = [tp for tp in partitions if tp not in ends]
-        return {**ends, **self._ask(rest)} if rest else ends
-
-    def _ask(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-        assert self._client is not None
-        try:
-            return dict(self._client.end_offsets(partitions, timeout_ms=PROBE_TIMEOUT_MS))
-        except KeyError as missing:  # a partition without a leader is left out too
-            self._known.clear()  # ask topic by topic again next time
-            raise KafkaError(f"no leader known for {missing}") from missing
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
 
 
 def commit_offsets(consumer: KafkaConsumer, offsets: Mapping[str, int]) -> None:

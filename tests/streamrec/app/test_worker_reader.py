@@ -23,13 +23,17 @@ def at(tp: TopicPartition, offset: int, ts: int) -> SimpleNamespace:
 
 
 class LateFetches:
-    """A broker whose log ends are known at once but whose fetches see a partition's
-    records only from fetch number ``visible_from[tp]`` on."""
+    """A broker whose fetches see a partition's records only from fetch number
+    ``visible_from[tp]`` on, while its answer to "where does it end?" counts them
+    at once; ``landing`` records land on a partition each time that is asked."""
 
     def __init__(
-        self, log: dict[TopicPartition, list[SimpleNamespace]], visible_from: dict
+        self,
+        log: dict[TopicPartition, list[SimpleNamespace]],
+        visible_from: dict,
+        landing: dict | None = None,
     ) -> None:
-        self.log, self.visible_from = log, visible_from
+        self.log, self.visible_from, self.landing = log, visible_from, landing or {}
         self.fetches = 0
         self.position_of = {tp: 0 for tp in log}
         self.highwaters = {tp: 0 for tp in log}
@@ -54,16 +58,20 @@ class LateFetches:
     def highwater(self, tp: TopicPartition) -> int:
         return self.highwaters[tp]
 
-    def end_offsets(self, partitions: list, timeout_ms: int) -> dict:
+    def end_offsets(self, partitions: list, timeout_ms: int = 0) -> dict:
         self.end_offset_calls += 1
-        return {tp: len(self.log[tp]) for tp in partitions}
+        ends = {tp: len(self.log[tp]) for tp in partitions}
+        for tp, ts in self.landing.items():  # a live producer: more lands after each answer
+            self.log[tp].append(at(tp, len(self.log[tp]), ts + self.end_offset_calls))
+        return ends
 
     def position(self, tp: TopicPartition, timeout_ms: int) -> int:
         return self.position_of[tp]
 
 
-def reader(batch_size: int, wait_ms: int) -> BatchReader:
-    return BatchReader(batch_size, wait_ms, REVIEWS.topic, EventTimeMerger(), lambda: False)
+def reader(batch_size: int, wait_ms: int, strict: bool = True) -> BatchReader:
+    merger = EventTimeMerger()
+    return BatchReader(batch_size, wait_ms, REVIEWS.topic, merger, lambda: False, strict=strict)
 
 
 def stamps(batch: list) -> list[tuple[str, int]]:
@@ -80,6 +88,14 @@ def test_a_full_batch_waits_for_a_partition_the_last_fetch_saw_as_finished() -> 
     assert broker.fetches == 2
 
 
+def test_without_strict_order_a_full_batch_goes_out_on_the_fetched_watermarks() -> None:
+    log = {REVIEWS: [at(REVIEWS, 0, 1), at(REVIEWS, 1, 3)], CLICKS: [at(CLICKS, 0, 2)]}
+    broker = LateFetches(log, visible_from={CLICKS: 2})
+    batch = reader(batch_size=2, wait_ms=1000, strict=False).collect(broker)  # type: ignore[arg-type]
+    assert stamps(batch) == [("t.reviews", 1), ("t.reviews", 3)]  # as Kafka Streams would
+    assert broker.end_offset_calls == 0
+
+
 def test_a_full_batch_asks_the_broker_only_when_it_relies_on_a_finished_partition() -> None:
     log = {REVIEWS: [at(REVIEWS, 0, 1), at(REVIEWS, 1, 3)], CLICKS: [at(CLICKS, 0, 5)]}
     broker = LateFetches(log, visible_from={})
@@ -88,11 +104,27 @@ def test_a_full_batch_asks_the_broker_only_when_it_relies_on_a_finished_partitio
     assert broker.end_offset_calls == 0  # the click buffered after the cut: nothing to ask
 
 
-def test_after_the_batch_wait_the_fetched_watermarks_decide() -> None:
+def test_a_batch_asks_once_and_does_not_chase_records_that_land_after_the_answer() -> None:
+    log = {REVIEWS: [at(REVIEWS, 0, 1)], CLICKS: [at(CLICKS, 0, 2)]}
+    broker = LateFetches(log, visible_from={CLICKS: 2}, landing={CLICKS: 2})
+    batch = reader(batch_size=4, wait_ms=0).collect(broker)  # type: ignore[arg-type]
+    # the answer reported the first click; the next fetch brought it and the one that
+    # landed after the answer, and the cut went out without asking (and waiting) again
+    assert stamps(batch) == [("t.reviews", 1), ("t.clicks", 2), ("t.clicks", 3)]
+    assert broker.end_offset_calls == 1 and broker.fetches == 2
+
+
+def test_the_reader_asks_through_the_probe_it_is_given() -> None:
     log = {REVIEWS: [at(REVIEWS, 0, 1), at(REVIEWS, 1, 3)], CLICKS: [at(CLICKS, 0, 2)]}
-    broker = LateFetches(log, visible_from={CLICKS: 10**9})  # its fetch never returns
-    cut = reader(batch_size=2, wait_ms=30)
+    broker = LateFetches(log, visible_from={CLICKS: 2})
+    asked: list[list[TopicPartition]] = []
+
+    def probe(partitions):  # type: ignore[no-untyped-def]
+        asked.append(sorted(partitions))
+        return {tp: len(log[tp]) for tp in partitions}
+
+    merger = EventTimeMerger()
+    cut = BatchReader(2, 1000, REVIEWS.topic, merger, lambda: False, None, probe, strict=True)
     batch = cut.collect(broker)  # type: ignore[arg-type]
-    # a live stream does not stall on a lagging partition beyond batch_wait_ms
-    assert stamps(batch) == [("t.reviews", 1), ("t.reviews", 3)]
-    assert broker.end_offset_calls >= 1
+    assert stamps(batch) == [("t.reviews", 1), ("t.clicks", 2), ("t.reviews", 3)]
+    assert asked == [[CLICKS]] and broker.end_offset_calls == 0

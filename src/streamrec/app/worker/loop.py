@@ -27,7 +27,7 @@ from streamrec.core.settings import Settings
 from streamrec.embedding.base import Embedder
 from streamrec.embedding.factory import embedder_from_settings
 from streamrec.kafka.clients import make_consumer, make_producer
-from streamrec.kafka.offsets import EndProbe, caught_up
+from streamrec.kafka.offsets import caught_up
 from streamrec.kafka.topics import Topics
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
@@ -54,7 +54,6 @@ class EmbedWorker:
         self.progress = Progress(DedupWindow(settings.dedup_window))
         self._stop = threading.Event()
         self.merger = EventTimeMerger()
-        self.end_probe = EndProbe(settings)
         self.reader = BatchReader(
             settings.batch_size,
             settings.batch_wait_ms,
@@ -62,7 +61,7 @@ class EmbedWorker:
             self.merger,
             self._stop.is_set,
             self.topics.deletions,
-            self.end_probe,
+            strict=settings.batch_strict_order,
         )
         self.checkpoints = Checkpointer(
             settings.worker_group,
@@ -190,7 +189,6 @@ class EmbedWorker:
                     self.checkpoints.commit(consumer)
             finally:
                 producer.close(timeout=10)
-                self.end_probe.close()
                 consumer.close(autocommit=False)
                 self.rebalance.consumer = None
 

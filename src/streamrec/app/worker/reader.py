@@ -7,19 +7,26 @@ out only when every partition is at its end and ``batch_wait_ms`` has passed
 (so a replay cuts the same batches on every run), or, if a partition stays
 blocked, after :data:`MAX_IDLE_S`.
 
-Whether a partition is at its end is first judged from the high watermark its
-last fetch returned. That lags while producers write: a fetch may return one
-partition's new records before another's have landed. So a cut that takes a
-partition with nothing buffered to be at its end asks the broker first, and
-waits for what it reports: a short batch always, a full one for at most
-``batch_wait_ms`` (after that, the fetched watermarks decide, as Kafka
-Streams' ``max.task.idle.ms`` does).
+Whether a partition is at its end is judged from the high watermark its last
+fetch returned. That lags while producers write: a fetch may return one
+partition's new records before another's have landed. So once per batch, a
+short cut that takes a partition with nothing buffered to be at its end asks the
+broker where it ends, and waits until what the broker reported is fetched; with
+``strict`` a full cut does the same. It asks only once: on a live stream,
+records land between any fetch and any answer, and asking again would chase
+them (on a replayed topic nothing new lands, so one answer settles the cut).
+
+``strict`` is off for the live worker, as in Kafka Streams (a full batch goes
+out on the fetched watermarks): the question waits behind the consumer's
+pending fetch on its connection (up to ``fetch_max_wait_ms``), and a full batch
+per round trip made the multi-worker tests three times slower. The pipeline
+replay turns it on, so its batches are the simulated ones.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -51,10 +58,12 @@ class BatchReader:
         stopping: Callable[[], bool],
         deletions_topic: str | None = None,
         end_offsets: EndOffsets | None = None,
+        strict: bool = False,
     ) -> None:
-        """``end_offsets`` asks the broker where partitions end (best on a connection of
-        its own, :class:`streamrec.kafka.offsets.EndProbe`); by default the consumer does."""
+        """``end_offsets`` asks the broker where partitions end (by default the consumer
+        does; a test hands in its own); ``strict``: full batches ask too."""
         self.batch_size = batch_size
+        self.strict = strict
         self.end_offsets = end_offsets
         self.deletions_topic = deletions_topic
         self.wait_s = batch_wait_ms / 1000
@@ -62,6 +71,10 @@ class BatchReader:
         self.merger = merger
         self.stopping = stopping
         self._buffered_since: float | None = None
+        # what the broker reported for this batch: partition ends, and partitions it
+        # could not answer for (a broker away); None until the batch has asked
+        self._reported: dict[TopicPartition, int] | None = None
+        self._unanswered: set[TopicPartition] = set()
 
     def collect(
         self, consumer: KafkaConsumer, until: Callable[[], bool] | None = None
@@ -88,23 +101,46 @@ class BatchReader:
                 self._buffered_since = now
             waited = now - self._buffered_since
             assigned = consumer.assignment()
-            at_end = _at_end_checker(consumer, self._ends_of(consumer))
+            at_end = self._at_end(consumer)
             order, status, judged = self._plan(at_end, assigned)
-            if judged and self._verify(status, bool(order), waited):
-                at_end = _at_end_checker(consumer, self._ends_of(consumer), fresh=judged)
+            due = status == COMPLETE or (status == EXHAUSTED and order and waited >= self.wait_s)
+            asks = status == EXHAUSTED or self.strict
+            if due and judged and asks and self._reported is None:
+                self._ask(consumer, judged)
+                at_end = self._at_end(consumer)
                 order, status, _ = self._plan(at_end, assigned)
-                if status == BLOCKED and waited < MAX_IDLE_S:  # more is on its way
-                    continue
+                due = status == COMPLETE or (status == EXHAUSTED and order)
             limit = batch_event_limit(self.batch_size)
-            if status == COMPLETE or (status == EXHAUSTED and order and waited >= self.wait_s):
-                self._buffered_since = None
-                return self.merger.take(limit, at_end, assigned, stop=self._review_counter())
+            if due:
+                return self._take(limit, at_end, assigned)
             if status == BLOCKED and waited >= MAX_IDLE_S:
-                self._buffered_since = None
-                return self.merger.take(
-                    limit, at_end, assigned, ignore_blocked=True, stop=self._review_counter()
-                )
+                return self._take(limit, at_end, assigned, ignore_blocked=True)
         return []
+
+    def _ask(self, consumer: KafkaConsumer, partitions: set[TopicPartition]) -> None:
+        """Where ``partitions`` end now, kept for the rest of this batch (unknown when the
+        broker is away: they count as not at their end, up to :data:`MAX_IDLE_S`)."""
+        assert self._reported is None
+        try:
+            self._reported = self._ends_of(consumer)(list(partitions))
+        except KafkaError:
+            self._reported = {}
+        self._unanswered = {tp for tp in partitions if tp not in self._reported}
+
+    def _at_end(self, consumer: KafkaConsumer) -> Callable[[TopicPartition], bool]:
+        ends = self._ends_of(consumer)
+        return _at_end_checker(consumer, ends, self._reported, self._unanswered)
+
+    def _take(
+        self,
+        limit: int,
+        at_end: Callable[[TopicPartition], bool],
+        assigned: set[TopicPartition],
+        ignore_blocked: bool = False,
+    ) -> list[ConsumerRecord]:
+        self._buffered_since, self._reported, self._unanswered = None, None, set()
+        stop = self._review_counter()
+        return self.merger.take(limit, at_end, assigned, ignore_blocked, stop=stop)
 
     def _ends_of(self, consumer: KafkaConsumer) -> EndOffsets:
         if self.end_offsets is not None:
@@ -130,13 +166,6 @@ class BatchReader:
         order, status = self.merger.plan(limit, recorded, assigned, stop=self._review_counter())
         return order, status, judged
 
-    def _verify(self, status: str, ordered: bool, waited: float) -> bool:
-        """Whether a cut is due that should ask the broker for its partitions' ends: a short
-        batch always, a full one while it may still wait for stragglers."""
-        if status == EXHAUSTED:
-            return ordered and waited >= self.wait_s
-        return status == COMPLETE and waited < self.wait_s
-
     def _review_counter(self) -> Callable[[ConsumerRecord], bool]:
         count = 0
 
@@ -151,28 +180,25 @@ class BatchReader:
 
 
 def _at_end_checker(
-    consumer: KafkaConsumer, end_offsets: EndOffsets, fresh: set[TopicPartition] | None = None
+    consumer: KafkaConsumer,
+    end_offsets: EndOffsets,
+    reported: Mapping[TopicPartition, int] | None = None,
+    unanswered: Collection[TopicPartition] = (),
 ) -> Callable[[TopicPartition], bool]:
-    """True for partitions with nothing left to fetch (position at the high watermark:
-    for ``fresh`` partitions the broker's end offset now, for the others the one the
-    last fetch saw)."""
-    ends: dict[TopicPartition, int] = {}
-    if fresh:
-        try:
-            ends = end_offsets(list(fresh))
-        except KafkaError:
-            ends = {}  # broker away: every partition may have more
+    """True for partitions with nothing left to fetch: the position reached both the
+    high watermark the last fetch saw and the end the broker ``reported``."""
+    reported = reported or {}
 
     def at_end(tp: TopicPartition) -> bool:
         # broker away (or a partition without a leader, which kafka-python
         # reports as a missing key): assume more may come
+        if tp in unanswered:
+            return False
         try:
-            if fresh and tp in fresh:
-                high = ends[tp]
-            else:
-                high = consumer.highwater(tp)
-                if high is None:
-                    high = end_offsets([tp])[tp]
+            high = consumer.highwater(tp)
+            if high is None:
+                high = end_offsets([tp])[tp]
+            high = max(high, reported.get(tp, high))
             return consumer.position(tp, timeout_ms=PROBE_TIMEOUT_MS) >= high
         except (KafkaError, KeyError):
             return False
