@@ -91,8 +91,8 @@ class BatchReader:
             )
             for tp, records in polled.items():
                 self.merger.add(tp, records)
-            if not len(self.merger):
-                self._buffered_since = None
+            if not len(self.merger):  # (a rebalance may have dropped what was buffered)
+                self._buffered_since, self._reported, self._unanswered = None, None, set()
                 if not polled:
                     return []
                 continue
