@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from streamrec.core.arrays import row_norms
+from streamrec.core.arrays import unit_rows
 
 LifecycleKind = Literal["born", "split", "merged", "died"]
 
@@ -152,5 +152,4 @@ def top2(snapshot: Snapshot, points: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def normalise(matrix: np.ndarray) -> np.ndarray:
-    norms = row_norms(matrix)
-    return matrix / np.maximum(norms, 1e-12)
+    return unit_rows(matrix)

@@ -72,3 +72,8 @@ def row_norms(matrix: np.ndarray) -> np.ndarray:
     ``np.linalg.norm(matrix, axis=-1, keepdims=True)`` (squares, then ``add.reduce``)
     without its argument handling, which costs more than the sum on one 384-d row."""
     return np.sqrt(np.add.reduce(matrix * matrix, axis=-1, keepdims=True))
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length (zero rows stay zero)."""
+    return matrix / np.maximum(row_norms(matrix), 1e-12)

@@ -17,7 +17,7 @@ from array import array
 
 import numpy as np
 
-from streamrec.core.arrays import row_norms
+from streamrec.core.arrays import unit_rows
 from streamrec.core.decay import decay
 
 
@@ -87,9 +87,7 @@ class VectorTable:
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """Unit vectors of the given rows (zero rows stay zero)."""
-        block = self.sums[rows]
-        norms = row_norms(block)
-        return block / np.maximum(norms, 1e-12)
+        return unit_rows(self.sums[rows])
 
     def matrix(self) -> np.ndarray:
         """Unit vectors of every row, in row order."""

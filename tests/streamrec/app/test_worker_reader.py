@@ -112,19 +112,3 @@ def test_a_batch_asks_once_and_does_not_chase_records_that_land_after_the_answer
     # landed after the answer, and the cut went out without asking (and waiting) again
     assert stamps(batch) == [("t.reviews", 1), ("t.clicks", 2), ("t.clicks", 3)]
     assert broker.end_offset_calls == 1 and broker.fetches == 2
-
-
-def test_the_reader_asks_through_the_probe_it_is_given() -> None:
-    log = {REVIEWS: [at(REVIEWS, 0, 1), at(REVIEWS, 1, 3)], CLICKS: [at(CLICKS, 0, 2)]}
-    broker = LateFetches(log, visible_from={CLICKS: 2})
-    asked: list[list[TopicPartition]] = []
-
-    def probe(partitions):  # type: ignore[no-untyped-def]
-        asked.append(sorted(partitions))
-        return {tp: len(log[tp]) for tp in partitions}
-
-    merger = EventTimeMerger()
-    cut = BatchReader(2, 1000, REVIEWS.topic, merger, lambda: False, None, probe, strict=True)
-    batch = cut.collect(broker)  # type: ignore[arg-type]
-    assert stamps(batch) == [("t.reviews", 1), ("t.clicks", 2), ("t.reviews", 3)]
-    assert asked == [[CLICKS]] and broker.end_offset_calls == 0

@@ -26,7 +26,7 @@ replay turns it on, so its batches are the simulated ones.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -42,8 +42,7 @@ from streamrec.core.ordering import (
 from streamrec.kafka.offsets import PROBE_TIMEOUT_MS
 
 MAX_IDLE_S = 5.0  # how long a partition that lags behind may hold the others back
-
-EndOffsets = Callable[[Sequence[TopicPartition]], dict[TopicPartition, int]]
+UNKNOWN_END = 2**63 - 1  # a partition the broker did not answer for: never at its end
 
 
 class BatchReader:
@@ -57,24 +56,19 @@ class BatchReader:
         merger: EventTimeMerger,
         stopping: Callable[[], bool],
         deletions_topic: str | None = None,
-        end_offsets: EndOffsets | None = None,
         strict: bool = False,
     ) -> None:
-        """``end_offsets`` asks the broker where partitions end (by default the consumer
-        does; a test hands in its own); ``strict``: full batches ask too."""
+        """``strict``: full batches too ask where the partitions they rely on end."""
         self.batch_size = batch_size
         self.strict = strict
-        self.end_offsets = end_offsets
         self.deletions_topic = deletions_topic
         self.wait_s = batch_wait_ms / 1000
         self.reviews_topic = reviews_topic
         self.merger = merger
         self.stopping = stopping
         self._buffered_since: float | None = None
-        # what the broker reported for this batch: partition ends, and partitions it
-        # could not answer for (a broker away); None until the batch has asked
+        # where the broker said partitions end, asked once per batch (None: not yet)
         self._reported: dict[TopicPartition, int] | None = None
-        self._unanswered: set[TopicPartition] = set()
 
     def collect(
         self, consumer: KafkaConsumer, until: Callable[[], bool] | None = None
@@ -92,7 +86,7 @@ class BatchReader:
             for tp, records in polled.items():
                 self.merger.add(tp, records)
             if not len(self.merger):  # (a rebalance may have dropped what was buffered)
-                self._buffered_since, self._reported, self._unanswered = None, None, set()
+                self._buffered_since, self._reported = None, None
                 if not polled:
                     return []
                 continue
@@ -101,53 +95,28 @@ class BatchReader:
                 self._buffered_since = now
             waited = now - self._buffered_since
             assigned = consumer.assignment()
-            at_end = self._at_end(consumer)
+            at_end = _at_end_checker(consumer, self._reported)
             order, status, judged = self._plan(at_end, assigned)
-            due = status == COMPLETE or (status == EXHAUSTED and order and waited >= self.wait_s)
-            asks = status == EXHAUSTED or self.strict
-            if due and judged and asks and self._reported is None:
-                self._ask(consumer, judged)
-                at_end = self._at_end(consumer)
+            due = self._due(status, order, waited)
+            if due and judged and (status == EXHAUSTED or self.strict) and self._reported is None:
+                self._reported = _ends(consumer, judged)
+                at_end = _at_end_checker(consumer, self._reported)
                 order, status, _ = self._plan(at_end, assigned)
-                due = status == COMPLETE or (status == EXHAUSTED and order)
-            limit = batch_event_limit(self.batch_size)
-            if due:
-                return self._take(limit, at_end, assigned)
-            if status == BLOCKED and waited >= MAX_IDLE_S:
-                return self._take(limit, at_end, assigned, ignore_blocked=True)
+                due = self._due(status, order, waited)
+            if due or (status == BLOCKED and waited >= MAX_IDLE_S):
+                self._buffered_since, self._reported = None, None
+                return self.merger.take(
+                    batch_event_limit(self.batch_size),
+                    at_end,
+                    assigned,
+                    ignore_blocked=not due,
+                    stop=self._review_counter(),
+                )
         return []
 
-    def _ask(self, consumer: KafkaConsumer, partitions: set[TopicPartition]) -> None:
-        """Where ``partitions`` end now, kept for the rest of this batch (unknown when the
-        broker is away: they count as not at their end, up to :data:`MAX_IDLE_S`)."""
-        assert self._reported is None
-        try:
-            self._reported = self._ends_of(consumer)(list(partitions))
-        except KafkaError:
-            self._reported = {}
-        self._unanswered = {tp for tp in partitions if tp not in self._reported}
-
-    def _at_end(self, consumer: KafkaConsumer) -> Callable[[TopicPartition], bool]:
-        ends = self._ends_of(consumer)
-        return _at_end_checker(consumer, ends, self._reported, self._unanswered)
-
-    def _take(
-        self,
-        limit: int,
-        at_end: Callable[[TopicPartition], bool],
-        assigned: set[TopicPartition],
-        ignore_blocked: bool = False,
-    ) -> list[ConsumerRecord]:
-        self._buffered_since, self._reported, self._unanswered = None, None, set()
-        stop = self._review_counter()
-        return self.merger.take(limit, at_end, assigned, ignore_blocked, stop=stop)
-
-    def _ends_of(self, consumer: KafkaConsumer) -> EndOffsets:
-        if self.end_offsets is not None:
-            return self.end_offsets
-        return lambda partitions: consumer.end_offsets(
-            list(partitions), timeout_ms=PROBE_TIMEOUT_MS
-        )
+    def _due(self, status: str, order: list[TopicPartition], waited: float) -> bool:
+        """A full batch, or a short one that waited ``batch_wait_ms`` at the end of input."""
+        return status == COMPLETE or (status == EXHAUSTED and bool(order) and waited >= self.wait_s)
 
     def _plan(
         self, at_end: Callable[[TopicPartition], bool], assigned: set[TopicPartition]
@@ -179,11 +148,18 @@ class BatchReader:
         return enough
 
 
+def _ends(consumer: KafkaConsumer, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+    """Where ``partitions`` end now (:data:`UNKNOWN_END` for those the broker did not
+    answer for: a broker away, or a partition without a leader)."""
+    try:
+        ends = consumer.end_offsets(list(partitions), timeout_ms=PROBE_TIMEOUT_MS)
+    except KafkaError:
+        ends = {}
+    return {tp: ends.get(tp, UNKNOWN_END) for tp in partitions}
+
+
 def _at_end_checker(
-    consumer: KafkaConsumer,
-    end_offsets: EndOffsets,
-    reported: Mapping[TopicPartition, int] | None = None,
-    unanswered: Collection[TopicPartition] = (),
+    consumer: KafkaConsumer, reported: Mapping[TopicPartition, int] | None = None
 ) -> Callable[[TopicPartition], bool]:
     """True for partitions with nothing left to fetch: the position reached both the
     high watermark the last fetch saw and the end the broker ``reported``."""
@@ -192,12 +168,10 @@ def _at_end_checker(
     def at_end(tp: TopicPartition) -> bool:
         # broker away (or a partition without a leader, which kafka-python
         # reports as a missing key): assume more may come
-        if tp in unanswered:
-            return False
         try:
             high = consumer.highwater(tp)
             if high is None:
-                high = end_offsets([tp])[tp]
+                high = consumer.end_offsets([tp], timeout_ms=PROBE_TIMEOUT_MS)[tp]
             high = max(high, reported.get(tp, high))
             return consumer.position(tp, timeout_ms=PROBE_TIMEOUT_MS) >= high
         except (KafkaError, KeyError):
