@@ -112,3 +112,14 @@ def test_a_batch_asks_once_and_does_not_chase_records_that_land_after_the_answer
     # landed after the answer, and the cut went out without asking (and waiting) again
     assert stamps(batch) == [("t.reviews", 1), ("t.clicks", 2), ("t.clicks", 3)]
     assert broker.end_offset_calls == 1 and broker.fetches == 2
+
+
+def test_an_erasure_waits_for_the_users_events_the_last_fetch_had_not_brought() -> None:
+    deletions = TopicPartition("t.deletions", 0)
+    log = {REVIEWS: [at(REVIEWS, 0, 1)], deletions: [at(deletions, 0, 5)]}
+    broker = LateFetches(log, visible_from={REVIEWS: 2})
+    merger = EventTimeMerger()
+    cut = BatchReader(4, 1000, REVIEWS.topic, merger, lambda: False, deletions.topic)
+    batch = cut.collect(broker)  # type: ignore[arg-type]
+    # applied first, the erasure would be undone by the review that follows it
+    assert stamps(batch) == [("t.reviews", 1), ("t.deletions", 5)]

@@ -11,9 +11,9 @@ Whether a partition is at its end is judged from the high watermark its last
 fetch returned. That lags while producers write: a fetch may return one
 partition's new records before another's have landed. So once per batch, a
 short cut that takes a partition with nothing buffered to be at its end asks the
-broker where it ends, and waits until what the broker reported is fetched; with
-``strict`` a full cut does the same. It asks only once: on a live stream,
-records land between any fetch and any answer, and asking again would chase
+broker where it ends, and waits until what the broker reported is fetched; so
+does a cut that ends at an erasure, and with ``strict`` a full cut. It asks only
+once: on a live stream, records land between any fetch and any answer, and asking again would chase
 them (on a replayed topic nothing new lands, so one answer settles the cut).
 
 ``strict`` is off for the live worker, as in Kafka Streams (a full batch goes
@@ -98,7 +98,7 @@ class BatchReader:
             at_end = _at_end_checker(consumer, self._reported)
             order, status, judged = self._plan(at_end, assigned)
             due = self._due(status, order, waited)
-            if due and judged and (status == EXHAUSTED or self.strict) and self._reported is None:
+            if due and judged and self._asks(status, order) and self._reported is None:
                 self._reported = _ends(consumer, judged)
                 at_end = _at_end_checker(consumer, self._reported)
                 order, status, _ = self._plan(at_end, assigned)
@@ -113,6 +113,13 @@ class BatchReader:
                     stop=self._review_counter(),
                 )
         return []
+
+    def _asks(self, status: str, order: list[TopicPartition]) -> bool:
+        """Whether a due cut asks the broker first: a short one, one that ends at an
+        erasure (applied before the user's unfetched events, they would undo it), and
+        with ``strict`` a full one."""
+        erasure = bool(order) and order[-1].topic == self.deletions_topic
+        return status == EXHAUSTED or erasure or self.strict
 
     def _due(self, status: str, order: list[TopicPartition], waited: float) -> bool:
         """A full batch, or a short one that waited ``batch_wait_ms`` at the end of input."""
