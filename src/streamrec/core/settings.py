@@ -196,6 +196,13 @@ class Settings(BaseSettings):
     ann_exact_below: int = Field(
         default=5000, ge=0, description="exact nearest-item scan up to this many items, HNSW above"
     )
+    ann_query_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="threads for a batch's nearest-item (HNSW) queries; the answers are "
+        "the same for any number",
+    )
     neighbours_per_item: int = Field(
         default=1024, ge=1, description="M: co-occurrence and transition neighbours kept per item"
     )

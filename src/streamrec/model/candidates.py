@@ -50,11 +50,13 @@ class CandidateSource(Protocol):
 class CandidateGenerator:
     """At most ``size`` candidate rows per user (see the module docstring)."""
 
-    def __init__(self, dim: int, size: int = 1000, exact_below: int = 5000) -> None:
+    def __init__(
+        self, dim: int, size: int = 1000, exact_below: int = 5000, threads: int = 1
+    ) -> None:
         if size < 4:
             raise ValueError(f"candidates must be >= 4, got {size}")
         self.size = size
-        self.index = ItemIndex(dim, exact_below)
+        self.index = ItemIndex(dim, exact_below, threads=threads)
         self._heads: dict[str, np.ndarray] = {}  # sorted best rows per source, this clock
         self._complete: dict[str, bool] = {}  # whether a cached head holds every ranked row
         self._cluster_rows: dict[tuple[int, bool], np.ndarray] = {}
@@ -65,7 +67,9 @@ class CandidateGenerator:
         checkpoint was loaded)."""
         old = self.index
         if not keep_index:
-            self.index = ItemIndex(old.dim, old.exact_below, old.m, old.ef, old.keep_log)
+            self.index = ItemIndex(
+                old.dim, old.exact_below, old.m, old.ef, old.keep_log, old.threads
+            )
         self._heads, self._complete, self._cluster_rows, self._heads_at = {}, {}, {}, -1
 
     def _new_clock(self, clock: int) -> None:
@@ -86,14 +90,38 @@ class CandidateGenerator:
         parts = [self._trending(model, quota + seen.size), *self._neighbours(model, seen, quota)]
         vector = model.profiles.vectors(np.array([row]))[0]
         if vector.any():
-            near = min(quota, NEAREST)
-            parts.append(self.index.nearest(model.items, vector, near + min(seen.size, near)))
+            parts.append(self.index.nearest(model.items, vector, self._near_k(seen.size)))
         first, second = int(model.profiles.cluster[row]), int(model.profiles.cluster2[row])
         for cluster, share in ((first, quota - quota // 3), (second, quota // 3)):
             if cluster >= 0:
                 parts.append(self._cluster_head(model, cluster, share + seen.size))
         cut = [quota] * len(parts)
         return _union(parts, cut, seen, self.size)
+
+    def _near_k(self, seen: int) -> int:
+        """How many nearest items a user with ``seen`` items asks the index for."""
+        near = min(self.size // 4, NEAREST)
+        return near + min(seen, near)
+
+    def prefetch(
+        self, model: CandidateSource, user_ids: list[str], centroids: list[np.ndarray]
+    ) -> None:
+        """Ask the index for the nearest items of these users' lists and these clusters'
+        lists together (:meth:`ItemIndex.prefetch`: the same answers, on the index's
+        threads); :meth:`rows` and :meth:`cluster_rows` then find them."""
+        if model.items.n_items <= self.size:
+            return  # every item is a candidate: no query
+        rows = np.array([model.profiles.index[u] for u in user_ids], dtype=np.int64)
+        vectors = model.profiles.vectors(rows)
+        wanted = vectors.any(axis=1)
+        ks = [
+            self._near_k(model.profiles.seen_items(u).size)
+            for u, want in zip(user_ids, wanted.tolist(), strict=True)
+            if want
+        ]
+        queries = [vectors[wanted], *(c[None, :] for c in centroids)]
+        ks += [min(self.size // 4, NEAREST)] * len(centroids)
+        self.index.prefetch(model.items, np.concatenate(queries), ks)
 
     def cluster_rows(
         self, model: CandidateSource, cluster_id: int, centroid: np.ndarray | None

@@ -74,7 +74,9 @@ class Engine(Refreshing, EngineState):
         self.id_ranges: dict[int, int] = {}  # id range -> next cluster id in it (workers set it)
         self.drift = DriftMonitor()
         self.signals = ItemSignals(c.neighbours_per_item)
-        self.candidates = CandidateGenerator(dim, c.candidates, c.ann_exact_below)
+        self.candidates = CandidateGenerator(
+            dim, c.candidates, c.ann_exact_below, c.ann_query_threads
+        )
         self.ranker = OnlineRanker(c.ranker_learning_rate, c.ranker_negatives, seed=c.seed)
         self.clock = 0  # events applied so far
         self.as_of = 0.0  # newest event time applied
@@ -208,8 +210,9 @@ class Engine(Refreshing, EngineState):
             touched[event.user_id] = user_row
         self._reassign(touched, snapshot, out)
         if outputs:
-            self._refresh_clusters(snapshot, out, retired_groups, trending=not superseded)
-            for user_id in touched if not superseded else ():
+            served = [] if superseded else list(touched)
+            self._refresh_clusters(snapshot, out, retired_groups, not superseded, served)
+            for user_id in served:
                 out.user_recs[user_id] = self.recommend("user", user_id)
                 out.recent_items[user_id] = self.recent_items(user_id)
         return out

@@ -73,13 +73,16 @@ class Refreshing:
         out: BatchOutput,
         retired_groups: list[int] | None,
         trending: bool = True,
+        users: list[str] | None = None,
     ) -> None:
         """Rebuild cluster lists on a schedule, or for clusters that are new or moved (and
-        the trending list, unless the caller will not keep it)."""
+        the trending list, unless the caller will not keep it). ``users``: whose lists the
+        caller builds next (their nearest-item queries are made with the clusters')."""
         due = self.clock - self._last_refresh >= self.config.cluster_refresh_events
         if due and retired_groups is None:  # centroids and weights moved since the last tree
             retired_groups = self._regroup(snapshot, force=True)
         sizes = cluster_sizes(self.profiles)
+        rebuilt: list[tuple[int, np.ndarray]] = []
         for cluster_id, centroid in zip(snapshot.ids.tolist(), snapshot.centroids, strict=True):
             before = self._refreshed_centroids.get(cluster_id)
             if sizes.get(cluster_id, 0) < self.config.group_min_cluster_users:
@@ -88,8 +91,11 @@ class Refreshing:
                 continue
             moved = before is None or float(before @ centroid) < self.config.cluster_move_threshold
             if due or moved:
-                out.cluster_recs[cluster_id] = self.recommend("cluster", None, cluster_id)
-                self._refreshed_centroids[cluster_id] = centroid.copy()
+                rebuilt.append((cluster_id, centroid))
+        self.candidates.prefetch(self, users or [], [centroid for _, centroid in rebuilt])
+        for cluster_id, centroid in rebuilt:
+            out.cluster_recs[cluster_id] = self.recommend("cluster", None, cluster_id)
+            self._refreshed_centroids[cluster_id] = centroid.copy()
         for cluster_id in out.retired_clusters:
             self._refreshed_centroids.pop(cluster_id, None)
         regrouped = retired_groups is not None

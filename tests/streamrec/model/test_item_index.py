@@ -65,3 +65,41 @@ def test_a_log_is_kept_only_when_asked_for() -> None:
     index = ItemIndex(DIM, exact_below=10)
     index.nearest(items, _unit(np.random.default_rng(1), 1)[0], 5)
     assert index.built and index.drain() == []
+
+
+def test_prefetched_answers_are_the_ones_each_query_gets_alone() -> None:
+    items = ItemStats(DIM)
+    _review(items, np.random.default_rng(5), 2000, 1500)
+    queries = _unit(np.random.default_rng(6), 24)
+    ks = [10 + n % 5 for n in range(len(queries))]  # several k: several grouped calls
+    together = ItemIndex(DIM, exact_below=50, threads=2)
+    alone = ItemIndex(DIM, exact_below=50)
+    together.prefetch(items, queries, ks)
+    for query, k in zip(queries, ks, strict=True):
+        answer = together.nearest(items, query, k)
+        assert not answer.flags.writeable  # found among the prefetched answers
+        assert answer.tolist() == alone.nearest(items, query, k).tolist()
+    assert together.nearest(items, queries[0], 7).flags.writeable  # another k: asked anew
+
+    _review(items, np.random.default_rng(7), 2000, 50)  # the graph changes on the next query
+    answer = together.nearest(items, queries[0], ks[0])
+    assert answer.flags.writeable
+    assert answer.tolist() == alone.nearest(items, queries[0], ks[0]).tolist()
+
+
+def test_an_exact_scan_keeps_no_prefetched_answers() -> None:
+    items = ItemStats(DIM)
+    _review(items, np.random.default_rng(8), 100, 80)
+    index = ItemIndex(DIM, exact_below=1000, threads=2)
+    queries = _unit(np.random.default_rng(9), 3)
+    index.prefetch(items, queries, [5, 5, 5])
+    assert not index.built and index.nearest(items, queries[0], 5).flags.writeable
+
+
+def test_item_index_rejects_no_threads() -> None:
+    try:
+        ItemIndex(DIM, threads=0)
+    except ValueError as error:
+        assert "threads" in str(error)
+    else:
+        raise AssertionError("threads=0 was accepted")

@@ -24,10 +24,24 @@ def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def _engine(candidates: int, items: int = 200, events: int = 400, seed: int = 0) -> Engine:
-    """An engine that saw ``events`` reviews and clicks over ``items`` Zipf-ish items."""
+def _engine(
+    candidates: int,
+    items: int = 200,
+    events: int = 400,
+    seed: int = 0,
+    threads: int = 1,
+    outputs: list | None = None,
+) -> Engine:
+    """An engine that saw ``events`` reviews and clicks over ``items`` Zipf-ish items
+    (``outputs``: where to keep what each batch returned)."""
     rng = np.random.default_rng(seed)
-    config = EngineConfig(n_clusters=3, candidates=candidates, ann_exact_below=0, seed=seed)
+    config = EngineConfig(
+        n_clusters=3,
+        candidates=candidates,
+        ann_exact_below=0,
+        ann_query_threads=threads,
+        seed=seed,
+    )
     engine = Engine(dim=DIM, config=config)
     p = 1.0 / np.arange(1, items + 1)
     for b in range(events // 40):
@@ -43,7 +57,9 @@ def _engine(candidates: int, items: int = 200, events: int = 400, seed: int = 0)
                         event_id=f"r{ts}", user_id=user, item_id=f"i{item}", text="t", ts=ts
                     )
                 )
-        engine.apply(batch, _unit(rng, 20))
+        out = engine.apply(batch, _unit(rng, 20))
+        if outputs is not None:
+            outputs.append(out)
     return engine
 
 
@@ -192,3 +208,14 @@ def test_a_restored_engine_serves_the_same_lists(bounded: Engine) -> None:
             bounded.candidates.rows(bounded, user).tolist()
         )
         assert restored.recommend("user", user) == bounded.recommend("user", user)
+
+
+def test_threads_for_the_index_queries_change_no_list() -> None:
+    one: list = []
+    two: list = []
+    _engine(candidates=40, outputs=one)
+    _engine(candidates=40, threads=2, outputs=two)
+    assert any(out.user_recs for out in one) and any(out.cluster_recs for out in one)
+    for a, b in zip(one, two, strict=True):
+        for lists in ("user_recs", "cluster_recs", "group_recs"):
+            assert getattr(a, lists) == getattr(b, lists)
