@@ -81,6 +81,11 @@ class DecayedCounts:
         """Add ``weights`` at ``index`` (unbuffered, repeats accumulate) at clock ``t``."""
         np.add.at(self.stored, index, np.asarray(weights, dtype=np.float64) * self._scale(t))
 
+    def add_one(self, index: int | tuple[int, int], weight: float, t: float) -> None:
+        """:meth:`add` of one weight (the same sum, without the arrays ``np.add.at`` needs)."""
+        scaled = weight * self._scale(t)  # first: a rebase rescales what is stored
+        self.stored[index] += scaled
+
     def values(self, t: float, row: int | None = None) -> np.ndarray:
         """The decayed values at clock ``t`` (a new array), of one ``row`` if given."""
         stored = self.stored if row is None else self.stored[row]

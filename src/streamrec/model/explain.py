@@ -51,9 +51,12 @@ def top_terms(
         raise ValueError(f"top must be >= 0, got {top}")
     order = np.argsort(-np.abs(shares), axis=1, kind="stable")[:, :top]  # one sort for all
     values = np.round(np.take_along_axis(shares, order, axis=1), digits).tolist()
-    return [
-        {names[j]: v for j, v in zip(picks, row, strict=True) if v != 0}
-        for picks, row in zip(order.tolist(), values, strict=True)
+    labels = np.asarray(names, dtype=object)[order].tolist()
+    return [  # one dict(zip) per row, filtered only where a share rounded to zero
+        dict(zip(named, row, strict=True))
+        if 0.0 not in row
+        else {name: v for name, v in zip(named, row, strict=True) if v != 0}
+        for named, row in zip(labels, values, strict=True)
     ]
 
 

@@ -97,11 +97,11 @@ class ItemStats:
         """Count one engagement of a user of ``cluster_id`` (-1: unassigned) with an item."""
         self.popularity[item_row] += weight
         self.dirty.add(item_row)
-        self.trending.add(np.array([item_row]), np.array([weight]), clock)
+        self.trending.add_one(item_row, weight, clock)
         self._raise(-1, item_row)
         if cluster_id >= 0:
             row = self.cluster_row(cluster_id)
-            self.engagement.add((np.array([row]), np.array([item_row])), np.array([weight]), clock)
+            self.engagement.add_one((row, item_row), weight, clock)
             self._raise(row, item_row)
 
     def _stored(self, key: int) -> np.ndarray:

@@ -121,13 +121,13 @@ class Refreshing:
         parts = [self.candidates.cluster_rows(self, c, self.centroid(c)) for c in members]
         rows = unique_rows(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         scores = np.zeros(rows.size)
+        vectors = self.item_matrix()[rows]  # gathered once for every member's similarity
         for cluster_id in members:  # each cluster's scores over the union of their candidates
             share = max(weights.get(cluster_id, 0.0), 1e-3)
-            scores = scores + share * unit_max(cluster.scores_at(self, cluster_id, rows))
+            scores = scores + share * unit_max(cluster.scores_at(self, cluster_id, rows, vectors))
         k = k or self.config.recs_length
         diversity = self.config.diversity
-        vectors = self.item_matrix()[rows] if diversity > 0 else None  # MMR only
-        local, values = top_items(scores, k, None, vectors, diversity)
+        local, values = top_items(scores, k, None, vectors if diversity > 0 else None, diversity)
         rows = rows[local]
         ids = self.items.ids
         return rec_list("group", "group", None, group_id, ids, rows, values, self.as_of)

@@ -88,7 +88,7 @@ class ItemSignals:
             self.dirty_neighbours.update(history[-HISTORY:].tolist())
         self.count[item] += 1
         for trend in self.trends:
-            trend.add(np.array([item]), np.array([1.0]), self.clock)
+            trend.add_one(item, 1.0, self.clock)
         if self.first_seen[item] < 0:
             self.first_seen[item] = self.clock
         self.last_seen[item] = self.clock

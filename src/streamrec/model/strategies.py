@@ -79,16 +79,25 @@ class ClusterPopular:
         content = np.zeros_like(popular) if similar is None else similar
         return self.engagement * popular + (1 - self.engagement) * np.clip(content, 0, None)
 
-    def scores_at(self, model: ModelView, cluster_id: int, rows: np.ndarray) -> np.ndarray:
+    def scores_at(
+        self,
+        model: ModelView,
+        cluster_id: int,
+        rows: np.ndarray,
+        vectors: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The same scores of a live cluster at ``rows`` only (its served list scores its
-        candidates: the text similarity costs O(rows), not O(catalogue))."""
+        candidates: the text similarity costs O(rows), not O(catalogue)). ``vectors``:
+        the item vectors of ``rows`` when the caller has them (a group scores its
+        clusters on the same rows)."""
         counts = model.unit_cluster_engagement_at(cluster_id, rows)
         trend = model.unit_trending_at(rows)
         popular = (1 - self.shrink) * counts + self.shrink * trend
         centroid = model.centroid(cluster_id)
         if centroid is None:
             return self.engagement * popular
-        content = np.clip(model.item_matrix()[rows] @ centroid, 0, None)
+        block = model.item_matrix()[rows] if vectors is None else vectors
+        content = np.clip(block @ centroid, 0, None)
         return self.engagement * popular + (1 - self.engagement) * content
 
 

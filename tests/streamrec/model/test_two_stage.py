@@ -125,6 +125,10 @@ def test_cluster_list_over_candidates_matches_full_scoring_on_them(bounded: Engi
     full = engine.strategies["cluster"].scores(engine, None, cluster_id)
     at = engine.strategies["cluster"].scores_at(engine, cluster_id, rows)  # type: ignore[attr-defined]
     assert np.allclose(at, full[rows])
+    given = engine.strategies["cluster"].scores_at(  # type: ignore[attr-defined]
+        engine, cluster_id, rows, engine.item_matrix()[rows]
+    )
+    assert given.tobytes() == at.tobytes()  # vectors a group gathered once: the same bits
     served = engine.recommend("cluster", None, cluster_id)
     assert len(served.items) == min(engine.config.recs_length, rows.size)
 
