@@ -74,7 +74,7 @@ class PopularityModel:
         self.counts[row] += 1
         for counts in self.trending.values():
             counts.ensure(row + 1)
-            counts.add(np.array([row]), np.array([1.0]), self.clock)
+            counts.add_one(row, 1.0, self.clock)
 
 
 @dataclass(frozen=True)

@@ -94,16 +94,15 @@ class ItemIndex:
             sims = unit @ vector.astype(unit.dtype, copy=False)
             k = min(k, n)
             return np.argpartition(-sims, k - 1)[:k].astype(np.int64)
-        index = self._sync(items)
-        count = int(np.count_nonzero(self._indexed_at)) if self._live is None else self._live
-        self._live = count
+        index, count = self._synced(items)
         if count == 0:
             return np.zeros(0, dtype=np.int64)
         k = min(k, count)
         query = vector.astype(np.float32)
-        answer = self._answers.get((k, query.tobytes()))
-        if answer is not None:
-            return answer
+        if self._answers:  # answered ahead by prefetch (the graph has not changed since)
+            answer = self._answers.get((k, query.tobytes()))
+            if answer is not None:
+                return answer
         index.set_ef(max(self.ef, k))
         labels, _ = index.knn_query(query[None, :], k=k, num_threads=1)
         return labels[0].astype(np.int64) & _ROW_BITS
@@ -112,14 +111,11 @@ class ItemIndex:
         """Answer :meth:`nearest` of each row of ``vectors`` (with its own k) ahead, the
         queries of equal k in one call on ``threads`` threads, and keep the answers until
         the graph changes. A query only reads the graph, so the answers are the ones
-        :meth:`nearest` gives alone; a worker serving 64 users a batch spends about half
-        the query time (two cores). Nothing is kept for the exact scan."""
+        :meth:`nearest` gives alone. Nothing is kept for the exact scan."""
         self._answers = {}
         if items.unit_matrix().shape[0] <= self.exact_below or not ks:
             return
-        index = self._sync(items)
-        count = int(np.count_nonzero(self._indexed_at)) if self._live is None else self._live
-        self._live = count
+        index, count = self._synced(items)
         if count == 0:
             return
         queries = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -132,6 +128,13 @@ class ItemIndex:
             for n, row in zip(at.tolist(), rows, strict=True):
                 row.flags.writeable = False  # shared by every caller until the graph changes
                 self._answers[(k, queries[n].tobytes())] = row
+
+    def _synced(self, items: ItemStats) -> tuple[hnswlib.Index, int]:
+        """The graph with the changed items inserted, and how many live entries it holds."""
+        index = self._sync(items)
+        if self._live is None:
+            self._live = int(np.count_nonzero(self._indexed_at))
+        return index, self._live
 
     def _sync(self, items: ItemStats) -> hnswlib.Index:
         """Insert new items; an item whose review count doubled since it was indexed is
