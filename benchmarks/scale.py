@@ -10,17 +10,21 @@ seen items, so each timed user has several reviews of history. Timed:
     python benchmarks/scale.py                      # the default grid
     python benchmarks/scale.py --items 1000 100000  --users 10000 --events 4096
 
-Writes benchmarks/results/<out>.json and docs/results/scale/<out>.png; --plot-all
-draws every scale*.json into docs/results/scale/events_per_s.png.
+The process collects garbage as the worker does (``GC_THRESHOLD``, see
+``benchmarks/gc_threshold.py``). Writes benchmarks/results/<out>.json and
+docs/results/scale/<out>.png; --plot-all draws every scale*.json into
+docs/results/scale/events_per_s.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +32,9 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, write_result
+from streamrec.cli.common import tune_process
 from streamrec.core.events import ClickEvent, ReviewEvent
+from streamrec.core.settings import Settings
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
 
@@ -92,7 +98,12 @@ def stream(rng: np.random.Generator, n_items: int, n_users: int, batches: int, t
 
 
 def run(
-    n_items: int, n_users: int, events: int, text_items: int | None, seed_value: int = 0
+    n_items: int,
+    n_users: int,
+    events: int,
+    text_items: int | None,
+    seed_value: int = 0,
+    before_timing: Callable[[], None] | None = None,
 ) -> dict:
     rng = np.random.default_rng(seed_value)
     engine = Engine(dim=DIM, config=EngineConfig(seed=seed_value))
@@ -105,6 +116,8 @@ def run(
         engine.apply(batch, vectors)
     warm_s = time.perf_counter() - start
     batches = max(1, events // (2 * BATCH))
+    if before_timing is not None:
+        before_timing()
     done, start, cpu = 0, time.perf_counter(), time.process_time()
     for batch, vectors in stream(rng, n_items, n_users, batches, 10_000):
         engine.apply(batch, vectors)
@@ -160,6 +173,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     threadpool_limits(1)  # one BLAS thread, as the replays: numbers comparable across runs
+    tune_process(Settings(_env_file=None))  # type: ignore[call-arg]
     if args.plot_all:
         found = sorted((ROOT / "benchmarks" / "results").glob("scale*.json"))
         rows = [r for path in found for r in json.loads(path.read_text())["grid"]]
@@ -171,7 +185,10 @@ def main() -> None:
             row = run(items, users, args.events, args.text_items)
             print(row, flush=True)
             rows.append(row)
-    write_result(args.out, {"grid": rows, "batch_reviews": BATCH, "dim": DIM})
+    write_result(
+        args.out,
+        {"grid": rows, "batch_reviews": BATCH, "dim": DIM, "gc_thresholds": gc.get_threshold()},
+    )
     plot(rows, ROOT / "docs" / "results" / "scale" / Path(args.out).with_suffix(".png").name)
 
 

@@ -224,6 +224,14 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 disables /metrics")
     log_level: str = "INFO"
     log_json: bool = True
+    gc_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="allocations between the cyclic garbage collector's young collections "
+        "in every command's process (Python's default is 700; 0 keeps it): the model's "
+        "long-lived objects make each full collection slow, and a batch's short-lived "
+        "lists are freed before so many allocations",
+    )
 
     # HTTP API and dashboard (`streamrec serve`)
     api_host: str = "127.0.0.1"

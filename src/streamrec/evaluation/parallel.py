@@ -8,8 +8,9 @@ On two cores the wall time is about that of the heavier half.
 
 The second process is spawned (a fresh interpreter: a forked child deadlocks in
 OpenMP, e.g. scikit-learn's k-means, once the parent has used its thread pool)
-with the untouched models, the stream and this process's BLAS and OpenMP
-thread limits, so it computes exactly what it would here; it replays its half
+with the untouched models, the stream, this process's BLAS and OpenMP
+thread limits (so it computes exactly what it would here) and its garbage
+collector thresholds (so it runs as fast); it replays its half
 without progress bar or callbacks (those stay with the models they read, in
 this process) and sends back its ranks, tops and engine clocks. With one
 worker the replay runs in this process.
@@ -17,6 +18,7 @@ worker the replay runs in this process.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import traceback
 from collections import defaultdict
@@ -58,7 +60,15 @@ def replay_split(
     limits = _thread_limits()
     process = context.Process(
         target=_replay_away,
-        args=(writer, list(interactions), list(vectors), *split, child_options, limits),
+        args=(
+            writer,
+            list(interactions),
+            list(vectors),
+            *split,
+            child_options,
+            limits,
+            gc.get_threshold(),
+        ),
     )
     process.start()
     writer.close()
@@ -95,7 +105,10 @@ def _thread_limits() -> dict[str, int]:
     return limits
 
 
-def _replay_away(writer, interactions, vectors, models, served, options, limits) -> None:  # type: ignore[no-untyped-def]
+def _replay_away(  # type: ignore[no-untyped-def]
+    writer, interactions, vectors, models, served, options, limits, gc_thresholds
+) -> None:
+    gc.set_threshold(*gc_thresholds)
     try:
         with threadpool_limits(limits=limits):
             result = replay(interactions, vectors, models, served, **options)

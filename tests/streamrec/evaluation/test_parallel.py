@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from streamrec.evaluation.baselines import PopularityModel
@@ -33,6 +35,23 @@ def test_a_failure_in_the_second_process_is_raised_here() -> None:
     models = [EngineModel(Engine(16), ["user"]), Failing([100.0])]  # the failing one goes away
     with pytest.raises(RuntimeError, match="broken model"):
         replay_split(interactions, vectors, models, workers=2, anchor=models[:1])
+
+
+class ReportsCollector(PopularityModel):
+    def observe(self, interaction, vector) -> None:  # type: ignore[no-untyped-def]
+        raise ValueError(f"collector thresholds {gc.get_threshold()}")
+
+
+def test_the_second_process_collects_garbage_as_this_one() -> None:
+    interactions, vectors = synthetic_stream(20)
+    models = [EngineModel(Engine(16), ["user"]), ReportsCollector([100.0])]
+    before = gc.get_threshold()
+    gc.set_threshold(12_345, 11, 12)
+    try:
+        with pytest.raises(RuntimeError, match=r"collector thresholds \(12345, 11, 12\)"):
+            replay_split(interactions, vectors, models, workers=2, anchor=models[:1])
+    finally:
+        gc.set_threshold(*before)
 
 
 def test_an_engine_wrapped_twice_is_refused_before_splitting() -> None:
