@@ -15,13 +15,24 @@ import math
 
 import numpy as np
 
+LAYOUTS_KEPT = 4096  # JSON of array layouts remembered (engagement columns vary in length)
+_LAYOUTS: dict[tuple, str] = {}
+
 
 def pack(head: dict, arrays: dict[str, np.ndarray]) -> bytes:
-    """A JSON header (``head`` and each array's name, dtype and shape), then the arrays'
-    raw bytes."""
+    """A JSON header (``head`` and each array's name, dtype and shape under ``rows``), then
+    the arrays' raw bytes."""
+    if "rows" in head:
+        raise ValueError("'rows' is the header's own key")
     rows = {k: _contiguous(np.asarray(v)) for k, v in arrays.items()}
-    meta = {**head, "rows": [[k, r.dtype.str, list(r.shape)] for k, r in rows.items()]}
-    encoded = json.dumps(meta).encode()
+    layout = tuple((k, r.dtype.str, r.shape) for k, r in rows.items())
+    shapes = _LAYOUTS.get(layout)
+    if shapes is None:  # a checkpoint packs thousands of values of a few layouts
+        if len(_LAYOUTS) >= LAYOUTS_KEPT:
+            _LAYOUTS.clear()
+        shapes = _LAYOUTS[layout] = json.dumps([[k, d, list(s)] for k, d, s in layout])
+    # json.dumps({**head, "rows": ...}), without encoding the layout again
+    encoded = (json.dumps(head)[:-1] + (", " if head else "") + '"rows": ' + shapes + "}").encode()
     body = b"".join(r.tobytes() for r in rows.values())
     return len(encoded).to_bytes(4, "little") + encoded + body
 

@@ -222,15 +222,19 @@ class ItemStats:
         n, dim = int(head["n_items"]), int(head["dim"])
         if len(ids) != n or len(rows) != n:
             raise ValueError(f"{n} items expected, got {len(ids)} ids and {len(rows)} rows")
-        sums, counts = np.zeros((n, dim), np.float32), np.zeros(n, np.int32)
-        last_ts, popularity = np.zeros(n), np.zeros(n)
+        sums = np.zeros((n, dim), np.float32)
         trending = np.zeros(tuple(head["trending"]["size"]))
         engagement = np.zeros(tuple(head["engagement"]["size"]))
+        if n:  # each per-item array in one call; its values cast as row assignments do
+            sums[:] = np.array([row["sums"] for row in rows], dtype=np.float32)
+            trending[:n] = [row["trending"][0] for row in rows]
+        counts = np.array([row["counts"][0] for row in rows], dtype=np.int32)
+        last_ts = np.array([row["last_ts"][0] for row in rows], dtype=np.float64)
+        popularity = np.array([row["popularity"][0] for row in rows], dtype=np.float64)
         for r, row in enumerate(rows):
-            sums[r], counts[r], last_ts[r] = row["sums"], row["counts"][0], row["last_ts"][0]
-            popularity[r], trending[r] = row["popularity"][0], row["trending"][0]
             column = row["engagement"][: engagement.shape[0]]  # rows added later are zero
-            engagement[: len(column), r] = column
+            if column.size:
+                engagement[: len(column), r] = column
         return {
             "vector_half_life": head["vector_half_life"],
             "vectors": {"ids": list(ids), "sums": sums, "counts": counts, "last_ts": last_ts},

@@ -33,7 +33,11 @@ def merge_items(
     gamma = decay(1.0, float(mine["vector_half_life"]))
     new_reviews = np.clip(lo["counts"] - b["counts"], 0, None)
     keep = gamma**new_reviews
-    sums = c["sums"] * keep[:, None] + lo["sums"] - b["sums"] * keep[:, None]
+    # (c * keep + lo) - b * keep, in place: the same operations in the same order,
+    # without four more (items x dim) float64 temporaries
+    sums = np.multiply(c["sums"], keep[:, None], out=c["sums"])
+    sums += lo["sums"]
+    sums -= np.multiply(b["sums"], keep[:, None], out=b["sums"])
 
     def decayed(key: str, name: str) -> np.ndarray:
         half_life = float(mine[name]["half_life"])
@@ -96,10 +100,13 @@ def _aligned(state: dict, order: dict[str, int]) -> dict[str, np.ndarray]:
         "popularity": np.zeros(size),
         "trending": np.zeros(size),
     }
-    rows = [(n, order[i]) for n, i in enumerate(ids) if i is not None and i in order]
-    if not rows:
+    mapping = np.fromiter(
+        (order.get(i, -1) if i is not None else -1 for i in ids), dtype=np.int64, count=len(ids)
+    )
+    src = np.flatnonzero(mapping >= 0)  # this state's rows, ascending, and where they go
+    if not src.size:
         return out
-    src, dst = (np.array(x) for x in zip(*rows, strict=True))
+    dst = mapping[src]
     out["sums"][dst] = np.asarray(state["vectors"]["sums"])[src]
     out["counts"][dst] = np.asarray(state["vectors"]["counts"])[src]
     out["last_ts"][dst] = np.asarray(state["vectors"]["last_ts"])[src]

@@ -239,59 +239,66 @@ class ItemSignals:
         size = len(order)
 
         def rows(ids: list) -> np.ndarray:
-            return np.array(
-                [order.get(i, -1) if i is not None else -1 for i in ids], dtype=np.int64
+            return np.fromiter(
+                (order.get(i, -1) if i is not None else -1 for i in ids),
+                dtype=np.int64,
+                count=len(ids),
             )
 
-        def aligned(values: np.ndarray, ids: list, fill: float = 0.0) -> np.ndarray:
+        # each state's rows -> merged rows, once: every per-item array of a state uses it
+        b_rows, l_rows, c_rows = (rows(ids) for ids in item_ids)
+
+        def aligned(values: np.ndarray, rows: np.ndarray, fill: float = 0.0) -> np.ndarray:
             out = np.full(size, fill)
-            mapping = rows(ids)[: len(values)]
+            mapping = rows[: len(values)]
             keep = mapping >= 0
             out[mapping[keep]] = np.asarray(values)[: len(mapping)][keep]
             return out
 
-        (b, lo, c), (b_ids, l_ids, c_ids) = (base, mine, theirs), item_ids
+        b, lo, c = base, mine, theirs
         elapsed = int(lo["clock"]) - int(b["clock"])
         clock = int(c["clock"]) + elapsed
         count = (
-            aligned(c["count"], c_ids) + aligned(lo["count"], l_ids) - aligned(b["count"], b_ids)
+            aligned(c["count"], c_rows) + aligned(lo["count"], l_rows) - aligned(b["count"], b_rows)
         )
         trends = []
         for tb, tl, tc in zip(b["trends"], lo["trends"], c["trends"], strict=True):
             half_life = float(tl["half_life"])
             fade = decay(elapsed, half_life)
 
-            def value(t: dict, ids: list, at: int, half_life: float = half_life) -> np.ndarray:
-                return aligned(np.asarray(t["stored"]) * decay(at - float(t["t0"]), half_life), ids)
+            def value(
+                t: dict, rows: np.ndarray, at: int, half_life: float = half_life
+            ) -> np.ndarray:
+                stored = np.asarray(t["stored"])
+                return aligned(stored * decay(at - float(t["t0"]), half_life), rows)
 
             merged = (
-                value(tc, c_ids, int(c["clock"])) * fade
-                + value(tl, l_ids, int(lo["clock"]))
-                - value(tb, b_ids, int(b["clock"])) * fade
+                value(tc, c_rows, int(c["clock"])) * fade
+                + value(tl, l_rows, int(lo["clock"]))
+                - value(tb, b_rows, int(b["clock"])) * fade
             )
             trends.append(
                 {"stored": np.clip(merged, 0, None), "t0": float(clock), "half_life": half_life}
             )
 
-        def ages(state: dict, ids: list, key: str) -> np.ndarray:
-            seen = aligned(state[key], ids, fill=-1.0)
+        def ages(state: dict, rows: np.ndarray, key: str) -> np.ndarray:
+            seen = aligned(state[key], rows, fill=-1.0)
             return np.where(seen >= 0, int(state["clock"]) - seen, np.inf)
 
-        first_c, first_l = ages(c, c_ids, "first_seen"), ages(lo, l_ids, "first_seen")
+        first_c, first_l = ages(c, c_rows, "first_seen"), ages(lo, l_rows, "first_seen")
         first_age = np.maximum(
             np.where(np.isinf(first_c), -np.inf, first_c),
             np.where(np.isinf(first_l), -np.inf, first_l),
         )
-        last_age = np.minimum(ages(c, c_ids, "last_seen"), ages(lo, l_ids, "last_seen"))
-        mappings = (rows(b_ids), rows(l_ids), rows(c_ids))
+        last_age = np.minimum(ages(c, c_rows, "last_seen"), ages(lo, l_rows, "last_seen"))
         return {
             "clock": clock,
             "count": count,
             "trends": trends,
             "first_seen": np.where(np.isfinite(first_age), clock - first_age, -1.0),
             "last_seen": np.where(np.isfinite(last_age), clock - last_age, 0.0),
-            "co": SparseRows.merge(b["co"], lo["co"], c["co"], mappings),
+            "co": SparseRows.merge(b["co"], lo["co"], c["co"], (b_rows, l_rows, c_rows)),
             "transitions": SparseRows.merge(
-                b["transitions"], lo["transitions"], c["transitions"], mappings
+                b["transitions"], lo["transitions"], c["transitions"], (b_rows, l_rows, c_rows)
             ),
         }
