@@ -1,11 +1,11 @@
 """The worker's state path under Python's garbage-collector thresholds and the worker's
-own (``GC_THRESHOLD``), alternating in one process (issue 13).
+own (``GC_THRESHOLD``), alternating, each run in a fresh interpreter (issue 13).
 
 Each round runs ``scale.run`` (the synthetic stream of ``benchmarks/scale.py``:
 Zipf items, 10,000 users, batches of 64 reviews + 64 clicks, ``Engine.apply``
 with lists) once with Python's default thresholds (700, 10, 10) and once with
 the setting's young threshold, in turns (a noisy machine slows both alike),
-each in a fresh interpreter, and counts the full (oldest-generation)
+and counts the full (oldest-generation)
 collections of the timed part and the seconds they took. The collector frees memory and
 changes no value, so both runs compute the same lists.
 

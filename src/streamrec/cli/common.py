@@ -31,7 +31,7 @@ def tune_process(settings: Settings) -> None:
     about 10^5 long-lived Python objects that every full collection walks; a batch
     allocates thousands of short-lived ones (lists, their items, explanations), so at
     Python's young threshold of 700 they survive into the old generation and trigger
-    a full collection every few batches. ``benchmarks/scale.py`` measures the gain."""
+    a full collection every few batches. ``benchmarks/gc_threshold.py`` measures the gain."""
     if settings.gc_threshold:
         gc.set_threshold(settings.gc_threshold, *gc.get_threshold()[1:])
 

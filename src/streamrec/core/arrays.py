@@ -77,3 +77,14 @@ def row_norms(matrix: np.ndarray) -> np.ndarray:
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Each row scaled to unit length (zero rows stay zero)."""
     return matrix / np.maximum(row_norms(matrix), 1e-12)
+
+
+def rows_in(order: dict[str, int], ids: list[str | None]) -> np.ndarray:
+    """Each id's row in ``order`` (-1: absent or None): where a state's rows go in a merge.
+
+    >>> rows_in({"a": 0, "b": 1}, ["b", None, "c", "a"]).tolist()
+    [1, -1, -1, 0]
+    """
+    return np.fromiter(
+        (order.get(i, -1) if i is not None else -1 for i in ids), dtype=np.int64, count=len(ids)
+    )

@@ -222,12 +222,11 @@ class ItemStats:
         n, dim = int(head["n_items"]), int(head["dim"])
         if len(ids) != n or len(rows) != n:
             raise ValueError(f"{n} items expected, got {len(ids)} ids and {len(rows)} rows")
-        sums = np.zeros((n, dim), np.float32)
+        # each per-item array in one call; its values cast as row assignments do
+        sums = np.array([row["sums"] for row in rows], dtype=np.float32).reshape(n, dim)
         trending = np.zeros(tuple(head["trending"]["size"]))
+        trending[:n] = [row["trending"][0] for row in rows]
         engagement = np.zeros(tuple(head["engagement"]["size"]))
-        if n:  # each per-item array in one call; its values cast as row assignments do
-            sums[:] = np.array([row["sums"] for row in rows], dtype=np.float32)
-            trending[:n] = [row["trending"][0] for row in rows]
         counts = np.array([row["counts"][0] for row in rows], dtype=np.int32)
         last_ts = np.array([row["last_ts"][0] for row in rows], dtype=np.float64)
         popularity = np.array([row["popularity"][0] for row in rows], dtype=np.float64)

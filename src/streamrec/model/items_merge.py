@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from streamrec.core.arrays import rows_in
 from streamrec.core.decay import decay
 
 
@@ -100,9 +101,7 @@ def _aligned(state: dict, order: dict[str, int]) -> dict[str, np.ndarray]:
         "popularity": np.zeros(size),
         "trending": np.zeros(size),
     }
-    mapping = np.fromiter(
-        (order.get(i, -1) if i is not None else -1 for i in ids), dtype=np.int64, count=len(ids)
-    )
+    mapping = rows_in(order, ids)
     src = np.flatnonzero(mapping >= 0)  # this state's rows, ascending, and where they go
     if not src.size:
         return out

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from streamrec.core.arrays import rows_in
 from streamrec.core.decay import DecayedCounts, decay
 from streamrec.model.sparse_rows import NEIGHBOURS, SparseRows
 
@@ -238,15 +239,8 @@ class ItemSignals:
         """
         size = len(order)
 
-        def rows(ids: list) -> np.ndarray:
-            return np.fromiter(
-                (order.get(i, -1) if i is not None else -1 for i in ids),
-                dtype=np.int64,
-                count=len(ids),
-            )
-
         # each state's rows -> merged rows, once: every per-item array of a state uses it
-        b_rows, l_rows, c_rows = (rows(ids) for ids in item_ids)
+        b_rows, l_rows, c_rows = (rows_in(order, ids) for ids in item_ids)
 
         def aligned(values: np.ndarray, rows: np.ndarray, fill: float = 0.0) -> np.ndarray:
             out = np.full(size, fill)
