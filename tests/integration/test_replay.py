@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import time
+from typing import Any
 
-from streamrec.app.replay_pipeline import replay_pipeline
+import pytest
+from kafka import KafkaProducer
+
+from streamrec.app.replay_pipeline import PipelineServer, replay_pipeline
 from streamrec.core.settings import DEFAULT_MODEL
 from streamrec.core.text import clean_text
 from streamrec.embedding.cache import CachedEmbedder
@@ -67,6 +71,51 @@ def test_batched_pipeline_over_four_partitions_serves_what_the_simulation_serves
     assert pipeline.index == simulated.index
     assert pipeline.ranks[SERVED] == simulated.ranks["batched"]
     assert simulated.ranks["batched"] != simulated.ranks[SERVED]  # batching is visible
+
+
+class PausingProducer:
+    """Pauses once every third batch, half-way through it, after flushing what it sent:
+    records of one batch land more than ``batch_wait_ms`` apart, as on a loaded broker."""
+
+    def __init__(self, producer: KafkaProducer, batch_events: int) -> None:
+        self.producer, self.batch_events, self.sent = producer, batch_events, 0
+        self.pauses = 0
+
+    def send(self, *args: Any, **kwargs: Any) -> Any:
+        self.sent += 1
+        if self.sent % (3 * self.batch_events) == self.batch_events // 2:
+            self.producer.flush()
+            time.sleep(1.5)  # > the replay worker's batch_wait_ms (1 s)
+            self.pauses += 1
+        return self.producer.send(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.producer, name)
+
+
+def test_a_batch_whose_records_land_slowly_is_still_applied_whole(settings, amazon_cache) -> None:
+    """Each batch is one transaction: the worker does not cut it short while it lands
+    (without the transaction it did, and served other lists than the simulation)."""
+    settings = replace(settings, embed_cache=amazon_cache, n_clusters=4)
+    interactions = amazon_interactions(AMAZON, limit=300)
+    embedder = CachedEmbedder(
+        lambda: pytest.fail("all texts are cached"), DEFAULT_MODEL, amazon_cache
+    )
+    vectors = list(embedder.encode([clean_text(i.text) for i in interactions]))
+    config = EngineConfig.from_settings(replace(settings, batch_size=16))
+    batched = ServedModel(Engine(embedder.dim, config), "batched", batch_reviews=16, partitions=4)
+    simulated = replay(interactions, vectors, [], batched)
+
+    server = PipelineServer(settings, embedder, batch_reviews=16, partitions=4)
+    slow = PausingProducer(server.batch_producer, batch_events=32)
+    server.batch_producer = slow
+    try:
+        pipeline = replay(interactions, [None] * len(interactions), [], server)
+    finally:
+        server.close()
+
+    assert slow.pauses >= 5
+    assert pipeline.ranks[SERVED] == simulated.ranks["batched"]
 
 
 def test_replay_command_from_a_topic_since_a_time_writes_the_report(

@@ -12,7 +12,9 @@ sent, so the result equals :class:`ServedModel`'s. With ``batch_reviews`` the
 worker runs with that micro-batch: the interactions of one batch are all
 served first, then sent together and processed as one batch, as
 :class:`ServedModel` with the same ``batch_reviews`` and ``partitions``
-simulates.
+simulates. Each batch is sent in one Kafka transaction: the worker reads
+committed records only, so it sees a batch whole or not at all, however slowly
+its records land (a short cut after ``batch_wait_ms`` could otherwise split it).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+
+from kafka import KafkaProducer
 
 from streamrec.app.worker import EmbedWorker
 from streamrec.core.events import ClickEvent, ImpressionEvent, ReviewEvent
@@ -89,6 +93,7 @@ class PipelineServer:
         self.client = RecsClient.from_settings(self.settings)
         self.redis = connect(self.settings)
         self.producer = make_producer(self.settings, linger_ms=0)
+        self.batch_producer = None if batch_reviews is None else self._transactional_producer()
         self.deterministic, self.timeout_s = deterministic, timeout_s
         self._wait_assigned(len(self.topics.inputs()) * self.settings.topic_partitions)
         self.batch_reviews = batch_reviews
@@ -123,6 +128,13 @@ class PipelineServer:
         self.worker.stop()
         self.thread.join(30)
         self.producer.close()
+        if self.batch_producer is not None:
+            self.batch_producer.close()
+
+    def _transactional_producer(self) -> KafkaProducer:
+        producer = make_producer(self.settings, linger_ms=0, transactional_id=f"replay-{self.run}")
+        producer.init_transactions()
+        return producer
 
     def _publish_impression(self, interaction: Interaction) -> None:
         """The list just served to this interaction's user, as the sidecar scores it."""
@@ -143,16 +155,21 @@ class PipelineServer:
         )
 
     def _send(self, events: list[ReviewEvent | ClickEvent], wait: bool) -> None:
+        producer = self.batch_producer or self.producer
+        if self.batch_producer is not None:
+            self.batch_producer.begin_transaction()
         for event in events:
-            self.producer.send(
+            producer.send(
                 topic_for(event, self.topics),
                 key=event.user_id.encode(),
                 value=event.to_json(),
                 timestamp_ms=int(event.ts * 1000),
             )
         self.delivered += len(events)
+        if self.batch_producer is not None:
+            self.batch_producer.commit_transaction()  # flushes, then makes the batch visible
         if wait:
-            self.producer.flush()
+            producer.flush()
             self._wait_processed(self.delivered)
 
     def _wait_assigned(self, partitions: int) -> None:

@@ -36,6 +36,9 @@ def make_consumer(
         "group_id": group,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
+        # a producer's transaction (a replay's micro-batch) is seen whole or not at all;
+        # records of producers without transactions are read as before
+        "isolation_level": "read_committed",
         "max_poll_records": max(4 * settings.batch_size, 256),
         "max_partition_fetch_bytes": MAX_MESSAGE_BYTES,
         "fetch_max_bytes": 4 * MAX_MESSAGE_BYTES,
