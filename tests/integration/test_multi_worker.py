@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # checkpoint old, so their merged centroids differ a little from a single run's. Stated
 # tolerance: weight-weighted mean cosine between same-id centroids >= 0.98, and >= 0.95 for
 # every cluster that holds at least 5% of the weight (a cluster of one or two points moves
-# with any single assignment).
+# with any single assignment). A reference cluster the merged run reseeded counts as cosine 0.
 MIN_WEIGHTED_COSINE = 0.98
 MIN_MAJOR_COSINE = 0.95
 MAJOR_SHARE = 0.05
@@ -49,15 +49,25 @@ def group_settings(settings, amazon_cache):
 
 
 def same_id_cosines(reference: dict, merged: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine of each reference centroid to the merged centroid of the same id, and weights."""
+    """Cosine of each reference centroid to the merged centroid of the same id (0 where
+    the merged run reseeded that cluster), and the reference weights."""
     rows = {int(c): n for n, c in enumerate(merged["ids"])}
     cosines = np.array(
         [
             float(reference["centers"][n] @ merged["centers"][rows[int(c)]])
+            if int(c) in rows
+            else 0.0
             for n, c in enumerate(reference["ids"])
         ]
     )
     return cosines, np.asarray(reference["weights"])
+
+
+def minor_share(merged: dict, ids: set[int]) -> float:
+    """The share of the merged weight held by clusters the reference does not have."""
+    weights = np.asarray(merged["weights"])
+    extra = np.array([int(c) not in ids for c in merged["ids"]], dtype=bool)
+    return float(weights[extra].sum() / weights.sum())
 
 
 def copy_checkpoints(source, target) -> None:
@@ -99,7 +109,10 @@ def test_two_workers_merge_to_the_centroids_of_one(group_settings, tmp_path) -> 
     merged, parts = load_group_state(group_settings)
     assert merged["clock"] == reference["clock"] == len(events)  # none lost, none twice
     assert len(all_users(parts)["ids"]) == len({e.user_id for e in events})
-    assert sorted(merged["clusterer"]["ids"]) == sorted(reference["clusterer"]["ids"])
+    # a cluster near min_weight may die in one run and not the other (weights up to one
+    # checkpoint old): it counts as cosine 0 below, and what replaced it stays minor
+    reference_ids = {int(c) for c in reference["clusterer"]["ids"]}
+    assert minor_share(merged["clusterer"], reference_ids) < MAJOR_SHARE
     cosines, weights = same_id_cosines(reference["clusterer"], merged["clusterer"])
     weighted = float(cosines @ weights / weights.sum())
     major = weights >= MAJOR_SHARE * weights.sum()

@@ -252,7 +252,10 @@ class OnlineKMeans(DynamicK, Clusterer):
         ``mine - base``. When two workers seeded clusters from nothing at the
         same time, the first to sync wins: the other drops its own seeds (and
         the few points it had given them) and adopts the winner's clusters.
-        Ids, seeding and the random state stay this worker's.
+        Seeding and the random state stay this worker's; ``next_id`` moves past
+        every id either copy allocated, so a cluster this worker reseeds later
+        does not take an id it adopted. (Two workers that give birth between the
+        same two syncs still pick the same id: those two are summed as one.)
         """
         half_life = float(mine["half_life"])
         if mine["half_life_unit"] == "events":
@@ -302,6 +305,7 @@ class OnlineKMeans(DynamicK, Clusterer):
             centers=centers,
             born_at=np.array(born),
             events_seen=int(theirs["events_seen"]) + seen,
+            next_id=max(int(mine["next_id"]), int(theirs["next_id"]), max(ids, default=-1) + 1),
         )
         if mine["half_life_unit"] != "events":
             out["clock"] = max(float(theirs["clock"] or 0), float(mine["clock"] or 0))

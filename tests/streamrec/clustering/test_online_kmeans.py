@@ -134,3 +134,38 @@ def test_state_round_trip_continues_identically() -> None:
     for batch in np.array_split(points[150:], 5):
         np.testing.assert_array_equal(a.learn(batch), b.learn(batch))
     np.testing.assert_array_equal(a.sums, b.sums)
+
+
+def _reseeds(model: OnlineKMeans, away: np.ndarray) -> int:
+    """Feed points at cluster row 0 until the others die, then one point towards ``away``
+    (still closest to row 0): a dying cluster is reseeded there. Returns the new id."""
+    near = model.centers[0].astype(np.float64)
+    before = set(model.ids.tolist())
+    for _ in range(20):
+        model.learn(np.repeat(near[None], 4, axis=0))
+    far = 0.3 * near + away
+    model.learn(np.vstack([np.repeat(near[None], 3, axis=0), far[None] / np.linalg.norm(far)]))
+    born = set(model.ids.tolist()) - before
+    assert len(born) == 1
+    return born.pop()
+
+
+def test_a_cluster_born_after_adopting_another_workers_birth_gets_a_new_id() -> None:
+    """Ids another worker allocated are taken: a merge moves next_id past them (a worker
+    that kept its own next_id gave the next cluster it reseeded an id already in use)."""
+    axes = np.eye(6)
+    base_model = OnlineKMeans(k=2, half_life=4, seed=0)
+    base_model.learn(axes[:2])
+    base = base_model.state()
+    first, second = OnlineKMeans(k=2, half_life=4, seed=0), OnlineKMeans(k=2, half_life=4, seed=0)
+    first.load(base)
+    second.load(base)
+
+    born_first = _reseeds(first, axes[2])
+    shared = OnlineKMeans.merge(base, first.state(), base)  # the first worker syncs
+    second.load(OnlineKMeans.merge(base, second.state(), shared))  # the second adopts it
+    assert born_first in second.ids.tolist()
+    born_second = _reseeds(second, axes[3])
+
+    assert born_second != born_first
+    assert len(set(second.ids.tolist())) == len(second.ids)
