@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kafka import KafkaProducer
 
 from streamrec.app.replay_pipeline import PipelineServer, replay_pipeline
-from streamrec.core.settings import DEFAULT_MODEL
+from streamrec.core.settings import DEFAULT_MODEL, Settings
 from streamrec.core.text import clean_text
 from streamrec.embedding.cache import CachedEmbedder
 from streamrec.evaluation.datasets import amazon_interactions
@@ -22,13 +23,18 @@ from tests.conftest import AMAZON, replace
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_pipeline_and_in_process_replays_agree(settings, amazon_cache) -> None:
-    settings = replace(settings, embed_cache=amazon_cache, n_clusters=4)
+def amazon_slice(settings: Settings, cache: Path) -> tuple[Settings, list, CachedEmbedder, list]:
+    """Settings, the first 300 Amazon interactions, an embedder that only reads ``cache``,
+    and the interactions' vectors."""
+    settings = replace(settings, embed_cache=cache, n_clusters=4)
     interactions = amazon_interactions(AMAZON, limit=300)
-    embedder = CachedEmbedder(
-        lambda: pytest.fail("all texts are cached"), DEFAULT_MODEL, amazon_cache
-    )
+    embedder = CachedEmbedder(lambda: pytest.fail("all texts are cached"), DEFAULT_MODEL, cache)
     vectors = list(embedder.encode([clean_text(i.text) for i in interactions]))
+    return settings, interactions, embedder, vectors
+
+
+def test_pipeline_and_in_process_replays_agree(settings, amazon_cache) -> None:
+    settings, interactions, embedder, vectors = amazon_slice(settings, amazon_cache)
 
     in_process = replay(
         interactions,
@@ -48,12 +54,7 @@ def test_batched_pipeline_over_four_partitions_serves_what_the_simulation_serves
     settings, amazon_cache
 ) -> None:
     """Production conditions (micro-batches over 4 partitions) through Kafka and Redis."""
-    settings = replace(settings, embed_cache=amazon_cache, n_clusters=4)
-    interactions = amazon_interactions(AMAZON, limit=300)
-    embedder = CachedEmbedder(
-        lambda: pytest.fail("all texts are cached"), DEFAULT_MODEL, amazon_cache
-    )
-    vectors = list(embedder.encode([clean_text(i.text) for i in interactions]))
+    settings, interactions, embedder, vectors = amazon_slice(settings, amazon_cache)
     config = EngineConfig.from_settings(replace(settings, batch_size=16))
     simulated = replay(
         interactions,
@@ -96,12 +97,7 @@ class PausingProducer:
 def test_a_batch_whose_records_land_slowly_is_still_applied_whole(settings, amazon_cache) -> None:
     """Each batch is one transaction: the worker does not cut it short while it lands
     (without the transaction it did, and served other lists than the simulation)."""
-    settings = replace(settings, embed_cache=amazon_cache, n_clusters=4)
-    interactions = amazon_interactions(AMAZON, limit=300)
-    embedder = CachedEmbedder(
-        lambda: pytest.fail("all texts are cached"), DEFAULT_MODEL, amazon_cache
-    )
-    vectors = list(embedder.encode([clean_text(i.text) for i in interactions]))
+    settings, interactions, embedder, vectors = amazon_slice(settings, amazon_cache)
     config = EngineConfig.from_settings(replace(settings, batch_size=16))
     batched = ServedModel(Engine(embedder.dim, config), "batched", batch_reviews=16, partitions=4)
     simulated = replay(interactions, vectors, [], batched)
