@@ -155,9 +155,11 @@ class PipelineServer:
         )
 
     def _send(self, events: list[ReviewEvent | ClickEvent], wait: bool) -> None:
+        """Produce ``events`` (a batch: as one transaction), then, with ``wait``, block
+        until the worker applied them."""
         producer = self.batch_producer or self.producer
         if self.batch_producer is not None:
-            self.batch_producer.begin_transaction()
+            producer.begin_transaction()
         for event in events:
             producer.send(
                 topic_for(event, self.topics),
@@ -167,9 +169,10 @@ class PipelineServer:
             )
         self.delivered += len(events)
         if self.batch_producer is not None:
-            self.batch_producer.commit_transaction()  # flushes, then makes the batch visible
-        if wait:
+            producer.commit_transaction()  # flushes, then makes the batch visible
+        elif wait:
             producer.flush()
+        if wait:
             self._wait_processed(self.delivered)
 
     def _wait_assigned(self, partitions: int) -> None:

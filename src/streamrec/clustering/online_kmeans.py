@@ -305,7 +305,7 @@ class OnlineKMeans(DynamicK, Clusterer):
             centers=centers,
             born_at=np.array(born),
             events_seen=int(theirs["events_seen"]) + seen,
-            next_id=max(int(mine["next_id"]), int(theirs["next_id"]), max(ids, default=-1) + 1),
+            next_id=max(int(mine["next_id"]), int(theirs["next_id"])),  # each past its own ids
         )
         if mine["half_life_unit"] != "events":
             out["clock"] = max(float(theirs["clock"] or 0), float(mine["clock"] or 0))
