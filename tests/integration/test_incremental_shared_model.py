@@ -226,3 +226,31 @@ def test_two_workers_merge_their_changes_through_the_hash(store) -> None:  # typ
     total = first.engine.signals.count.sum()
     assert total == join_shared(stored(store)).state["signals"]["count"].sum()
     assert first.engine.clock == 2 * 3 * 60 + 1
+
+
+def test_a_merge_writes_only_the_items_this_worker_changed(store) -> None:  # type: ignore[no-untyped-def]
+    seeder = worker(store)
+    feed(seeder.engine, 3, seed=0, start=0)
+    seeder.write()
+    first, second = worker(store), worker(store)
+    apply(first.engine, clicks([("u1", "i1"), ("u2", "i2")], 5000))
+    first.write()
+    apply(second.engine, clicks([("u3", "i5"), ("u4", "i5")], 6000))
+    touched = {second.engine.items.ids[r] for r in second.engine.dirty_items()}
+    neighbours = {second.engine.items.ids[r] for r in second.engine.dirty_neighbours()}
+    before = stored(store)
+    second.write()  # first wrote since second's base: a merge
+    after = stored(store)
+    assert second.merges == 1
+    ids = join_shared(after).state["items"]["vectors"]["ids"]
+    rewritten = {k for k in after if before.get(k) != after[k]}
+    items = {ids[int(k[1:])] for k in rewritten if k.startswith("i")}
+    rows = {ids[int(k[1:])] for k in rewritten if k.startswith("n")}
+    assert "i5" in items and items == touched  # not every item of the catalogue
+    assert rows <= neighbours
+    assert len(items) + len(rows) < len(ids) // 4
+    assert second.last_write["items"] == len(items)
+    restored = worker(store).engine  # its users u1 and u2 are first's: compare second's
+    assert_same_state(restored.shared_state(), second.engine.shared_state())
+    for user in ("u3", "u4"):
+        assert restored.recommend("user", user) == second.engine.recommend("user", user)

@@ -61,15 +61,17 @@ def encode_neighbours(signals: ItemSignals, rows: Iterable[int]) -> dict[str, by
     return out
 
 
-def split_shared(state: dict, version: int) -> dict[str, bytes]:
-    """Every field of a whole shared state (a merged state, tests)."""
+def split_shared(state: dict, version: int, history: list[list] | None = None) -> dict[str, bytes]:
+    """Every field of a whole shared state (a merged state, tests). Every item is
+    written against the state's bases; ``history``: the bases' past to keep in the
+    global field (fields already stored against an earlier base stay readable)."""
     items = ItemStats(int(state["dim"]), float(state["items"]["vector_half_life"]))
     items.load(state["items"])
     signals = ItemSignals()
     signals.load(state["signals"])
     head = {**state, "items": items.global_state(), "signals": signals.global_state()}
     rows = range(items.n_items)
-    history = [[base] for base in decay_bases(head)]  # every item is written against them
+    history = history or [[base] for base in decay_bases(head)]
     return {
         GLOBAL: encode_global(head, version, history),
         **encode_items(items, signals, rows),

@@ -100,3 +100,35 @@ class DecayedCounts:
         counts.stored = np.array(state["stored"], dtype=np.float64)
         counts.t0 = float(state["t0"])
         return counts
+
+
+def merged_stored(
+    stored: tuple[np.ndarray | float, np.ndarray | float, np.ndarray | float],
+    bases: tuple[float, float, float],
+    *,
+    grown: float,
+    half_life: float,
+    size: int,
+) -> np.ndarray:
+    """A forward-decayed counter's merged values, stored against theirs' base ``t0``.
+
+    ``stored`` and ``bases`` are base's, mine's and theirs' stored values and
+    bases; ``grown`` is how far theirs' clock moved since base. Theirs' values
+    are decayed by the events this worker saw, and this worker's change since
+    base is taken as of now, so against theirs' base
+
+        S = S_theirs + S_mine * 2^((grown + t0_mine - t0) / h)
+                     - S_base * 2^((grown + t0_base - t0) / h)
+
+    An item this worker did not change (same base, same stored value) keeps
+    theirs' stored value to the bit, so its checkpoint field is not rewritten.
+    """
+    b, lo, c = stored
+    t0_base, t0_mine, t0 = bases
+    mine_scale = 2.0 ** ((grown + t0_mine - t0) / half_life)
+    if t0_mine == t0_base:  # no rebase here since base: the change is exactly 0 where none
+        change = (np.asarray(lo) - np.asarray(b)) * mine_scale
+    else:
+        base_scale = 2.0 ** ((grown + t0_base - t0) / half_life)
+        change = np.asarray(lo) * mine_scale - np.asarray(b) * base_scale
+    return np.clip(np.broadcast_to(c + change, (size,)), 0, None)

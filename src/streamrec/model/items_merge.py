@@ -1,12 +1,12 @@
 """The 3-way merge of two workers' item statistics (``ItemStats.merge``): by item id,
-counts and vector sums add up, decayed counts are re-expressed at the merged clock."""
+counts and vector sums add up, decayed counts stay stored against theirs' bases."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from streamrec.core.arrays import rows_in
-from streamrec.core.decay import decay
+from streamrec.core.decay import decay, merged_stored
 
 
 def merge_items(
@@ -18,15 +18,16 @@ def merge_items(
     alive: set[int] | None = None,
 ) -> dict:
     """Merge by item id: counts and vector sums add up (``theirs + mine - base``),
-    decayed counts re-expressed at the merged clock.
+    decayed counts are stored against theirs' bases (:func:`merged_stored`).
 
     ``clocks`` are the engine clocks of base, mine, theirs and the merge;
-    engagement rows of clusters not in ``alive`` are dropped.
+    engagement rows of clusters not in ``alive`` are dropped. Theirs' item rows,
+    cluster rows and bases are kept, so an item only this worker's copy did not
+    change comes out as theirs to the bit: a merge rewrites what changed.
     """
-    t_base, t_mine, t_theirs, t_out = clocks
-    elapsed = t_mine - t_base
+    t_base, _, t_theirs, _ = clocks
     order: dict[str, int] = {}
-    for state in (theirs, mine):
+    for state in (theirs, mine):  # theirs' rows keep their places: their fields stay as stored
         for item_id in state["vectors"]["ids"]:
             if item_id is not None and item_id not in order:
                 order[item_id] = len(order)
@@ -34,36 +35,28 @@ def merge_items(
     gamma = decay(1.0, float(mine["vector_half_life"]))
     new_reviews = np.clip(lo["counts"] - b["counts"], 0, None)
     keep = gamma**new_reviews
-    # (c * keep + lo) - b * keep, in place: the same operations in the same order,
-    # without four more (items x dim) float64 temporaries
+    # c * keep + (lo - b * keep), in place: an item this worker did not review keeps
+    # theirs' sums to the bit (keep 1, lo - b 0), without more (items x dim) temporaries
     sums = np.multiply(c["sums"], keep[:, None], out=c["sums"])
-    sums += lo["sums"]
-    sums -= np.multiply(b["sums"], keep[:, None], out=b["sums"])
+    mine_added = np.subtract(
+        lo["sums"], np.multiply(b["sums"], keep[:, None], out=b["sums"]), out=lo["sums"]
+    )
+    sums += mine_added
 
     def decayed(key: str, name: str) -> np.ndarray:
-        half_life = float(mine[name]["half_life"])
-        fade = decay(elapsed, half_life)
-        values = {
-            "b": b.get(key, 0.0) * decay(t_base - float(base[name]["t0"]), half_life),
-            "l": lo.get(key, 0.0) * decay(t_mine - float(mine[name]["t0"]), half_life),
-            "c": c.get(key, 0.0) * decay(t_theirs - float(theirs[name]["t0"]), half_life),
-        }
-        merged = values["c"] * fade + values["l"] - values["b"] * fade
-        return np.clip(np.broadcast_to(merged, (len(order),)), 0, None)
+        """Stored against theirs' base (see :func:`merged_stored`)."""
+        return merged_stored(
+            (b.get(key, 0.0), lo.get(key, 0.0), c.get(key, 0.0)),
+            (float(base[name]["t0"]), float(mine[name]["t0"]), float(theirs[name]["t0"])),
+            grown=t_theirs - t_base,
+            half_life=float(mine[name]["half_life"]),
+            size=len(order),
+        )
 
-    clusters = sorted(
-        {
-            int(k)
-            for s in (mine, theirs)
-            for k in s["cluster_rows"]
-            if alive is None or int(k) in alive
-        }
-    )
-    engagement = (
-        np.vstack([decayed(f"engagement:{k}", "engagement") for k in clusters])
-        if clusters
-        else np.zeros((1, len(order)))
-    )
+    layout, free = _cluster_layout(mine, theirs, alive)
+    engagement = np.zeros((max(layout.values(), default=0) + 1, len(order)))
+    for cluster_id, row in layout.items():
+        engagement[row] = decayed(f"engagement:{cluster_id}", "engagement")
     ids = list(order)
     return {
         "vector_half_life": mine["vector_half_life"],
@@ -73,20 +66,40 @@ def merge_items(
             "counts": (c["counts"] + new_reviews).astype(np.int32),
             "last_ts": np.maximum(c["last_ts"], lo["last_ts"]),
         },
-        "popularity": c["popularity"] + lo["popularity"] - b["popularity"],
+        "popularity": c["popularity"] + (lo["popularity"] - b["popularity"]),
         "trending": {
             "stored": decayed("trending", "trending"),
-            "t0": float(t_out),
+            "t0": float(theirs["trending"]["t0"]),
             "half_life": float(mine["trending"]["half_life"]),
         },
         "engagement": {
             "stored": engagement,
-            "t0": float(t_out),
+            "t0": float(theirs["engagement"]["t0"]),
             "half_life": float(mine["engagement"]["half_life"]),
         },
-        "cluster_rows": {str(k): n for n, k in enumerate(clusters)},
-        "free_rows": [],
+        "cluster_rows": {str(k): row for k, row in layout.items()},
+        "free_rows": free,
     }
+
+
+def _cluster_layout(mine: dict, theirs: dict, alive: set[int] | None) -> tuple[dict, list]:
+    """Engagement rows of the merged clusters: those theirs has keep their rows (so the
+    items' fields do not change), the others take theirs' free rows or new ones; rows of
+    clusters no longer alive are free (and zero)."""
+    known = {int(k) for s in (mine, theirs) for k in s["cluster_rows"]}
+    merged = sorted(k for k in known if alive is None or k in alive)
+    layout = {int(k): int(r) for k, r in theirs["cluster_rows"].items() if int(k) in merged}
+    used = set(layout.values())
+    free = [int(r) for r in theirs["free_rows"] if int(r) not in used]
+    free += sorted(int(r) for k, r in theirs["cluster_rows"].items() if int(k) not in layout)
+    next_row = max([*used, *free], default=-1) + 1
+    for cluster_id in merged:
+        if cluster_id not in layout:
+            if free:
+                layout[cluster_id] = free.pop()
+            else:
+                layout[cluster_id], next_row = next_row, next_row + 1
+    return layout, free
 
 
 def _aligned(state: dict, order: dict[str, int]) -> dict[str, np.ndarray]:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from streamrec.core.arrays import rows_in
-from streamrec.core.decay import DecayedCounts, decay
+from streamrec.core.decay import DecayedCounts, decay, merged_stored
 from streamrec.model.sparse_rows import NEIGHBOURS, SparseRows
 
 TREND_HALF_LIVES = (100.0, 300.0, 1000.0, 3000.0)  # in engagements
@@ -231,11 +231,15 @@ class ItemSignals:
         item_ids: tuple[list, list, list],
         order: dict[str, int],
     ) -> dict:
-        """Counts and co-occurrences add up (``theirs + mine - base``), trends decay to
-        the merged clock, first and last sightings keep the earliest and latest.
+        """Counts and co-occurrences add up (``theirs + mine - base``), trends stay
+        stored against theirs' bases (:func:`~streamrec.core.decay.merged_stored`),
+        first and last sightings keep the earliest and latest.
 
         ``item_ids`` names each state's item rows; ``order`` maps item ids to
-        the merged rows.
+        the merged rows. This worker's events since base come after theirs on
+        the merged clock: its sightings since base move on by how far theirs'
+        clock moved, theirs keep their clock. An item this worker did not
+        change comes out as theirs to the bit.
         """
         size = len(order)
 
@@ -251,46 +255,43 @@ class ItemSignals:
 
         b, lo, c = base, mine, theirs
         elapsed = int(lo["clock"]) - int(b["clock"])
+        grown = int(c["clock"]) - int(b["clock"])
         clock = int(c["clock"]) + elapsed
-        count = (
-            aligned(c["count"], c_rows) + aligned(lo["count"], l_rows) - aligned(b["count"], b_rows)
+        count = aligned(c["count"], c_rows) + (
+            aligned(lo["count"], l_rows) - aligned(b["count"], b_rows)
         )
-        trends = []
-        for tb, tl, tc in zip(b["trends"], lo["trends"], c["trends"], strict=True):
-            half_life = float(tl["half_life"])
-            fade = decay(elapsed, half_life)
+        trends = [
+            {
+                "stored": merged_stored(
+                    tuple(
+                        aligned(t["stored"], rows)
+                        for t, rows in ((tb, b_rows), (tl, l_rows), (tc, c_rows))
+                    ),
+                    (float(tb["t0"]), float(tl["t0"]), float(tc["t0"])),
+                    grown=grown,
+                    half_life=float(tl["half_life"]),
+                    size=size,
+                ),
+                "t0": float(tc["t0"]),
+                "half_life": float(tl["half_life"]),
+            }
+            for tb, tl, tc in zip(b["trends"], lo["trends"], c["trends"], strict=True)
+        ]
 
-            def value(
-                t: dict, rows: np.ndarray, at: int, half_life: float = half_life
-            ) -> np.ndarray:
-                stored = np.asarray(t["stored"])
-                return aligned(stored * decay(at - float(t["t0"]), half_life), rows)
+        def sightings(key: str, fill: float) -> tuple[np.ndarray, np.ndarray]:
+            """Theirs', and this worker's on the merged clock (NaN: none since base)."""
+            mine_now, at_base = aligned(lo[key], l_rows, fill), aligned(b[key], b_rows, fill)
+            moved = np.where((mine_now != at_base) & (mine_now >= 0), mine_now + grown, np.nan)
+            return aligned(c[key], c_rows, fill), moved
 
-            merged = (
-                value(tc, c_rows, int(c["clock"])) * fade
-                + value(tl, l_rows, int(lo["clock"]))
-                - value(tb, b_rows, int(b["clock"])) * fade
-            )
-            trends.append(
-                {"stored": np.clip(merged, 0, None), "t0": float(clock), "half_life": half_life}
-            )
-
-        def ages(state: dict, rows: np.ndarray, key: str) -> np.ndarray:
-            seen = aligned(state[key], rows, fill=-1.0)
-            return np.where(seen >= 0, int(state["clock"]) - seen, np.inf)
-
-        first_c, first_l = ages(c, c_rows, "first_seen"), ages(lo, l_rows, "first_seen")
-        first_age = np.maximum(
-            np.where(np.isinf(first_c), -np.inf, first_c),
-            np.where(np.isinf(first_l), -np.inf, first_l),
-        )
-        last_age = np.minimum(ages(c, c_rows, "last_seen"), ages(lo, l_rows, "last_seen"))
+        first_c, first_l = sightings("first_seen", -1.0)
+        last_c, last_l = sightings("last_seen", 0.0)
         return {
             "clock": clock,
             "count": count,
             "trends": trends,
-            "first_seen": np.where(np.isfinite(first_age), clock - first_age, -1.0),
-            "last_seen": np.where(np.isfinite(last_age), clock - last_age, 0.0),
+            "first_seen": np.where((first_c < 0) & ~np.isnan(first_l), first_l, first_c),
+            "last_seen": np.where(last_l > last_c, last_l, last_c),
             "co": SparseRows.merge(b["co"], lo["co"], c["co"], (b_rows, l_rows, c_rows)),
             "transitions": SparseRows.merge(
                 b["transitions"], lo["transitions"], c["transitions"], (b_rows, l_rows, c_rows)

@@ -5,8 +5,9 @@ import copy
 import numpy as np
 import pytest
 
+from streamrec.checkpointing.shared_fields import split_shared
 from streamrec.checkpointing.sync import merge_shared
-from streamrec.core.decay import decay
+from streamrec.core.decay import decay, merged_stored
 from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
@@ -133,3 +134,68 @@ def test_cluster_id_ranges_merge_to_the_furthest_any_worker_got() -> None:
     merged = merge_shared(base, worker.shared_state(), theirs, worker.clusterer)
     assert merged["id_ranges"] == {"0": 7, "2": 20_004, "3": 30_000}
     assert "hierarchy" in merged  # this worker's tree, rebuilt after the merge when it differs
+
+
+def catalogue_events(start: int, users: list[str], items: list[int]) -> list:
+    """One click and one review per (user, item) pair, in turn."""
+    out = []
+    for n, (user, item) in enumerate(zip(users, items, strict=True), start=start):
+        out.append(ClickEvent(event_id=f"c{n}", user_id=user, item_id=f"i{item}", ts=float(n)))
+        out.append(
+            ReviewEvent(
+                event_id=f"r{n}",
+                user_id=user,
+                item_id=f"i{item}",
+                text=TOPICS[n % 3],
+                rating=4.0,
+                ts=float(n),
+            )
+        )
+    return out
+
+
+def test_a_merge_leaves_what_only_theirs_changed_as_theirs_to_the_bit() -> None:
+    mine, theirs = engine(), engine()
+    warmup = catalogue_events(0, [f"u{n % 8}" for n in range(60)], list(range(30)) * 2)
+    for worker in (mine, theirs):
+        feed(worker, warmup)
+    base = copy.deepcopy(mine.shared_state())
+    mine.mark_items_clean()
+    feed(mine, catalogue_events(100, ["u1", "u1", "u2"], [3, 4, 3]))
+    feed(theirs, catalogue_events(200, ["u5", "u6", "u6", "u7"], [10, 11, 12, 10]))
+    changed_here = {mine.items.ids[row] for row in mine.dirty_items()}
+    neighbours_here = {mine.items.ids[row] for row in mine.dirty_neighbours()}
+    theirs_state = theirs.shared_state()
+    merged = merge_shared(base, mine.shared_state(), theirs_state, mine.clusterer)
+
+    before, after = split_shared(theirs_state, 1), split_shared(merged, 2)
+    ids = merged["items"]["vectors"]["ids"]
+    assert ids[: len(theirs.items.ids)] == theirs.items.ids  # theirs' rows keep their places
+    rewritten = {ids[int(k[1:])] for k in after if k[0] == "i" and before.get(k) != after[k]}
+    moved = {ids[int(k[1:])] for k in after if k[0] == "n" and before.get(k) != after[k]}
+    assert {"i3", "i4"} <= changed_here
+    assert rewritten == changed_here  # only what this worker changed is written again
+    assert moved <= neighbours_here
+    assert len(rewritten) < len(ids) // 4
+
+
+def test_merged_decayed_counts_are_the_decayed_sums_whatever_the_bases() -> None:
+    half_life, size = 50.0, 4
+    rng = np.random.default_rng(3)
+    t_base, t_mine, t_theirs = 1000.0, 1040.0, 1070.0
+    t_out = t_theirs + (t_mine - t_base)
+    for bases in ((900.0, 900.0, 900.0), (900.0, 1030.0, 900.0), (900.0, 900.0, 1060.0)):
+        stored = (rng.uniform(1, 5, size), rng.uniform(20, 30, size), rng.uniform(1, 5, size))
+        at = (t_base, t_mine, t_theirs)
+        value = [s * decay(t - t0, half_life) for s, t, t0 in zip(stored, at, bases, strict=True)]
+        fade = decay(t_mine - t_base, half_life)
+        expected = value[2] * fade + value[1] - value[0] * fade
+        merged = merged_stored(
+            stored, bases, grown=t_theirs - t_base, half_life=half_life, size=size
+        )
+        assert (expected > 0).all()  # mine's change since base is a gain
+        np.testing.assert_allclose(merged * decay(t_out - bases[2], half_life), expected)
+    same = rng.uniform(1, 5, size)
+    theirs = rng.uniform(1, 5, size)
+    kept = merged_stored((same, same, theirs), (9.0, 9.0, 3.0), grown=5, half_life=7.0, size=4)
+    assert kept.tobytes() == theirs.tobytes()

@@ -281,8 +281,11 @@ class Checkpointer:
         base = self._base_state or join_shared(self._base_fields).state
         local = self.engine.shared_state()
         merged = merge_shared(base, local, theirs.state, self.engine.clusterer)
-        fields = split_shared(merged, theirs.version + 1)
-        history = [[base] for base in decay_bases(merged)]  # as split_shared wrote them
+        # the merge keeps theirs' bases: fields it leaves as stored stay readable
+        bases = decay_bases(merged)
+        past = theirs.history or [[base] for base in decay_bases(theirs.state)]
+        history = follow_bases(past, bases, decay_half_lives(merged)) or [[base] for base in bases]
+        fields = split_shared(merged, theirs.version + 1, history)
         written.update(
             version=theirs.version + 1,
             fields=fields,
