@@ -61,9 +61,15 @@ def encode_neighbours(signals: ItemSignals, rows: Iterable[int]) -> dict[str, by
     return out
 
 
-def split_shared(state: dict, version: int, history: list[list] | None = None) -> dict[str, bytes]:
-    """Every field of a whole shared state (a merged state, tests). Every item is
-    written against the state's bases; ``history``: the bases' past to keep in the
+def split_shared(
+    state: dict,
+    version: int,
+    history: list[list] | None = None,
+    item_rows: Iterable[int] | None = None,
+) -> dict[str, bytes]:
+    """The fields of a whole shared state (a merged state, tests): the global field, the
+    item fields of ``item_rows`` (default every item) and every neighbour field. Items
+    are written against the state's bases; ``history``: the bases' past to keep in the
     global field (fields already stored against an earlier base stay readable)."""
     items = ItemStats(int(state["dim"]), float(state["items"]["vector_half_life"]))
     items.load(state["items"])
@@ -74,9 +80,57 @@ def split_shared(state: dict, version: int, history: list[list] | None = None) -
     history = history or [[base] for base in decay_bases(head)]
     return {
         GLOBAL: encode_global(head, version, history),
-        **encode_items(items, signals, rows),
+        **encode_items(items, signals, rows if item_rows is None else item_rows),
         **encode_neighbours(signals, rows),
     }
+
+
+def changed_item_rows(state: dict, former: dict) -> np.ndarray:
+    """Item rows of shared ``state`` whose item field (:func:`encode_items`) may differ
+    from ``former``'s: rows ``former`` lacks, another id, or any per-item value not
+    equal. A merge keeps the other workers' rows, so it encodes only these."""
+    items, was = state["items"], former["items"]
+    ids, old_ids = items["vectors"]["ids"], was["vectors"]["ids"]
+    n, common = len(ids), min(len(ids), len(old_ids))
+    differs = np.ones(n, dtype=bool)
+    kept = np.fromiter(
+        (a == b for a, b in zip(ids[:common], old_ids[:common], strict=True)), bool, common
+    )
+
+    def unequal(now: np.ndarray, before: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Per common row: values differ (rows past an array's end hold ``fill``)."""
+        now, before = (np.asarray(a) for a in (now, before))
+        out = np.zeros((common, *now.shape[1:]), dtype=now.dtype)
+        old = np.full((common, *before.shape[1:]), fill, dtype=before.dtype)
+        out[: min(common, len(now))] = now[:common]
+        old[: min(common, len(before))] = before[:common]
+        different = out != old
+        return different.reshape(common, -1).any(axis=1)
+
+    same = kept.copy()
+    vectors, old_vectors = items["vectors"], was["vectors"]
+    for key in ("sums", "counts", "last_ts"):
+        same &= ~unequal(vectors[key], old_vectors[key])
+    same &= ~unequal(items["popularity"], was["popularity"])
+    same &= ~unequal(items["trending"]["stored"], was["trending"]["stored"])
+    engagement, old_engagement = (np.atleast_2d(s["engagement"]["stored"]) for s in (items, was))
+    height = max(engagement.shape[0], old_engagement.shape[0])
+    same &= ~unequal(_rows(engagement, height).T, _rows(old_engagement, height).T)
+    signals, old_signals = state["signals"], former["signals"]
+    same &= ~unequal(signals["count"], old_signals["count"])
+    same &= ~unequal(signals["first_seen"], old_signals["first_seen"], fill=-1.0)
+    same &= ~unequal(signals["last_seen"], old_signals["last_seen"])
+    for trend, old_trend in zip(signals["trends"], old_signals["trends"], strict=True):
+        same &= ~unequal(trend["stored"], old_trend["stored"])
+    differs[:common] = ~same
+    return np.flatnonzero(differs)
+
+
+def _rows(matrix: np.ndarray, height: int) -> np.ndarray:
+    """``matrix`` with zero rows added up to ``height``."""
+    out = np.zeros((height, matrix.shape[1]))
+    out[: matrix.shape[0]] = matrix
+    return out
 
 
 def join_shared(fields: Mapping[str | bytes, bytes]) -> SharedCheckpoint:

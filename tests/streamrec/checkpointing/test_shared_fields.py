@@ -3,11 +3,14 @@ to the same state, and the engine marks dirty exactly the items whose field chan
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from streamrec.checkpointing.shared_fields import (
     GLOBAL,
     REBASES_KEPT,
+    changed_item_rows,
     decay_bases,
     decay_half_lives,
     encode_global,
@@ -183,3 +186,44 @@ def test_bases_are_followed_one_rebase_at_a_time_and_only_so_far() -> None:
     assert follow_bases([[5.0], [0.0]], [1.0, 0.0], half_lives) is None  # moved back
     full = [float(n) for n in range(REBASES_KEPT)]
     assert follow_bases([full, [0.0]], [full[-1] + 1, 0.0], half_lives) is None
+
+
+def test_the_rows_found_changed_are_the_item_fields_that_differ() -> None:
+    engine = fed(6, seed=2)
+    before = engine.shared_state()
+    rng = np.random.default_rng(9)
+    for b in range(3):  # new items, engagement, clusters born and merged along the way
+        apply(engine, batch(rng, 30, users=40, items=120, start=1000 + b * 30))
+    after = engine.shared_state()
+    assert len(after["items"]["vectors"]["ids"]) > len(before["items"]["vectors"]["ids"])
+    differ = changed_items(split_shared(before, 1), split_shared(after, 1))
+    found = {item_field(r) for r in changed_item_rows(after, before).tolist()}
+    assert found == {k for k in differ if k.startswith("i")}
+    assert changed_item_rows(after, after).size == 0
+
+
+def test_a_change_in_any_per_item_value_marks_its_row_alone() -> None:
+    state = fed(6, seed=2).shared_state()
+    items, signals = state["items"], state["signals"]
+    engaged = int(np.flatnonzero(np.asarray(items["engagement"]["stored"]).any(axis=0))[0])
+    edits = {
+        "sums": lambda s, r: s["items"]["vectors"]["sums"][r].__setitem__(0, 9.0),
+        "counts": lambda s, r: s["items"]["vectors"]["counts"].__setitem__(r, 99),
+        "last_ts": lambda s, r: s["items"]["vectors"]["last_ts"].__setitem__(r, 1e9),
+        "popularity": lambda s, r: s["items"]["popularity"].__setitem__(r, 7.5),
+        "trending": lambda s, r: s["items"]["trending"]["stored"].__setitem__(r, 3.25),
+        "engagement": lambda s, r: s["items"]["engagement"]["stored"].__setitem__((0, r), 0.0),
+        "count": lambda s, r: s["signals"]["count"].__setitem__(r, 42.0),
+        "first_seen": lambda s, r: s["signals"]["first_seen"].__setitem__(r, 1.0),
+        "last_seen": lambda s, r: s["signals"]["last_seen"].__setitem__(r, 5e5),
+        "trend": lambda s, r: s["signals"]["trends"][-1]["stored"].__setitem__(r, 8.0),
+    }
+    assert len(items["vectors"]["ids"]) > 3 and signals["trends"]
+    for name, edit in edits.items():
+        changed = copy.deepcopy(state)
+        row = engaged if name == "engagement" else 3
+        edit(changed, row)
+        assert changed_item_rows(changed, state).tolist() == [row], name
+    renamed = copy.deepcopy(state)
+    renamed["items"]["vectors"]["ids"][2] = "another"
+    assert changed_item_rows(renamed, state).tolist() == [2]

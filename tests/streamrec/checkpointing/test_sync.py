@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import pytest
 
-from streamrec.checkpointing.shared_fields import split_shared
+from streamrec.checkpointing.shared_fields import changed_item_rows, split_shared
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.core.decay import decay, merged_stored
 from streamrec.core.events import ClickEvent, ReviewEvent
@@ -175,6 +175,8 @@ def test_a_merge_leaves_what_only_theirs_changed_as_theirs_to_the_bit() -> None:
     moved = {ids[int(k[1:])] for k in after if k[0] == "n" and before.get(k) != after[k]}
     assert {"i3", "i4"} <= changed_here
     assert rewritten == changed_here  # only what this worker changed is written again
+    # what a merge encodes: the rows that may differ, found without encoding every row
+    assert {ids[row] for row in changed_item_rows(merged, theirs_state)} == rewritten
     assert moved <= neighbours_here
     assert len(rewritten) < len(ids) // 4
 

@@ -30,12 +30,14 @@ from streamrec.checkpointing.codec import (
 )
 from streamrec.checkpointing.shared_fields import (
     GLOBAL,
+    changed_item_rows,
     decay_bases,
     decay_half_lives,
     encode_global,
     encode_items,
     encode_neighbours,
     follow_bases,
+    item_field,
     join_shared,
     split_shared,
 )
@@ -284,15 +286,22 @@ class Checkpointer:
         # the merge keeps theirs' bases: fields it leaves as stored stay readable
         bases = decay_bases(merged)
         past = theirs.history or [[base] for base in decay_bases(theirs.state)]
-        history = follow_bases(past, bases, decay_half_lives(merged)) or [[base] for base in bases]
-        fields = split_shared(merged, theirs.version + 1, history)
+        followed = follow_bases(past, bases, decay_half_lives(merged))
+        history = followed or [[base] for base in bases]
+        # items equal to theirs keep their stored fields (readable: same bases' history)
+        rows = changed_item_rows(merged, theirs.state) if stored and followed else None
+        fields = split_shared(merged, theirs.version + 1, history, rows)
+        n_items = len(merged["items"]["vectors"]["ids"])
+        names = {GLOBAL, *(item_field(r) for r in range(n_items))}
+        names |= {k for k in fields if k.startswith("n")}  # every neighbour field is encoded
+        kept = {k: v for k, v in stored.items() if k in names and k not in fields}
         written.update(
             version=theirs.version + 1,
-            fields=fields,
+            fields=kept | fields,
             merged=merged,
             history=history,
             index_chunks=0,
         )
         changed = {k: v for k, v in fields.items() if stored.get(k) != v}
-        gone = [k for k in stored if k not in fields and not k.startswith(index_log.PREFIX)]
+        gone = [k for k in stored if k not in names and not k.startswith(index_log.PREFIX)]
         return changed, sorted(gone + self.index_log.merge_deletions(stored))
