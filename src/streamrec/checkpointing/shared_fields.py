@@ -66,11 +66,13 @@ def split_shared(
     version: int,
     history: list[list] | None = None,
     item_rows: Iterable[int] | None = None,
+    neighbour_rows: Iterable[int] | None = None,
 ) -> dict[str, bytes]:
     """The fields of a whole shared state (a merged state, tests): the global field, the
-    item fields of ``item_rows`` (default every item) and every neighbour field. Items
-    are written against the state's bases; ``history``: the bases' past to keep in the
-    global field (fields already stored against an earlier base stay readable)."""
+    item fields of ``item_rows`` and the neighbour fields of ``neighbour_rows`` (default
+    every item). Items are written against the state's bases; ``history``: the bases'
+    past to keep in the global field (fields already stored against an earlier base
+    stay readable)."""
     items = ItemStats(int(state["dim"]), float(state["items"]["vector_half_life"]))
     items.load(state["items"])
     signals = ItemSignals()
@@ -81,7 +83,7 @@ def split_shared(
     return {
         GLOBAL: encode_global(head, version, history),
         **encode_items(items, signals, rows if item_rows is None else item_rows),
-        **encode_neighbours(signals, rows),
+        **encode_neighbours(signals, rows if neighbour_rows is None else neighbour_rows),
     }
 
 
@@ -99,13 +101,17 @@ def changed_item_rows(state: dict, former: dict) -> np.ndarray:
 
     def unequal(now: np.ndarray, before: np.ndarray, fill: float = 0.0) -> np.ndarray:
         """Per common row: values differ (rows past an array's end hold ``fill``)."""
-        now, before = (np.asarray(a) for a in (now, before))
-        out = np.zeros((common, *now.shape[1:]), dtype=now.dtype)
-        old = np.full((common, *before.shape[1:]), fill, dtype=before.dtype)
-        out[: min(common, len(now))] = now[:common]
-        old[: min(common, len(before))] = before[:common]
-        different = out != old
-        return different.reshape(common, -1).any(axis=1)
+        now, before = np.asarray(now), np.asarray(before)
+        out = np.zeros(common, dtype=bool)
+        shared = min(common, len(now), len(before))
+        for start in range(0, shared, 8192):  # views in blocks: no copies of the arrays
+            at = slice(start, min(start + 8192, shared))
+            out[at] = (now[at] != before[at]).reshape(at.stop - at.start, -1).any(axis=1)
+        for longer in (now, before):  # past the other's end: against the fill value
+            tail = longer[shared : min(common, len(longer))]
+            if len(tail):
+                out[shared : shared + len(tail)] = (tail != fill).reshape(len(tail), -1).any(1)
+        return out
 
     same = kept.copy()
     vectors, old_vectors = items["vectors"], was["vectors"]
@@ -124,6 +130,64 @@ def changed_item_rows(state: dict, former: dict) -> np.ndarray:
         same &= ~unequal(trend["stored"], old_trend["stored"])
     differs[:common] = ~same
     return np.flatnonzero(differs)
+
+
+def neighbour_rows(signals: dict) -> np.ndarray:
+    """Item rows with a co-occurrence or transition row (those have a neighbour field)."""
+    rows = [np.asarray(signals[name]["rows"], dtype=np.int64) for name in ("co", "transitions")]
+    return np.unique(np.concatenate(rows))
+
+
+def changed_neighbour_rows(signals: dict, former: dict) -> np.ndarray:
+    """Item rows whose neighbour field (:func:`encode_neighbours`) may differ between the
+    signal states ``signals`` and ``former``: another place in a table, other cells."""
+    changed = [_changed_table_rows(signals[name], former[name]) for name in ("co", "transitions")]
+    return np.union1d(*changed)
+
+
+def _changed_table_rows(table: dict, former: dict) -> np.ndarray:
+    """Rows of a :meth:`SparseRows.state` whose place or cells differ from ``former``'s."""
+    now, was = _segments(table), _segments(former)
+    size = max(now[0].size, was[0].size)
+    fills = (-1, 0, 0)
+    place, start, length = (_padded(a, size, f) for a, f in zip(now, fills, strict=True))
+    old_place, old_start, old_length = (
+        _padded(a, size, f) for a, f in zip(was, fills, strict=True)
+    )
+    differs = (place != old_place) | (length != old_length)
+    same_shape = np.flatnonzero(~differs & (length > 0))
+    if same_shape.size:  # cell by cell, where place and length agree
+        lengths = length[same_shape]
+        owner = np.repeat(same_shape, lengths)
+        offset = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        here, there = start[owner] + offset, old_start[owner] + offset
+        cols, old_cols = (np.asarray(t["cols"]) for t in (table, former))
+        values, old_values = (np.asarray(t["values"]) for t in (table, former))
+        bad = (cols[here] != old_cols[there]) | (values[here] != old_values[there])
+        differs[np.unique(owner[bad])] = True
+    return np.flatnonzero(differs)
+
+
+def _segments(table: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per item row of a table's state: its place (-1: none), first cell and cell count.
+    A row's cells are contiguous and every row holds a cell (a table never empties
+    one), so the n-th run of cells is the row at place n (:meth:`SparseRows.positions`)."""
+    rows = np.asarray(table["rows"], dtype=np.int64)
+    size = int(rows.max()) + 1 if rows.size else 0
+    place, start, length = np.full(size, -1), np.zeros(size, np.int64), np.zeros(size, np.int64)
+    if rows.size:
+        first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        owners = rows[first]
+        place[owners] = np.arange(first.size)
+        start[owners] = first
+        length[owners] = np.diff(np.r_[first, rows.size])
+    return place, start, length
+
+
+def _padded(values: np.ndarray, size: int, fill: int) -> np.ndarray:
+    out = np.full(size, fill, dtype=np.int64)
+    out[: values.size] = values
+    return out
 
 
 def _rows(matrix: np.ndarray, height: int) -> np.ndarray:

@@ -8,6 +8,8 @@ import numpy as np
 from streamrec.core.arrays import rows_in
 from streamrec.core.decay import decay, merged_stored
 
+BLOCK = 8192  # rows of vector sums compared at once
+
 
 def merge_items(
     base: dict,
@@ -34,14 +36,7 @@ def merge_items(
     b, lo, c = (_aligned(s, order) for s in (base, mine, theirs))
     gamma = decay(1.0, float(mine["vector_half_life"]))
     new_reviews = np.clip(lo["counts"] - b["counts"], 0, None)
-    keep = gamma**new_reviews
-    # c * keep + (lo - b * keep), in place: an item this worker did not review keeps
-    # theirs' sums to the bit (keep 1, lo - b 0), without more (items x dim) temporaries
-    sums = np.multiply(c["sums"], keep[:, None], out=c["sums"])
-    mine_added = np.subtract(
-        lo["sums"], np.multiply(b["sums"], keep[:, None], out=b["sums"]), out=lo["sums"]
-    )
-    sums += mine_added
+    sums = _merged_sums((base, mine, theirs), (b, lo, c), gamma**new_reviews)
 
     def decayed(key: str, name: str) -> np.ndarray:
         """Stored against theirs' base (see :func:`merged_stored`)."""
@@ -62,7 +57,7 @@ def merge_items(
         "vector_half_life": mine["vector_half_life"],
         "vectors": {
             "ids": ids,
-            "sums": sums.astype(np.float32),
+            "sums": sums,
             "counts": (c["counts"] + new_reviews).astype(np.int32),
             "last_ts": np.maximum(c["last_ts"], lo["last_ts"]),
         },
@@ -102,13 +97,59 @@ def _cluster_layout(mine: dict, theirs: dict, alive: set[int] | None) -> tuple[d
     return layout, free
 
 
+def _merged_sums(
+    states: tuple[dict, dict, dict], aligned: tuple[dict, dict, dict], keep: np.ndarray
+) -> np.ndarray:
+    """The merged float32 vector sums: ``theirs * keep + (mine - base * keep)`` in
+    float64 on the rows where this worker's sums differ from base's (their reviews
+    decay what was there by ``keep``); every other row is theirs' to the bit (keep 1,
+    no change), so only those rows are gathered, not (items x dim) float64 copies."""
+    sums = [np.asarray(state["vectors"]["sums"], dtype=np.float32) for state in states]
+    b, lo, c = aligned
+    size = len(keep)
+    out = np.zeros((size, sums[2].shape[1]), dtype=np.float32)
+    src, dst = c["src"], c["dst"]
+    if src.size and src[-1] - src[0] == src.size - 1 and np.array_equal(src, dst):
+        out[src[0] : src[-1] + 1] = sums[2][src[0] : src[-1] + 1]  # theirs' rows stay: a view
+    else:
+        out[dst] = sums[2][src]
+    changed = np.zeros(size, dtype=bool)  # merged rows where mine's row is not base's
+    mine_at, base_at = np.full(size, -1), np.full(size, -1)
+    mine_at[lo["dst"]], base_at[b["dst"]] = lo["src"], b["src"]
+    both = np.flatnonzero((mine_at >= 0) & (base_at >= 0))
+    same_rows = np.array_equal(mine_at[both], base_at[both])  # mine only appended rows
+    for start in range(0, both.size, BLOCK):  # in blocks: no (items x dim) temporaries
+        block = both[start : start + BLOCK]
+        if same_rows and block[-1] - block[0] == block.size - 1:  # views, not copies
+            at = slice(int(mine_at[block[0]]), int(mine_at[block[-1]]) + 1)
+            differs = (sums[1][at] != sums[0][at]).any(axis=1)
+        else:
+            differs = (sums[1][mine_at[block]] != sums[0][base_at[block]]).any(axis=1)
+        changed[block[differs]] = True
+    changed |= (mine_at >= 0) != (base_at >= 0)
+    rows = np.flatnonzero(changed | (keep != 1.0))
+
+    def at(state: int, where: np.ndarray) -> np.ndarray:
+        values = np.zeros((rows.size, out.shape[1]))
+        present = where[rows] >= 0
+        values[present] = sums[state][where[rows][present]]
+        return values
+
+    theirs_at = np.full(size, -1)
+    theirs_at[c["dst"]] = c["src"]
+    factor = keep[rows, None]
+    out[rows] = (at(2, theirs_at) * factor + (at(1, mine_at) - at(0, base_at) * factor)).astype(
+        np.float32
+    )
+    return out
+
+
 def _aligned(state: dict, order: dict[str, int]) -> dict[str, np.ndarray]:
-    """Per-item arrays of an ItemStats state, in the row order ``order``."""
+    """Per-item values of an ItemStats state in the row order ``order``, and where its
+    rows go (``src`` -> ``dst``; the vector sums are merged from those)."""
     ids = state["vectors"]["ids"]
     size = len(order)
-    dim = np.asarray(state["vectors"]["sums"]).shape[1]
     out = {
-        "sums": np.zeros((size, dim)),
         "counts": np.zeros(size),
         "last_ts": np.zeros(size),
         "popularity": np.zeros(size),
@@ -116,10 +157,10 @@ def _aligned(state: dict, order: dict[str, int]) -> dict[str, np.ndarray]:
     }
     mapping = rows_in(order, ids)
     src = np.flatnonzero(mapping >= 0)  # this state's rows, ascending, and where they go
+    dst = mapping[src]
+    out["src"], out["dst"] = src, dst
     if not src.size:
         return out
-    dst = mapping[src]
-    out["sums"][dst] = np.asarray(state["vectors"]["sums"])[src]
     out["counts"][dst] = np.asarray(state["vectors"]["counts"])[src]
     out["last_ts"][dst] = np.asarray(state["vectors"]["last_ts"])[src]
     out["popularity"][dst] = np.asarray(state["popularity"])[src]

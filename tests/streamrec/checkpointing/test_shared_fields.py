@@ -11,6 +11,7 @@ from streamrec.checkpointing.shared_fields import (
     GLOBAL,
     REBASES_KEPT,
     changed_item_rows,
+    changed_neighbour_rows,
     decay_bases,
     decay_half_lives,
     encode_global,
@@ -200,6 +201,25 @@ def test_the_rows_found_changed_are_the_item_fields_that_differ() -> None:
     found = {item_field(r) for r in changed_item_rows(after, before).tolist()}
     assert found == {k for k in differ if k.startswith("i")}
     assert changed_item_rows(after, after).size == 0
+    rows = changed_neighbour_rows(after["signals"], before["signals"]).tolist()
+    assert {neighbour_field(r) for r in rows} == {k for k in differ if k.startswith("n")}
+    assert changed_neighbour_rows(after["signals"], after["signals"]).size == 0
+
+
+def test_a_neighbour_row_that_moves_or_changes_a_cell_is_found() -> None:
+    state = fed(6, seed=2).shared_state()["signals"]
+    co = state["co"]
+    rows = np.asarray(co["rows"])
+    first, second = int(rows[0]), int(rows[np.flatnonzero(rows != rows[0])[0]])
+    changed = copy.deepcopy(state)
+    changed["co"]["values"][np.flatnonzero(rows == second)[-1]] += 1.0
+    assert changed_neighbour_rows(changed, state).tolist() == [second]
+    dropped = copy.deepcopy(state)
+    keep = rows != first  # the first row goes: every later row moves up one place
+    for key in ("rows", "cols", "values"):
+        dropped["co"][key] = np.asarray(co[key])[keep]
+    moved = set(changed_neighbour_rows(dropped, state).tolist())
+    assert moved == set(np.unique(rows).tolist())
 
 
 def test_a_change_in_any_per_item_value_marks_its_row_alone() -> None:

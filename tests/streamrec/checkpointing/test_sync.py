@@ -5,7 +5,11 @@ import copy
 import numpy as np
 import pytest
 
-from streamrec.checkpointing.shared_fields import changed_item_rows, split_shared
+from streamrec.checkpointing.shared_fields import (
+    changed_item_rows,
+    changed_neighbour_rows,
+    split_shared,
+)
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.core.decay import decay, merged_stored
 from streamrec.core.events import ClickEvent, ReviewEvent
@@ -177,6 +181,8 @@ def test_a_merge_leaves_what_only_theirs_changed_as_theirs_to_the_bit() -> None:
     assert rewritten == changed_here  # only what this worker changed is written again
     # what a merge encodes: the rows that may differ, found without encoding every row
     assert {ids[row] for row in changed_item_rows(merged, theirs_state)} == rewritten
+    found = changed_neighbour_rows(merged["signals"], theirs_state["signals"])
+    assert {ids[row] for row in found} == moved and moved
     assert moved <= neighbours_here
     assert len(rewritten) < len(ids) // 4
 

@@ -31,6 +31,7 @@ from streamrec.checkpointing.codec import (
 from streamrec.checkpointing.shared_fields import (
     GLOBAL,
     changed_item_rows,
+    changed_neighbour_rows,
     decay_bases,
     decay_half_lives,
     encode_global,
@@ -39,6 +40,8 @@ from streamrec.checkpointing.shared_fields import (
     follow_bases,
     item_field,
     join_shared,
+    neighbour_field,
+    neighbour_rows,
     split_shared,
 )
 from streamrec.checkpointing.sync import merge_shared
@@ -288,12 +291,20 @@ class Checkpointer:
         past = theirs.history or [[base] for base in decay_bases(theirs.state)]
         followed = follow_bases(past, bases, decay_half_lives(merged))
         history = followed or [[base] for base in bases]
-        # items equal to theirs keep their stored fields (readable: same bases' history)
-        rows = changed_item_rows(merged, theirs.state) if stored and followed else None
-        fields = split_shared(merged, theirs.version + 1, history, rows)
+        # fields equal to theirs stay as stored (readable: the same bases' history)
+        partial = bool(stored) and followed is not None
+        rows, neighbours = (
+            (
+                changed_item_rows(merged, theirs.state),
+                changed_neighbour_rows(merged["signals"], theirs.state["signals"]),
+            )
+            if partial
+            else (None, None)
+        )
+        fields = split_shared(merged, theirs.version + 1, history, rows, neighbours)
         n_items = len(merged["items"]["vectors"]["ids"])
         names = {GLOBAL, *(item_field(r) for r in range(n_items))}
-        names |= {k for k in fields if k.startswith("n")}  # every neighbour field is encoded
+        names |= {neighbour_field(r) for r in neighbour_rows(merged["signals"]).tolist()}
         kept = {k: v for k, v in stored.items() if k in names and k not in fields}
         written.update(
             version=theirs.version + 1,
