@@ -15,7 +15,14 @@ from streamrec.app.worker.progress import Progress
 from streamrec.checkpointing import index_log
 from streamrec.checkpointing.codec import SharedCheckpoint
 from streamrec.checkpointing.dedup import DedupWindow
-from streamrec.checkpointing.shared_fields import GLOBAL, item_field, join_shared, neighbour_field
+from streamrec.checkpointing.shared_fields import (
+    GLOBAL,
+    change_field,
+    changes_since,
+    item_field,
+    join_shared,
+    neighbour_field,
+)
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.core.events import ClickEvent
 from streamrec.model.engine import Engine
@@ -75,7 +82,9 @@ def test_a_checkpoint_writes_the_global_field_and_only_the_items_touched(store) 
     n_items = engine.items.n_items
     assert writer.last_write["items"] == n_items > 60
     first, before = writer.last_write["shared_bytes"], stored(store)
-    assert len(before) == 1 + n_items + writer.last_write["neighbours"]
+    # the global field, the items, their neighbour rows and the record of this write
+    assert len(before) == 1 + n_items + writer.last_write["neighbours"] + 1
+    assert changes_since([before[change_field(1)]])[0] == set(before) - {change_field(1)}
 
     # new users: n1's two items now co-occur, n2's item is alone
     apply(engine, clicks([("n1", "i1"), ("n1", "i2"), ("n2", "i3")], 5000))
@@ -84,9 +93,11 @@ def test_a_checkpoint_writes_the_global_field_and_only_the_items_touched(store) 
     touched = {item_field(rows[i]) for i in ("i1", "i2", "i3")}
     touched |= {neighbour_field(rows[i]) for i in ("i1", "i2")}
     after = stored(store)
-    assert {k for k in after if after[k] != before.get(k)} == {GLOBAL, *touched}
+    record = change_field(2)
+    assert {k for k in after if after[k] != before.get(k)} == {GLOBAL, *touched, record}
+    assert changes_since([after[record]]) == ({GLOBAL, *touched}, set())
     assert (writer.last_write["items"], writer.last_write["neighbours"]) == (3, 2)
-    written = sum(len(k) + len(after[k]) for k in (GLOBAL, *touched))
+    written = sum(len(k) + len(after[k]) for k in (GLOBAL, *touched, record))
     assert writer.last_write["shared_bytes"] == written < first / 3
 
     feed(engine, 2, seed=1, start=6000)  # checkpoints keep following the model
@@ -254,3 +265,42 @@ def test_a_merge_writes_only_the_items_this_worker_changed(store) -> None:  # ty
     assert_same_state(restored.shared_state(), second.engine.shared_state())
     for user in ("u3", "u4"):
         assert restored.recommend("user", user) == second.engine.recommend("user", user)
+
+
+def test_a_merge_reading_only_the_changed_fields_equals_one_reading_all(settings) -> None:  # type: ignore[no-untyped-def]
+    def alternate(store: RecsStore, whole: bool) -> tuple[Checkpointer, Checkpointer]:
+        seeder = worker(store)
+        feed(seeder.engine, 2, seed=0, start=0)
+        seeder.write()
+        first, second = worker(store), worker(store)
+        if whole:  # the former way: every merge reads and decodes the whole hash
+            for one in (first, second):
+                one._read_changed = lambda *_: None  # type: ignore[method-assign]
+        for round_ in range(3):
+            rng = np.random.default_rng(10 + round_)  # a few reviews and clicks
+            apply(first.engine, batch(rng, 3, users=40, items=80, start=1000 + 100 * round_))
+            first.write()
+            apply(second.engine, clicks([("u3", f"i{round_}"), ("u9", "i50")], 5000 + round_))
+            second.write()
+        return first, second
+
+    client = connect(settings)
+    stores = [RecsStore(client, RedisKeys(f"{settings.redis_prefix}-{n}")) for n in (0, 1)]
+    try:
+        changed, whole = alternate(stores[0], whole=False), alternate(stores[1], whole=True)
+        assert [w.merges for w in changed] == [w.merges for w in whole] == [2, 3]
+        n_fields = len(stored(stores[0]))
+        assert 0 < second_read(changed) < n_fields // 4 < n_fields // 2 < second_read(whole)
+        assert_same_state(
+            join_shared(stored(stores[0])).state, join_shared(stored(stores[1])).state
+        )
+        for a, b in zip(changed, whole, strict=True):
+            assert_same_state(a.engine.shared_state(), b.engine.shared_state())
+    finally:
+        for store in stores:
+            for key in client.scan_iter(store.keys.pattern()):
+                client.delete(key)
+
+
+def second_read(pair: tuple[Checkpointer, Checkpointer]) -> int:
+    return pair[1].last_write["fields_read"]

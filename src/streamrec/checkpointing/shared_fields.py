@@ -15,8 +15,11 @@ from streamrec.checkpointing.packing import pack, unpack
 from streamrec.core.decay import REBASE_AT
 from streamrec.model.items import ItemStats
 from streamrec.model.signals import ItemSignals
+from streamrec.model.sparse_rows import NEIGHBOURS
 
 GLOBAL = "global"  # the hash field of everything that is not per item
+CHANGES = "c"  # prefix of the fields that list what each write changed (change_field)
+CHANGES_KEPT = 256  # change records kept: a worker further behind reads the whole hash
 REBASES_KEPT = 64  # bases remembered per decayed counter; then every item is written again
 
 
@@ -72,19 +75,115 @@ def split_shared(
     item fields of ``item_rows`` and the neighbour fields of ``neighbour_rows`` (default
     every item). Items are written against the state's bases; ``history``: the bases'
     past to keep in the global field (fields already stored against an earlier base
-    stay readable)."""
-    items = ItemStats(int(state["dim"]), float(state["items"]["vector_half_life"]))
-    items.load(state["items"])
-    signals = ItemSignals()
-    signals.load(state["signals"])
-    head = {**state, "items": items.global_state(), "signals": signals.global_state()}
-    rows = range(items.n_items)
+    stay readable).
+
+    Encoded from the state's arrays, as :func:`encode_items` and
+    :func:`encode_neighbours` encode a model holding it (the same bytes), without
+    building one: a merge writes a few rows of a large catalogue."""
+    items, signals = state["items"], state["signals"]
+    head = {**state, "items": _items_head(items), "signals": _signals_head(signals)}
+    every = range(len(items["vectors"]["ids"]))
     history = history or [[base] for base in decay_bases(head)]
     return {
         GLOBAL: encode_global(head, version, history),
-        **encode_items(items, signals, rows if item_rows is None else item_rows),
-        **encode_neighbours(signals, rows if neighbour_rows is None else neighbour_rows),
+        **_state_items(items, signals, every if item_rows is None else item_rows),
+        **_state_neighbours(signals, every if neighbour_rows is None else neighbour_rows),
     }
+
+
+def _items_head(items: dict) -> dict:
+    """:meth:`ItemStats.global_state` of a model holding the item state ``items``."""
+    sums = np.asarray(items["vectors"]["sums"])
+    return {
+        "vector_half_life": items["vector_half_life"],
+        "dim": int(sums.shape[1]),
+        "n_items": len(items["vectors"]["ids"]),
+        "trending": _counter_head(items["trending"]),
+        "engagement": _counter_head(items["engagement"]),
+        "cluster_rows": {str(k): int(v) for k, v in items["cluster_rows"].items()},
+        "free_rows": [int(r) for r in items["free_rows"]],
+    }
+
+
+def _counter_head(counter: dict) -> dict:
+    stored = np.asarray(counter["stored"])
+    return {
+        "t0": float(counter["t0"]),
+        "half_life": float(counter["half_life"]),
+        "size": list(stored.shape),
+    }
+
+
+def _signals_head(signals: dict) -> dict:
+    """:meth:`ItemSignals.global_state` of a model holding the signal state ``signals``."""
+    return {
+        "clock": int(signals["clock"]),
+        "size": len(signals["count"]),
+        "trends": [
+            {"t0": float(t["t0"]), "half_life": float(t["half_life"]), "size": len(t["stored"])}
+            for t in signals["trends"]
+        ],
+        "limits": [int(signals[name].get("limit", NEIGHBOURS)) for name in ("co", "transitions")],
+    }
+
+
+def _state_items(items: dict, signals: dict, rows: Iterable[int]) -> dict[str, bytes]:
+    """:func:`encode_items` of ``rows`` of a model holding these item and signal states."""
+    vectors = items["vectors"]
+    ids = vectors["ids"]
+    sums = np.asarray(vectors["sums"], dtype=np.float32)
+    counts = np.asarray(vectors["counts"], dtype=np.int32)
+    last_ts = np.asarray(vectors["last_ts"], dtype=np.float64)
+    popularity = np.asarray(items["popularity"], dtype=np.float64)
+    trending = np.asarray(items["trending"]["stored"], dtype=np.float64)
+    engagement = np.atleast_2d(np.asarray(items["engagement"]["stored"], dtype=np.float64))
+    columns = [
+        (np.asarray(signals[key], dtype=np.float64), default)
+        for key, default in (("count", 0.0), ("first_seen", -1.0), ("last_seen", 0.0))
+    ] + [(np.asarray(t["stored"], dtype=np.float64), 0.0) for t in signals["trends"]]
+    defaults = np.array([default for _, default in columns])
+    bases = [float(items["trending"]["t0"]), float(items["engagement"]["t0"])]
+    bases += [float(t["t0"]) for t in signals["trends"]]
+    out = {}
+    for row in sorted(rows):
+        one = slice(row, row + 1)
+        column = engagement[:, row]
+        counted = np.flatnonzero(column)
+        arrays = {
+            "items.sums": sums[row],
+            "items.counts": counts[one],
+            "items.last_ts": last_ts[one],
+            "items.popularity": popularity[one],
+            "items.trending": trending[one],
+            "items.engagement": column[: counted[-1] + 1 if counted.size else 0],
+        }
+        values = np.array([float(a[row]) if row < len(a) else d for a, d in columns])
+        if not np.array_equal(values, defaults):
+            arrays["values"] = values
+        out[item_field(row)] = pack({"id": ids[row], "bases": bases}, arrays)
+    return out
+
+
+def _state_neighbours(signals: dict, rows: Iterable[int]) -> dict[str, bytes]:
+    """:func:`encode_neighbours` of ``rows`` of a model holding the signal state."""
+    tables = []
+    for name in ("co", "transitions"):
+        table = signals[name]
+        place, start, length = _segments(table)
+        cols = np.asarray(table["cols"], dtype=np.int64)
+        values = np.asarray(table["values"], dtype=np.float64)
+        tables.append((name, place, start, length, cols, values))
+    out = {}
+    for row in sorted(rows):
+        places, arrays = [], {}
+        for name, place, start, length, cols, values in tables:
+            held = row < place.size and place[row] >= 0
+            places.append(int(place[row]) if held else -1)
+            at = slice(int(start[row]), int(start[row] + length[row])) if held else slice(0, 0)
+            arrays[f"{name}_cols"], arrays[f"{name}_values"] = cols[at], values[at]
+        if places != [-1, -1]:
+            out[neighbour_field(row)] = pack({"places": places}, arrays)
+    return out
 
 
 def changed_item_rows(state: dict, former: dict) -> np.ndarray:
@@ -224,6 +323,191 @@ def join_shared(fields: Mapping[str | bytes, bytes]) -> SharedCheckpoint:
     state["items"] = ItemStats.join_state(head.state["items"], ids, stats)
     state["signals"] = ItemSignals.join_state(head.state["signals"], signals, neighbours)
     return SharedCheckpoint(state, head.version, history)
+
+
+def change_field(version: int) -> str:
+    """The hash field listing what the write of ``version`` changed (see
+    :func:`encode_changes`): a worker that last synced at an earlier version reads
+    only those fields."""
+    return f"{CHANGES}{version}"
+
+
+def encode_changes(written: Iterable[str], deleted: Iterable[str]) -> bytes:
+    """The model fields one write set and deleted (not its index log, not itself)."""
+    return pack({"written": sorted(written), "deleted": sorted(deleted)}, {})
+
+
+def changes_since(records: list[bytes]) -> tuple[set[str], set[str]]:
+    """The fields written and deleted over consecutive writes' change records, oldest
+    first: a field's last change decides."""
+    written: set[str] = set()
+    deleted: set[str] = set()
+    for record in records:
+        head, _ = unpack(record)
+        written.difference_update(head["deleted"])
+        deleted.difference_update(head["written"])
+        written.update(head["written"])
+        deleted.update(head["deleted"])
+    return written, deleted
+
+
+def patch_shared(
+    state: dict, fields: Mapping[str, bytes], deleted: Iterable[str] = ()
+) -> SharedCheckpoint | None:
+    """What :func:`join_shared` reads from a hash that held ``state`` (as it decodes it)
+    and then had ``fields`` written (the global field among them) and ``deleted``
+    removed, decoding only those: a merge reads what the other workers changed, not the
+    catalogue. ``state`` is not modified. None when a decay base moved or items went
+    away in between (unchanged fields would need catching up: read them all)."""
+    head = SharedCheckpoint.from_bytes(fields[GLOBAL])
+    bases = decay_bases(head.state)
+    n_old, n = len(state["items"]["vectors"]["ids"]), int(head.state["items"]["n_items"])
+    if bases != decay_bases(state) or n < n_old:
+        return None
+    history = head.history or [[base] for base in bases]
+    out = dict(head.state)
+    rows = sorted(int(k[1:]) for k in fields if k.startswith("i") and k[1:].isdigit())
+    decoded = {r: _item_arrays(fields[item_field(r)], history, head.state) for r in rows}
+    out["items"] = _patched_items(state["items"], head.state["items"], decoded)
+    out["signals"] = _patched_signals(state["signals"], head.state["signals"], decoded)
+    changed = {int(k[1:]) for k in [*fields, *deleted] if k.startswith("n") and k[1:].isdigit()}
+    neighbours = {
+        r: unpack(fields[neighbour_field(r)]) for r in changed if neighbour_field(r) in fields
+    }
+    for place, name in enumerate(("co", "transitions")):
+        out["signals"][name] = _patched_table(
+            state["signals"][name],
+            int(head.state["signals"]["limits"][place]),
+            changed,
+            {
+                r: (meta["places"][place], arrays[f"{name}_cols"], arrays[f"{name}_values"])
+                for r, (meta, arrays) in neighbours.items()
+                if meta["places"][place] >= 0
+            },
+        )
+    return SharedCheckpoint(out, head.version, history)
+
+
+def _item_arrays(value: bytes, history: list[list], head: dict) -> tuple[str, dict]:
+    """An item field's id and arrays, caught up to the latest bases."""
+    meta, arrays = unpack(value)
+    if meta["bases"] != [past[-1] for past in history]:
+        arrays = _caught_up(arrays, meta["bases"], history, decay_half_lives(head))
+    return meta["id"], arrays
+
+
+def _grown(values: np.ndarray, shape: tuple, fill: float = 0.0) -> np.ndarray:
+    """A new array of ``shape`` holding ``values`` where they overlap, ``fill`` elsewhere."""
+    values = np.asarray(values)
+    out = np.full(shape, fill, dtype=values.dtype)
+    overlap = tuple(slice(0, min(a, b)) for a, b in zip(shape, values.shape, strict=True))
+    out[overlap] = values[overlap]
+    return out
+
+
+def _patched_items(items: dict, head: dict, decoded: dict[int, tuple[str, dict]]) -> dict:
+    """:meth:`ItemStats.join_state`'s result for ``head``: ``items``' rows, ``decoded``
+    rows replaced (arrays of the same shapes and dtypes)."""
+    n, dim = int(head["n_items"]), int(head["dim"])
+    vectors = items["vectors"]
+    ids = list(vectors["ids"]) + [None] * (n - len(vectors["ids"]))
+    sums = _grown(np.asarray(vectors["sums"], dtype=np.float32), (n, dim))
+    counts = _grown(np.asarray(vectors["counts"], dtype=np.int32), (n,))
+    last_ts = _grown(np.asarray(vectors["last_ts"], dtype=np.float64), (n,))
+    popularity = _grown(np.asarray(items["popularity"], dtype=np.float64), (n,))
+    trending = _grown(items["trending"]["stored"], tuple(head["trending"]["size"]))
+    engagement = _grown(
+        np.atleast_2d(items["engagement"]["stored"]), tuple(head["engagement"]["size"])
+    )
+    for r, (item_id, arrays) in decoded.items():
+        ids[r] = item_id
+        sums[r] = arrays["items.sums"]
+        counts[r], last_ts[r] = arrays["items.counts"][0], arrays["items.last_ts"][0]
+        popularity[r], trending[r] = arrays["items.popularity"][0], arrays["items.trending"][0]
+        column = arrays["items.engagement"][: engagement.shape[0]]
+        engagement[:, r] = 0.0
+        engagement[: len(column), r] = column
+    return {
+        "vector_half_life": head["vector_half_life"],
+        "vectors": {"ids": ids, "sums": sums, "counts": counts, "last_ts": last_ts},
+        "popularity": popularity,
+        "trending": {
+            "stored": trending,
+            "t0": head["trending"]["t0"],
+            "half_life": head["trending"]["half_life"],
+        },
+        "engagement": {
+            "stored": engagement,
+            "t0": head["engagement"]["t0"],
+            "half_life": head["engagement"]["half_life"],
+        },
+        "cluster_rows": dict(head["cluster_rows"]),
+        "free_rows": list(head["free_rows"]),
+    }
+
+
+def _patched_signals(signals: dict, head: dict, decoded: dict[int, tuple[str, dict]]) -> dict:
+    """:meth:`ItemSignals.join_state`'s per-item arrays for ``head``: ``signals``' values,
+    ``decoded`` rows replaced (the tables are patched apart)."""
+    size = int(head["size"])
+    count = _grown(np.asarray(signals["count"], dtype=np.float64), (size,))
+    first_seen = _grown(np.asarray(signals["first_seen"], dtype=np.float64), (size,), -1.0)
+    last_seen = _grown(np.asarray(signals["last_seen"], dtype=np.float64), (size,))
+    trends = [
+        _grown(np.asarray(old["stored"], dtype=np.float64), (int(t["size"]),))
+        for old, t in zip(signals["trends"], head["trends"], strict=True)
+    ]
+    defaults = [0.0, -1.0, 0.0] + [0.0] * len(trends)
+    for r, (_, arrays) in decoded.items():
+        values = arrays["values"].tolist() if "values" in arrays else defaults
+        count[r], first_seen[r], last_seen[r] = values[:3]
+        for trend, value in zip(trends, values[3:], strict=True):
+            trend[r] = value
+    return {
+        "clock": int(head["clock"]),
+        "count": count,
+        "trends": [
+            {"stored": values, "t0": t["t0"], "half_life": t["half_life"]}
+            for t, values in zip(head["trends"], trends, strict=True)
+        ],
+        "first_seen": first_seen,
+        "last_seen": last_seen,
+        "co": signals["co"],
+        "transitions": signals["transitions"],
+    }
+
+
+def _patched_table(
+    table: dict, limit: int, changed: set[int], rows: dict[int, tuple[int, np.ndarray, np.ndarray]]
+) -> dict:
+    """A :meth:`SparseRows.state` with the ``changed`` rows replaced by ``rows`` (row ->
+    place, columns, values; a changed row not there has none): rows by place, as
+    :meth:`SparseRows.join_rows` orders them. A row nobody changed keeps its place."""
+    old_rows = np.asarray(table["rows"], dtype=np.int64)
+    place = _segments(table)[0]
+    keep = ~np.isin(old_rows, np.fromiter(changed, np.int64, len(changed)))
+    new = sorted(rows.items(), key=lambda entry: entry[1][0])
+    lengths = [len(cols) for _, (_, cols, _) in new]
+    all_rows = np.concatenate(
+        [old_rows[keep], np.repeat([r for r, _ in new], lengths).astype(np.int64)]
+    )
+    keys = np.concatenate(
+        [place[old_rows[keep]], np.repeat([p for _, (p, _, _) in new], lengths).astype(np.int64)]
+    )
+    cols = np.concatenate(
+        [
+            np.asarray(table["cols"], dtype=np.int64)[keep],
+            *(np.asarray(c, dtype=np.int64) for _, (_, c, _) in new),
+        ]
+    )
+    values = np.concatenate(
+        [
+            np.asarray(table["values"], dtype=np.float64)[keep],
+            *(np.asarray(v, dtype=np.float64) for _, (_, _, v) in new),
+        ]
+    )
+    order = np.argsort(keys, kind="stable")
+    return {"rows": all_rows[order], "cols": cols[order], "values": values[order], "limit": limit}
 
 
 def read_shared(fields: Mapping[str | bytes, bytes], former: bytes | None) -> dict | None:

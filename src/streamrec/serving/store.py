@@ -244,6 +244,12 @@ class SharedReader:
         """Every field (HGETALL: this is the rare path where another worker wrote)."""
         return _fields(self.pipe.hgetall(self.key).items())  # type: ignore[union-attr]
 
+    def fields_named(self, names: list[str]) -> list[bytes | None]:
+        """The values of ``names`` (HMGET; None: absent)."""
+        if not names:
+            return []
+        return [_bytes(v) for v in self.pipe.hmget(self.key, names)]  # type: ignore[union-attr]
+
     def legacy(self) -> bytes | None:
         """The shared model of the former one-value layout, if still there."""
         return _bytes(self.pipe.get(self.legacy_key))

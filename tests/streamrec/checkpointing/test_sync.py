@@ -8,6 +8,8 @@ import pytest
 from streamrec.checkpointing.shared_fields import (
     changed_item_rows,
     changed_neighbour_rows,
+    encode_items,
+    encode_neighbours,
     split_shared,
 )
 from streamrec.checkpointing.sync import merge_shared
@@ -183,6 +185,15 @@ def test_a_merge_leaves_what_only_theirs_changed_as_theirs_to_the_bit() -> None:
     assert {ids[row] for row in changed_item_rows(merged, theirs_state)} == rewritten
     found = changed_neighbour_rows(merged["signals"], theirs_state["signals"])
     assert {ids[row] for row in found} == moved and moved
+    adopted = engine()  # the fields are what a model holding the merged state encodes
+    adopted.load_shared(merged)
+    every = range(len(ids))
+    assert encode_items(adopted.items, adopted.signals, every) == {
+        k: v for k, v in after.items() if k.startswith("i")
+    }
+    assert encode_neighbours(adopted.signals, every) == {
+        k: v for k, v in after.items() if k.startswith("n")
+    }
     assert moved <= neighbours_here
     assert len(rewritten) < len(ids) // 4
 

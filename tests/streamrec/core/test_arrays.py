@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamrec.core.arrays import member_of, row_norms, unique_inverse, unique_rows
+from streamrec.core.arrays import member_of, row_norms, rows_in, unique_inverse, unique_rows
 from streamrec.model.scoring import kth_largest
 
 
@@ -43,3 +43,18 @@ def test_row_norms_are_numpys_to_the_bit(dtype: type) -> None:
         got = row_norms(matrix)
         assert got.dtype == expected.dtype and got.shape == expected.shape
         assert got.tobytes() == expected.tobytes()
+
+
+def test_rows_in_maps_as_one_lookup_per_id_whatever_the_prefix() -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        keys = [f"k{n}" for n in rng.permutation(30)[: rng.integers(0, 30)]]
+        order = {k: n for n, k in enumerate(keys)}
+        cut = int(rng.integers(0, len(keys) + 1))
+        ids = keys[:cut] + [
+            None if rng.random() < 0.2 else f"k{rng.integers(40)}" for _ in range(5)
+        ]
+        expected = [order.get(i, -1) if i is not None else -1 for i in ids]
+        assert rows_in(order, ids).tolist() == expected
+    shuffled = {"a": 1, "b": 0}  # rows not numbered in key order: every id is looked up
+    assert rows_in(shuffled, ["a", "b"]).tolist() == [1, 0]

@@ -29,11 +29,16 @@ from streamrec.checkpointing.codec import (
     split_users,
 )
 from streamrec.checkpointing.shared_fields import (
+    CHANGES,
+    CHANGES_KEPT,
     GLOBAL,
+    change_field,
     changed_item_rows,
     changed_neighbour_rows,
+    changes_since,
     decay_bases,
     decay_half_lives,
+    encode_changes,
     encode_global,
     encode_items,
     encode_neighbours,
@@ -42,6 +47,7 @@ from streamrec.checkpointing.shared_fields import (
     join_shared,
     neighbour_field,
     neighbour_rows,
+    patch_shared,
     split_shared,
 )
 from streamrec.checkpointing.sync import merge_shared
@@ -56,8 +62,23 @@ NO_USERS: dict = {"ids": []}  # users travel in the per-user hash, not the parti
 
 
 def _model_fields(fields: dict[str, bytes]) -> dict[str, bytes]:
-    """The shared model's own fields (what a merge starts from), without index logs."""
-    return {k: v for k, v in fields.items() if not k.startswith(index_log.PREFIX)}
+    """The shared model's own fields (what a merge starts from), without index logs and
+    change records."""
+    return {k: v for k, v in fields.items() if _is_model_field(k)}
+
+
+def _is_model_field(name: str) -> bool:
+    return not name.startswith((index_log.PREFIX, CHANGES))
+
+
+def _with_change_record(changes: FieldChanges, version: int) -> FieldChanges:
+    """``changes`` plus the record of what they change (:func:`change_field`), and the
+    record that falls out of the window of kept records deleted."""
+    fields, deleted = changes
+    written = [k for k in fields if _is_model_field(k)]
+    record = encode_changes(written, [k for k in deleted if _is_model_field(k)])
+    old = [change_field(version - CHANGES_KEPT)] if version > CHANGES_KEPT else []
+    return {**fields, change_field(version): record}, [*deleted, *old]
 
 
 def _size(parts: dict[int, bytes], users: dict) -> int:
@@ -228,12 +249,16 @@ class Checkpointer:
             self.merges += 1
             self._base_fields = _model_fields(written["fields"])
         else:
-            self._base_fields.update(_model_fields(written["fields"]))
-            self._base_state = None
+            model = _model_fields(written["fields"])
+            self._base_fields.update(model)
+            if self._base_state is not None:  # several workers: keep it for the next merge
+                patched = patch_shared(self._base_state, model)
+                self._base_state = None if patched is None else patched.state
         self.index_log.stored(written["index_chunks"])
         self.engine.mark_items_clean()
         self._base_version, self._history = written["version"], written["history"]
         self.last_write = {
+            "fields_read": written.get("read", 0),  # by a merge (0: none)
             "bytes": _size(parts, users),
             "users": sum(len(u[0]) for u in users.values()),
             "shared_bytes": sum(len(k) + len(v) for k, v in changes[0].items()),
@@ -252,8 +277,14 @@ class Checkpointer:
         current = SharedCheckpoint.from_bytes(current_blob) if current_blob else None
         version = current.version if current is not None else 0
         if current is not None and version != self._base_version:  # another worker wrote
+            changed = None if stored is None else self._read_changed(shared, stored, version)
+            if changed is not None:  # only what the others changed since this worker's sync
+                theirs, fields, written["read"] = changed
+                return _with_change_record(self._merge(theirs, fields, written), version + 1)
             theirs = shared.fields() if stored is not None else {}
-            return self._merge(join_shared(theirs) if theirs else current, theirs, written)
+            written["read"] = len(theirs)
+            merge = self._merge(join_shared(theirs) if theirs else current, theirs, written)
+            return _with_change_record(merge, version + 1)
         head = self.engine.shared_state(per_item=False)
         bases = decay_bases(head)
         # item fields not written now are caught up over the bases' history on reading;
@@ -276,7 +307,32 @@ class Checkpointer:
         written.update(
             version=version + 1, fields=fields, merged=None, history=history, index_chunks=chunks
         )
-        return fields, deleted
+        return _with_change_record((fields, deleted), version + 1)
+
+    def _read_changed(
+        self, shared: SharedReader, stored: bytes, version: int
+    ) -> tuple[SharedCheckpoint, dict[str, bytes], int] | None:
+        """The stored model at ``version``, its fields and how many were read: this
+        worker's copy at its last sync patched with the fields the writes since changed
+        (their change records name them); None when that cannot be done (no copy kept, a
+        record gone, a decay base moved): then the whole hash is read."""
+        since = range(self._base_version + 1, version + 1)
+        if self._base_state is None or not 0 < len(since) <= CHANGES_KEPT:
+            return None
+        records = shared.fields_named([change_field(v) for v in since])
+        if any(record is None for record in records):
+            return None
+        written, deleted = changes_since(records)  # type: ignore[arg-type]
+        names = sorted(written - {GLOBAL})
+        values = shared.fields_named(names)
+        if any(value is None for value in values):
+            return None
+        fetched = {GLOBAL: stored, **dict(zip(names, values, strict=True))}  # type: ignore[arg-type]
+        theirs = patch_shared(self._base_state, fetched, deleted)
+        if theirs is None:
+            return None
+        fields = {k: v for k, v in self._base_fields.items() if k not in deleted} | fetched
+        return theirs, fields, len(records) + len(fetched)
 
     def _merge(
         self, theirs: SharedCheckpoint, stored: dict[str, bytes], written: dict
@@ -314,5 +370,5 @@ class Checkpointer:
             index_chunks=0,
         )
         changed = {k: v for k, v in fields.items() if stored.get(k) != v}
-        gone = [k for k in stored if k not in names and not k.startswith(index_log.PREFIX)]
+        gone = [k for k in stored if k not in names and _is_model_field(k)]
         return changed, sorted(gone + self.index_log.merge_deletions(stored))

@@ -70,7 +70,10 @@ class IndexLogKeeper:
         if self.instance is None:
             return []
         own = index_log.meta_field(self.instance)
-        return [k for k in stored if k == own or index_log.is_chunk_of(k, self.instance)]
+        # its chunks as counted here too: a merge may read only the fields that changed
+        counted = [index_log.chunk_field(self.instance, n) for n in range(self.chunks)]
+        found = [k for k in stored if k == own or index_log.is_chunk_of(k, self.instance)]
+        return sorted({own, *counted, *found})
 
     def stored(self, chunks: int) -> None:
         self.chunks, self._ops, self._stale = chunks, [], set()
