@@ -4,14 +4,16 @@ Both workers start from one shared model of ``--items`` items (random unit 384-d
 vectors) and ``USERS`` users; then, ``--cycles`` times, each applies half of a
 batch of 64 reviews + 64 clicks with lists (the worker's path) and writes its
 checkpoint, so every write after the first finds the other's and merges. Reported
-per cycle: seconds of the batch after a merge and of the write, and the shared
-bytes written. The same run is repeated with the nearest-item index rebuilt after
-each merge (what a merge did before it kept the index), and the ratio of the
-median batch seconds is printed.
+per cycle: seconds of the batch after a merge and of the write, the shared bytes
+written and the shared fields the merge read. The same run is repeated with the
+nearest-item index rebuilt after each merge (what a merge did before it kept the
+index), and with every merge reading and decoding the whole hash (what a merge
+did before the writes recorded what they changed); the ratios of the median
+batch and write seconds are printed.
 
 Needs the Redis of ``make infra-up``; keys go under a unique prefix, deleted after.
-Usage: ``python benchmarks/merges.py [--items 20000] [--cycles 6]``; writes
-benchmarks/results/merges.json.
+Usage: ``python benchmarks/merges.py [--items 20000] [--cycles 6] [--variants
+kept,rebuilt,whole] [--out merges.json]``; writes benchmarks/results/<out>.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def worker(store: RecsStore, engine: Engine, owned: set[int]) -> Checkpointer:
     return checkpoints
 
 
-def cycles(items: int, count: int, rebuild: bool) -> dict:
+def cycles(items: int, count: int, variant: str) -> dict:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     prefix = f"bench-merges-{uuid.uuid4().hex[:8]}"
     client = connect(settings)
@@ -58,7 +60,10 @@ def cycles(items: int, count: int, rebuild: bool) -> dict:
     scale.seed(seeded, rng, items, USERS, items)
     worker(store, seeded, {0}).write()
     pair = [worker(store, Engine(dim=scale.DIM, config=EngineConfig(seed=0)), {n}) for n in (0, 1)]
-    rows: dict[str, list[float]] = {"batch_s": [], "write_s": [], "shared_mb": []}
+    if variant == "whole":  # no change records read: the whole hash, as before them
+        for checkpoints in pair:
+            checkpoints._read_changed = lambda *_: None  # type: ignore[method-assign]
+    rows: dict[str, list[float]] = {"batch_s": [], "write_s": [], "shared_mb": [], "read": []}
     try:
         for n, (batch, vectors) in enumerate(scale.stream(rng, items, USERS, count, 10)):
             for side, checkpoints in enumerate(pair):
@@ -68,12 +73,13 @@ def cycles(items: int, count: int, rebuild: bool) -> dict:
                 applied = time.perf_counter() - start
                 checkpoints.write()
                 written = time.perf_counter() - start - applied
-                if rebuild and checkpoints.merges:
+                if variant == "rebuilt" and checkpoints.merges:
                     checkpoints.engine.candidates.reset()  # the former merge
                 if n > 0:  # from the second cycle on, the batch follows a merge
                     rows["batch_s"].append(round(applied, 3))
                     rows["write_s"].append(round(written, 3))
                     rows["shared_mb"].append(round(checkpoints.last_write["shared_bytes"] / 1e6, 2))
+                    rows["read"].append(checkpoints.last_write["fields_read"])
     finally:
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
@@ -84,25 +90,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--cycles", type=int, default=6)
+    parser.add_argument("--variants", default="kept,rebuilt,whole")
+    parser.add_argument("--out", default="merges.json")
     args = parser.parse_args()
     threadpool_limits(1)
-    kept = cycles(args.items, args.cycles, rebuild=False)
-    print("index kept:", kept, flush=True)
-    rebuilt = cycles(args.items, args.cycles, rebuild=True)
-    print("index rebuilt:", rebuilt, flush=True)
-    ratio = statistics.median(rebuilt["batch_s"]) / statistics.median(kept["batch_s"])
-    print(f"batch after a merge, rebuilt / kept: {ratio:.1f}x", flush=True)
-    write_result(
-        "merges.json",
-        {
-            "items": args.items,
-            "users": USERS,
-            "index_kept": kept,
-            "index_rebuilt": rebuilt,
-            "batch_rebuilt_over_kept": round(ratio, 1),
-            "machine": machine(),
-        },
-    )
+    result: dict = {"items": args.items, "users": USERS}
+    for variant in args.variants.split(","):
+        result[f"index_{variant}" if variant != "whole" else "whole_read"] = rows = cycles(
+            args.items, args.cycles, variant
+        )
+        print(variant, rows, flush=True)
+
+    def median(variant: str, key: str) -> float:
+        return statistics.median(result[variant][key])
+
+    if "index_rebuilt" in result:
+        ratio = median("index_rebuilt", "batch_s") / median("index_kept", "batch_s")
+        result["batch_rebuilt_over_kept"] = round(ratio, 1)
+        print(f"batch after a merge, rebuilt / kept: {ratio:.1f}x", flush=True)
+    if "whole_read" in result:
+        ratio = median("whole_read", "write_s") / median("index_kept", "write_s")
+        result["write_whole_read_over_changed"] = round(ratio, 1)
+        print(f"merge write, whole hash read / changed fields read: {ratio:.1f}x", flush=True)
+    write_result(args.out, {**result, "machine": machine()})
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ key                                    value
                                        signal values; ``n{row}`` -> its co-occurrence
                                        and transition rows (a worker group's shared model);
                                        ``a:{instance}``, ``a:{instance}:{seq}`` -> the
-                                       log of one worker's nearest-item index
+                                       log of one worker's nearest-item index;
+                                       ``c{version}`` -> the fields the write of that
+                                       version changed (the last 256)
 ``streamrec:v1:checkpoint:{group}``    binary shared model of the former layout (taken
                                        over into the hash); the sidecar's state
 ``streamrec:v1:checkpoint:{group}:p{n}`` binary offsets, dedup of partition n
