@@ -450,31 +450,20 @@ def _patched_signals(signals: dict, head: dict, decoded: dict[int, tuple[str, di
     """:meth:`ItemSignals.join_state`'s per-item arrays for ``head``: ``signals``' values,
     ``decoded`` rows replaced (the tables are patched apart)."""
     size = int(head["size"])
-    count = _grown(np.asarray(signals["count"], dtype=np.float64), (size,))
-    first_seen = _grown(np.asarray(signals["first_seen"], dtype=np.float64), (size,), -1.0)
-    last_seen = _grown(np.asarray(signals["last_seen"], dtype=np.float64), (size,))
-    trends = [
-        _grown(np.asarray(old["stored"], dtype=np.float64), (int(t["size"]),))
-        for old, t in zip(signals["trends"], head["trends"], strict=True)
+    old = [signals["count"], signals["first_seen"], signals["last_seen"]]
+    columns = [
+        _grown(np.asarray(values, dtype=np.float64), (size,), fill)
+        for values, fill in zip(old, (0.0, -1.0, 0.0), strict=True)
     ]
-    defaults = [0.0, -1.0, 0.0] + [0.0] * len(trends)
+    columns += [
+        _grown(np.asarray(trend["stored"], dtype=np.float64), (int(t["size"]),))
+        for trend, t in zip(signals["trends"], head["trends"], strict=True)
+    ]
+    defaults = [0.0, -1.0, 0.0] + [0.0] * len(head["trends"])
     for r, (_, arrays) in decoded.items():
         values = arrays["values"].tolist() if "values" in arrays else defaults
-        count[r], first_seen[r], last_seen[r] = values[:3]
-        for trend, value in zip(trends, values[3:], strict=True):
-            trend[r] = value
-    return {
-        "clock": int(head["clock"]),
-        "count": count,
-        "trends": [
-            {"stored": values, "t0": t["t0"], "half_life": t["half_life"]}
-            for t, values in zip(head["trends"], trends, strict=True)
-        ],
-        "first_seen": first_seen,
-        "last_seen": last_seen,
-        "co": signals["co"],
-        "transitions": signals["transitions"],
-    }
+        ItemSignals.put_values(columns, r, values)
+    return ItemSignals.from_columns(head, columns, signals["co"], signals["transitions"])
 
 
 def _patched_table(

@@ -196,30 +196,45 @@ class ItemSignals:
         :meth:`item_state` values are ``rows`` (in row order) and whose
         :meth:`neighbour_state` values are ``neighbours`` (by row; absent: no rows)."""
         size = int(head["size"])
-        count, first_seen, last_seen = np.zeros(size), np.full(size, -1.0), np.zeros(size)
-        trends = [np.zeros(int(t["size"])) for t in head["trends"]]
+        columns = [np.zeros(size), np.full(size, -1.0), np.zeros(size)]
+        columns += [np.zeros(int(t["size"])) for t in head["trends"]]
         tables: tuple[list, list] = ([], [])
         for r, arrays in enumerate(rows):
             if "values" in arrays:  # not all defaults: inside every array
-                values = arrays["values"].tolist()
-                count[r], first_seen[r], last_seen[r] = values[:3]
-                for trend, value in zip(trends, values[3:], strict=True):
-                    trend[r] = value
+                ItemSignals.put_values(columns, r, arrays["values"].tolist())
         for r, (places, arrays) in neighbours.items():
             for name, place, table in zip(("co", "transitions"), places, tables, strict=True):
                 if place >= 0:
                     table.append((place, r, arrays[f"{name}_cols"], arrays[f"{name}_values"]))
+        return ItemSignals.from_columns(
+            head,
+            columns,
+            SparseRows.join_rows(int(head["limits"][0]), tables[0]),
+            SparseRows.join_rows(int(head["limits"][1]), tables[1]),
+        )
+
+    @staticmethod
+    def put_values(columns: list[np.ndarray], row: int, values: list[float]) -> None:
+        """One item's :meth:`item_state` values into the per-item ``columns`` (count,
+        first and last sighting, then one per trend)."""
+        for column, value in zip(columns, values, strict=True):
+            column[row] = value
+
+    @staticmethod
+    def from_columns(head: dict, columns: list[np.ndarray], co: dict, transitions: dict) -> dict:
+        """The :meth:`state` whose :meth:`global_state` is ``head``, from its per-item
+        ``columns`` (as :meth:`put_values` fills them) and its two tables' states."""
         return {
             "clock": int(head["clock"]),
-            "count": count,
+            "count": columns[0],
             "trends": [
                 {"stored": values, "t0": t["t0"], "half_life": t["half_life"]}
-                for t, values in zip(head["trends"], trends, strict=True)
+                for t, values in zip(head["trends"], columns[3:], strict=True)
             ],
-            "first_seen": first_seen,
-            "last_seen": last_seen,
-            "co": SparseRows.join_rows(int(head["limits"][0]), tables[0]),
-            "transitions": SparseRows.join_rows(int(head["limits"][1]), tables[1]),
+            "first_seen": columns[1],
+            "last_seen": columns[2],
+            "co": co,
+            "transitions": transitions,
         }
 
     @staticmethod
