@@ -15,10 +15,12 @@ from streamrec.app.worker.progress import Progress
 from streamrec.checkpointing import index_log
 from streamrec.checkpointing.codec import SharedCheckpoint
 from streamrec.checkpointing.dedup import DedupWindow
-from streamrec.checkpointing.shared_fields import (
-    GLOBAL,
+from streamrec.checkpointing.shared_changes import (
     change_field,
     changes_since,
+)
+from streamrec.checkpointing.shared_fields import (
+    GLOBAL,
     item_field,
     join_shared,
     neighbour_field,

@@ -152,6 +152,23 @@ class SparseRows:
         return cols.copy(), values.copy()
 
     @staticmethod
+    def segments(state: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row of a :meth:`state`: its place (-1: none), first cell and cell count.
+        A row's cells are contiguous and every row holds a cell (a table never empties
+        one), so the n-th run of cells is the row at place n (:meth:`positions`)."""
+        rows = np.asarray(state["rows"], dtype=np.int64)
+        size = int(rows.max()) + 1 if rows.size else 0
+        place = np.full(size, -1)
+        start, length = np.zeros(size, np.int64), np.zeros(size, np.int64)
+        if rows.size:
+            first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            owners = rows[first]
+            place[owners] = np.arange(first.size)
+            start[owners] = first
+            length[owners] = np.diff(np.r_[first, rows.size])
+        return place, start, length
+
+    @staticmethod
     def join_rows(limit: int, rows: list[tuple[int, int, np.ndarray, np.ndarray]]) -> dict:
         """The :meth:`state` of rows given as (position, row, columns, values): rows in
         the order of their positions, so that a loaded table iterates as the original."""

@@ -5,9 +5,11 @@ import copy
 import numpy as np
 import pytest
 
-from streamrec.checkpointing.shared_fields import (
+from streamrec.checkpointing.shared_changes import (
     changed_item_rows,
     changed_neighbour_rows,
+)
+from streamrec.checkpointing.shared_fields import (
     encode_items,
     encode_neighbours,
     split_shared,

@@ -28,17 +28,22 @@ from streamrec.checkpointing.codec import (
     join_users,
     split_users,
 )
-from streamrec.checkpointing.shared_fields import (
-    CHANGES,
+from streamrec.checkpointing.shared_changes import (
     CHANGES_KEPT,
-    GLOBAL,
     change_field,
     changed_item_rows,
     changed_neighbour_rows,
     changes_since,
+    is_model_field,
+    model_fields,
+    neighbour_rows,
+    patch_shared,
+    with_change_record,
+)
+from streamrec.checkpointing.shared_fields import (
+    GLOBAL,
     decay_bases,
     decay_half_lives,
-    encode_changes,
     encode_global,
     encode_items,
     encode_neighbours,
@@ -46,8 +51,6 @@ from streamrec.checkpointing.shared_fields import (
     item_field,
     join_shared,
     neighbour_field,
-    neighbour_rows,
-    patch_shared,
     split_shared,
 )
 from streamrec.checkpointing.sync import merge_shared
@@ -59,26 +62,6 @@ log = logging.getLogger(__name__)
 
 ID_RANGE = 10_000  # cluster ids in range n: [n * ID_RANGE, (n + 1) * ID_RANGE)
 NO_USERS: dict = {"ids": []}  # users travel in the per-user hash, not the partition blob
-
-
-def _model_fields(fields: dict[str, bytes]) -> dict[str, bytes]:
-    """The shared model's own fields (what a merge starts from), without index logs and
-    change records."""
-    return {k: v for k, v in fields.items() if _is_model_field(k)}
-
-
-def _is_model_field(name: str) -> bool:
-    return not name.startswith((index_log.PREFIX, CHANGES))
-
-
-def _with_change_record(changes: FieldChanges, version: int) -> FieldChanges:
-    """``changes`` plus the record of what they change (:func:`change_field`), and the
-    record that falls out of the window of kept records deleted."""
-    fields, deleted = changes
-    written = [k for k in fields if _is_model_field(k)]
-    record = encode_changes(written, [k for k in deleted if _is_model_field(k)])
-    old = [change_field(version - CHANGES_KEPT)] if version > CHANGES_KEPT else []
-    return {**fields, change_field(version): record}, [*deleted, *old]
 
 
 def _size(parts: dict[int, bytes], users: dict) -> int:
@@ -137,7 +120,7 @@ class Checkpointer:
         else:  # everything learned from here on is this worker's contribution
             shared = SharedCheckpoint(self.engine.shared_state(), 0)
             self._base_version = 0
-        self._base_fields = _model_fields(fields) or split_shared(shared.state, shared.version)
+        self._base_fields = model_fields(fields) or split_shared(shared.state, shared.version)
         self._history = shared.history or [[b] for b in decay_bases(shared.state)]
         return found
 
@@ -247,9 +230,9 @@ class Checkpointer:
             self.index_log.stop()
             self.claim_id_range()
             self.merges += 1
-            self._base_fields = _model_fields(written["fields"])
+            self._base_fields = model_fields(written["fields"])
         else:
-            model = _model_fields(written["fields"])
+            model = model_fields(written["fields"])
             self._base_fields.update(model)
             if self._base_state is not None:  # several workers: keep it for the next merge
                 patched = patch_shared(self._base_state, model)
@@ -280,11 +263,11 @@ class Checkpointer:
             changed = None if stored is None else self._read_changed(shared, stored, version)
             if changed is not None:  # only what the others changed since this worker's sync
                 theirs, fields, written["read"] = changed
-                return _with_change_record(self._merge(theirs, fields, written), version + 1)
+                return with_change_record(self._merge(theirs, fields, written), version + 1)
             theirs = shared.fields() if stored is not None else {}
             written["read"] = len(theirs)
             merge = self._merge(join_shared(theirs) if theirs else current, theirs, written)
-            return _with_change_record(merge, version + 1)
+            return with_change_record(merge, version + 1)
         head = self.engine.shared_state(per_item=False)
         bases = decay_bases(head)
         # item fields not written now are caught up over the bases' history on reading;
@@ -307,7 +290,7 @@ class Checkpointer:
         written.update(
             version=version + 1, fields=fields, merged=None, history=history, index_chunks=chunks
         )
-        return _with_change_record((fields, deleted), version + 1)
+        return with_change_record((fields, deleted), version + 1)
 
     def _read_changed(
         self, shared: SharedReader, stored: bytes, version: int
@@ -370,5 +353,5 @@ class Checkpointer:
             index_chunks=0,
         )
         changed = {k: v for k, v in fields.items() if stored.get(k) != v}
-        gone = [k for k in stored if k not in names and _is_model_field(k)]
+        gone = [k for k in stored if k not in names and is_model_field(k)]
         return changed, sorted(gone + self.index_log.merge_deletions(stored))
