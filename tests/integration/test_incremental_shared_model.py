@@ -275,9 +275,8 @@ def test_a_merge_reading_only_the_changed_fields_equals_one_reading_all(settings
         feed(seeder.engine, 2, seed=0, start=0)
         seeder.write()
         first, second = worker(store), worker(store)
-        if whole:  # the former way: every merge reads and decodes the whole hash
-            for one in (first, second):
-                one._read_changed = lambda *_: None  # type: ignore[method-assign]
+        for one in (first, second):  # whole: every merge reads and decodes the whole hash
+            one.read_changed_only = not whole
         for round_ in range(3):
             rng = np.random.default_rng(10 + round_)  # a few reviews and clicks
             apply(first.engine, batch(rng, 3, users=40, items=80, start=1000 + 100 * round_))
