@@ -120,8 +120,9 @@ def _merged_sums(
     same_rows = np.array_equal(mine_at[both], base_at[both])  # mine only appended rows
     for start in range(0, both.size, BLOCK):  # in blocks: no (items x dim) temporaries
         block = both[start : start + BLOCK]
-        if same_rows and block[-1] - block[0] == block.size - 1:  # views, not copies
-            at = slice(int(mine_at[block[0]]), int(mine_at[block[-1]]) + 1)
+        first = int(mine_at[block[0]])
+        if same_rows and np.array_equal(mine_at[block], np.arange(first, first + block.size)):
+            at = slice(first, first + block.size)  # the same rows in order: views, not copies
             differs = (sums[1][at] != sums[0][at]).any(axis=1)
         else:
             differs = (sums[1][mine_at[block]] != sums[0][base_at[block]]).any(axis=1)
