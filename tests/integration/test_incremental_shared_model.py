@@ -30,7 +30,7 @@ from streamrec.core.events import ClickEvent
 from streamrec.model.engine import Engine
 from streamrec.model.item_index import IndexOp
 from streamrec.serving.schema import RedisKeys
-from streamrec.serving.store import RecsStore, connect
+from streamrec.serving.store import RecsStore, SharedReader, connect
 from tests.states import DIM, apply, assert_same_state, batch, config
 
 pytestmark = pytest.mark.integration
@@ -305,3 +305,38 @@ def test_a_merge_reading_only_the_changed_fields_equals_one_reading_all(settings
 
 def second_read(pair: tuple[Checkpointer, Checkpointer]) -> int:
     return pair[1].last_write["fields_read"]
+
+
+def test_a_write_between_a_merges_reads_sends_it_back_to_read_again(store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Change records and the fields they name come in two reads: a write in between
+    would patch the copy with fields of a later version than its global field (here
+    neighbour cells past its catalogue). The merge reads again instead."""
+    first, second = worker(store), worker(store)
+    for one in (first, second):
+        one.read_changed_only = True
+    for round_ in range(2):  # both merged once: both keep a copy to patch
+        feed(first.engine, 1, seed=round_, start=100 * round_)
+        first.write()
+        feed(second.engine, 1, seed=10 + round_, start=5000 + 100 * round_)
+        second.write()
+    assert second._base_state is not None
+    feed(first.engine, 1, seed=20, start=300)
+    first.write()
+    feed(second.engine, 1, seed=21, start=6000)
+    read = SharedReader.fields_named
+    raced: list[int] = []
+
+    def field_values_after_a_write(self, names, unchanged=None):  # type: ignore[no-untyped-def]
+        if not raced and names and not names[0].startswith("c"):
+            rng = np.random.default_rng(22)  # new items, neighbour rows that hold them
+            apply(first.engine, batch(rng, 20, users=40, items=200, start=400))
+            first.write()
+            raced.append(first._base_version)
+        return read(self, names, unchanged)
+
+    monkeypatch.setattr(SharedReader, "fields_named", field_values_after_a_write)
+    second.write()
+    monkeypatch.undo()
+    assert raced and second._base_version == raced[0] + 1
+    assert_same_state(second._base_state, join_shared(stored(store)).state)
+    assert_same_state(second.engine.shared_state(), worker(store).engine.shared_state())

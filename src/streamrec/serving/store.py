@@ -244,11 +244,20 @@ class SharedReader:
         """Every field (HGETALL: this is the rare path where another worker wrote)."""
         return _fields(self.pipe.hgetall(self.key).items())  # type: ignore[union-attr]
 
-    def fields_named(self, names: list[str]) -> list[bytes | None]:
-        """The values of ``names`` (HMGET; None: absent)."""
-        if not names:
+    def fields_named(
+        self, names: list[str], unchanged: tuple[str, bytes] | None = None
+    ) -> list[bytes | None]:
+        """The values of ``names`` (HMGET; None: absent). With ``unchanged`` (a field and
+        the value read before), they are read with it: when it changed, another worker
+        wrote in between and reads before and after would mix two versions, so
+        :class:`WatchError` (the build runs again, as after a failed EXEC)."""
+        anchor = [] if unchanged is None else [unchanged[0]]
+        if not names and not anchor:
             return []
-        return [_bytes(v) for v in self.pipe.hmget(self.key, names)]  # type: ignore[union-attr]
+        values = [_bytes(v) for v in self.pipe.hmget(self.key, anchor + names)]  # type: ignore[union-attr]
+        if unchanged is not None and values.pop(0) != unchanged[1]:
+            raise WatchError(f"{self.key} changed while it was read")
+        return values
 
     def legacy(self) -> bytes | None:
         """The shared model of the former one-value layout, if still there."""
