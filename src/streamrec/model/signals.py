@@ -15,6 +15,7 @@ pruned and come back restart from zero (an underestimate, as in lossy counting).
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -27,6 +28,28 @@ TREND_HALF_LIVES = (100.0, 300.0, 1000.0, 3000.0)  # in engagements
 HISTORY = 50  # co-occurrence looks at a user's last 50 items (bounded work per event)
 RECENT = 10  # recent items whose co-occurrence rows feed the candidates
 LAST = 3  # last items whose transitions feed the candidates
+
+
+@functools.cache
+def _history_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Recency (half-life 2 items, newest 1) and "among the last RECENT" weights of a
+    history of ``n`` items, oldest first: the same few lengths on every event."""
+    recency = decay(n - 1 - np.arange(n), 2.0)
+    near = (np.arange(n) >= n - RECENT).astype(np.float64)
+    return _read_only(recency), _read_only(near)
+
+
+@functools.cache
+def _last_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The last item's weight alone, and every one of the last ``n`` items' weight."""
+    only_last = np.zeros(n)
+    only_last[-1:] = 1.0
+    return _read_only(only_last), _read_only(np.ones(n))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False  # shared between calls
+    return array
 
 
 class HistorySums(NamedTuple):
@@ -108,14 +131,11 @@ class ItemSignals:
         key = (self.version, tuple(history))
         if self._sums is None or self._sums[0] != key:
             inverse = 1.0 / np.sqrt(np.maximum(self.count[history], 1.0))
-            recency = decay(len(history) - 1 - np.arange(len(history)), 2.0)
-            near = (np.arange(len(history)) >= len(history) - RECENT).astype(np.float64)
+            recency, near = _history_weights(len(history))
             last = history[-LAST:]
-            only_last = np.zeros(len(last))
-            only_last[-1:] = 1.0
             sums = HistorySums(
                 *self.co.sparse_sum(history, inverse, inverse * recency, near),
-                *self.transitions.sparse_sum(last, only_last, np.ones(len(last))),
+                *self.transitions.sparse_sum(last, *_last_weights(len(last))),
             )
             for array in sums:
                 array.flags.writeable = False
