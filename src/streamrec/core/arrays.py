@@ -20,6 +20,8 @@ thousand int64 rows a candidate union holds that is 4-10x slower than one sort
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 
@@ -113,3 +115,34 @@ def _common_prefix(a: list, b: list) -> int:
         else:
             high = middle - 1
     return low
+
+
+_IMMUTABLE = (str, bytes, int, float, bool, complex, type(None), np.generic)
+
+
+def copy_state(state: object) -> object:
+    """A copy of a nested state (dicts, lists, tuples, arrays) sharing nothing mutable
+    with it: what ``copy.deepcopy`` gives, without its per-object memo walk. A list of
+    ids is copied in one step (strings are immutable), so a state of 10^5 items costs
+    array copies, not 10^5 Python calls.
+
+    >>> state = {"ids": ["a", "b"], "sums": np.zeros(2), "rows": [[1], [2]]}
+    >>> copied = copy_state(state)
+    >>> copied["rows"][0].append(3); copied["sums"][0] = 1.0
+    >>> state["rows"][0], float(state["sums"][0])
+    ([1], 0.0)
+    """
+    kind = type(state)
+    if kind is np.ndarray:
+        return state.copy()  # type: ignore[union-attr]
+    if kind is dict:
+        return {key: copy_state(value) for key, value in state.items()}  # type: ignore[union-attr]
+    if kind is list or kind is tuple:
+        items: list | tuple = state  # type: ignore[assignment]
+        if all(isinstance(item, _IMMUTABLE) for item in items):
+            return list(items) if kind is list else items
+        copied = [copy_state(item) for item in items]
+        return copied if kind is list else tuple(copied)
+    if isinstance(state, _IMMUTABLE):
+        return state
+    return copy.deepcopy(state)  # anything else (subclasses too): the general copy

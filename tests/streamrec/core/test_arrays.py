@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 
-from streamrec.core.arrays import member_of, row_norms, rows_in, unique_inverse, unique_rows
+from streamrec.core.arrays import (
+    copy_state,
+    member_of,
+    row_norms,
+    rows_in,
+    unique_inverse,
+    unique_rows,
+)
+from streamrec.model.engine import Engine
 from streamrec.model.scoring import kth_largest
+from tests.states import DIM, apply, assert_same_state, batch, config
 
 
 @pytest.mark.parametrize("size", [0, 1, 7, 3000])
@@ -58,3 +71,34 @@ def test_rows_in_maps_as_one_lookup_per_id_whatever_the_prefix() -> None:
         assert rows_in(order, ids).tolist() == expected
     shuffled = {"a": 1, "b": 0}  # rows not numbered in key order: every id is looked up
     assert rows_in(shuffled, ["a", "b"]).tolist() == [1, 0]
+
+
+class Pair(NamedTuple):
+    left: list
+    right: int
+
+
+def containers(state: object) -> dict[int, object]:
+    """Every mutable container reachable from ``state`` (dicts, lists, sets, arrays)."""
+    found: dict[int, object] = {}
+    stack = [state]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict | list | set | np.ndarray):
+            found[id(value)] = value
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple | set):
+            stack.extend(value)
+    return found
+
+
+def test_a_state_copy_equals_a_deep_copy_and_shares_nothing_mutable() -> None:
+    engine = Engine(DIM, config())
+    apply(engine, batch(np.random.default_rng(0), 30, users=20, items=40, start=0))
+    state = engine.shared_state()
+    state["odd"] = [OrderedDict(a=[1]), {2, 3}, Pair([4], 5), (np.ones(2), "x")]
+    copied = copy_state(state)
+    assert_same_state(copied, copy.deepcopy(state))
+    assert [type(v) for v in copied["odd"]] == [OrderedDict, set, Pair, tuple]
+    assert not containers(copied).keys() & containers(state).keys()

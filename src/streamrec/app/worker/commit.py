@@ -11,7 +11,6 @@ read, merged and written where it differs.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable
@@ -54,6 +53,7 @@ from streamrec.checkpointing.shared_fields import (
     split_shared,
 )
 from streamrec.checkpointing.sync import merge_shared
+from streamrec.core.arrays import copy_state
 from streamrec.kafka.offsets import commit_offsets
 from streamrec.model.engine import Engine
 from streamrec.serving.store import FieldChanges, RecsStore, SharedReader, with_retry
@@ -227,12 +227,12 @@ class Checkpointer:
         self.engine.mark_clean(set(owned))
         if written["merged"] is not None:
             # the next merge starts from it: parsing the fields again took a third of one
-            self._base_state = copy.deepcopy(written["merged"])
+            self._base_state = copy_state(written["merged"])
             self.engine.load_shared(written["merged"], keep_index=True)
             self.index_log.stop()
             self.claim_id_range()
             self.merges += 1
-            self._base_fields = model_fields(written["fields"])
+            self._base_fields = written["fields"]  # the merged model's fields alone
         else:
             model = model_fields(written["fields"])
             self._base_fields.update(model)
@@ -319,7 +319,10 @@ class Checkpointer:
         theirs = patch_shared(self._base_state, fetched, deleted)
         if theirs is None:
             return None
-        fields = {k: v for k, v in self._base_fields.items() if k not in deleted} | fetched
+        fields = dict(self._base_fields)
+        for name in deleted & fields.keys():
+            del fields[name]
+        fields.update(fetched)
         return theirs, fields, len(records) + len(fetched)
 
     def _merge(
@@ -349,14 +352,14 @@ class Checkpointer:
         n_items = len(merged["items"]["vectors"]["ids"])
         names = {GLOBAL, *(item_field(r) for r in range(n_items))}
         names |= {neighbour_field(r) for r in neighbour_rows(merged["signals"]).tolist()}
-        kept = {k: v for k, v in stored.items() if k in names and k not in fields}
+        other = stored.keys() - names  # index logs, change records, model fields gone
+        model = dict(stored)  # the merged model's fields: set operations, not a loop
+        model.update(fields)
+        for name in other - fields.keys():
+            del model[name]
         written.update(
-            version=theirs.version + 1,
-            fields=kept | fields,
-            merged=merged,
-            history=history,
-            index_chunks=0,
+            version=theirs.version + 1, fields=model, merged=merged, history=history, index_chunks=0
         )
         changed = {k: v for k, v in fields.items() if stored.get(k) != v}
-        gone = [k for k in stored if k not in names and is_model_field(k)]
+        gone = [k for k in other if is_model_field(k)]
         return changed, sorted(gone + self.index_log.merge_deletions(stored))
