@@ -94,7 +94,7 @@ def rows_in(order: dict[str, int], ids: list[str | None]) -> np.ndarray:
     """
     numbered = np.fromiter(order.values(), dtype=np.int64, count=len(order))
     in_order = np.array_equal(numbered, np.arange(len(order)))  # key n at row n
-    same = _common_prefix(list(order), ids) if in_order else 0
+    same = common_prefix(list(order), ids) if in_order else 0
     rest = np.fromiter(
         (order.get(i, -1) if i is not None else -1 for i in ids[same:]),
         dtype=np.int64,
@@ -103,7 +103,7 @@ def rows_in(order: dict[str, int], ids: list[str | None]) -> np.ndarray:
     return np.concatenate([np.arange(same, dtype=np.int64), rest])
 
 
-def _common_prefix(a: list, b: list) -> int:
+def common_prefix(a: list, b: list) -> int:
     """The length of the longest common prefix (list comparisons run in C)."""
     low, high = 0, min(len(a), len(b))
     if a[:high] == b[:high]:

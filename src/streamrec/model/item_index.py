@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import hnswlib
 import numpy as np
 
+from streamrec.core.arrays import common_prefix
 from streamrec.model.items import ItemStats
 
 _ROW_BITS = (1 << 32) - 1  # a label is generation << 32 | row
@@ -201,7 +202,8 @@ class ItemIndex:
             return
         new_ids, unit = list(items.ids), items.unit_matrix()
         size = min(len(old_ids), self._indexed_at.size)
-        moved = [r for r in range(size) if r >= len(new_ids) or new_ids[r] != old_ids[r]]
+        same = common_prefix(old_ids[:size], new_ids)  # a merge keeps theirs' rows first
+        moved = [r for r in range(same, size) if r >= len(new_ids) or new_ids[r] != old_ids[r]]
         indexed = [r for r in moved if self._indexed_at[r] > 0]
         if indexed:
             empty = np.zeros(0, dtype=np.int64)

@@ -116,13 +116,11 @@ class VectorTable:
 
     def load(self, state: dict) -> None:
         ids = list(state["ids"])
-        self.ids = []
-        self.index = {}
+        self.ids, self.index = [], {}  # empty while the arrays grow, as before
         self._grow(max(len(ids), 1))
-        for row, key in enumerate(ids):
-            self.ids.append(key)
-            if key is not None:
-                self.index[key] = row
+        self.ids = ids
+        self.index = dict(zip(ids, range(len(ids)), strict=True))  # ids are unique
+        self.index.pop(None, None)  # type: ignore[call-overload]  # freed rows
         n = len(ids)
         self.sums[:n] = state["sums"]
         self.counts[:n] = state["counts"]
