@@ -80,6 +80,34 @@ def changes_since(records: list[bytes]) -> tuple[set[str], set[str]]:
     return written, deleted
 
 
+def patched_fields(
+    fields: Mapping[str, bytes], written: Mapping[str, bytes], deleted: Iterable[str]
+) -> dict[str, bytes]:
+    """``fields`` after a write of ``written`` and ``deleted`` (dict copies and set
+    operations: a catalogue's fields, not a loop over them)."""
+    out = dict(fields)
+    for name in set(deleted) & out.keys():
+        del out[name]
+    out.update(written)
+    return out
+
+
+def merged_fields(
+    stored: dict[str, bytes], fields: dict[str, bytes], merged: dict
+) -> tuple[dict[str, bytes], dict[str, bytes], list[str]]:
+    """For a merge that encoded ``fields`` of the ``merged`` state over the ``stored``
+    hash: the merged model's fields (stored ones it keeps, its own), those of its
+    fields whose bytes differ from the stored ones (what it writes), and the stored
+    model fields the merged state no longer has (what it deletes)."""
+    n_items = len(merged["items"]["vectors"]["ids"])
+    names = {GLOBAL, *(item_field(r) for r in range(n_items))}
+    names |= {neighbour_field(r) for r in neighbour_rows(merged["signals"]).tolist()}
+    other = stored.keys() - names  # index logs, change records, model fields gone
+    model = patched_fields(stored, fields, other - fields.keys())
+    changed = {k: v for k, v in fields.items() if stored.get(k) != v}
+    return model, changed, [k for k in other if is_model_field(k)]
+
+
 def patch_shared(
     state: dict, fields: Mapping[str, bytes], deleted: Iterable[str] = ()
 ) -> SharedCheckpoint | None:

@@ -33,10 +33,10 @@ from streamrec.checkpointing.shared_changes import (
     changed_item_rows,
     changed_neighbour_rows,
     changes_since,
-    is_model_field,
+    merged_fields,
     model_fields,
-    neighbour_rows,
     patch_shared,
+    patched_fields,
     with_change_record,
 )
 from streamrec.checkpointing.shared_fields import (
@@ -47,9 +47,7 @@ from streamrec.checkpointing.shared_fields import (
     encode_items,
     encode_neighbours,
     follow_bases,
-    item_field,
     join_shared,
-    neighbour_field,
     split_shared,
 )
 from streamrec.checkpointing.sync import merge_shared
@@ -319,10 +317,7 @@ class Checkpointer:
         theirs = patch_shared(self._base_state, fetched, deleted)
         if theirs is None:
             return None
-        fields = dict(self._base_fields)
-        for name in deleted & fields.keys():
-            del fields[name]
-        fields.update(fetched)
+        fields = patched_fields(self._base_fields, fetched, deleted)
         return theirs, fields, len(records) + len(fetched)
 
     def _merge(
@@ -349,17 +344,8 @@ class Checkpointer:
             else (None, None)
         )
         fields = split_shared(merged, theirs.version + 1, history, rows, neighbours)
-        n_items = len(merged["items"]["vectors"]["ids"])
-        names = {GLOBAL, *(item_field(r) for r in range(n_items))}
-        names |= {neighbour_field(r) for r in neighbour_rows(merged["signals"]).tolist()}
-        other = stored.keys() - names  # index logs, change records, model fields gone
-        model = dict(stored)  # the merged model's fields: set operations, not a loop
-        model.update(fields)
-        for name in other - fields.keys():
-            del model[name]
+        model, changed, gone = merged_fields(stored, fields, merged)
         written.update(
             version=theirs.version + 1, fields=model, merged=merged, history=history, index_chunks=0
         )
-        changed = {k: v for k, v in fields.items() if stored.get(k) != v}
-        gone = [k for k in other if is_model_field(k)]
         return changed, sorted(gone + self.index_log.merge_deletions(stored))
