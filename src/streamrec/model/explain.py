@@ -50,14 +50,15 @@ def top_terms(
     if top < 0:
         raise ValueError(f"top must be >= 0, got {top}")
     order = np.argsort(-np.abs(shares), axis=1, kind="stable")[:, :top]  # one sort for all
-    values = np.round(np.take_along_axis(shares, order, axis=1), digits).tolist()
+    values = np.round(shares[np.arange(shares.shape[0])[:, None], order], digits)
     labels = np.asarray(names, dtype=object)[order].tolist()
-    return [  # one dict(zip) per row, filtered only where a share rounded to zero
-        dict(zip(named, row, strict=True))
-        if 0.0 not in row
-        else {name: v for name, v in zip(named, row, strict=True) if v != 0}
-        for named, row in zip(labels, values, strict=True)
-    ]
+    rounded = values.tolist()
+    explained = list(map(dict, map(zip, labels, rounded)))  # one dict(zip) per row
+    for row in np.flatnonzero((values == 0).any(axis=1)).tolist():  # shares rounded away
+        explained[row] = {
+            name: v for name, v in zip(labels[row], rounded[row], strict=True) if v != 0
+        }
+    return explained
 
 
 def explain_rows(
