@@ -64,7 +64,7 @@ def features(
     signals = model.signals
     signals.ensure(size)
     out = np.zeros((size if rows is None else rows.size, len(FEATURES)))
-    _item_columns(signals, rows, out)
+    _item_columns(signals, at, out)
     row = model.profiles.index.get(user_id) if user_id is not None else None
     if row is None:
         return out
@@ -82,7 +82,7 @@ def features(
     return out
 
 
-def _item_columns(signals: ItemSignals, rows: np.ndarray | None, out: np.ndarray) -> None:
+def _item_columns(signals: ItemSignals, at: slice | np.ndarray, out: np.ndarray) -> None:
     """Trends, popularity and freshness (the columns that do not depend on the user).
 
     Each of ``log1p`` and ``exp`` runs once over one contiguous block of every column it
@@ -91,14 +91,13 @@ def _item_columns(signals: ItemSignals, rows: np.ndarray | None, out: np.ndarray
     trends = signals.trends
     logs = np.empty((len(trends) + 1, n))
     for k, values in enumerate([*(t.stored for t in trends), signals.count]):
-        _gather(values, rows, logs[k])
+        logs[k] = values[at]
     clock = signals.clock
     logs[:-1] *= np.array([decay(clock - t.t0, t.half_life) for t in trends])[:, None]
     np.log1p(logs, out=logs)
     out[:, : len(trends) + 1] = logs.T
     seen = np.empty((3, n))  # last and first sightings, then the freshness decays
-    _gather(signals.last_seen, rows, seen[0])
-    _gather(signals.first_seen, rows, seen[2])
+    seen[0], seen[2] = signals.last_seen[at], signals.first_seen[at]
     np.subtract(clock, seen[0], out=seen[0])
     seen[2] = np.where(seen[2] >= 0, clock - seen[2], 1e9)
     np.divide(seen[0], -1000.0, out=seen[1])  # -x / d, exactly: IEEE division is symmetric
@@ -106,14 +105,6 @@ def _item_columns(signals: ItemSignals, rows: np.ndarray | None, out: np.ndarray
     np.divide(seen[2], -1000.0, out=seen[2])
     np.exp(seen, out=seen)
     out[:, 10:13] = seen.T
-
-
-def _gather(values: np.ndarray, rows: np.ndarray | None, out: np.ndarray) -> None:
-    """``values`` at ``rows`` (None: the first ``out.size``) into ``out``."""
-    if rows is None:
-        out[:] = values[: out.size]
-    else:
-        np.take(values, rows, out=out)
 
 
 def _history_features(
