@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from streamrec.clustering.base import LifecycleEvent
+from streamrec.core.arrays import common_prefix
 from streamrec.core.decay import DecayedCounts
-from streamrec.model.items_merge import merge_items
+from streamrec.model.items_merge import BLOCK, merge_items
 from streamrec.model.profiles import VectorTable
 
 
@@ -170,6 +171,8 @@ class ItemStats:
         }
 
     def load(self, state: dict) -> None:
+        kept = self._same_rows(state["vectors"])  # before the table is overwritten
+        old_unit = self.unit
         self.vectors.load(state["vectors"])
         n = self.n_items
         self.popularity = np.zeros(max(1024, self.vectors.sums.shape[0]))
@@ -180,8 +183,24 @@ class ItemStats:
         self.free_rows = [int(r) for r in state["free_rows"]]
         self._top.clear()
         self.unit = np.zeros((max(1024, n), self.vectors.dim), dtype=np.float32)
-        self.unit[:n] = self.vectors.matrix()
+        self.unit[kept] = old_unit[kept]
+        renew = np.ones(n, dtype=bool)
+        renew[kept] = False
+        rows = np.flatnonzero(renew)
+        self.unit[rows] = self.vectors.vectors(rows)  # row by row the bits of matrix()
         self.dirty.clear()  # what was loaded is what the checkpoint holds
+
+    def _same_rows(self, vectors: dict) -> np.ndarray:
+        """Rows whose item and vector sum the loaded ``vectors`` state leaves as they are
+        (a merge changes a few): their unit vectors stay, the rest are normalised again
+        instead of the whole catalogue (0.4 s at 10^5 items)."""
+        same = common_prefix(self.vectors.ids, list(vectors["ids"]))
+        new_sums, old_sums = np.asarray(vectors["sums"]), self.vectors.sums
+        differs = np.zeros(same, dtype=bool)
+        for start in range(0, same, BLOCK):  # in blocks: no (items x dim) temporaries
+            at = slice(start, min(start + BLOCK, same))
+            differs[at] = (new_sums[at] != old_sums[at]).any(axis=1)
+        return np.flatnonzero(~differs)
 
     # -- item by item (incremental checkpoints) ----------------------------------------
 

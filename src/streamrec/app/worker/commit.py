@@ -5,8 +5,9 @@ The shared model is merged with other workers' copies under WATCH
 checkpoints in one transaction; restoring reads them back. It is a hash of a
 global field and one field per item: while no other worker wrote since this
 one's last sync (a single worker: always) a checkpoint writes the global field
-and the items changed since; after another worker's write, the whole model is
-read, merged and written where it differs.
+and the items changed since; after another worker's write, the fields the
+others changed are read (their change records name them), merged and written
+where they differ.
 """
 
 from __future__ import annotations
@@ -298,13 +299,14 @@ class Checkpointer:
     ) -> tuple[SharedCheckpoint, dict[str, bytes], int] | None:
         """The stored model at ``version``, its fields and how many were read: this
         worker's copy at its last sync patched with the fields the writes since changed
-        (their change records name them); None when that cannot be done (no copy kept, a
-        record gone, a decay base moved): then the whole hash is read."""
+        (their change records name them; the copy is decoded from the fields held when
+        none was kept, as after a restore); None when that cannot be done (a record gone,
+        a decay base moved): then the whole hash is read."""
         since = range(self._base_version + 1, version + 1)
-        if not self.read_changed_only or self._base_state is None:
+        if not self.read_changed_only or not 0 < len(since) <= CHANGES_KEPT:
             return None
-        if not 0 < len(since) <= CHANGES_KEPT:
-            return None
+        if self._base_state is None:  # none kept since a restore: decode the fields held
+            self._base_state = join_shared(self._base_fields).state
         records = shared.fields_named([change_field(v) for v in since])
         if any(record is None for record in records):
             return None
