@@ -50,7 +50,8 @@ def merge_shared(base: dict, mine: dict, theirs: dict, clusterer: Clusterer) -> 
     merged["labeler"] = ClusterLabeler.merge(
         base["labeler"], mine["labeler"], theirs["labeler"], alive
     )
-    order = {item: n for n, item in enumerate(merged["items"]["vectors"]["ids"])}
+    ids = merged["items"]["vectors"]["ids"]
+    order = dict(zip(ids, range(len(ids)), strict=True))
     merged["signals"] = ItemSignals.merge(
         base["signals"],
         mine["signals"],

@@ -78,7 +78,6 @@ class EngineState:
         if int(state["dim"]) != self.dim:
             raise ValueError(f"checkpoint has dimension {state['dim']}, model has {self.dim}")
         old_items = list(self.items.ids)
-        old_unit = self.items.unit_matrix()  # a view of the array the load replaces
         self.clock = int(state["clock"])
         self.as_of = float(state["as_of"])
         self._last_refresh = int(state["last_refresh"])
@@ -90,7 +89,7 @@ class EngineState:
         self.id_ranges = {int(k): int(v) for k, v in state.get("id_ranges", {}).items()}
         self.labeler.load(state["labeler"])
         self.drift.load(state["drift"])
-        self.items.load(state["items"])
+        renewed = self.items.load(state["items"])
         self.signals.load(state["signals"])
         self.ranker.load(state["ranker"])
         if old_items and old_items != list(self.items.ids)[: len(old_items)]:
@@ -102,7 +101,7 @@ class EngineState:
         keep_index = keep_index and self.candidates.index.built
         self.candidates.reset(keep_index)  # else rebuilt from the loaded vectors
         if keep_index:
-            self.candidates.index.follow(self.items, old_items, old_unit)
+            self.candidates.index.follow(self.items, old_items, renewed)
         self._refreshed_centroids = dict(
             zip(
                 np.asarray(state["refreshed_ids"]).tolist(),

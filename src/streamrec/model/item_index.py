@@ -192,12 +192,12 @@ class ItemIndex:
         if self.keep_log:
             self._log.append(op)
 
-    def follow(self, items: ItemStats, old_ids: list, old_unit: np.ndarray) -> None:
-        """Another item layout was loaded into ``items`` (a merge; ``old_ids`` and
-        ``old_unit`` were the layout before): rows that now hold another item leave the
-        index (one op), and they, the rows whose vector changed and the new rows are
-        inserted as after a review (``items.changed``). Rebuilding costs seconds per
-        10^4 items."""
+    def follow(self, items: ItemStats, old_ids: list, renewed: np.ndarray) -> None:
+        """Another item layout was loaded into ``items`` (a merge; ``old_ids`` was the
+        layout before, ``renewed`` the former rows whose unit vector the load changed):
+        rows that now hold another item leave the index (one op), and they, the rows
+        whose vector changed and the new rows are inserted as after a review
+        (``items.changed``). Rebuilding costs seconds per 10^4 items."""
         if self._index is None:
             return
         new_ids, unit = list(items.ids), items.unit_matrix()
@@ -210,7 +210,7 @@ class ItemIndex:
             vectors = np.zeros((0, self.dim), dtype=np.float32)
             self.apply(IndexOp(self._labels[indexed], empty, empty, vectors))
         common = min(len(old_ids), unit.shape[0])
-        differs = np.flatnonzero(np.any(unit[:common] != old_unit[:common], axis=1))
+        differs = renewed[renewed < common]
         rows = np.concatenate([np.array(moved, np.int64), differs, np.arange(common, len(new_ids))])
         items.changed.update(_with_text(unit, rows[rows < unit.shape[0]]).tolist())
 

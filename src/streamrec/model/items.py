@@ -170,9 +170,11 @@ class ItemStats:
             "free_rows": list(self.free_rows),
         }
 
-    def load(self, state: dict) -> None:
+    def load(self, state: dict) -> np.ndarray:
+        """Adopt ``state``; returns the rows (of the former ones) whose unit vector it
+        changed (the nearest-item index follows them)."""
         kept = self._same_rows(state["vectors"])  # before the table is overwritten
-        old_unit = self.unit
+        old_n = self.n_items
         self.vectors.load(state["vectors"])
         n = self.n_items
         self.popularity = np.zeros(max(1024, self.vectors.sums.shape[0]))
@@ -182,13 +184,19 @@ class ItemStats:
         self.cluster_rows = {int(k): int(v) for k, v in state["cluster_rows"].items()}
         self.free_rows = [int(r) for r in state["free_rows"]]
         self._top.clear()
-        self.unit = np.zeros((max(1024, n), self.vectors.dim), dtype=np.float32)
-        self.unit[kept] = old_unit[kept]
         renew = np.ones(n, dtype=bool)
         renew[kept] = False
         rows = np.flatnonzero(renew)
+        former = rows[rows < old_n]
+        before = self.unit[former]
+        if self.unit.shape[0] < n:  # kept rows stay in place: no catalogue-sized copy
+            grown = np.zeros((max(1024, n), self.vectors.dim), dtype=np.float32)
+            grown[kept] = self.unit[kept]
+            self.unit = grown
+        self.unit[n:old_n] = 0.0  # rows past the loaded items hold none
         self.unit[rows] = self.vectors.vectors(rows)  # row by row the bits of matrix()
         self.dirty.clear()  # what was loaded is what the checkpoint holds
+        return former[np.any(self.unit[former] != before, axis=1)]
 
     def _same_rows(self, vectors: dict) -> np.ndarray:
         """Rows whose item and vector sum the loaded ``vectors`` state leaves as they are

@@ -3,6 +3,8 @@ counts and vector sums add up, decayed counts stay stored against theirs' bases.
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
 from streamrec.core.arrays import rows_in
@@ -28,11 +30,11 @@ def merge_items(
     change comes out as theirs to the bit: a merge rewrites what changed.
     """
     t_base, _, t_theirs, _ = clocks
-    order: dict[str, int] = {}
-    for state in (theirs, mine):  # theirs' rows keep their places: their fields stay as stored
-        for item_id in state["vectors"]["ids"]:
-            if item_id is not None and item_id not in order:
-                order[item_id] = len(order)
+    # theirs' rows keep their places (their fields stay as stored), then mine's new items;
+    # dict.fromkeys keeps each id's first place at C speed (a catalogue of ids)
+    first = dict.fromkeys(chain(theirs["vectors"]["ids"], mine["vectors"]["ids"]))
+    first.pop(None, None)  # freed rows
+    order = dict(zip(first, range(len(first)), strict=True))
     b, lo, c = (_aligned(s, order) for s in (base, mine, theirs))
     gamma = decay(1.0, float(mine["vector_half_life"]))
     new_reviews = np.clip(lo["counts"] - b["counts"], 0, None)
