@@ -17,6 +17,7 @@ import numpy as np
 
 LAYOUTS_KEPT = 4096  # JSON of array layouts remembered (engagement columns vary in length)
 _LAYOUTS: dict[tuple, str] = {}
+_DTYPES: dict[str, np.dtype] = {}  # dtype strings of the arrays unpacked (a handful)
 
 
 def pack(head: dict, arrays: dict[str, np.ndarray]) -> bytes:
@@ -38,13 +39,22 @@ def pack(head: dict, arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def unpack(value: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """The header and read-only arrays (views of ``value``) of a :func:`pack`.
+
+    A restore unpacks one value per item, so the per-array work is kept small:
+    the header decoded as text (``json`` skips its encoding check), dtypes
+    looked up once, 1-d arrays not reshaped."""
     size = int.from_bytes(value[:4], "little")
-    head, offset = json.loads(value[4 : 4 + size]), 4 + size
+    head, offset = json.loads(value[4 : 4 + size].decode()), 4 + size
     arrays = {}
     for name, dtype, shape in head.pop("rows"):
+        kind = _DTYPES.get(dtype)
+        if kind is None:
+            kind = _DTYPES[dtype] = np.dtype(dtype)
         count = math.prod(shape)  # 1 for a scalar's []; math, not numpy: per item, it shows
-        arrays[name] = np.frombuffer(value, np.dtype(dtype), count, offset).reshape(shape)
-        offset += arrays[name].nbytes
+        array = np.frombuffer(value, kind, count, offset)
+        arrays[name] = array if len(shape) == 1 else array.reshape(shape)
+        offset += count * kind.itemsize
     return head, arrays
 
 
