@@ -189,19 +189,29 @@ def join_shared(fields: Mapping[str | bytes, bytes]) -> SharedCheckpoint:
     named = {(k.decode() if isinstance(k, bytes) else k): bytes(v) for k, v in fields.items()}
     head = SharedCheckpoint.from_bytes(named[GLOBAL])
     n = int(head.state["items"]["n_items"])
-    missing = [r for r in range(n) if item_field(r) not in named]
+    values = [named.get(item_field(r)) for r in range(n)]
+    missing = values.count(None)
     if missing:
-        raise ValueError(f"shared checkpoint lacks {len(missing)} of {n} item fields")
+        raise ValueError(f"shared checkpoint lacks {missing} of {n} item fields")
     history = head.history or [[base] for base in decay_bases(head.state)]
+    latest = [past[-1] for past in history]
     half_lives = decay_half_lives(head.state)
     ids, stats, signals = [], [], []
-    for row in range(n):
-        meta, arrays = unpack(named[item_field(row)])
-        if meta["bases"] != [past[-1] for past in history]:  # written before a rebase
+    split: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}  # per set of array names
+    for value in values:
+        meta, arrays = unpack(value)  # type: ignore[arg-type]
+        if meta["bases"] != latest:  # written before a rebase
             arrays = caught_up(arrays, meta["bases"], history, half_lives)
         ids.append(meta["id"])
-        stats.append({k[6:]: v for k, v in arrays.items() if k.startswith("items.")})
-        signals.append({k: v for k, v in arrays.items() if "." not in k})
+        names = tuple(arrays)
+        parts = split.get(names)
+        if parts is None:
+            parts = split[names] = (
+                [k for k in names if k.startswith("items.")],
+                [k for k in names if "." not in k],
+            )
+        stats.append({k[6:]: arrays[k] for k in parts[0]})
+        signals.append({k: arrays[k] for k in parts[1]})
     neighbours = {}
     for name, value in named.items():
         if name.startswith("n"):
