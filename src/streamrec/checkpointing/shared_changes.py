@@ -23,6 +23,7 @@ from streamrec.checkpointing.shared_fields import (
     decay_bases,
     decay_half_lives,
     item_field,
+    item_fields,
     neighbour_field,
 )
 from streamrec.model.signals import ItemSignals
@@ -100,7 +101,7 @@ def merged_fields(
     fields whose bytes differ from the stored ones (what it writes), and the stored
     model fields the merged state no longer has (what it deletes)."""
     n_items = len(merged["items"]["vectors"]["ids"])
-    names = {GLOBAL, *(item_field(r) for r in range(n_items))}
+    names = {GLOBAL, *item_fields(n_items)}
     names |= {neighbour_field(r) for r in neighbour_rows(merged["signals"]).tolist()}
     other = stored.keys() - names  # index logs, change records, model fields gone
     model = patched_fields(stored, fields, other - fields.keys())

@@ -26,6 +26,19 @@ def item_field(row: int) -> str:
     return f"i{row}"
 
 
+_ITEM_FIELDS: list[list[str]] = [[]]  # item_field of rows 0, 1, ... (replaced, never grown)
+
+
+def item_fields(n: int) -> list[str]:
+    """:func:`item_field` of rows ``0 .. n - 1``; each name is made once per process (a
+    merge and a restore name every item of the catalogue)."""
+    names = _ITEM_FIELDS[0]
+    if len(names) < n:
+        names = names + [item_field(row) for row in range(len(names), n)]
+        _ITEM_FIELDS[0] = names  # a new list: a reader holding the old one is not affected
+    return names[:n]
+
+
 def neighbour_field(row: int) -> str:
     """The hash field of one item row's co-occurrence and transition rows (apart: an
     engagement changes those of every item in the user's history, and only those)."""
@@ -189,7 +202,7 @@ def join_shared(fields: Mapping[str | bytes, bytes]) -> SharedCheckpoint:
     named = {(k.decode() if isinstance(k, bytes) else k): bytes(v) for k, v in fields.items()}
     head = SharedCheckpoint.from_bytes(named[GLOBAL])
     n = int(head.state["items"]["n_items"])
-    values = [named.get(item_field(r)) for r in range(n)]
+    values = list(map(named.get, item_fields(n)))
     missing = values.count(None)
     if missing:
         raise ValueError(f"shared checkpoint lacks {missing} of {n} item fields")

@@ -15,6 +15,7 @@ from streamrec.checkpointing.shared_fields import (
     encode_neighbours,
     follow_bases,
     item_field,
+    item_fields,
     join_shared,
     neighbour_field,
     split_shared,
@@ -183,3 +184,11 @@ def test_bases_are_followed_one_rebase_at_a_time_and_only_so_far() -> None:
     assert follow_bases([[5.0], [0.0]], [1.0, 0.0], half_lives) is None  # moved back
     full = [float(n) for n in range(REBASES_KEPT)]
     assert follow_bases([full, [0.0]], [full[-1] + 1, 0.0], half_lives) is None
+
+
+def test_item_fields_are_the_item_field_of_each_row_however_often_they_are_asked_for() -> None:
+    first = item_fields(5)
+    assert first == [item_field(r) for r in range(5)]
+    first.append("x")  # a copy: the names made once stay as they are
+    assert item_fields(12) == [item_field(r) for r in range(12)]
+    assert item_fields(3) == ["i0", "i1", "i2"]
