@@ -26,6 +26,7 @@ from streamrec.checkpointing.shared_fields import (
     item_fields,
     neighbour_field,
 )
+from streamrec.core.arrays import rows_differ
 from streamrec.model.signals import ItemSignals
 from streamrec.model.sparse_rows import SparseRows
 
@@ -276,9 +277,7 @@ def changed_item_rows(state: dict, former: dict) -> np.ndarray:
         now, before = np.asarray(now), np.asarray(before)
         out = np.zeros(common, dtype=bool)
         shared = min(common, len(now), len(before))
-        for start in range(0, shared, 8192):  # views in blocks: no copies of the arrays
-            at = slice(start, min(start + 8192, shared))
-            out[at] = (now[at] != before[at]).reshape(at.stop - at.start, -1).any(axis=1)
+        out[:shared] = rows_differ(now, before, shared)
         for longer in (now, before):  # past the other's end: against the fill value
             tail = longer[shared : min(common, len(longer))]
             if len(tail):

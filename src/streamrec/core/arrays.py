@@ -59,6 +59,24 @@ def unique_inverse(
     return ordered[first], index
 
 
+BLOCK_ROWS = 8192  # rows compared at once by rows_differ
+
+
+def rows_differ(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """Per row ``r < n``: whether row ``r`` of ``a`` and of ``b`` differ (any value of a
+    multi-dimensional row). Views compared in blocks: no temporaries the size of the
+    arrays, which at 10^5 items x 384 floats are 150 MB.
+
+    >>> rows_differ(np.array([[1, 2], [3, 4], [5, 6]]), np.array([[1, 2], [3, 0], [5, 6]]), 3)
+    array([False,  True, False])
+    """
+    out = np.zeros(n, dtype=bool)
+    for start in range(0, n, BLOCK_ROWS):
+        at = slice(start, min(start + BLOCK_ROWS, n))
+        out[at] = (a[at] != b[at]).reshape(at.stop - at.start, -1).any(axis=1)
+    return out
+
+
 def member_of(rows: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """Whether each of ``rows`` is in ``pool`` (``np.isin(rows, pool)``)."""
     if pool.size == 0 or rows.size == 0:

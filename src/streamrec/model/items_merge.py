@@ -7,10 +7,8 @@ from itertools import chain
 
 import numpy as np
 
-from streamrec.core.arrays import rows_in
+from streamrec.core.arrays import BLOCK_ROWS, rows_in
 from streamrec.core.decay import decay, merged_stored
-
-BLOCK = 8192  # rows of vector sums compared at once
 
 
 def merge_items(
@@ -120,8 +118,8 @@ def _merged_sums(
     mine_at[lo["dst"]], base_at[b["dst"]] = lo["src"], b["src"]
     both = np.flatnonzero((mine_at >= 0) & (base_at >= 0))
     same_rows = np.array_equal(mine_at[both], base_at[both])  # mine only appended rows
-    for start in range(0, both.size, BLOCK):  # in blocks: no (items x dim) temporaries
-        block = both[start : start + BLOCK]
+    for start in range(0, both.size, BLOCK_ROWS):  # in blocks: no (items x dim) temporaries
+        block = both[start : start + BLOCK_ROWS]
         first = int(mine_at[block[0]])
         if same_rows and np.array_equal(mine_at[block], np.arange(first, first + block.size)):
             at = slice(first, first + block.size)  # the same rows in order: views, not copies

@@ -5,9 +5,8 @@ The shared model is merged with other workers' copies under WATCH
 checkpoints in one transaction; restoring reads them back. It is a hash of a
 global field and one field per item: while no other worker wrote since this
 one's last sync (a single worker: always) a checkpoint writes the global field
-and the items changed since; after another worker's write, the fields the
-others changed are read (their change records name them), merged and written
-where they differ.
+and the items changed since; after another worker's write, the fields it
+changed are read, merged and written where they differ.
 """
 
 from __future__ import annotations
@@ -297,16 +296,12 @@ class Checkpointer:
     def _read_changed(
         self, shared: SharedReader, stored: bytes, version: int
     ) -> tuple[SharedCheckpoint, dict[str, bytes], int] | None:
-        """The stored model at ``version``, its fields and how many were read: this
-        worker's copy at its last sync patched with the fields the writes since changed
-        (their change records name them; the copy is decoded from the fields held when
-        none was kept, as after a restore); None when that cannot be done (a record gone,
-        a decay base moved): then the whole hash is read."""
+        """The stored model at ``version``, its fields and how many were read: the copy
+        as of the last sync patched with the fields the change records since name; None
+        when a record is gone or a decay base moved: then the whole hash is read."""
         since = range(self._base_version + 1, version + 1)
         if not self.read_changed_only or not 0 < len(since) <= CHANGES_KEPT:
             return None
-        if self._base_state is None:  # none kept since a restore: decode the fields held
-            self._base_state = join_shared(self._base_fields).state
         records = shared.fields_named([change_field(v) for v in since])
         if any(record is None for record in records):
             return None
@@ -316,18 +311,25 @@ class Checkpointer:
         if any(value is None for value in values):
             return None
         fetched = {GLOBAL: stored, **dict(zip(names, values, strict=True))}  # type: ignore[arg-type]
-        theirs = patch_shared(self._base_state, fetched, deleted)
+        theirs = patch_shared(self._base(), fetched, deleted)
         if theirs is None:
             return None
         fields = patched_fields(self._base_fields, fetched, deleted)
         return theirs, fields, len(records) + len(fetched)
+
+    def _base(self) -> dict:
+        """The stored model as of the last sync: the copy kept, else (after a restore)
+        decoded from the fields held."""
+        if self._base_state is None:
+            self._base_state = join_shared(self._base_fields).state
+        return self._base_state
 
     def _merge(
         self, theirs: SharedCheckpoint, stored: dict[str, bytes], written: dict
     ) -> FieldChanges:
         """Fold this worker's changes since the last sync into ``theirs`` (the stored
         fields ``stored``) and return the fields that differ from them."""
-        base = self._base_state or join_shared(self._base_fields).state
+        base = self._base()
         local = self.engine.shared_state()
         merged = merge_shared(base, local, theirs.state, self.engine.clusterer)
         # the merge keeps theirs' bases: fields it leaves as stored stay readable
