@@ -9,6 +9,8 @@ seen items, so each timed user has several reviews of history. Timed:
 
     python benchmarks/scale.py                      # the default grid
     python benchmarks/scale.py --items 1000 100000  --users 10000 --events 4096
+    python benchmarks/scale.py --items 100000 --ann-query-threads 1 2 --rounds 4 \
+        --out ann-threads.json    # HNSW queries here vs on another thread, alternating
 
 The process collects garbage as the worker does (``GC_THRESHOLD``, see
 ``benchmarks/gc_threshold.py``). Writes benchmarks/results/<out>.json and
@@ -104,9 +106,11 @@ def run(
     text_items: int | None,
     seed_value: int = 0,
     before_timing: Callable[[], None] | None = None,
+    ann_query_threads: int = 2,
 ) -> dict:
     rng = np.random.default_rng(seed_value)
-    engine = Engine(dim=DIM, config=EngineConfig(seed=seed_value))
+    config = EngineConfig(seed=seed_value, ann_query_threads=ann_query_threads)
+    engine = Engine(dim=DIM, config=config)
     start = time.perf_counter()
     seed(engine, rng, n_items, n_users, text_items if text_items is not None else n_items)
     seeded = time.perf_counter() - start
@@ -119,18 +123,22 @@ def run(
     if before_timing is not None:
         before_timing()
     done, start, cpu = 0, time.perf_counter(), time.process_time()
+    main_cpu = time.thread_time()
     for batch, vectors in stream(rng, n_items, n_users, batches, 10_000):
         engine.apply(batch, vectors)
         done += len(batch)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    main_cpu = time.thread_time() - main_cpu
     return {
         "items": n_items,
         "users": n_users,
+        "ann_query_threads": ann_query_threads,
         "text_items": text_items if text_items is not None else n_items,
         "events": done,
         "seconds": round(elapsed, 2),
         "events_per_s": round(done / elapsed, 1),
         "events_per_cpu_s": round(done / cpu, 1),  # fairer on a shared machine
+        "main_thread_cpu_s": round(main_cpu, 2),  # the batch's own thread (not the ANN one)
         "seed_s": round(seeded, 1),
         "warmup_s": round(warm_s, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -167,6 +175,10 @@ def main() -> None:
     parser.add_argument(
         "--text-items", type=int, default=None, help="items seeded with text (default all)"
     )
+    parser.add_argument(
+        "--ann-query-threads", type=int, nargs="+", default=[2], help="one point per value"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="the grid this often, in turn")
     parser.add_argument("--out", default="scale.json")
     parser.add_argument(
         "--plot-all", action="store_true", help="only redraw one plot from every scale*.json"
@@ -180,16 +192,19 @@ def main() -> None:
         plot(rows, ROOT / "docs" / "results" / "scale" / "events_per_s.png")
         return
     rows = []
-    for users in args.users:
-        for items in args.items:
-            row = run(items, users, args.events, args.text_items)
-            print(row, flush=True)
-            rows.append(row)
+    for _ in range(args.rounds):
+        for users in args.users:
+            for items in args.items:
+                for threads in args.ann_query_threads:
+                    row = run(items, users, args.events, args.text_items, ann_query_threads=threads)
+                    print(row, flush=True)
+                    rows.append(row)
     write_result(
         args.out,
         {"grid": rows, "batch_reviews": BATCH, "dim": DIM, "gc_thresholds": gc.get_threshold()},
     )
-    plot(rows, ROOT / "docs" / "results" / "scale" / Path(args.out).with_suffix(".png").name)
+    if args.rounds == 1 and len(args.ann_query_threads) == 1:  # one line per user count
+        plot(rows, ROOT / "docs" / "results" / "scale" / Path(args.out).with_suffix(".png").name)
 
 
 if __name__ == "__main__":

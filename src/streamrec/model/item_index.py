@@ -123,9 +123,11 @@ class ItemIndex:
         answers are the ones :meth:`nearest` gives alone. Nothing is kept for the exact
         scan.
 
-        With one thread the inserts and queries run here, the queries of equal k in one
-        call. With ``threads`` >= 2 they run on another thread (hnswlib releases the GIL)
-        in the order asked, :attr:`AHEAD_CHUNK` at a time, while the caller goes on:
+        With one thread, or at most :data:`AHEAD_CHUNK` queries (one user's list after
+        one event: the caller would only wait), the inserts and queries run here, those
+        of equal k in one call. With ``threads`` >= 2 and more queries they run on
+        another thread (hnswlib releases the GIL) in the order asked,
+        :data:`AHEAD_CHUNK` at a time, while the caller goes on:
         :meth:`nearest` waits only for its own answer. Every other use of the index
         first waits for that thread to end (:meth:`settle`)."""
         self.settle()
@@ -134,7 +136,7 @@ class ItemIndex:
             return
         queries = np.ascontiguousarray(vectors, dtype=np.float32)
         wanted = np.asarray(ks, dtype=np.int64)
-        if self.threads < 2:
+        if self.threads < 2 or wanted.size <= AHEAD_CHUNK:  # one chunk: nothing to overlap
             self._answers = self._answer(items, queries, wanted, [np.arange(wanted.size)])
             return
         chunks = [

@@ -3,12 +3,13 @@ queries answered ahead, here or on another thread, are the answers asked alone."
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
 import pytest
 
-from streamrec.model.item_index import ItemIndex
+from streamrec.model.item_index import AHEAD_CHUNK, ItemIndex
 from streamrec.model.items import ItemStats
 
 DIM = 24
@@ -125,15 +126,32 @@ class _SlowIndex(ItemIndex):
         return super()._answer(*args, **kwargs)
 
 
+def _answering() -> bool:
+    return any(thread.name == "streamrec-ann" for thread in threading.enumerate())
+
+
 def test_every_other_use_of_the_index_waits_for_the_answering_thread() -> None:
     items = ItemStats(DIM)
     _review(items, np.random.default_rng(13), 500, 400)
-    queries = _unit(np.random.default_rng(14), 3)
+    queries = _unit(np.random.default_rng(14), 2 * AHEAD_CHUNK)
+    ks = [4] * len(queries)
     index = _SlowIndex(DIM, exact_below=50, keep_log=True, threads=2)
-    index.prefetch(items, queries, [4, 4, 4])
+    index.prefetch(items, queries, ks)
+    assert _answering()
     assert len(index.drain()) == 1  # the first build, made on the other thread
-    index.prefetch(items, queries, [4, 4, 4])
+    assert not _answering()
+    index.prefetch(items, queries, ks)
     assert index.built and index.nearest(items, queries[0], 9).size == 9  # not asked ahead
+
+
+def test_one_chunk_of_queries_is_answered_here() -> None:
+    items = ItemStats(DIM)
+    _review(items, np.random.default_rng(17), 500, 400)
+    queries = _unit(np.random.default_rng(18), AHEAD_CHUNK)
+    index = _SlowIndex(DIM, exact_below=50, threads=2)
+    index.prefetch(items, queries, [4] * len(queries))
+    assert not _answering()  # answered before prefetch returned
+    assert not index.nearest(items, queries[0], 4).flags.writeable
 
 
 class _FailingIndex(ItemIndex):
@@ -144,12 +162,13 @@ class _FailingIndex(ItemIndex):
 def test_an_error_on_the_answering_thread_is_raised_to_the_caller() -> None:
     items = ItemStats(DIM)
     _review(items, np.random.default_rng(15), 500, 400)
-    queries = _unit(np.random.default_rng(16), 2)
+    queries = _unit(np.random.default_rng(16), 2 * AHEAD_CHUNK)
+    ks = [4] * len(queries)
     index = _FailingIndex(DIM, exact_below=50, threads=2)
-    index.prefetch(items, queries, [4, 4])
+    index.prefetch(items, queries, ks)
     with pytest.raises(RuntimeError, match="could not be read"):
         index.nearest(items, queries[1], 4)
-    index.prefetch(items, queries, [4, 4])
+    index.prefetch(items, queries, ks)
     with pytest.raises(RuntimeError, match="could not be read"):
         index.settle()
     index.settle()  # raised once; nothing is left running
