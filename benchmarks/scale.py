@@ -10,7 +10,7 @@ seen items, so each timed user has several reviews of history. Timed:
     python benchmarks/scale.py                      # the default grid
     python benchmarks/scale.py --items 1000 100000  --users 10000 --events 4096
     python benchmarks/scale.py --items 100000 --ann-query-threads 1 2 --rounds 4 \
-        --out ann-threads.json    # HNSW queries here vs on another thread, alternating
+        --out ann-threads.json    # a batch's HNSW queries on one thread vs two, in turn
 
 The process collects garbage as the worker does (``GC_THRESHOLD``, see
 ``benchmarks/gc_threshold.py``). Writes benchmarks/results/<out>.json and
@@ -138,7 +138,7 @@ def run(
         "seconds": round(elapsed, 2),
         "events_per_s": round(done / elapsed, 1),
         "events_per_cpu_s": round(done / cpu, 1),  # fairer on a shared machine
-        "main_thread_cpu_s": round(main_cpu, 2),  # the batch's own thread (not the ANN one)
+        "main_thread_cpu_s": round(main_cpu, 2),  # the batch's own thread (hnswlib's left out)
         "seed_s": round(seeded, 1),
         "warmup_s": round(warm_s, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -200,9 +200,8 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         le=64,
-        description="threads for a batch's nearest-item (HNSW) queries; from 2 they are "
-        "answered on other threads while the lists are built; the answers are the same "
-        "for any number",
+        description="threads for a batch's nearest-item (HNSW) queries; the answers are "
+        "the same for any number",
     )
     neighbours_per_item: int = Field(
         default=1024, ge=1, description="M: co-occurrence and transition neighbours kept per item"

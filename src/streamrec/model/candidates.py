@@ -66,7 +66,6 @@ class CandidateGenerator:
         """Forget the cached heads and, unless ``keep_index``, the index (after a
         checkpoint was loaded)."""
         old = self.index
-        old.settle()
         if not keep_index:
             self.index = ItemIndex(
                 old.dim, old.exact_below, old.m, old.ef, old.keep_log, old.threads
@@ -108,9 +107,8 @@ class CandidateGenerator:
         self, model: CandidateSource, user_ids: list[str], centroids: list[np.ndarray]
     ) -> None:
         """Ask the index for the nearest items of these users' lists and these clusters'
-        lists together (:meth:`ItemIndex.prefetch`: the same answers, on another thread
-        when the index has two); :meth:`rows` and :meth:`cluster_rows` then find them,
-        and :meth:`settle` ends the batch's use of that thread."""
+        lists together (:meth:`ItemIndex.prefetch`: the same answers, on the index's
+        threads); :meth:`rows` and :meth:`cluster_rows` then find them."""
         if model.items.n_items <= self.size:
             return  # every item is a candidate: no query
         rows = np.array([model.profiles.index[u] for u in user_ids], dtype=np.int64)
@@ -121,14 +119,9 @@ class CandidateGenerator:
             for u, want in zip(user_ids, wanted.tolist(), strict=True)
             if want
         ]
-        # the clusters' lists are built first, then the users' in this order
-        queries = [*(c[None, :] for c in centroids), vectors[wanted]]
-        ks = [min(self.size // 4, NEAREST)] * len(centroids) + ks
+        queries = [vectors[wanted], *(c[None, :] for c in centroids)]
+        ks += [min(self.size // 4, NEAREST)] * len(centroids)
         self.index.prefetch(model.items, np.concatenate(queries), ks)
-
-    def settle(self) -> None:
-        """Wait until no query is answered in the background (:meth:`ItemIndex.settle`)."""
-        self.index.settle()
 
     def cluster_rows(
         self, model: CandidateSource, cluster_id: int, centroid: np.ndarray | None

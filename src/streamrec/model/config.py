@@ -35,7 +35,7 @@ class EngineConfig:
     ranker_negatives: int = 10
     candidates: int = 1000  # C: rows the learned ranker scores per user list
     ann_exact_below: int = 5000  # exact nearest-item scan up to this many items, HNSW above
-    ann_query_threads: int = 2  # >= 2: HNSW queries answered beside the lists (same answers)
+    ann_query_threads: int = 2  # threads for a batch's HNSW queries (answers do not change)
     neighbours_per_item: int = 1024  # M: co-occurrence / transition neighbours kept per item
     seed: int = 0
     popularity_debias: float = 0.0  # served `user` lists: score - this x log(1 + popularity)

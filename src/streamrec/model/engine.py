@@ -211,13 +211,10 @@ class Engine(Refreshing, EngineState):
         self._reassign(touched, snapshot, out)
         if outputs:
             served = [] if superseded else list(touched)
-            try:
-                self._refresh_clusters(snapshot, out, retired_groups, not superseded, served)
-                for user_id in served:
-                    out.user_recs[user_id] = self.recommend("user", user_id)
-                    out.recent_items[user_id] = self.recent_items(user_id)
-            finally:  # nearest items may be answered ahead on another thread: done here
-                self.candidates.settle()
+            self._refresh_clusters(snapshot, out, retired_groups, not superseded, served)
+            for user_id in served:
+                out.user_recs[user_id] = self.recommend("user", user_id)
+                out.recent_items[user_id] = self.recent_items(user_id)
         return out
 
     def recent_items(self, user_id: str) -> list[str]:

@@ -25,8 +25,7 @@ same generator position, so the same answers from then on.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import hnswlib
 import numpy as np
@@ -35,7 +34,6 @@ from streamrec.core.arrays import common_prefix
 from streamrec.model.items import ItemStats
 
 _ROW_BITS = (1 << 32) - 1  # a label is generation << 32 | row
-AHEAD_CHUNK = 8  # queries per call of the answering thread: the first answers come soon
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,6 @@ class ItemIndex:
         self.keep_log = keep_log  # a checkpoint will drain the ops (the worker sets it)
         self.threads = threads  # for queries made together (prefetch); inserts use one
         self._answers: dict[tuple[int, bytes], np.ndarray] = {}  # prefetched, this graph
-        self._ahead: _Ahead | None = None  # queries being answered on another thread
         self._index: hnswlib.Index | None = None
         self._live: int | None = None  # rows in the index (deleted entries left out)
         self._indexed_at = np.zeros(0, dtype=np.int64)  # review count when inserted (0: not)
@@ -85,7 +82,6 @@ class ItemIndex:
 
     @property
     def built(self) -> bool:
-        self.settle()
         return self._index is not None
 
     def nearest(self, items: ItemStats, vector: np.ndarray, k: int) -> np.ndarray:
@@ -99,16 +95,11 @@ class ItemIndex:
             sims = unit @ vector.astype(unit.dtype, copy=False)
             k = min(k, n)
             return np.argpartition(-sims, k - 1)[:k].astype(np.int64)
-        query = vector.astype(np.float32)
-        if self._ahead is not None:
-            answer = self._ahead.wait((k, query.tobytes()))
-            if answer is not None:
-                return answer
-            self.settle()  # not asked ahead (or its error is raised): the graph is ours again
         index, count = self._synced(items)
         if count == 0:
             return np.zeros(0, dtype=np.int64)
         k = min(k, count)
+        query = vector.astype(np.float32)
         if self._answers:  # answered ahead by prefetch (the graph has not changed since)
             answer = self._answers.get((k, query.tobytes()))
             if answer is not None:
@@ -118,89 +109,26 @@ class ItemIndex:
         return labels[0].astype(np.int64) & _ROW_BITS
 
     def prefetch(self, items: ItemStats, vectors: np.ndarray, ks: list[int]) -> None:
-        """Answer :meth:`nearest` of each row of ``vectors`` (with its own k) ahead and
-        keep the answers until the graph changes. A query only reads the graph, so the
-        answers are the ones :meth:`nearest` gives alone. Nothing is kept for the exact
-        scan.
-
-        With one thread, or at most :data:`AHEAD_CHUNK` queries (one user's list after
-        one event: the caller would only wait), the inserts and queries run here, those
-        of equal k in one call. With ``threads`` >= 2 and more queries they run on
-        another thread (hnswlib releases the GIL) in the order asked,
-        :data:`AHEAD_CHUNK` at a time, while the caller goes on:
-        :meth:`nearest` waits only for its own answer. Every other use of the index
-        first waits for that thread to end (:meth:`settle`)."""
-        self.settle()
+        """Answer :meth:`nearest` of each row of ``vectors`` (with its own k) ahead, the
+        queries of equal k in one call on ``threads`` threads, and keep the answers until
+        the graph changes. A query only reads the graph, so the answers are the ones
+        :meth:`nearest` gives alone. Nothing is kept for the exact scan."""
         self._answers = {}
         if items.unit_matrix().shape[0] <= self.exact_below or not ks:
             return
-        queries = np.ascontiguousarray(vectors, dtype=np.float32)
-        wanted = np.asarray(ks, dtype=np.int64)
-        if self.threads < 2 or wanted.size <= AHEAD_CHUNK:  # one chunk: nothing to overlap
-            self._answers = self._answer(items, queries, wanted, [np.arange(wanted.size)])
-            return
-        chunks = [
-            np.arange(n, min(n + AHEAD_CHUNK, wanted.size))
-            for n in range(0, wanted.size, AHEAD_CHUNK)
-        ]
-        ahead = _Ahead([(k, queries[n].tobytes()) for n, k in enumerate(wanted.tolist())])
-        for n, chunk in enumerate(chunks):
-            for at in chunk.tolist():
-                ahead.chunk_of[ahead.keys[at]] = n
-        ahead.done = [threading.Event() for _ in chunks]
-        ahead.thread = threading.Thread(
-            target=ahead.run,
-            args=(lambda: self._answer(items, queries, wanted, chunks, ahead),),
-            name="streamrec-ann",
-            daemon=True,
-        )
-        self._ahead = ahead
-        ahead.thread.start()
-
-    def settle(self) -> None:
-        """Wait for the answering thread, if any, and keep its answers (its error is
-        raised here)."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is None:
-            return
-        assert ahead.thread is not None
-        ahead.thread.join()
-        if ahead.error is not None:
-            raise ahead.error
-        self._answers = ahead.result
-
-    def _answer(
-        self,
-        items: ItemStats,
-        queries: np.ndarray,
-        ks: np.ndarray,
-        chunks: list[np.ndarray],
-        ahead: _Ahead | None = None,
-    ) -> dict[tuple[int, bytes], np.ndarray]:
-        """Insert what changed, then answer the queries chunk by chunk, those of equal k
-        in one call; keyed by the k asked for (``ahead``) and by the k answered."""
         index, count = self._synced(items)
-        capped = np.minimum(ks, count)
-        threads = 1 if ahead is None else self.threads - 1
-        answers: dict[tuple[int, bytes], np.ndarray] = {}
-        for n, chunk in enumerate(chunks):
-            for k in np.unique(capped[chunk]).tolist():
-                at = chunk[capped[chunk] == k]
-                if k > 0:
-                    index.set_ef(max(self.ef, k))
-                    labels, _ = index.knn_query(queries[at], k=k, num_threads=threads)
-                    rows = labels.astype(np.int64) & _ROW_BITS
-                else:
-                    rows = np.zeros((at.size, 0), dtype=np.int64)
-                for m, row in zip(at.tolist(), rows, strict=True):
-                    row.flags.writeable = False  # shared by every caller until the graph changes
-                    key = (k, queries[m].tobytes())
-                    answers[key] = row
-                    if ahead is not None:
-                        ahead.asked[(int(ks[m]), key[1])] = row
-            if ahead is not None:
-                ahead.done[n].set()
-        return answers
+        if count == 0:
+            return
+        queries = np.ascontiguousarray(vectors, dtype=np.float32)
+        capped = np.minimum(np.asarray(ks, dtype=np.int64), count)
+        for k in np.unique(capped[capped > 0]).tolist():
+            at = np.flatnonzero(capped == k)
+            index.set_ef(max(self.ef, k))
+            labels, _ = index.knn_query(queries[at], k=k, num_threads=self.threads)
+            rows = labels.astype(np.int64) & _ROW_BITS
+            for n, row in zip(at.tolist(), rows, strict=True):
+                row.flags.writeable = False  # shared by every caller until the graph changes
+                self._answers[(k, queries[n].tobytes())] = row
 
     def _synced(self, items: ItemStats) -> tuple[hnswlib.Index, int]:
         """The graph with the changed items inserted, and how many live entries it holds."""
@@ -235,16 +163,12 @@ class ItemIndex:
             vectors=np.ascontiguousarray(unit[rows], dtype=np.float32),
         )
         if self._index is None or rows.size:
-            self._apply(op)
+            self.apply(op)
         assert self._index is not None
         return self._index
 
     def apply(self, op: IndexOp) -> None:
         """Make one change (creating the index on the first); the only writer of the graph."""
-        self.settle()
-        self._apply(op)
-
-    def _apply(self, op: IndexOp) -> None:
         rows = op.labels & _ROW_BITS
         self._answers = {}  # the graph changes
         if self._index is None:
@@ -274,7 +198,6 @@ class ItemIndex:
         rows that now hold another item leave the index (one op), and they, the rows
         whose vector changed and the new rows are inserted as after a review
         (``items.changed``). Rebuilding costs seconds per 10^4 items."""
-        self.settle()
         if self._index is None:
             return
         new_ids, unit = list(items.ids), items.unit_matrix()
@@ -293,13 +216,11 @@ class ItemIndex:
 
     def drain(self) -> list[IndexOp]:
         """The ops since the last drain, oldest first (a checkpoint stores them)."""
-        self.settle()
         ops, self._log = self._log, []
         return ops
 
     def replay(self, ops: list[IndexOp]) -> None:
         """Apply a stored log, in order, to this empty index (without logging it again)."""
-        self.settle()
         if self._index is not None:
             raise ValueError("replay needs an empty index")
         keep, self.keep_log = self.keep_log, False
@@ -320,33 +241,3 @@ class ItemIndex:
 def _with_text(unit: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Those of ``rows`` whose item has a text vector (only they are indexed)."""
     return rows[np.abs(unit[rows]).sum(axis=1) > 0]
-
-
-@dataclass
-class _Ahead:
-    """Queries being answered on another thread, and which chunk answers each."""
-
-    keys: list[tuple[int, bytes]]  # (k asked for, query bytes), in asking order
-    chunk_of: dict[tuple[int, bytes], int] = field(default_factory=dict)
-    done: list[threading.Event] = field(default_factory=list)  # one per chunk
-    asked: dict[tuple[int, bytes], np.ndarray] = field(default_factory=dict)
-    result: dict[tuple[int, bytes], np.ndarray] = field(default_factory=dict)  # by k answered
-    error: BaseException | None = None
-    thread: threading.Thread | None = None
-
-    def run(self, answer) -> None:  # type: ignore[no-untyped-def]
-        try:
-            self.result = answer()
-        except BaseException as error:  # raised again in the caller's thread
-            self.error = error
-        finally:
-            for event in self.done:
-                event.set()
-
-    def wait(self, key: tuple[int, bytes]) -> np.ndarray | None:
-        """The answer to a query asked ahead (None: not asked, or the thread failed)."""
-        chunk = self.chunk_of.get(key)
-        if chunk is None:
-            return None
-        self.done[chunk].wait()
-        return self.asked.get(key)

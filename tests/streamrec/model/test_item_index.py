@@ -1,15 +1,10 @@
-"""The HNSW index's log: replaying what checkpoints drained rebuilds the same graph;
-queries answered ahead, here or on another thread, are the answers asked alone."""
+"""The HNSW index's log: replaying what checkpoints drained rebuilds the same graph."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
-import pytest
 
-from streamrec.model.item_index import AHEAD_CHUNK, ItemIndex
+from streamrec.model.item_index import ItemIndex
 from streamrec.model.items import ItemStats
 
 DIM = 24
@@ -90,88 +85,6 @@ def test_prefetched_answers_are_the_ones_each_query_gets_alone() -> None:
     answer = together.nearest(items, queries[0], ks[0])
     assert answer.flags.writeable
     assert answer.tolist() == alone.nearest(items, queries[0], ks[0]).tolist()
-
-
-def test_answers_made_on_another_thread_are_the_ones_made_here() -> None:
-    items = ItemStats(DIM)
-    _review(items, np.random.default_rng(10), 2000, 1200)
-    queries = _unit(np.random.default_rng(11), 40)
-    ks = [3 + n % 7 for n in range(len(queries) - 1)] + [5000]  # the last: past the catalogue
-    here = ItemIndex(DIM, exact_below=50, keep_log=True)
-    there = ItemIndex(DIM, exact_below=50, keep_log=True, threads=2)
-    for index in (here, there):
-        index.nearest(items, queries[0], 5)  # built; then changes the prefetch inserts
-    _review(items, np.random.default_rng(12), 2000, 200)
-    changed = set(items.changed)
-    here.prefetch(items, queries, ks)
-    items.changed = set(changed)
-    there.prefetch(items, queries, ks)
-    for query, k in reversed(list(zip(queries, ks, strict=True))):  # any order of asking
-        answer = there.nearest(items, query, k)
-        assert not answer.flags.writeable  # answered ahead
-        assert answer.tolist() == here.nearest(items, query, k).tolist()
-    assert there.nearest(items, queries[-1], 5000).size == items.n_items
-    logs = here.drain(), there.drain()  # the same inserts, in the same order
-    assert len(logs[0]) == len(logs[1]) == 2
-    for a, b in zip(*logs, strict=True):
-        assert a.labels.tolist() == b.labels.tolist() and np.array_equal(a.vectors, b.vectors)
-
-
-class _SlowIndex(ItemIndex):
-    """Answers on its other thread only after a pause, so a use that does not wait for
-    that thread would see the index before the batch's inserts."""
-
-    def _answer(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(0.3)
-        return super()._answer(*args, **kwargs)
-
-
-def _answering() -> bool:
-    return any(thread.name == "streamrec-ann" for thread in threading.enumerate())
-
-
-def test_every_other_use_of_the_index_waits_for_the_answering_thread() -> None:
-    items = ItemStats(DIM)
-    _review(items, np.random.default_rng(13), 500, 400)
-    queries = _unit(np.random.default_rng(14), 2 * AHEAD_CHUNK)
-    ks = [4] * len(queries)
-    index = _SlowIndex(DIM, exact_below=50, keep_log=True, threads=2)
-    index.prefetch(items, queries, ks)
-    assert _answering()
-    assert len(index.drain()) == 1  # the first build, made on the other thread
-    assert not _answering()
-    index.prefetch(items, queries, ks)
-    assert index.built and index.nearest(items, queries[0], 9).size == 9  # not asked ahead
-
-
-def test_one_chunk_of_queries_is_answered_here() -> None:
-    items = ItemStats(DIM)
-    _review(items, np.random.default_rng(17), 500, 400)
-    queries = _unit(np.random.default_rng(18), AHEAD_CHUNK)
-    index = _SlowIndex(DIM, exact_below=50, threads=2)
-    index.prefetch(items, queries, [4] * len(queries))
-    assert not _answering()  # answered before prefetch returned
-    assert not index.nearest(items, queries[0], 4).flags.writeable
-
-
-class _FailingIndex(ItemIndex):
-    def _synced(self, items: ItemStats):  # type: ignore[no-untyped-def]
-        raise RuntimeError("the graph could not be read")
-
-
-def test_an_error_on_the_answering_thread_is_raised_to_the_caller() -> None:
-    items = ItemStats(DIM)
-    _review(items, np.random.default_rng(15), 500, 400)
-    queries = _unit(np.random.default_rng(16), 2 * AHEAD_CHUNK)
-    ks = [4] * len(queries)
-    index = _FailingIndex(DIM, exact_below=50, threads=2)
-    index.prefetch(items, queries, ks)
-    with pytest.raises(RuntimeError, match="could not be read"):
-        index.nearest(items, queries[1], 4)
-    index.prefetch(items, queries, ks)
-    with pytest.raises(RuntimeError, match="could not be read"):
-        index.settle()
-    index.settle()  # raised once; nothing is left running
 
 
 def test_an_exact_scan_keeps_no_prefetched_answers() -> None:
