@@ -85,7 +85,8 @@ def replay_split(
         process.join()
     if isinstance(payload, str):
         raise RuntimeError(f"the second replay process failed:\n{payload}")
-    ranks, tops, clocks = payload
+    ranks, tops, clocks, seconds = payload
+    result.seconds.update(seconds)  # each model ran in one of the two processes
     order = [*_names(models), *(s.name for s in served)]
     result.ranks, result.tops = (
         _joined(result.ranks, ranks, order),
@@ -116,6 +117,7 @@ def _replay_away(  # type: ignore[no-untyped-def]
             dict(result.ranks),
             dict(result.tops),
             [_clock(m) for m in [*models, *served]],
+            dict(result.seconds),
         )
     except BaseException:  # the parent raises it with this traceback
         payload = traceback.format_exc()

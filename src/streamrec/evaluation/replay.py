@@ -18,6 +18,7 @@ both through this same loop.
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -120,6 +121,26 @@ class EngineModel:
         self.delivered += len(events)
 
 
+EXTRAS_LABEL = "extras (scored beside, not reported)"
+
+
+def model_label(model: object) -> str:
+    """How a model is named in the replay's timing: a served model by its name, another
+    by its strategies (the first and a count past four).
+
+    >>> class Two:
+    ...     def strategies(self):
+    ...         return {"a": None, "b": None}
+    >>> model_label(Two())
+    'a + b'
+    """
+    name = getattr(model, "name", None)
+    if isinstance(name, str) and not hasattr(model, "strategies"):
+        return name
+    names = list(model.strategies())  # type: ignore[attr-defined]
+    return " + ".join(names) if len(names) <= 4 else f"{names[0]} + {len(names) - 1} more"
+
+
 def check_fed_once(models: Sequence, delivered: int) -> None:
     """Every engine belongs to one model and has seen each delivered event exactly once."""
     fed = [m for m in models if getattr(m, "engine", None) is not None]
@@ -151,6 +172,8 @@ class ReplayResult:
     extra_ranks: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     extra_tops: dict[str, list[list[str]]] = field(default_factory=lambda: defaultdict(list))
     item_counts: dict[str, int] = field(default_factory=dict)  # interactions per item, at the end
+    # wall seconds per model (:func:`model_label`): its scoring and ranking, learning, serving
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def add_served(self, answer: Answer, target_id: str, name: str = SERVED) -> None:
         """Rank and top k of a list as served (after :meth:`add_scored` or on its own)."""
@@ -232,6 +255,10 @@ def replay(
     served = [] if served is None else list(served) if isinstance(served, Sequence) else [served]
     delivered = 0
     strategies = {name: fn for model in models for name, fn in model.strategies().items()}
+    owner = {name: model_label(model) for model in models for name in model.strategies()}
+    owner.update({name: EXTRAS_LABEL for name in extras or {}})
+    learners = [(model, model_label(model)) for model in [*models, *served]]
+    seconds = result.seconds
     steps: Sequence[int] | object = range(len(interactions))
     if progress:
         from tqdm import tqdm
@@ -244,18 +271,29 @@ def replay(
             cluster = None if cluster_of is None else cluster_of(interaction.user_id)
             prior = catalog.activity[interaction.user_id]
             result.context.record(prior, cluster, catalog.counts, target)
-            _score(result, catalog, strategies, interaction, target, k, served, n)
+            _score(result, catalog, strategies, interaction, target, k, served, n, owner)
             _rank_all(
-                result.extra_ranks, result.extra_tops, catalog, extras or {}, interaction, target, k
+                result.extra_ranks,
+                result.extra_tops,
+                catalog,
+                extras or {},
+                interaction,
+                target,
+                k,
+                (seconds, owner),
             )
         catalog.add(interaction)
         delivered += len(interaction.events())
-        for model in [*models, *served]:
+        for model, label in learners:
+            start = time.perf_counter()
             model.observe(interaction, vector)
+            seconds[label] += time.perf_counter() - start
         if on_step is not None:
             on_step(n)
     for model in served:
+        start = time.perf_counter()
         model.flush()
+        seconds[model.name] += time.perf_counter() - start
     check_fed_once([*models, *served], delivered)
     result.catalogue, result.delivered = len(catalog), delivered
     result.item_counts = dict(zip(catalog.items.ids, catalog.counts, strict=True))
@@ -271,11 +309,16 @@ def _score(
     k: int,
     served: Sequence[Served],
     n: int,
+    owner: dict[str, str],
 ) -> None:
     result.add_scored(n, interaction.ts, interaction.user_id)
-    _rank_all(result.ranks, result.tops, catalog, strategies, interaction, target, k)
+    timed = (result.seconds, owner)
+    _rank_all(result.ranks, result.tops, catalog, strategies, interaction, target, k, timed)
     for model in served:
-        result.add_served(model.serve(interaction.user_id), interaction.item_id, model.name)
+        start = time.perf_counter()
+        answer = model.serve(interaction.user_id)
+        result.seconds[model.name] += time.perf_counter() - start
+        result.add_served(answer, interaction.item_id, model.name)
 
 
 def _rank_all(
@@ -286,11 +329,14 @@ def _rank_all(
     interaction: Interaction,
     target: int,
     k: int,
+    timed: tuple[dict[str, float], dict[str, str]] | None = None,
 ) -> None:
-    """Each strategy's rank of the target and its top k, the user's own items left out."""
+    """Each strategy's rank of the target and its top k, the user's own items left out
+    (``timed``: seconds per label and each strategy's label, to add the time to)."""
     exclude = catalog.exclude(interaction.user_id)
     size = len(catalog)
     for name, score in strategies.items():
+        start = time.perf_counter()
         scores = np.asarray(score(interaction.user_id), dtype=np.float64)[:size].copy()
         if len(scores) < size:
             scores = np.concatenate([scores, np.zeros(size - len(scores))])
@@ -298,3 +344,5 @@ def _rank_all(
         ranks[name].append(rank_of(scores, target))
         top = np.argpartition(-scores, min(k, size - 1))[:k] if size > k else np.arange(size)
         tops[name].append([catalog.items.ids[i] for i in top])
+        if timed is not None:
+            timed[0][timed[1][name]] += time.perf_counter() - start

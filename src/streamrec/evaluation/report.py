@@ -74,6 +74,7 @@ def write_report(evaluation: Evaluation, out: Path) -> dict:
             {
                 "replay_seconds": round(evaluation.seconds, 1),
                 "tuning_seconds": round(evaluation.tuning_seconds, 1),
+                "model_seconds": evaluation.model_seconds,
             },
             indent=2,
         )

@@ -119,6 +119,13 @@ class Evaluation:
     tuning_seconds: float = 0.0  # of ``seconds``: the replay of the tuning slice
 
     @property
+    def model_seconds(self) -> dict[str, float]:
+        """Wall seconds each model took in the final replay, the costliest first (on two
+        processes they overlap: their sum exceeds the replay's own seconds)."""
+        pairs = sorted(self.result.seconds.items(), key=lambda pair: (-pair[1], pair[0]))
+        return {label: round(seconds, 3) for label, seconds in pairs}
+
+    @property
     def chosen(self) -> dict[str, str]:
         return self.tuning.chosen
 

@@ -8,7 +8,7 @@ import pytest
 
 from streamrec.evaluation.baselines import PopularityModel
 from streamrec.evaluation.payload import metrics_payload
-from streamrec.evaluation.replay import EngineModel, replay
+from streamrec.evaluation.replay import EXTRAS_LABEL, EngineModel, replay
 from streamrec.evaluation.report import write_report
 from streamrec.evaluation.run import SERVED_PRODUCTION, run_evaluation
 from streamrec.evaluation.served import ServedModel
@@ -103,6 +103,17 @@ def test_baselines_are_the_tuned_choices_under_their_family_names(evaluation) ->
     chosen = evaluation.chosen
     assert chosen["trending"] in evaluation_part
     assert chosen["isgd"] in evaluation.tuning.scores["isgd"]
+
+
+def test_every_model_of_the_final_replay_is_timed(evaluation) -> None:
+    seconds = evaluation.model_seconds
+    assert "streamrec-user + streamrec-cluster + streamrec-rerank + streamrec-trending" in seconds
+    for name in ("streamrec-served", SERVED_PRODUCTION, "batch-user", "random", "isgd"):
+        assert name in seconds
+    assert EXTRAS_LABEL in seconds  # the debias sweep, scored beside
+    assert all(value >= 0 for value in seconds.values())
+    assert list(seconds.values()) == sorted(seconds.values(), reverse=True)
+    assert seconds["streamrec-served"] > seconds["random"]  # lists after every event cost
 
 
 def evaluation_ratios(evaluation) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 
 import pytest
 
@@ -23,6 +24,10 @@ def test_two_processes_write_the_report_of_one(tmp_path) -> None:  # type: ignor
     write_report(two, tmp_path / "two")
     for name in ("metrics.json", "fairness.json"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    # each model's time comes back from whichever process ran it
+    assert set(two.model_seconds) == set(one.model_seconds)
+    timing = json.loads((tmp_path / "two" / "timing.json").read_text())
+    assert timing["model_seconds"] == two.model_seconds
 
 
 class Failing(PopularityModel):
