@@ -39,7 +39,7 @@ class ServeContext:
         the ``target`` row among the interactions per item row so far (``counts``)."""
         self.prior.append(prior)
         self.cluster.append(-1 if cluster is None else cluster)
-        self.popularity.append(counts[target])
+        self.popularity.append(int(counts[target]))
         self.decile.append(popularity_decile(np.asarray(counts, dtype=np.float64), counts[target]))
 
 

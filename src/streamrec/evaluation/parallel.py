@@ -155,18 +155,21 @@ def _one_engine_each(models: Sequence) -> None:
 
 def weight(model: object) -> float:
     """A rough cost per event, to balance the two halves (only the wall time depends on
-    it): seconds per 1,000 events of a 15,000-rating MovieLens replay with every model
-    timed on its own (2026-12-03). An engine learns (1.5) and scores each of its
-    strategies (0.25 each); a served model builds lists after every event (3.1) or every
-    micro-batch (0.95); River's BiasedMF costs 0.1 plus 0.005 per factor; ISGD and
-    RAISGD score the catalogue and step once per negative; item-kNN's variants share one
-    similarity table. Ranking a strategy's scores costs about 0.055."""
+    it), in seconds per 1,000 events. StreamRec's engines and served lists from the
+    ``model_seconds`` of the full MovieLens replay (2026-12-03: their cost grows with
+    the users' histories, so a short replay underweights them): an engine learns and
+    scores its ``user`` strategy (2.85) plus 0.04 per strategy; a served model builds
+    lists after every event (2.63) or every micro-batch (0.78). The baselines from a
+    15,000-rating replay with every model timed on its own: River's BiasedMF costs 0.1
+    plus 0.005 per factor; ISGD and RAISGD score the catalogue and step once per
+    negative; item-kNN's variants share one similarity table. Ranking a strategy's
+    scores costs about 0.055."""
     inner = getattr(model, "model", model)  # Renamed
     ranking = 0.055 * len(model.strategies()) if hasattr(model, "strategies") else 0.05
     if getattr(inner, "engine", None) is not None:
         if hasattr(inner, "serve"):
-            return ranking + (3.1 if getattr(inner, "batch_reviews", None) is None else 0.95)
-        return ranking + 1.5 + 0.25 * len(getattr(inner, "names", ["user"]))
+            return ranking + (2.63 if getattr(inner, "batch_reviews", None) is None else 0.78)
+        return ranking + 2.85 + 0.04 * len(getattr(inner, "names", ["user"]))
     n_factors = getattr(inner, "n_factors", None)
     if n_factors is not None:
         return ranking + 0.1 + 0.005 * n_factors

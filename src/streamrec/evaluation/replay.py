@@ -57,10 +57,16 @@ class Catalog:
         self.items = ItemIndex()
         self.seen: dict[str, set[int]] = defaultdict(set)
         self.activity: dict[str, int] = defaultdict(int)  # interactions per user so far
-        self.counts: list[int] = []  # interactions per item row so far
+        self._counts = np.zeros(1024, dtype=np.int64)  # room to grow into (doubling)
 
     def __len__(self) -> int:
         return len(self.items)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Interactions per item row so far (a view: the fairness context reads it at
+        every scored interaction, so it is not converted from a list each time)."""
+        return self._counts[: len(self.items)]
 
     def target(self, interaction: Interaction) -> int | None:
         """The item's row when this interaction can be scored: the item was seen before
@@ -77,8 +83,9 @@ class Catalog:
         row = self.items.row(interaction.item_id)
         self.seen[interaction.user_id].add(row)
         self.activity[interaction.user_id] += 1
-        self.counts.extend([0] * (row + 1 - len(self.counts)))
-        self.counts[row] += 1
+        if row >= self._counts.size:
+            self._counts = np.concatenate([self._counts, np.zeros_like(self._counts)])
+        self._counts[row] += 1
 
 
 class EngineModel:
@@ -296,7 +303,7 @@ def replay(
         seconds[model.name] += time.perf_counter() - start
     check_fed_once([*models, *served], delivered)
     result.catalogue, result.delivered = len(catalog), delivered
-    result.item_counts = dict(zip(catalog.items.ids, catalog.counts, strict=True))
+    result.item_counts = dict(zip(catalog.items.ids, catalog.counts.tolist(), strict=True))
     return result
 
 
