@@ -142,6 +142,13 @@ def top2(snapshot: Snapshot, points: np.ndarray) -> tuple[np.ndarray, np.ndarray
         ids[:, 0] = snapshot.ids[0]
         sims[:, 0] = scores[:, 0]
         return ids, sims
+    if n == 1:  # one user per review: the same picks without 2-d index arrays
+        row = scores[0]
+        pair = np.argpartition(-row, 1)[:2]
+        pair = pair[np.argsort(-row[pair], kind="stable")]
+        ids[0] = snapshot.ids[pair]
+        sims[0] = row[pair]
+        return ids, sims
     best2 = np.argpartition(-scores, 1, axis=1)[:, :2]
     best2_scores = np.take_along_axis(scores, best2, axis=1)
     order = np.argsort(-best2_scores, axis=1, kind="stable")

@@ -50,7 +50,8 @@ class ServedModel:
         self.cluster_recs: dict[int, RecList] = {}
         self.group_recs: dict[int, RecList] = {}
         self.assignments: dict[str, Assignment] = {}
-        self.trending: RecList | None = None
+        self._trending: RecList | None = None  # the engine's trending list at _trending_clock
+        self._trending_clock = -1
         self.recent_items: dict[str, list[str]] = {}  # as the worker writes them beside lists
         self.delivered = 0  # events handed to the engine
         self._pending: list[tuple[tuple, ReviewEvent | ClickEvent, np.ndarray | None, int]] = []
@@ -64,10 +65,24 @@ class ServedModel:
             self.user_recs.get(user_id),
             self.assignments.get(user_id),
             self.cluster_recs.get,
-            lambda: self.trending,
+            lambda: self.trending,  # built only when a serve falls back to it
             self._group_list,
             seen=frozenset(self.recent_items.get(user_id, ())),
         )
+
+    @property
+    def trending(self) -> RecList | None:
+        """The trending list the last applied batch wrote (None before the first).
+
+        Built when first read rather than at every batch: nothing is applied between
+        a batch and the serves that follow it, so the engine builds the same list now,
+        and most serves never fall back to it."""
+        if self.delivered == 0:
+            return None
+        if self._trending_clock != self.engine.clock:
+            self._trending = self.engine.recommend("trending", None)
+            self._trending_clock = self.engine.clock
+        return self._trending
 
     def _group_list(self, cluster_id: int) -> RecList | None:
         return self.group_recs.get(self.engine.hierarchy.groups.get(cluster_id, -1))
@@ -118,16 +133,20 @@ class ServedModel:
         vectors: list[np.ndarray | None],
         partitions: list[int] | None,
         superseded: bool = False,
+        trending: bool = False,
     ) -> None:
         """Apply a batch and keep the lists it wrote (a review without a vector fails
-        in the engine, as in :class:`EngineModel`)."""
+        in the engine, as in :class:`EngineModel`); the trending list only with
+        ``trending`` (else :attr:`trending` builds it when read)."""
         rows = [
             v
             for e, v in zip(events, vectors, strict=True)
             if isinstance(e, ReviewEvent) and v is not None
         ]
         matrix = np.array(rows, dtype=np.float32).reshape(-1, self.engine.dim)
-        out = self.engine.apply(events, matrix, partitions, superseded=superseded)
+        out = self.engine.apply(
+            events, matrix, partitions, superseded=superseded, trending=trending
+        )
         self.delivered += len(events)
         self.user_recs.update(out.user_recs)
         self.cluster_recs.update(out.cluster_recs)
@@ -139,4 +158,4 @@ class ServedModel:
         self.assignments.update(out.assignments)
         self.recent_items.update(out.recent_items)
         if out.trending is not None:
-            self.trending = out.trending
+            self._trending, self._trending_clock = out.trending, self.engine.clock

@@ -155,6 +155,7 @@ class Engine(Refreshing, EngineState):
         partitions: Sequence[int] | None = None,
         outputs: bool = True,
         superseded: bool = False,
+        trending: bool = True,
     ) -> BatchOutput:
         """Learn from a batch (arrival order) and return the lists it changed.
 
@@ -166,6 +167,8 @@ class Engine(Refreshing, EngineState):
         and keeps only that one's user lists, recent items and trending list, so
         this call builds none of them (shared lists refresh as usual: they are
         rebuilt on a schedule, not on every call). The model ends the same.
+        Without ``trending`` the trending list is not built either: the caller reads
+        ``recommend("trending", None)`` while nothing else is applied (the same list).
         """
         reviews = [e for e in events if isinstance(e, ReviewEvent)]
         if len(reviews) != len(vectors):
@@ -211,7 +214,8 @@ class Engine(Refreshing, EngineState):
         self._reassign(touched, snapshot, out)
         if outputs:
             served = [] if superseded else list(touched)
-            self._refresh_clusters(snapshot, out, retired_groups, not superseded, served)
+            trending = trending and not superseded
+            self._refresh_clusters(snapshot, out, retired_groups, trending, served)
             for user_id in served:
                 out.user_recs[user_id] = self.recommend("user", user_id)
                 out.recent_items[user_id] = self.recent_items(user_id)
@@ -234,7 +238,7 @@ class Engine(Refreshing, EngineState):
             if event.kind in ("died", "merged"):
                 out.retired_clusters.append(event.cluster_id)
         snapshot = self.clusterer.snapshot()
-        rows = {int(cid): n for n, cid in enumerate(snapshot.ids)}
+        rows = dict(zip(snapshot.ids.tolist(), range(len(snapshot.ids)), strict=True))
         for review, vector, cluster_id in zip(reviews, vectors, assigned.tolist(), strict=True):
             row = rows.get(cluster_id)
             centroid = snapshot.centroids[row] if row is not None else None

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from streamrec.core.arrays import unique_inverse
+from streamrec.model.kernels import COMPILED, weighted_cell_sums
 
 NEIGHBOURS = 1024  # default top-M neighbours kept per item
 DENSE_SPAN = 4  # sum rows densely when their columns span at most 4x their cell count
@@ -93,6 +94,15 @@ class SparseRows:
         cols = np.concatenate([c for c, _ in parts])
         lengths = np.fromiter((c.size for c, _ in parts), dtype=np.int64, count=len(parts))
         vals = np.concatenate([v for _, v in parts])
+        if COMPILED:  # one pass, the same sums (kernels.py)
+            unique, sums = weighted_cell_sums(cols, vals, lengths, np.array([weights, *more]))
+            return (unique, *sums)
+        return self._numpy_sum(cols, vals, lengths, [weights, *more])
+
+    def _numpy_sum(
+        self, cols: np.ndarray, vals: np.ndarray, lengths: np.ndarray, weights: list[np.ndarray]
+    ) -> tuple[np.ndarray, ...]:
+        """:meth:`sparse_sum` in numpy, after the rows' cells were joined."""
         span = int(cols.max()) + 1 if cols.size else 0
         if span <= DENSE_SPAN * cols.size:  # many cells over few columns: O(cells + span), no sort
             present = np.zeros(span, dtype=bool)
@@ -107,7 +117,7 @@ class SparseRows:
         # bincount adds each bin's cells in input order either way: the same sums
         sums = [
             np.bincount(index, weights=vals * np.repeat(w, lengths), minlength=bins)
-            for w in (weights, *more)
+            for w in weights
         ]
         if bins != unique.size:
             sums = [total[unique] for total in sums]

@@ -67,18 +67,21 @@ def test_sparse_sum_weighs_rows_and_sorts_columns() -> None:
     assert cols.tolist() == [3, 7] and a.tolist() == [10.0, 21.0] and b.tolist() == [1.0, 2.0]
 
 
-def test_dense_and_sorted_sparse_sums_are_bit_identical(monkeypatch) -> None:
-    from streamrec.model import sparse_rows
+def test_compiled_dense_and_sorted_sparse_sums_are_bit_identical(monkeypatch) -> None:
+    from streamrec.model import kernels, sparse_rows
 
+    assert kernels.COMPILED  # numba is a dependency: the worker runs the compiled sum
     rng = np.random.default_rng(3)
     table = SparseRows(limit=64)
     for _ in range(3000):
         table.add(int(rng.integers(0, 40)), int(rng.integers(0, 500)), float(rng.random()))
     rows = rng.integers(0, 40, 25).tolist()
     weights, more = rng.random(25), rng.random(25)
-    answers = []
-    for span in (10**9, 0):  # always dense, never dense
+    answers = [table.sparse_sum(rows, weights, more)]
+    monkeypatch.setattr(sparse_rows, "COMPILED", False)
+    for span in (10**9, 0):  # numpy: always dense, never dense
         monkeypatch.setattr(sparse_rows, "DENSE_SPAN", span)
         answers.append(table.sparse_sum(rows, weights, more))
-    for dense, sorted_ in zip(*answers, strict=True):
-        assert dense.dtype == sorted_.dtype and dense.tobytes() == sorted_.tobytes()
+    for compiled, dense, sorted_ in zip(*answers, strict=True):
+        assert compiled.dtype == dense.dtype == sorted_.dtype
+        assert compiled.tobytes() == dense.tobytes() == sorted_.tobytes()

@@ -1,0 +1,129 @@
+"""Compiled loops for the per-event hot path (numba), each with the numpy code it replaces.
+
+A user's history sums (:meth:`streamrec.model.sparse_rows.SparseRows.sparse_sum`)
+run at every first engagement and every list a user is served; in numpy they are a
+dozen passes over the history's cells (repeat, multiply, bincount per weighting,
+then a gather per sum). :func:`weighted_cell_sums` makes one pass, adding the same
+products in the same order, so the sums are the same to the bit (a test compares
+both on random tables). Where numba cannot be imported the callers' numpy code
+runs (:data:`COMPILED` says which).
+
+>>> cols, vals = np.array([5, 2, 5]), np.array([1.0, 2.0, 4.0])
+>>> weights = np.array([[1.0, 0.5]])  # one weighting; row 0 holds 2 cells, row 1 one
+>>> unique, sums = weighted_cell_sums(cols, vals, np.array([2, 1]), weights)
+>>> unique.tolist(), sums.tolist()
+([2, 5], [[2.0, 3.0]])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is a dependency; the numpy path remains
+    numba = None
+
+COMPILED = numba is not None
+DENSE_SPAN = 4  # columns found by a scan when they span at most 4x the cell count
+
+
+def _sum_cells(
+    cols: np.ndarray,
+    vals: np.ndarray,
+    lengths: np.ndarray,
+    weights: np.ndarray,
+    acc: np.ndarray,
+    touched: np.ndarray,
+    span: int,
+    dense: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per weighting ``j``: sum over rows ``k`` of ``weights[j, k] * vals`` of the row's
+    cells, per column. ``acc`` (more than max(cols) x weightings zeros: a column's sums
+    side by side) and ``touched`` (as many False) are scratch, left as they were found.
+    ``dense``: the columns are found by a scan of ``span`` rather than a sort."""
+    n_weights = weights.shape[0]
+    found = np.empty(0 if dense else cols.size, np.int64)
+    n_found = 0
+    weight = np.empty(n_weights)
+    cell = 0
+    for row in range(lengths.size):
+        for j in range(n_weights):
+            weight[j] = weights[j, row]
+        for _ in range(lengths[row]):
+            col = cols[cell]
+            value = vals[cell]
+            if dense:
+                touched[col] = True
+            elif not touched[col]:
+                touched[col] = True
+                found[n_found] = col
+                n_found += 1
+            for j in range(n_weights):
+                if weight[j] != 0.0:  # adding a 0.0 product leaves a sum's bits as they are
+                    acc[col, j] += value * weight[j]  # bincount's product, in its order
+            cell += 1
+    if dense:
+        n_found = 0
+        for col in range(span):
+            n_found += touched[col]
+        unique = np.empty(n_found, np.int64)
+        n = 0
+        for col in range(span):
+            if touched[col]:
+                unique[n] = col
+                n += 1
+    else:
+        unique = np.sort(found[:n_found])
+    sums = np.empty((n_weights, n_found))
+    for n in range(n_found):
+        col = unique[n]
+        for j in range(n_weights):
+            sums[j, n] = acc[col, j]
+            acc[col, j] = 0.0
+        touched[col] = False
+    return unique, sums
+
+
+_compiled: Any = numba.njit(cache=True)(_sum_cells) if numba is not None else None
+
+
+class _Scratch:
+    """Zeroed buffers the compiled sum borrows (grown by doubling, never shrunk; the
+    GIL is held throughout, so one call uses them at a time)."""
+
+    acc = np.zeros((0, 0))
+    touched = np.zeros(0, dtype=np.bool_)
+
+
+def weighted_cell_sums(
+    cols: np.ndarray, vals: np.ndarray, lengths: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique ``cols`` and, per row of ``weights`` (weightings x rows), the sums
+    ``sum_k weights[j, k] * cells of row k`` at each column (weightings x columns).
+
+    ``cols``/``vals`` hold the rows' cells one row after another, ``lengths`` how many
+    each row has. Needs numba (:data:`COMPILED`); callers keep their numpy code for
+    when it is missing."""
+    if _compiled is None:
+        raise RuntimeError("numba is not installed: use the numpy path")
+    n_weights = weights.shape[0]
+    if cols.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((n_weights, 0))
+    span = int(cols.max()) + 1
+    if _Scratch.acc.shape[0] < span or _Scratch.acc.shape[1] < n_weights:
+        size = max(span, 2 * _Scratch.acc.shape[0])
+        _Scratch.acc = np.zeros((size, max(n_weights, _Scratch.acc.shape[1])))
+        _Scratch.touched = np.zeros(size, dtype=np.bool_)
+    return _compiled(
+        np.ascontiguousarray(cols, dtype=np.int64),
+        np.ascontiguousarray(vals, dtype=np.float64),
+        np.ascontiguousarray(lengths, dtype=np.int64),
+        np.ascontiguousarray(weights, dtype=np.float64),
+        _Scratch.acc,
+        _Scratch.touched,
+        span,
+        span <= DENSE_SPAN * cols.size,
+    )
