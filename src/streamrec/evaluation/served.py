@@ -133,20 +133,17 @@ class ServedModel:
         vectors: list[np.ndarray | None],
         partitions: list[int] | None,
         superseded: bool = False,
-        trending: bool = False,
     ) -> None:
         """Apply a batch and keep the lists it wrote (a review without a vector fails
-        in the engine, as in :class:`EngineModel`); the trending list only with
-        ``trending`` (else :attr:`trending` builds it when read)."""
+        in the engine, as in :class:`EngineModel`); the trending list is built when read
+        (:attr:`trending`)."""
         rows = [
             v
             for e, v in zip(events, vectors, strict=True)
             if isinstance(e, ReviewEvent) and v is not None
         ]
         matrix = np.array(rows, dtype=np.float32).reshape(-1, self.engine.dim)
-        out = self.engine.apply(
-            events, matrix, partitions, superseded=superseded, trending=trending
-        )
+        out = self.engine.apply(events, matrix, partitions, superseded=superseded, trending=False)
         self.delivered += len(events)
         self.user_recs.update(out.user_recs)
         self.cluster_recs.update(out.cluster_recs)
@@ -157,5 +154,3 @@ class ServedModel:
             self.group_recs.pop(group_id, None)
         self.assignments.update(out.assignments)
         self.recent_items.update(out.recent_items)
-        if out.trending is not None:
-            self._trending, self._trending_clock = out.trending, self.engine.clock

@@ -214,8 +214,8 @@ class Engine(Refreshing, EngineState):
         self._reassign(touched, snapshot, out)
         if outputs:
             served = [] if superseded else list(touched)
-            trending = trending and not superseded
-            self._refresh_clusters(snapshot, out, retired_groups, trending, served)
+            with_trending = trending and not superseded
+            self._refresh_clusters(snapshot, out, retired_groups, with_trending, served)
             for user_id in served:
                 out.user_recs[user_id] = self.recommend("user", user_id)
                 out.recent_items[user_id] = self.recent_items(user_id)

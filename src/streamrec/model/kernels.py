@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - numba is a dependency; the numpy path 
     numba = None
 
 COMPILED = numba is not None
-DENSE_SPAN = 4  # columns found by a scan when they span at most 4x the cell count
+DENSE_SPAN = 4  # sum densely (columns found by a scan) when they span at most 4x the cells
 
 
 def _sum_cells(

@@ -22,8 +22,8 @@ class EveryList(ServedModel):
 
     def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
         for event in interaction.events():
-            vectors = [vector if isinstance(event, ReviewEvent) else None]
-            self._apply([event], vectors, None, trending=True)
+            self._apply([event], [vector if isinstance(event, ReviewEvent) else None], None)
+            assert self.trending is not None  # built now, right after the event
 
 
 class CountingTrending(ServedModel):
