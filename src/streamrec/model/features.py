@@ -15,6 +15,7 @@ import numpy as np
 
 from streamrec.core.decay import decay
 from streamrec.model.items import ItemStats
+from streamrec.model.kernels import COMPILED, fill_features
 from streamrec.model.profiles import UserProfiles
 from streamrec.model.signals import ItemSignals
 
@@ -63,14 +64,17 @@ def features(
     at = slice(0, size) if rows is None else rows  # every item: views, not copies
     signals = model.signals
     signals.ensure(size)
-    out = np.zeros((size if rows is None else rows.size, len(FEATURES)))
-    _item_columns(signals, at, out)
     row = model.profiles.index.get(user_id) if user_id is not None else None
+    seen = model.profiles.seen[row].tolist() if row is not None else []
+    if COMPILED:
+        out = _compiled_columns(signals, seen, np.arange(size) if rows is None else rows, size)
+    else:
+        out = np.zeros((size if rows is None else rows.size, len(FEATURES)))
+        _item_columns(signals, at, out)
+        if seen:
+            _history_features(signals, seen, rows, size, out)
     if row is None:
         return out
-    seen = model.profiles.seen[row].tolist()
-    if seen:
-        _history_features(signals, seen, rows, size, out)
     if model.profiles.counts[row] > 0:
         items = model.item_matrix()[at]
         # in the items' float32: a float64 profile would copy the block to float64 first
@@ -79,6 +83,52 @@ def features(
     cluster = int(model.profiles.cluster[row])
     if cluster >= 0:
         out[:, 15] = model.items.unit_at(cluster, np.arange(size) if rows is None else rows)
+    return out
+
+
+def _compiled_columns(
+    signals: ItemSignals, seen: list[int], rows: np.ndarray, size: int
+) -> np.ndarray:
+    """The columns that do not read the text vectors, at ``rows``: one compiled pass
+    (:func:`streamrec.model.kernels.fill_features`) for what :func:`_item_columns` and
+    :func:`_history_features` compute in many numpy calls, then numpy's ``log1p`` and
+    ``exp`` over one block each, so every value is the numpy path's to the bit."""
+    out = np.zeros((rows.size, len(FEATURES)))
+    trends = signals.trends
+    n = len(trends) + 1
+    logs = np.empty((n + 2, rows.size))  # trends, count, kNN, transition: log1p'd
+    fresh = np.empty((3, rows.size))  # the freshness exponents: exp'd
+    if seen:
+        sums = signals.history_sums(seen)
+        cols, knn, knn_recent = sums.cols, sums.knn, sums.knn_recent
+        t_cols, transition = sums.t_cols, sums.transition
+    else:
+        cols = t_cols = np.zeros(0, dtype=np.int64)
+        knn = knn_recent = transition = np.zeros(0)
+    clock = signals.clock
+    fill_features(
+        rows,
+        tuple(t.stored for t in trends),
+        np.array([decay(clock - t.t0, t.half_life) for t in trends]),
+        signals.count,
+        signals.last_seen,
+        signals.first_seen,
+        float(clock),
+        cols,
+        knn,
+        knn_recent,
+        t_cols,
+        transition,
+        size,
+        logs,
+        fresh,
+        out,
+    )
+    np.log1p(logs, out=logs)
+    np.exp(fresh, out=fresh)
+    out[:, :n] = logs[:n].T
+    out[:, 10:13] = fresh.T
+    out[:, 13:15] = logs[n:].T
     return out
 
 
