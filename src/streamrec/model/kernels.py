@@ -31,7 +31,18 @@ except ImportError:  # pragma: no cover - numba is a dependency; the numpy path 
     numba = None
 
 COMPILED = numba is not None
-DENSE_SPAN = 4  # sum densely (columns found by a scan) when they span at most 4x the cells
+DENSE_SPAN = 4  # columns found by a scan of their span when it is at most 4x the cells
+
+
+# the lowest set bit's place in a 64-bit word: de Bruijn multiply and look-up
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_BIT_PLACE = np.array(
+    [0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
+     62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+     63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+     46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6],
+    dtype=np.int64,
+)  # fmt: skip
 
 
 def _sum_cells(
@@ -41,17 +52,23 @@ def _sum_cells(
     weights: np.ndarray,
     acc: np.ndarray,
     touched: np.ndarray,
+    bits: np.ndarray,
+    summary: np.ndarray,
     span: int,
     dense: bool,
+    debruijn: np.uint64,
+    bit_place: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per weighting ``j``: sum over rows ``k`` of ``weights[j, k] * vals`` of the row's
     cells, per column. ``acc`` (more than max(cols) x weightings zeros: a column's sums
-    side by side) and ``touched`` (as many False) are scratch, left as they were found.
-    ``dense``: the columns are found by a scan of ``span`` rather than a sort."""
+    side by side) and the column marks are zeroed scratch, left as they were found.
+    The columns come out sorted without a sort: ``dense`` (many cells over few columns)
+    marks them in ``touched`` (as many False as ``acc`` has rows) and scans all
+    ``span``; otherwise in the bitmap ``bits``, whose non-zero words ``summary`` marks,
+    read off in order (only the words a column fell in)."""
     n_weights = weights.shape[0]
-    found = np.empty(0 if dense else cols.size, np.int64)
-    n_found = 0
     weight = np.empty(n_weights)
+    one, six = np.uint64(1), np.uint64(6)
     cell = 0
     for row in range(lengths.size):
         for j in range(n_weights):
@@ -61,34 +78,44 @@ def _sum_cells(
             value = vals[cell]
             if dense:
                 touched[col] = True
-            elif not touched[col]:
-                touched[col] = True
-                found[n_found] = col
-                n_found += 1
+            else:
+                word = col >> 6
+                bits[word] |= one << np.uint64(col & 63)
+                summary[word >> 6] |= one << np.uint64(word & 63)
             for j in range(n_weights):
                 if weight[j] != 0.0:  # adding a 0.0 product leaves a sum's bits as they are
                     acc[col, j] += value * weight[j]  # bincount's product, in its order
             cell += 1
+    unique = np.empty(min(cols.size, span), np.int64)
+    n = 0
     if dense:
-        n_found = 0
-        for col in range(span):
-            n_found += touched[col]
-        unique = np.empty(n_found, np.int64)
-        n = 0
         for col in range(span):
             if touched[col]:
+                touched[col] = False
                 unique[n] = col
                 n += 1
     else:
-        unique = np.sort(found[:n_found])
-    sums = np.empty((n_weights, n_found))
-    for n in range(n_found):
-        col = unique[n]
+        for group in range((span + 4095) >> 12):
+            words = summary[group]
+            summary[group] = 0
+            while words != 0:
+                low_word = words & (~words + one)
+                word = (group << 6) + bit_place[(low_word * debruijn) >> np.uint64(58)]
+                words ^= low_word
+                x = bits[word]
+                bits[word] = 0
+                while x != 0:
+                    low = x & (~x + one)
+                    unique[n] = (word << six) + bit_place[(low * debruijn) >> np.uint64(58)]
+                    n += 1
+                    x ^= low
+    sums = np.empty((n_weights, n))
+    for k in range(n):
+        col = unique[k]
         for j in range(n_weights):
-            sums[j, n] = acc[col, j]
+            sums[j, k] = acc[col, j]
             acc[col, j] = 0.0
-        touched[col] = False
-    return unique, sums
+    return unique[:n].copy(), sums
 
 
 _compiled: Any = numba.njit(cache=True)(_sum_cells) if numba is not None else None
@@ -100,6 +127,8 @@ class _Scratch:
 
     acc = np.zeros((0, 0))
     touched = np.zeros(0, dtype=np.bool_)
+    bits = np.zeros(0, dtype=np.uint64)
+    summary = np.zeros(0, dtype=np.uint64)
 
 
 def weighted_cell_sums(
@@ -121,6 +150,8 @@ def weighted_cell_sums(
         size = max(span, 2 * _Scratch.acc.shape[0])
         _Scratch.acc = np.zeros((size, max(n_weights, _Scratch.acc.shape[1])))
         _Scratch.touched = np.zeros(size, dtype=np.bool_)
+        _Scratch.bits = np.zeros((size + 63) // 64, dtype=np.uint64)
+        _Scratch.summary = np.zeros((size + 4095) // 4096, dtype=np.uint64)
     return _compiled(
         np.ascontiguousarray(cols, dtype=np.int64),
         np.ascontiguousarray(vals, dtype=np.float64),
@@ -128,8 +159,12 @@ def weighted_cell_sums(
         np.ascontiguousarray(weights, dtype=np.float64),
         _Scratch.acc,
         _Scratch.touched,
+        _Scratch.bits,
+        _Scratch.summary,
         span,
         span <= DENSE_SPAN * cols.size,
+        _DEBRUIJN,
+        _BIT_PLACE,
     )
 
 

@@ -35,10 +35,26 @@ def test_weighted_cell_sums_equal_bincount_to_the_bit(seed: int) -> None:
         expected_unique, expected = numpy_sums(cols, vals, lengths, weights)
         assert unique.dtype == np.int64 and unique.tolist() == expected_unique.tolist()
         assert sums.shape == expected.shape and sums.tobytes() == expected.tobytes()
-    assert not kernels._Scratch.acc.any() and not kernels._Scratch.touched.any()  # left zeroed
+    assert not kernels._Scratch.acc.any() and not kernels._Scratch.touched.any()
+    assert not kernels._Scratch.bits.any() and not kernels._Scratch.summary.any()  # left zeroed
 
 
 def test_no_cells_give_no_columns() -> None:
     empty = np.zeros(0, dtype=np.int64)
     unique, sums = weighted_cell_sums(empty, np.zeros(0), np.zeros(3, np.int64), np.ones((2, 3)))
     assert unique.size == 0 and sums.shape == (2, 0)
+
+
+def test_columns_on_word_and_group_edges_come_out_sorted() -> None:
+    """The sparse path reads its columns off a bitmap (64 columns a word, 64 words a
+    group): columns at either side of each edge, in a scrambled order, repeated."""
+    edges = [0, 1, 63, 64, 65, 4095, 4096, 4097, 262_143, 262_144, 262_145, 999_999]
+    cols = np.array(edges[::-1] + edges[::2] + [262_144] * 3)
+    vals = np.arange(1.0, cols.size + 1.0)
+    lengths = np.array([5, cols.size - 5])
+    weights = np.array([[1.0, 0.5], [0.0, 2.0]])
+    unique, sums = weighted_cell_sums(cols, vals, lengths, weights)
+    expected_unique, expected = numpy_sums(cols, vals, lengths, weights)
+    assert unique.tolist() == edges == expected_unique.tolist()
+    assert sums.tobytes() == expected.tobytes()
+    assert not kernels._Scratch.bits.any() and not kernels._Scratch.summary.any()
