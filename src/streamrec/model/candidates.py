@@ -31,6 +31,7 @@ import numpy as np
 from streamrec.core.arrays import member_of, unique_rows
 from streamrec.model.item_index import ItemIndex
 from streamrec.model.items import ItemStats
+from streamrec.model.kernels import COMPILED, union_rows
 from streamrec.model.profiles import UserProfiles
 from streamrec.model.scoring import kth_largest, unit_max
 from streamrec.model.signals import ItemSignals
@@ -79,7 +80,8 @@ class CandidateGenerator:
             self._heads_at = clock
 
     def rows(self, model: CandidateSource, user_id: str) -> np.ndarray:
-        """Sorted candidate rows of a known user (every row while the catalogue <= C)."""
+        """Sorted candidate rows of a known user: every row while the catalogue <= C,
+        otherwise at most C rows and none the user has seen."""
         n = model.items.n_items
         if n <= self.size:
             return np.arange(n, dtype=np.int64)
@@ -208,6 +210,8 @@ def _union(parts: list[np.ndarray], cut: list[int], seen: np.ndarray, size: int)
     """Each part without seen rows, cut to its quota; their sorted union, at most ``size``."""
     if not parts:
         return np.zeros(0, dtype=np.int64)
+    if COMPILED:  # one pass, no sort (kernels.py): the same rows
+        return union_rows(parts, cut, seen, size)
     rows = np.concatenate(parts)
     fresh = ~member_of(rows, seen)  # one membership test for every part
     ends = np.cumsum([p.size for p in parts])

@@ -45,6 +45,47 @@ _BIT_PLACE = np.array(
 )  # fmt: skip
 
 
+def _mark_bit(bits: np.ndarray, summary: np.ndarray, col: int) -> None:
+    """Set ``col``'s bit in ``bits`` and its word's bit in ``summary``."""
+    one = np.uint64(1)
+    word = col >> 6
+    bits[word] |= one << np.uint64(col & 63)
+    summary[word >> 6] |= one << np.uint64(word & 63)
+
+
+def _drain_bits(
+    bits: np.ndarray,
+    summary: np.ndarray,
+    span: int,
+    out: np.ndarray,
+    debruijn: np.uint64,
+    bit_place: np.ndarray,
+) -> int:
+    """Write the set bits' places below ``span`` to ``out`` in order, zero both bitmaps
+    (only the words ``summary`` marks are read) and return how many were set."""
+    one, six = np.uint64(1), np.uint64(6)
+    n = 0
+    for group in range((span + 4095) >> 12):
+        words = summary[group]
+        summary[group] = 0
+        while words != 0:
+            low_word = words & (~words + one)
+            word = (group << 6) + bit_place[(low_word * debruijn) >> np.uint64(58)]
+            words ^= low_word
+            x = bits[word]
+            bits[word] = 0
+            while x != 0:
+                low = x & (~x + one)
+                out[n] = (word << six) + bit_place[(low * debruijn) >> np.uint64(58)]
+                n += 1
+                x ^= low
+    return n
+
+
+_mark: Any = numba.njit(cache=True)(_mark_bit) if numba is not None else None
+_drain: Any = numba.njit(cache=True)(_drain_bits) if numba is not None else None
+
+
 def _sum_cells(
     cols: np.ndarray,
     vals: np.ndarray,
@@ -68,7 +109,6 @@ def _sum_cells(
     read off in order (only the words a column fell in)."""
     n_weights = weights.shape[0]
     weight = np.empty(n_weights)
-    one, six = np.uint64(1), np.uint64(6)
     cell = 0
     for row in range(lengths.size):
         for j in range(n_weights):
@@ -79,9 +119,7 @@ def _sum_cells(
             if dense:
                 touched[col] = True
             else:
-                word = col >> 6
-                bits[word] |= one << np.uint64(col & 63)
-                summary[word >> 6] |= one << np.uint64(word & 63)
+                _mark(bits, summary, col)
             for j in range(n_weights):
                 if weight[j] != 0.0:  # adding a 0.0 product leaves a sum's bits as they are
                     acc[col, j] += value * weight[j]  # bincount's product, in its order
@@ -95,20 +133,7 @@ def _sum_cells(
                 unique[n] = col
                 n += 1
     else:
-        for group in range((span + 4095) >> 12):
-            words = summary[group]
-            summary[group] = 0
-            while words != 0:
-                low_word = words & (~words + one)
-                word = (group << 6) + bit_place[(low_word * debruijn) >> np.uint64(58)]
-                words ^= low_word
-                x = bits[word]
-                bits[word] = 0
-                while x != 0:
-                    low = x & (~x + one)
-                    unique[n] = (word << six) + bit_place[(low * debruijn) >> np.uint64(58)]
-                    n += 1
-                    x ^= low
+        n = _drain(bits, summary, span, unique, debruijn, bit_place)
     sums = np.empty((n_weights, n))
     for k in range(n):
         col = unique[k]
@@ -122,13 +147,24 @@ _compiled: Any = numba.njit(cache=True)(_sum_cells) if numba is not None else No
 
 
 class _Scratch:
-    """Zeroed buffers the compiled sum borrows (grown by doubling, never shrunk; the
+    """Zeroed buffers the compiled loops borrow (grown by doubling, never shrunk; the
     GIL is held throughout, so one call uses them at a time)."""
 
     acc = np.zeros((0, 0))
     touched = np.zeros(0, dtype=np.bool_)
     bits = np.zeros(0, dtype=np.uint64)
     summary = np.zeros(0, dtype=np.uint64)
+
+    @classmethod
+    def ensure(cls, span: int, columns: int = 1) -> None:
+        """Room for values below ``span`` (and ``columns`` sums per value in ``acc``)."""
+        if cls.acc.shape[0] >= span and cls.acc.shape[1] >= columns:
+            return
+        size = max(span, 2 * cls.acc.shape[0])
+        cls.acc = np.zeros((size, max(columns, cls.acc.shape[1])))
+        cls.touched = np.zeros(size, dtype=np.bool_)
+        cls.bits = np.zeros((size + 63) // 64, dtype=np.uint64)
+        cls.summary = np.zeros((size + 4095) // 4096, dtype=np.uint64)
 
 
 def weighted_cell_sums(
@@ -146,12 +182,7 @@ def weighted_cell_sums(
     if cols.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros((n_weights, 0))
     span = int(cols.max()) + 1
-    if _Scratch.acc.shape[0] < span or _Scratch.acc.shape[1] < n_weights:
-        size = max(span, 2 * _Scratch.acc.shape[0])
-        _Scratch.acc = np.zeros((size, max(n_weights, _Scratch.acc.shape[1])))
-        _Scratch.touched = np.zeros(size, dtype=np.bool_)
-        _Scratch.bits = np.zeros((size + 63) // 64, dtype=np.uint64)
-        _Scratch.summary = np.zeros((size + 4095) // 4096, dtype=np.uint64)
+    _Scratch.ensure(span, n_weights)
     return _compiled(
         np.ascontiguousarray(cols, dtype=np.int64),
         np.ascontiguousarray(vals, dtype=np.float64),
@@ -163,6 +194,77 @@ def weighted_cell_sums(
         _Scratch.summary,
         span,
         span <= DENSE_SPAN * cols.size,
+        _DEBRUIJN,
+        _BIT_PLACE,
+    )
+
+
+def _union_rows(
+    rows: np.ndarray,
+    ends: np.ndarray,
+    cuts: np.ndarray,
+    seen: np.ndarray,
+    touched: np.ndarray,
+    bits: np.ndarray,
+    summary: np.ndarray,
+    span: int,
+    size: int,
+    debruijn: np.uint64,
+    bit_place: np.ndarray,
+) -> np.ndarray:
+    """The sorted distinct rows kept of parts (``rows[ends[p-1]:ends[p]]``), each cut to
+    its first ``cuts[p]`` rows outside ``seen``, at most ``size`` (the lowest). The
+    scratch (``touched``: marks of ``seen``; the bitmaps: the rows kept) is zeroed and
+    left so; every value is below ``span``."""
+    for row in seen:
+        touched[row] = True
+    start = 0
+    for part in range(ends.size):
+        kept = 0
+        for at in range(start, ends[part]):
+            if kept == cuts[part]:
+                break
+            row = rows[at]
+            if not touched[row]:
+                _mark(bits, summary, row)
+                kept += 1
+        start = ends[part]
+    for row in seen:
+        touched[row] = False
+    out = np.empty(min(rows.size, span), np.int64)
+    n = _drain(bits, summary, span, out, debruijn, bit_place)
+    return out[: min(n, size)].copy()
+
+
+_union: Any = numba.njit(cache=True)(_union_rows) if numba is not None else None
+
+
+def union_rows(parts: list[np.ndarray], cuts: list[int], seen: np.ndarray, size: int) -> np.ndarray:
+    """Each part without ``seen`` rows, cut to its first ``cuts`` rows; the sorted union
+    of what is kept, at most ``size`` rows (the lowest). Needs numba (:data:`COMPILED`).
+
+    >>> union_rows([np.array([9, 4, 7]), np.array([4, 2])], [2, 5], np.array([4]), 10)
+    array([2, 7, 9])
+    """
+    if _union is None:
+        raise RuntimeError("numba is not installed: use the numpy path")
+    rows = np.concatenate(parts).astype(np.int64, copy=False)
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    seen = np.ascontiguousarray(seen, dtype=np.int64)
+    span = max(int(rows.max()), int(seen.max()) if seen.size else 0) + 1
+    _Scratch.ensure(span)
+    ends = np.cumsum(np.fromiter((p.size for p in parts), dtype=np.int64, count=len(parts)))
+    return _union(
+        rows,
+        ends,
+        np.asarray(cuts, dtype=np.int64),
+        seen,
+        _Scratch.touched,
+        _Scratch.bits,
+        _Scratch.summary,
+        span,
+        size,
         _DEBRUIJN,
         _BIT_PLACE,
     )

@@ -40,8 +40,9 @@ def serve_candidates(
         popularity = np.clip(model.items.popularity[rows], 0, None)
         penalty = -strategy.strength * np.log1p(popularity)
         scores = scores + penalty
-    seen = model.profiles.seen_items(user_id)
-    exclude = np.flatnonzero(member_of(rows, seen))
+    exclude = None  # a cut of the catalogue holds none of the user's items already
+    if rows.size == model.items.n_items:  # every row: the user's own are left out here
+        exclude = np.flatnonzero(member_of(rows, model.profiles.seen_items(user_id)))
     diversity = model.config.diversity
     vectors = model.item_matrix()[rows] if diversity > 0 else None  # MMR only
     local, values = top_items(scores, k, exclude, vectors, diversity)

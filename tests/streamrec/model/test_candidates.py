@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from streamrec.core.events import ClickEvent
-from streamrec.model.candidates import CandidateGenerator, _sorted_head
+from streamrec.model import candidates
+from streamrec.model.candidates import CandidateGenerator, _sorted_head, _union
 from tests.streamrec.model.test_two_stage import _engine
 
 
@@ -49,3 +50,23 @@ def test_heads_are_recomputed_when_the_model_learns() -> None:
     after = generator._trending(engine, 10).tolist()
     assert after == _by_sort(engine.items.trending_scores(engine.clock), 10, positive=False)
     assert after != before and int(tail) in after
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_union_keeps_the_numpy_union_s_rows(seed: int, monkeypatch) -> None:
+    """Parts with repeats, seen rows, cuts below and above their sizes, and a union
+    larger than the list (cut to its lowest rows): the same rows either way."""
+    assert candidates.COMPILED
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        span = int(rng.choice([50, 5_000, 300_000]))
+        parts = [rng.integers(0, span, int(rng.integers(0, 80))) for _ in range(rng.integers(1, 6))]
+        cut = rng.integers(0, 90, len(parts)).tolist()
+        seen = rng.integers(0, span, int(rng.integers(0, 30)))
+        size = int(rng.integers(1, 200))
+        compiled = _union(parts, cut, seen, size)
+        with monkeypatch.context() as patch:
+            patch.setattr(candidates, "COMPILED", False)
+            expected = _union(parts, cut, seen, size)
+        assert compiled.dtype == expected.dtype == np.int64
+        assert compiled.tolist() == expected.tolist()

@@ -114,6 +114,8 @@ def test_served_user_list_comes_from_the_candidates_with_why(bounded: Engine) ->
     ids = engine.items.ids
     assert served.items and all(ids.index(i.item_id) in rows for i in served.items)
     assert all(i.why is not None for i in served.items)
+    own = {ids[r] for r in engine.profiles.seen_items("u1").tolist()}
+    assert own and not own & {i.item_id for i in served.items}  # never an item back
     scores = [i.score for i in served.items]
     assert scores == sorted(scores, reverse=True)
 
