@@ -58,3 +58,9 @@ def test_columns_on_word_and_group_edges_come_out_sorted() -> None:
     assert unique.tolist() == edges == expected_unique.tolist()
     assert sums.tobytes() == expected.tobytes()
     assert not kernels._Scratch.bits.any() and not kernels._Scratch.summary.any()
+
+
+def test_the_bit_place_table_names_every_bit_of_a_word() -> None:
+    for place in range(64):
+        low = (1 << place) * int(kernels._DEBRUIJN) % 2**64
+        assert kernels._BIT_PLACE[low >> 58] == place
