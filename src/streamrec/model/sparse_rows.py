@@ -19,10 +19,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from streamrec.core.arrays import unique_inverse
-from streamrec.model.kernels import COMPILED, weighted_cell_sums
+from streamrec.model.kernels import COMPILED, DENSE_SPAN, weighted_cell_sums
 
 NEIGHBOURS = 1024  # default top-M neighbours kept per item
-DENSE_SPAN = 4  # numpy sums densely (no sort) when the columns span at most 4x the cells
 
 
 class SparseRows:
