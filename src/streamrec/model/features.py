@@ -66,8 +66,9 @@ def features(
     signals.ensure(size)
     row = model.profiles.index.get(user_id) if user_id is not None else None
     seen = model.profiles.seen[row].tolist() if row is not None else []
+    listed = np.arange(size) if rows is None else rows
     if COMPILED:
-        out = _compiled_columns(signals, seen, np.arange(size) if rows is None else rows, size)
+        out = _compiled_columns(signals, seen, listed, size)
     else:
         out = np.zeros((size if rows is None else rows.size, len(FEATURES)))
         _item_columns(signals, at, out)
@@ -82,7 +83,7 @@ def features(
         out[:, 9] = items @ model.profiles.last[row].astype(np.float32)
     cluster = int(model.profiles.cluster[row])
     if cluster >= 0:
-        out[:, 15] = model.items.unit_at(cluster, np.arange(size) if rows is None else rows)
+        out[:, 15] = model.items.unit_at(cluster, listed)
     return out
 
 

@@ -45,43 +45,42 @@ _BIT_PLACE = np.array(
 )  # fmt: skip
 
 
+_ONE = np.uint64(1)
+_TOP6 = np.uint64(58)  # a de Bruijn product's top six bits name the place
+
+
+def _lowest_bit_place(word: np.uint64) -> int:
+    """The place (0-63) of the lowest set bit of a non-zero ``word``."""
+    return _BIT_PLACE[((word & (~word + _ONE)) * _DEBRUIJN) >> _TOP6]
+
+
 def _mark_bit(bits: np.ndarray, summary: np.ndarray, col: int) -> None:
     """Set ``col``'s bit in ``bits`` and its word's bit in ``summary``."""
-    one = np.uint64(1)
     word = col >> 6
-    bits[word] |= one << np.uint64(col & 63)
-    summary[word >> 6] |= one << np.uint64(word & 63)
+    bits[word] |= _ONE << np.uint64(col & 63)
+    summary[word >> 6] |= _ONE << np.uint64(word & 63)
 
 
-def _drain_bits(
-    bits: np.ndarray,
-    summary: np.ndarray,
-    span: int,
-    out: np.ndarray,
-    debruijn: np.uint64,
-    bit_place: np.ndarray,
-) -> int:
+def _drain_bits(bits: np.ndarray, summary: np.ndarray, span: int, out: np.ndarray) -> int:
     """Write the set bits' places below ``span`` to ``out`` in order, zero both bitmaps
     (only the words ``summary`` marks are read) and return how many were set."""
-    one, six = np.uint64(1), np.uint64(6)
     n = 0
     for group in range((span + 4095) >> 12):
         words = summary[group]
         summary[group] = 0
         while words != 0:
-            low_word = words & (~words + one)
-            word = (group << 6) + bit_place[(low_word * debruijn) >> np.uint64(58)]
-            words ^= low_word
+            word = (group << 6) + _lowest(words)
+            words &= words - _ONE  # the lowest set bit cleared
             x = bits[word]
             bits[word] = 0
             while x != 0:
-                low = x & (~x + one)
-                out[n] = (word << six) + bit_place[(low * debruijn) >> np.uint64(58)]
+                out[n] = (word << 6) + _lowest(x)
                 n += 1
-                x ^= low
+                x &= x - _ONE
     return n
 
 
+_lowest: Any = numba.njit(cache=True)(_lowest_bit_place) if numba is not None else None
 _mark: Any = numba.njit(cache=True)(_mark_bit) if numba is not None else None
 _drain: Any = numba.njit(cache=True)(_drain_bits) if numba is not None else None
 
@@ -97,8 +96,6 @@ def _sum_cells(
     summary: np.ndarray,
     span: int,
     dense: bool,
-    debruijn: np.uint64,
-    bit_place: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per weighting ``j``: sum over rows ``k`` of ``weights[j, k] * vals`` of the row's
     cells, per column. ``acc`` (more than max(cols) x weightings zeros: a column's sums
@@ -133,7 +130,7 @@ def _sum_cells(
                 unique[n] = col
                 n += 1
     else:
-        n = _drain(bits, summary, span, unique, debruijn, bit_place)
+        n = _drain(bits, summary, span, unique)
     sums = np.empty((n_weights, n))
     for k in range(n):
         col = unique[k]
@@ -194,8 +191,6 @@ def weighted_cell_sums(
         _Scratch.summary,
         span,
         span <= DENSE_SPAN * cols.size,
-        _DEBRUIJN,
-        _BIT_PLACE,
     )
 
 
@@ -209,8 +204,6 @@ def _union_rows(
     summary: np.ndarray,
     span: int,
     size: int,
-    debruijn: np.uint64,
-    bit_place: np.ndarray,
 ) -> np.ndarray:
     """The sorted distinct rows kept of parts (``rows[ends[p-1]:ends[p]]``), each cut to
     its first ``cuts[p]`` rows outside ``seen``, at most ``size`` (the lowest). The
@@ -232,7 +225,7 @@ def _union_rows(
     for row in seen:
         touched[row] = False
     out = np.empty(min(rows.size, span), np.int64)
-    n = _drain(bits, summary, span, out, debruijn, bit_place)
+    n = _drain(bits, summary, span, out)
     return out[: min(n, size)].copy()
 
 
@@ -265,8 +258,6 @@ def union_rows(parts: list[np.ndarray], cuts: list[int], seen: np.ndarray, size:
         _Scratch.summary,
         span,
         size,
-        _DEBRUIJN,
-        _BIT_PLACE,
     )
 
 
