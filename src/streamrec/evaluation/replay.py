@@ -132,8 +132,8 @@ EXTRAS_LABEL = "extras (scored beside, not reported)"
 
 
 def model_label(model: object) -> str:
-    """How a model is named in the replay's timing: a served model by its name, another
-    by its strategies (the first and a count past four).
+    """How a model is named in the replay's timing: by its strategies (the first and a
+    count past four), then the name of the list it serves, if it serves one.
 
     >>> class Two:
     ...     def strategies(self):
@@ -141,16 +141,22 @@ def model_label(model: object) -> str:
     >>> model_label(Two())
     'a + b'
     """
-    name = getattr(model, "name", None)
-    if isinstance(name, str) and not hasattr(model, "strategies"):
-        return name
-    names = list(model.strategies())  # type: ignore[attr-defined]
-    return " + ".join(names) if len(names) <= 4 else f"{names[0]} + {len(names) - 1} more"
+    names = list(model.strategies()) if hasattr(model, "strategies") else []
+    label = " + ".join(names) if len(names) <= 4 else f"{names[0]} + {len(names) - 1} more"
+    if not hasattr(model, "serve"):
+        return label
+    served = str(model.name)  # type: ignore[attr-defined]
+    return f"{label} + {served}" if label else served
+
+
+def distinct(models: Sequence) -> list:
+    """Each model once, in order: a model that is scored and serves is in both lists."""
+    return list({id(m): m for m in models}.values())
 
 
 def check_fed_once(models: Sequence, delivered: int) -> None:
     """Every engine belongs to one model and has seen each delivered event exactly once."""
-    fed = [m for m in models if getattr(m, "engine", None) is not None]
+    fed = [m for m in distinct(models) if getattr(m, "engine", None) is not None]
     if len({id(m.engine) for m in fed}) < len(fed):
         raise RuntimeError("one engine is wrapped by two models; it would learn twice")
     for model in fed:
@@ -168,6 +174,7 @@ class ReplayResult:
     k: int
     tuning_cut: int  # interactions before this index form the tuning slice
     catalogue: int = 0
+    with_tops: bool = True  # each strategy's top k kept (for coverage)
     index: list[int] = field(default_factory=list)
     ts: list[float] = field(default_factory=list)
     users: list[str] = field(default_factory=list)  # who was served, per scored interaction
@@ -215,8 +222,9 @@ class ReplayResult:
                 for name, value in metrics_from_rank(rank, self.k).items():
                     totals[name] += value
             metrics = {name: total / len(chosen) for name, total in totals.items()}
-            tops = [t for t, keep in zip(self.tops[strategy], mask, strict=True) if keep]
-            metrics["coverage"] = len({i for t in tops for i in t}) / max(1, self.catalogue)
+            if self.with_tops:
+                tops = [t for t, keep in zip(self.tops[strategy], mask, strict=True) if keep]
+                metrics["coverage"] = len({i for t in tops for i in t}) / max(1, self.catalogue)
             metrics["events"] = float(len(chosen))
             out[strategy] = metrics
         return out
@@ -249,22 +257,27 @@ def replay(
     on_step: Callable[[int], None] | None = None,
     cluster_of: Callable[[str], int | None] | None = None,
     extras: dict[str, ScoreFn] | None = None,
+    tops: bool = True,
 ) -> ReplayResult:
     """Serve every strategy, then let every model observe, interaction by interaction.
 
     At the end every engine must have seen each delivered event exactly once
     (:func:`check_fed_once`), else the replay fails. ``cluster_of`` names the served
     user's cluster (for the fairness breakdown); ``extras`` are scored like the
-    strategies into :attr:`ReplayResult.extra_ranks`.
+    strategies into :attr:`ReplayResult.extra_ranks`. Without ``tops`` only ranks are
+    kept (no top k, no coverage): tuning chooses by NDCG alone, and a strategy's top k
+    costs more than its rank.
     """
     catalog = Catalog()
-    result = ReplayResult(k=k, tuning_cut=math.floor(len(interactions) * tuning_share))
+    cut = math.floor(len(interactions) * tuning_share)
+    result = ReplayResult(k=k, tuning_cut=cut, with_tops=tops)
     served = [] if served is None else list(served) if isinstance(served, Sequence) else [served]
     delivered = 0
     strategies = {name: fn for model in models for name, fn in model.strategies().items()}
     owner = {name: model_label(model) for model in models for name in model.strategies()}
     owner.update({name: EXTRAS_LABEL for name in extras or {}})
-    learners = [(model, model_label(model)) for model in [*models, *served]]
+    learners = [(model, model_label(model)) for model in distinct([*models, *served])]
+    labels = {id(model): name for model, name in learners}
     seconds = result.seconds
     steps: Sequence[int] | object = range(len(interactions))
     if progress:
@@ -278,10 +291,10 @@ def replay(
             cluster = None if cluster_of is None else cluster_of(interaction.user_id)
             prior = catalog.activity[interaction.user_id]
             result.context.record(prior, cluster, catalog.counts, target)
-            _score(result, catalog, strategies, interaction, target, k, served, n, owner)
+            _score(result, catalog, strategies, interaction, target, k, served, n, owner, labels)
             _rank_all(
                 result.extra_ranks,
-                result.extra_tops,
+                result.extra_tops if tops else None,
                 catalog,
                 extras or {},
                 interaction,
@@ -300,7 +313,7 @@ def replay(
     for model in served:
         start = time.perf_counter()
         model.flush()
-        seconds[model.name] += time.perf_counter() - start
+        seconds[labels[id(model)]] += time.perf_counter() - start
     check_fed_once([*models, *served], delivered)
     result.catalogue, result.delivered = len(catalog), delivered
     result.item_counts = dict(zip(catalog.items.ids, catalog.counts.tolist(), strict=True))
@@ -317,20 +330,24 @@ def _score(
     served: Sequence[Served],
     n: int,
     owner: dict[str, str],
+    labels: dict[int, str],
 ) -> None:
+    """Rank every strategy's scores, then every served list (``owner``: each strategy's
+    timing label, ``labels``: each served model's, by id)."""
     result.add_scored(n, interaction.ts, interaction.user_id)
     timed = (result.seconds, owner)
-    _rank_all(result.ranks, result.tops, catalog, strategies, interaction, target, k, timed)
+    top = result.tops if result.with_tops else None
+    _rank_all(result.ranks, top, catalog, strategies, interaction, target, k, timed)
     for model in served:
         start = time.perf_counter()
         answer = model.serve(interaction.user_id)
-        result.seconds[model.name] += time.perf_counter() - start
+        result.seconds[labels[id(model)]] += time.perf_counter() - start
         result.add_served(answer, interaction.item_id, model.name)
 
 
 def _rank_all(
     ranks: dict[str, list[int]],
-    tops: dict[str, list[list[str]]],
+    tops: dict[str, list[list[str]]] | None,
     catalog: Catalog,
     strategies: dict[str, ScoreFn],
     interaction: Interaction,
@@ -338,8 +355,9 @@ def _rank_all(
     k: int,
     timed: tuple[dict[str, float], dict[str, str]] | None = None,
 ) -> None:
-    """Each strategy's rank of the target and its top k, the user's own items left out
-    (``timed``: seconds per label and each strategy's label, to add the time to)."""
+    """Each strategy's rank of the target and (unless ``tops`` is None) its top k, the
+    user's own items left out (``timed``: seconds per label and each strategy's label,
+    to add the time to)."""
     exclude = catalog.exclude(interaction.user_id)
     size = len(catalog)
     for name, score in strategies.items():
@@ -349,7 +367,8 @@ def _rank_all(
             scores = np.concatenate([scores, np.zeros(size - len(scores))])
         scores[exclude] = -np.inf
         ranks[name].append(rank_of(scores, target))
-        top = np.argpartition(-scores, min(k, size - 1))[:k] if size > k else np.arange(size)
-        tops[name].append([catalog.items.ids[i] for i in top])
+        if tops is not None:
+            top = np.argpartition(-scores, min(k, size - 1))[:k] if size > k else np.arange(size)
+            tops[name].append([catalog.items.ids[i] for i in top])
         if timed is not None:
             timed[0][timed[1][name]] += time.perf_counter() - start

@@ -28,7 +28,7 @@ from streamrec.evaluation.debias import DEBIAS_STRENGTHS, debias_sweep
 from streamrec.evaluation.parallel import replay_split
 from streamrec.evaluation.replay import EngineModel, ReplayResult
 from streamrec.evaluation.sequential import SASRecIncremental, SASRecPeriodic
-from streamrec.evaluation.served import ServedModel
+from streamrec.evaluation.served import ScoredAndServed, ServedModel
 from streamrec.evaluation.streaming_mf import ISGDModel, RAISGDModel
 from streamrec.evaluation.tuning import TRENDING_HALF_LIVES, Grids, Tuning, tune
 from streamrec.model.config import EngineConfig
@@ -37,6 +37,7 @@ from streamrec.model.engine import Engine
 STREAMREC = "streamrec-user"
 BATCH = "batch-user"
 SERVED_PRODUCTION = "streamrec-served-batch64-p4"
+STRATEGIES = ["user", "cluster", "rerank", "trending"]  # StreamRec's, scored from one engine
 PRODUCTION_BATCH, PRODUCTION_PARTITIONS = 64, 4
 # tuned baselines reported under their family's name (the tuned choice is in metrics.json)
 TUNED_FAMILIES = (
@@ -136,8 +137,11 @@ class Evaluation:
         return rows
 
 
-def final_models(tuning: Tuning, dim: int, config: EngineConfig, batch_refit: int) -> list:
-    """The chosen configurations, each model with its own state."""
+def final_models(
+    tuning: Tuning, dim: int, config: EngineConfig, batch_refit: int, served: bool = False
+) -> list:
+    """The chosen configurations, each model with its own state (with ``served``, the
+    engine of StreamRec's strategies also writes the best-case served lists)."""
     p = tuning.params
     knn = p["item-knn"]
     mf = p["biasedmf-negatives"]
@@ -157,7 +161,12 @@ def final_models(tuning: Tuning, dim: int, config: EngineConfig, batch_refit: in
         _renamed(ISGDModel(**p["isgd"]), "isgd"),
         _renamed(RAISGDModel(**p["raisgd"]), "raisgd"),
         # one engine, one wrapper: every StreamRec strategy scored from the same state
-        EngineModel(Engine(dim, config), ["user", "cluster", "rerank", "trending"]),
+        (
+            # served lists are scored by their items alone: explanations would only cost time
+            ScoredAndServed(Engine(dim, replace(config, explain_top=0)), STRATEGIES)
+            if served
+            else EngineModel(Engine(dim, config), STRATEGIES)
+        ),
         EngineModel(
             Engine(
                 dim, config, clusterer=BatchKMeans(k=config.n_clusters, refit_every=batch_refit)
@@ -197,15 +206,13 @@ def run_evaluation(
     tuning = tune(interactions, vectors, dim, grids=grids, progress=progress, workers=workers)
     tuned = time.perf_counter()
     config = EngineConfig(ranker_learning_rate=tuning.params["streamrec-user"]["learning_rate"])
-    models = final_models(tuning, dim, config, batch_refit)
+    models = final_models(tuning, dim, config, batch_refit, served)
     reference = models[-2].engine
-    # served lists are scored by their items alone: explanations would only cost time
-    served_config = replace(config, explain_top=0)
     served_models = (
         [
-            ServedModel(Engine(dim, served_config)),
+            models[-2],  # the best case, from the strategies' engine (ScoredAndServed)
             ServedModel(
-                Engine(dim, served_config),
+                Engine(dim, replace(config, explain_top=0)),
                 SERVED_PRODUCTION,
                 batch_reviews=PRODUCTION_BATCH,
                 partitions=PRODUCTION_PARTITIONS,

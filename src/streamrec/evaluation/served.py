@@ -10,7 +10,7 @@ from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.core.ordering import batch_is_full
 from streamrec.core.partitioning import partition_for
 from streamrec.evaluation.datasets import Interaction
-from streamrec.evaluation.replay import SERVED
+from streamrec.evaluation.replay import SERVED, EngineModel
 from streamrec.model.engine import Engine
 from streamrec.serving.fallback import Answer, fallback
 from streamrec.serving.schema import Assignment, RecList
@@ -154,3 +154,39 @@ class ServedModel:
             self.group_recs.pop(group_id, None)
         self.assignments.update(out.assignments)
         self.recent_items.update(out.recent_items)
+
+
+class ScoredAndServed(EngineModel):
+    """An :class:`EngineModel` whose engine also writes the lists served from it.
+
+    An engine learns the same whether or not it builds lists, and whether an
+    interaction's events are applied together (:class:`EngineModel`) or one by one
+    (:class:`ServedModel`), so the best-case served lists (``batch_reviews=None``) can
+    come from the engine the strategies are scored from: the replay pays for one
+    engine's learning, not two, and every strategy and the served list rank as with
+    two engines (``tests/streamrec/evaluation/test_served.py``). The model is passed
+    to the replay both as a model (its strategies) and as a served model (its list);
+    the replay feeds it once. Its engine should not explain lists
+    (``explain_top=0``): served lists are scored by their items alone.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        names: list[str] | None = None,
+        name: str = SERVED,
+        prefix: str = "streamrec-",
+    ) -> None:
+        super().__init__(engine, names, prefix)
+        self.name = name
+        self.lists = ServedModel(engine, name)
+
+    def serve(self, user_id: str) -> Answer:
+        return self.lists.serve(user_id)
+
+    def observe(self, interaction: Interaction, vector: np.ndarray | None) -> None:
+        self.lists.observe(interaction, vector)
+        self.delivered = self.lists.delivered
+
+    def flush(self) -> None:
+        self.lists.flush()

@@ -232,6 +232,7 @@ def tune(
         workers=workers,
         tuning_share=1.0,
         progress=progress,
+        tops=False,  # chosen by NDCG: no top k, no coverage
     )
     summary = result.summary("all")
     chosen, params, scores = {}, {}, {}

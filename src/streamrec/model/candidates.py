@@ -100,6 +100,12 @@ class CandidateGenerator:
         cut = [quota] * len(parts)
         return _union(parts, cut, seen, self.size)
 
+    def sync(self, model: CandidateSource) -> None:
+        """Bring the index up to the model's items (:meth:`ItemIndex.sync`) while it is
+        queried at all (the catalogue has more than C items)."""
+        if model.items.n_items > self.size:
+            self.index.sync(model.items)
+
     def _near_k(self, seen: int) -> int:
         """How many nearest items a user with ``seen`` items asks the index for."""
         near = min(self.size // 4, NEAREST)

@@ -212,6 +212,7 @@ class Engine(Refreshing, EngineState):
             self.profiles.mark_seen(user_row, item_row)
             touched[event.user_id] = user_row
         self._reassign(touched, snapshot, out)
+        self.candidates.sync(self)  # here, not at the next read: reads never change answers
         if outputs:
             served = [] if superseded else list(touched)
             with_trending = trending and not superseded

@@ -130,6 +130,13 @@ class ItemIndex:
                 row.flags.writeable = False  # shared by every caller until the graph changes
                 self._answers[(k, queries[n].tobytes())] = row
 
+    def sync(self, items: ItemStats) -> None:
+        """Insert the changed items now (the graph, once the catalogue passes
+        ``exact_below``), not at the next query: an engine calls it after every batch,
+        so when and how often it is read never changes the graph it answers from."""
+        if items.unit_matrix().shape[0] > self.exact_below:
+            self._synced(items)
+
     def _synced(self, items: ItemStats) -> tuple[hnswlib.Index, int]:
         """The graph with the changed items inserted, and how many live entries it holds."""
         index = self._sync(items)

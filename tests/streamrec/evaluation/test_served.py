@@ -1,13 +1,16 @@
-"""The in-process served replay: skipping lists nobody can read changes nothing served."""
+"""The in-process served replay: skipping lists nobody can read changes nothing served, and
+one engine both scored and served ranks as two."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from streamrec.core.events import ReviewEvent
 from streamrec.evaluation.datasets import Interaction
-from streamrec.evaluation.replay import replay
-from streamrec.evaluation.served import ServedModel
+from streamrec.evaluation.replay import EngineModel, model_label, replay
+from streamrec.evaluation.served import ScoredAndServed, ServedModel
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
 from tests.streamrec.evaluation.evaluation_data import synthetic_stream
@@ -74,3 +77,29 @@ def test_a_superseded_batch_builds_no_user_list_and_leaves_the_model_as_a_full_o
         after = [e.apply([review], vector[None]) for e in engines]
         assert after[0].user_recs == after[1].user_recs
         assert after[0].trending == after[1].trending
+
+
+def test_one_engine_scored_and_served_ranks_as_an_engine_and_a_served_model() -> None:
+    """Every strategy and the served list rank as from two engines, each fed every event
+    (the HNSW index and the candidate cut are used: the lists query the index between
+    the strategies' serves)."""
+    interactions, vectors = synthetic_stream(300, items=30)
+    strategies = ["user", "cluster", "rerank", "trending"]
+    both = ScoredAndServed(Engine(16, replace(CONFIG, explain_top=0)), strategies)
+    scored = EngineModel(Engine(16, CONFIG), strategies, prefix="two-")
+    served = ServedModel(Engine(16, replace(CONFIG, explain_top=0)), "two-served")
+    result = replay(interactions, vectors, [both, scored], [both, served])
+    assert len(result.index) > 100
+    for name in strategies:
+        assert result.ranks[f"streamrec-{name}"] == result.ranks[f"two-{name}"]
+        assert result.tops[f"streamrec-{name}"] == result.tops[f"two-{name}"]
+    assert result.ranks["streamrec-served"] == result.ranks["two-served"]
+    assert result.tops["streamrec-served"] == result.tops["two-served"]
+    assert len(set(result.ranks["streamrec-served"])) > 3  # lists were served, not misses
+    assert both.engine.clock == both.delivered == served.engine.clock == 600  # fed once
+    assert both.engine.candidates.index.built
+    assert np.array_equal(both.engine.ranker.weights, scored.engine.ranker.weights)
+    label = "streamrec-user + streamrec-cluster + streamrec-rerank + streamrec-trending"
+    assert model_label(both) == f"{label} + streamrec-served"
+    two = "two-user + two-cluster + two-rerank + two-trending"
+    assert set(result.seconds) >= {model_label(both), "two-served", two}

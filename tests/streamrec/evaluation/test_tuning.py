@@ -1,6 +1,8 @@
 import dataclasses
 
+from streamrec.evaluation.baselines import PopularityModel, RandomModel
 from streamrec.evaluation.datasets import Interaction
+from streamrec.evaluation.replay import replay
 from streamrec.evaluation.tuning import Grids, choose, tune
 from tests.streamrec.evaluation.evaluation_data import synthetic_stream
 
@@ -59,3 +61,19 @@ def test_tuning_reads_nothing_of_the_reported_part() -> None:
 def test_interaction_type_is_what_tuning_slices() -> None:
     interactions, _ = synthetic_stream(10)
     assert all(isinstance(i, Interaction) for i in interactions)
+
+
+def test_a_replay_without_tops_ranks_alike_and_reports_no_coverage() -> None:
+    """Tuning replays without each strategy's top k: the same ranks, so the same NDCG."""
+    interactions, vectors = synthetic_stream(120)
+    kept, skipped = (
+        replay(interactions, vectors, [PopularityModel([50.0, 500.0]), RandomModel()], tops=t)
+        for t in (True, False)
+    )
+    assert skipped.ranks == kept.ranks and len(kept.ranks["random"]) > 50
+    assert kept.tops and not skipped.tops
+    summary = skipped.summary("all")
+    assert summary == {
+        name: {key: value for key, value in metrics.items() if key != "coverage"}
+        for name, metrics in kept.summary("all").items()
+    }

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamrec.core.events import ClickEvent
+from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.model import candidates
 from streamrec.model.candidates import CandidateGenerator, _sorted_head, _union
-from tests.streamrec.model.test_two_stage import _engine
+from streamrec.model.config import EngineConfig
+from streamrec.model.engine import Engine
+from tests.streamrec.model.test_two_stage import DIM, _engine
 
 
 def _by_sort(scores: np.ndarray, k: int, positive: bool) -> list[int]:
@@ -70,3 +72,43 @@ def test_compiled_union_keeps_the_numpy_union_s_rows(seed: int, monkeypatch) -> 
             expected = _union(parts, cut, seen, size)
         assert compiled.dtype == expected.dtype == np.int64
         assert compiled.tolist() == expected.tolist()
+
+
+def test_when_an_engine_is_read_never_changes_what_it_answers_later() -> None:
+    """The index takes each batch's items when the batch is applied, not at the next
+    query: an engine read after every batch and one never read answer alike (an HNSW
+    graph depends on the order and grouping of its inserts)."""
+    read, unread = _engine_pair()
+    users = sorted(read.profiles.index)
+    assert read.candidates.index.built and read.items.n_items > read.candidates.size
+    for user in users:
+        assert np.array_equal(
+            read.candidates.rows(read, user), unread.candidates.rows(unread, user)
+        )
+        assert np.array_equal(read.learned_scores(user), unread.learned_scores(user))
+
+
+def _engine_pair() -> tuple[Engine, Engine]:
+    rng = np.random.default_rng(3)
+    config = EngineConfig(n_clusters=3, candidates=12, ann_exact_below=0, seed=3)
+    read, unread = Engine(dim=DIM, config=config), Engine(dim=DIM, config=config)
+    p = 1.0 / np.arange(1, 61)
+    for b in range(30):
+        items = rng.choice(60, 8, p=p / p.sum()).tolist()
+        batch = [
+            ReviewEvent(
+                event_id=f"r{b}-{n}",
+                user_id=f"u{rng.integers(12)}",
+                item_id=f"i{i}",
+                text="t",
+                ts=8 * b + n + 1,
+            )
+            for n, i in enumerate(items)
+        ]
+        vectors = rng.standard_normal((len(batch), DIM)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        for engine in (read, unread):
+            engine.apply(batch, vectors, outputs=False)
+        for user in {e.user_id for e in batch}:  # the read engine queries its index now
+            read.learned_scores(user)
+    return read, unread
