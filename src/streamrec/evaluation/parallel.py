@@ -32,6 +32,8 @@ from streamrec.evaluation.datasets import Interaction
 from streamrec.evaluation.replay import ReplayResult, distinct, replay
 
 LOCAL_ONLY = ("progress", "on_step", "cluster_of", "extras")  # options of this process only
+RANKING = 0.02  # seconds per 1,000 events to rank one strategy's scores (see weight)
+EXTRA = 0.05  # per extra (a debias strength: the user's scores reweighted, then ranked; 58 s)
 
 
 def replay_split(
@@ -52,7 +54,8 @@ def replay_split(
     if workers < 2 or len(distinct(every)) < 2:
         result = replay(interactions, vectors, models, served, **options)
         return result, [_clock(m) for m in every]
-    away = _balanced(distinct(every), {id(m) for m in anchor})
+    extras = len(options.get("extras") or {})  # scored here, beside the anchored models
+    away = _balanced(distinct(every), {id(m) for m in anchor}, EXTRA * extras)
     context = multiprocessing.get_context("spawn")
     reader, writer = context.Pipe(duplex=False)
     child_options = {k: v for k, v in options.items() if k not in LOCAL_ONLY}
@@ -155,25 +158,26 @@ def _one_engine_each(models: Sequence) -> None:
 
 def weight(model: object) -> float:
     """A rough cost per event, to balance the two halves (only the wall time depends on
-    it), in seconds per 1,000 events. StreamRec's engines and served lists from the
-    ``model_seconds`` of the full MovieLens replay (2026-12-03: their cost grows with
-    the users' histories, so a short replay underweights them): an engine learns and
-    scores its ``user`` strategy (2.85) plus 0.04 per strategy; a served model builds
-    lists after every event (2.63) or every micro-batch (0.78); an engine that is scored
-    and serves (:class:`~streamrec.evaluation.served.ScoredAndServed`) learns once and
-    adds the lists (0.9: 81.5 vs 62.3 s on MovieLens' first 25,000 ratings). The baselines from a
-    15,000-rating replay with every model timed on its own: River's BiasedMF costs 0.1
-    plus 0.005 per factor; ISGD and RAISGD score the catalogue and step once per
-    negative; item-kNN's variants share one similarity table. Ranking a strategy's
-    scores costs about 0.055."""
+    it), in seconds per 1,000 events, from the ``model_seconds`` of full MovieLens
+    replays on the machine of 2026-12-04 (an engine's cost grows with the users'
+    histories, so a short replay underweights it). An engine learns (2.14) and scores
+    each strategy (0.15: the full-catalogue products of ``cluster`` and ``rerank``;
+    570 s with four, 466 s with one); a served model alone builds lists after every event
+    (2.63) or every micro-batch (0.78); an engine that is scored and serves
+    (:class:`~streamrec.evaluation.served.ScoredAndServed`) adds its lists (0.6: 640 s).
+    The baselines from a 15,000-rating replay with every model timed on its own, and
+    item-kNN from the full replay (80-91 s): River's BiasedMF costs 0.1 plus 0.005 per
+    factor; ISGD and RAISGD score the catalogue and step once per negative; item-kNN's
+    variants share one similarity table. Ranking a strategy's scores costs about 0.02
+    (popularity's seven strategies: 33 s)."""
     inner = getattr(model, "model", model)  # Renamed
-    ranking = 0.055 * len(model.strategies()) if hasattr(model, "strategies") else 0.05
+    ranking = RANKING * len(model.strategies()) if hasattr(model, "strategies") else 0.02
     if getattr(inner, "engine", None) is not None:
         scored = hasattr(inner, "names")  # an EngineModel: learns and scores
-        cost = 2.85 + 0.04 * len(inner.names) if scored else 0.0
+        cost = 2.14 + 0.15 * len(inner.names) if scored else 0.0
         if hasattr(inner, "serve"):
             batched = getattr(inner, "batch_reviews", None) is not None
-            cost += 0.78 if batched else 0.9 if scored else 2.63
+            cost += 0.78 if batched else 0.6 if scored else 2.63
         return ranking + cost
     n_factors = getattr(inner, "n_factors", None)
     if n_factors is not None:
@@ -183,14 +187,14 @@ def weight(model: object) -> float:
         return ranking + 0.04 + 0.0006 * factors + 0.02 * int(getattr(inner, "negatives", 0))
     variants = getattr(inner, "variants", None)
     if variants is not None:
-        return ranking + 0.2 + 0.012 * len(variants)
+        return ranking + 0.35 + 0.012 * len(variants)
     return ranking + 0.02
 
 
-def _balanced(models: Sequence, anchored: set[int]) -> set[int]:
+def _balanced(models: Sequence, anchored: set[int], extra: float = 0.0) -> set[int]:
     """Ids of the models for the second process: the heaviest first, each to the lighter
-    side (anchored models stay here)."""
-    load = [sum(weight(m) for m in models if id(m) in anchored), 0.0]
+    side (anchored models stay here, with ``extra``: what else this process scores)."""
+    load = [extra + sum(weight(m) for m in models if id(m) in anchored), 0.0]
     away: set[int] = set()
     free = sorted((m for m in models if id(m) not in anchored), key=weight, reverse=True)
     for model in free:
