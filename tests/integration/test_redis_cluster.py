@@ -20,7 +20,8 @@ from streamrec.core.events import ClickEvent, ImpressionEvent
 from streamrec.core.settings import Settings
 from streamrec.core.text import clean_text
 from streamrec.evaluation.datasets import amazon_interactions, interactions_to_events
-from streamrec.evaluation.replay import SERVED, replay
+from streamrec.evaluation.replay import replay
+from streamrec.evaluation.result import SERVED
 from streamrec.evaluation.served import ServedModel
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine

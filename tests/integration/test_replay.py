@@ -14,7 +14,8 @@ from streamrec.core.settings import DEFAULT_MODEL, Settings
 from streamrec.core.text import clean_text
 from streamrec.embedding.cache import CachedEmbedder
 from streamrec.evaluation.datasets import amazon_interactions
-from streamrec.evaluation.replay import SERVED, replay
+from streamrec.evaluation.replay import replay
+from streamrec.evaluation.result import SERVED
 from streamrec.evaluation.served import ServedModel
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine

@@ -112,8 +112,8 @@ def run_replay(
     workers: int = 1,
 ) -> dict:
     from streamrec.app.replay_pipeline import replay_pipeline
-    from streamrec.evaluation.replay import SERVED
     from streamrec.evaluation.report import write_report
+    from streamrec.evaluation.result import SERVED
     from streamrec.evaluation.run import run_evaluation
     from streamrec.evaluation.tuning import Grids
 

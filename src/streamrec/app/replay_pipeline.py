@@ -33,7 +33,8 @@ from streamrec.core.ordering import batch_is_full
 from streamrec.core.settings import Settings
 from streamrec.embedding.base import Embedder
 from streamrec.evaluation.datasets import Interaction
-from streamrec.evaluation.replay import SERVED, ReplayResult, replay
+from streamrec.evaluation.replay import replay
+from streamrec.evaluation.result import SERVED, ReplayResult
 from streamrec.kafka.clients import make_producer
 from streamrec.kafka.producer import topic_for
 from streamrec.kafka.topics import Topics, ensure_topics

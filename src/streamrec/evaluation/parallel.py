@@ -29,7 +29,8 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from streamrec.evaluation.datasets import Interaction
-from streamrec.evaluation.replay import ReplayResult, distinct, replay
+from streamrec.evaluation.replay import distinct, replay
+from streamrec.evaluation.result import ReplayResult
 
 LOCAL_ONLY = ("progress", "on_step", "cluster_of", "extras")  # options of this process only
 RANKING = 0.02  # seconds per 1,000 events to rank one strategy's scores (see weight)
@@ -50,12 +51,13 @@ def replay_split(
     here). Returns the result and each model's engine clock (None: no engine), in the
     order of ``[*models, *served]``."""
     every = [*models, *served]  # a model that is scored and serves is in both
-    _one_engine_each(distinct(every))
-    if workers < 2 or len(distinct(every)) < 2:
+    each = distinct(every)
+    _one_engine_each(each)
+    if workers < 2 or len(each) < 2:
         result = replay(interactions, vectors, models, served, **options)
         return result, [_clock(m) for m in every]
     extras = len(options.get("extras") or {})  # scored here, beside the anchored models
-    away = _balanced(distinct(every), {id(m) for m in anchor}, EXTRA * extras)
+    away = _balanced(each, {id(m) for m in anchor}, EXTRA * extras)
     context = multiprocessing.get_context("spawn")
     reader, writer = context.Pipe(duplex=False)
     child_options = {k: v for k, v in options.items() if k not in LOCAL_ONLY}
@@ -171,7 +173,7 @@ def weight(model: object) -> float:
     variants share one similarity table. Ranking a strategy's scores costs about 0.02
     (popularity's seven strategies: 33 s)."""
     inner = getattr(model, "model", model)  # Renamed
-    ranking = RANKING * len(model.strategies()) if hasattr(model, "strategies") else 0.02
+    ranking = RANKING * (len(model.strategies()) if hasattr(model, "strategies") else 1)
     if getattr(inner, "engine", None) is not None:
         scored = hasattr(inner, "names")  # an EngineModel: learns and scores
         cost = 2.14 + 0.15 * len(inner.names) if scored else 0.0

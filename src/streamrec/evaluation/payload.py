@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from streamrec.evaluation.metrics import metrics_from_rank
-from streamrec.evaluation.replay import ReplayResult
+from streamrec.evaluation.result import ReplayResult
 from streamrec.evaluation.run import BATCH, PROTOCOL, STREAMREC, Evaluation, fixed_constants
 from streamrec.evaluation.uncertainty import UserSample
 

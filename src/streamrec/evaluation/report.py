@@ -15,7 +15,7 @@ import numpy as np
 
 from streamrec.evaluation.fairness_report import fairness_lines, fairness_payload, plot_tradeoff
 from streamrec.evaluation.payload import metrics_payload
-from streamrec.evaluation.replay import SERVED
+from streamrec.evaluation.result import SERVED
 from streamrec.evaluation.run import (
     BATCH,
     PRODUCTION_BATCH,

@@ -26,7 +26,8 @@ from streamrec.evaluation.baselines import (
 from streamrec.evaluation.datasets import Interaction
 from streamrec.evaluation.debias import DEBIAS_STRENGTHS, debias_sweep
 from streamrec.evaluation.parallel import replay_split
-from streamrec.evaluation.replay import EngineModel, ReplayResult
+from streamrec.evaluation.replay import EngineModel
+from streamrec.evaluation.result import ReplayResult
 from streamrec.evaluation.sequential import SASRecIncremental, SASRecPeriodic
 from streamrec.evaluation.served import ScoredAndServed, ServedModel
 from streamrec.evaluation.streaming_mf import ISGDModel, RAISGDModel
@@ -162,8 +163,7 @@ def final_models(
         _renamed(RAISGDModel(**p["raisgd"]), "raisgd"),
         # one engine, one wrapper: every StreamRec strategy scored from the same state
         (
-            # served lists are scored by their items alone: explanations would only cost time
-            ScoredAndServed(Engine(dim, replace(config, explain_top=0)), STRATEGIES)
+            ScoredAndServed(Engine(dim, unexplained(config)), STRATEGIES)
             if served
             else EngineModel(Engine(dim, config), STRATEGIES)
         ),
@@ -181,6 +181,12 @@ def final_models(
             _renamed(SASRecIncremental(**p["sasrec-incremental"]), "sasrec-incremental"),
         ]
     return models
+
+
+def unexplained(config: EngineConfig) -> EngineConfig:
+    """The configuration of an engine that writes served lists: they are scored by their
+    items alone, so explanations would only cost time."""
+    return replace(config, explain_top=0)
 
 
 def _renamed(model, name: str) -> Renamed:  # type: ignore[no-untyped-def]
@@ -212,7 +218,7 @@ def run_evaluation(
         [
             models[-2],  # the best case, from the strategies' engine (ScoredAndServed)
             ServedModel(
-                Engine(dim, replace(config, explain_top=0)),
+                Engine(dim, unexplained(config)),
                 SERVED_PRODUCTION,
                 batch_reviews=PRODUCTION_BATCH,
                 partitions=PRODUCTION_PARTITIONS,

@@ -10,7 +10,8 @@ from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.core.ordering import batch_is_full
 from streamrec.core.partitioning import partition_for
 from streamrec.evaluation.datasets import Interaction
-from streamrec.evaluation.replay import SERVED, EngineModel
+from streamrec.evaluation.replay import EngineModel
+from streamrec.evaluation.result import SERVED
 from streamrec.model.engine import Engine
 from streamrec.serving.fallback import Answer, fallback
 from streamrec.serving.schema import Assignment, RecList
