@@ -75,9 +75,18 @@ def seed(
             engine.profiles.mark_seen(row, item)
 
 
-def stream(rng: np.random.Generator, n_items: int, n_users: int, batches: int, ts0: int):
+def stream(
+    rng: np.random.Generator,
+    n_items: int,
+    n_users: int,
+    batches: int,
+    ts0: int,
+    workers: int = 1,
+    me: int = 0,
+):
+    """Micro-batches and their review vectors; users ``u % workers == me`` only."""
     for b in range(batches):
-        users = rng.integers(0, n_users, BATCH)
+        users = rng.integers(0, n_users // workers, BATCH) * workers + me
         items = _zipf(rng, n_items, 2 * BATCH)
         events: list[ReviewEvent | ClickEvent] = []
         for n, user in enumerate(users.tolist()):

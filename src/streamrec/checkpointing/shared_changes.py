@@ -158,6 +158,8 @@ def _item_arrays(value: bytes, history: list[list], head: dict) -> tuple[str, di
 def _grown(values: np.ndarray, shape: tuple, fill: float = 0.0) -> np.ndarray:
     """A new array of ``shape`` holding ``values`` where they overlap, ``fill`` elsewhere."""
     values = np.asarray(values)
+    if values.shape == shape:  # one pass (a full-then-copy wrote items x dim twice)
+        return values.copy()
     out = np.full(shape, fill, dtype=values.dtype)
     overlap = tuple(slice(0, min(a, b)) for a, b in zip(shape, values.shape, strict=True))
     out[overlap] = values[overlap]

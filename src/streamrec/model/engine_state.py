@@ -42,14 +42,15 @@ class EngineState:
     _item_matrix: np.ndarray | None
     candidates: CandidateGenerator
 
-    def shared_state(self, per_item: bool = True) -> dict:
+    def shared_state(self, per_item: bool = True, copy: bool = True) -> dict:
         """What all workers share: clusters, items, labels, clock (no user profiles).
 
         Without ``per_item``, items and signals come without their per-item
         arrays (``global_state()``; :meth:`dirty_items` and :meth:`dirty_neighbours`
-        say which rows changed).
+        say which rows changed). Without ``copy`` the items' vector sums (items x dim)
+        are a view: for a reader done before the engine learns again (a merge).
         """
-        items = self.items.state() if per_item else self.items.global_state()
+        items = self.items.state(copy) if per_item else self.items.global_state()
         signals = self.signals.state() if per_item else self.signals.global_state()
         return {
             "dim": self.dim,

@@ -159,10 +159,11 @@ class ItemStats:
         column of the row is in their checkpoint field)."""
         self.dirty.update(np.flatnonzero(self.engagement.stored[row, : self.n_items]).tolist())
 
-    def state(self) -> dict:
+    def state(self, copy: bool = True) -> dict:
+        """Without ``copy`` the vector sums are a view (see :meth:`VectorTable.state`)."""
         return {
             "vector_half_life": self.vectors.half_life,
-            "vectors": self.vectors.state(),
+            "vectors": self.vectors.state(copy),
             "popularity": self.popularity[: self.n_items].copy(),
             "trending": self.trending.state(),
             "engagement": self.engagement.state(),

@@ -7,7 +7,7 @@ from itertools import chain
 
 import numpy as np
 
-from streamrec.core.arrays import BLOCK_ROWS, rows_in
+from streamrec.core.arrays import rows_in
 from streamrec.core.decay import decay, merged_stored
 
 
@@ -113,21 +113,13 @@ def _merged_sums(
         out[src[0] : src[-1] + 1] = sums[2][src[0] : src[-1] + 1]  # theirs' rows stay: a view
     else:
         out[dst] = sums[2][src]
-    changed = np.zeros(size, dtype=bool)  # merged rows where mine's row is not base's
     mine_at, base_at = np.full(size, -1), np.full(size, -1)
     mine_at[lo["dst"]], base_at[b["dst"]] = lo["src"], b["src"]
-    both = np.flatnonzero((mine_at >= 0) & (base_at >= 0))
-    same_rows = np.array_equal(mine_at[both], base_at[both])  # mine only appended rows
-    for start in range(0, both.size, BLOCK_ROWS):  # in blocks: no (items x dim) temporaries
-        block = both[start : start + BLOCK_ROWS]
-        first = int(mine_at[block[0]])
-        if same_rows and np.array_equal(mine_at[block], np.arange(first, first + block.size)):
-            at = slice(first, first + block.size)  # the same rows in order: views, not copies
-            differs = (sums[1][at] != sums[0][at]).any(axis=1)
-        else:
-            differs = (sums[1][mine_at[block]] != sums[0][base_at[block]]).any(axis=1)
-        changed[block[differs]] = True
-    changed |= (mine_at >= 0) != (base_at >= 0)
+    # merged rows where mine's sum may not be base's: a review adds to an item's sum and
+    # its count together and a row is never handed to another item, so an item on the
+    # same row with the same count has the same sum (no items x dim comparison); a row
+    # too many only computes theirs' value again (mine - base is 0)
+    changed = (lo["counts"] != b["counts"]) | (mine_at != base_at)
     rows = np.flatnonzero(changed | (keep != 1.0))
 
     def at(state: int, where: np.ndarray) -> np.ndarray:

@@ -105,11 +105,13 @@ class VectorTable:
         self._init_row(row)
         return True
 
-    def state(self) -> dict:
+    def state(self, copy: bool = True) -> dict:
+        """Ids and per-row arrays; without ``copy`` the vector sums are a view (for a
+        reader that is done before the table changes again)."""
         n = self.n_rows
         return {
             "ids": list(self.ids),
-            "sums": self.sums[:n].copy(),
+            "sums": self.sums[:n].copy() if copy else self.sums[:n],
             "counts": self.counts[:n].copy(),
             "last_ts": self.last_ts[:n].copy(),
         }

@@ -330,7 +330,7 @@ class Checkpointer:
         """Fold this worker's changes since the last sync into ``theirs`` (the stored
         fields ``stored``) and return the fields that differ from them."""
         base = self._base()
-        local = self.engine.shared_state()
+        local = self.engine.shared_state(copy=False)  # read, not kept: no (items x dim) copy
         merged = merge_shared(base, local, theirs.state, self.engine.clusterer)
         # the merge keeps theirs' bases: fields it leaves as stored stay readable
         bases = decay_bases(merged)

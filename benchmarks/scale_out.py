@@ -1,0 +1,167 @@
+"""Several workers' state path on one machine, merging through Redis (issue 13).
+
+``scale.py`` times one worker process. A worker group scales by partitions:
+each worker owns some users (partition ``user % workers`` here), keeps a copy
+of the shared model and, every checkpoint interval, folds what it learned into
+the copy in Redis under WATCH, merging the others' changes (README, "Several
+workers"). This benchmark runs ``--workers`` processes at once, each with the
+worker's engine and checkpointer: it seeds the same catalogue and users as
+``scale.py``, applies micro-batches of 64 reviews + 64 clicks of its own users
+with lists (the worker's path), and writes its checkpoint every ``--interval``
+seconds of its own wall time. Before the clock starts every worker has merged
+once (the first write of a catalogue and the first merge after it decode whole
+models: one-off costs) and built its nearest-item index.
+
+Reported per worker: events, seconds applying and checkpointing, writes and
+merges, the median merge; and the aggregate events/s: all events over the
+slowest worker's seconds. Needs the Redis of ``make infra-up``; keys under a
+unique prefix, deleted after.
+
+    python benchmarks/scale_out.py --items 100000 --workers 2 --interval 5 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import scale
+from common import machine, write_result
+from streamrec.app.worker.commit import Checkpointer
+from streamrec.app.worker.progress import Progress
+from streamrec.checkpointing.dedup import DedupWindow
+from streamrec.cli.common import tune_process
+from streamrec.core.settings import Settings
+from streamrec.model.config import EngineConfig
+from streamrec.model.engine import Engine
+from streamrec.serving.schema import RedisKeys
+from streamrec.serving.store import RecsStore, connect
+
+
+def worker(
+    me: int, args: argparse.Namespace, interval: float, prefix: str, barrier, results
+) -> None:
+    threadpool_limits(1)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    tune_process(settings)
+    store = RecsStore(connect(settings), RedisKeys(prefix))
+    engine = Engine(dim=scale.DIM, config=EngineConfig(seed=0, ann_query_threads=1))
+    scale.seed(engine, np.random.default_rng(0), args.items, args.users, args.items)
+    users = engine.profiles
+    users.partition[: users.n_rows] = np.arange(users.n_rows) % args.workers  # u{n} is row n
+    checkpoints = Checkpointer(
+        "g", interval, engine, store, Progress(DedupWindow(1000), {me}), bool
+    )
+    # one-off costs before the clock: the first write of the catalogue, each worker's
+    # first merge (decodes the whole stored model), the index built by the first lists;
+    # the worker restores the stored model at start (the first worker finds none)
+    for turn in range(2 * args.workers):
+        if turn == me:  # the first restores nothing and writes the catalogue
+            checkpoints.restore()
+        if turn % args.workers == me:
+            checkpoints.write()
+        barrier.wait()
+    batches = max(1, args.events // (2 * scale.BATCH))
+    rng = np.random.default_rng(1 + me)
+    every = list(scale.stream(rng, args.items, args.users, 4 + batches, 10, args.workers, me))
+    for batch, vectors in every[:4]:
+        engine.apply(batch, vectors, [me] * len(batch))
+    checkpoints.write()
+    timed = every[4:]
+    barrier.wait()
+    applying, writes, done = 0.0, [], 0
+    start = last = time.perf_counter()
+    for batch, vectors in timed:
+        began = time.perf_counter()
+        engine.apply(batch, vectors, [me] * len(batch))
+        applying += time.perf_counter() - began
+        done += len(batch)
+        if time.perf_counter() - last >= interval:
+            writes.append(_write(checkpoints))
+            last = time.perf_counter()
+    writes.append(_write(checkpoints))  # what was learned is in Redis before the clock stops
+    elapsed = time.perf_counter() - start
+    merge_s = [s for s, merged in writes if merged]
+    results.put(
+        {
+            "worker": me,
+            "events": done,
+            "seconds": round(elapsed, 2),
+            "apply_s": round(applying, 2),
+            "checkpoint_s": round(sum(s for s, _ in writes), 2),
+            "writes": len(writes),
+            "merges": len(merge_s),
+            "median_merge_s": round(statistics.median(merge_s), 2) if merge_s else None,
+            "events_per_s": round(done / elapsed, 1),
+        }
+    )
+
+
+def _write(checkpoints: Checkpointer) -> tuple[float, bool]:
+    merges, began = checkpoints.merges, time.perf_counter()
+    checkpoints.write()
+    return time.perf_counter() - began, checkpoints.merges > merges
+
+
+def run(args: argparse.Namespace, interval: float) -> dict:
+    prefix = f"bench-scale-out-{uuid.uuid4().hex[:8]}"
+    context = mp.get_context("fork")  # nothing heavy built yet: each worker builds its own
+    barrier, results = context.Barrier(args.workers), context.Queue()
+    processes = [
+        context.Process(target=worker, args=(me, args, interval, prefix, barrier, results))
+        for me in range(args.workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        rows = sorted((results.get() for _ in processes), key=lambda r: r["worker"])
+        for process in processes:
+            process.join()
+    finally:
+        client = connect(Settings(_env_file=None))  # type: ignore[call-arg]
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+    events = sum(r["events"] for r in rows)
+    slowest = max(r["seconds"] for r in rows)
+    return {
+        "items": args.items,
+        "users": args.users,
+        "workers": args.workers,
+        "interval_s": interval,
+        "events": events,
+        "events_per_s": round(events / slowest, 1),
+        "per_worker": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--events", type=int, default=20_000, help="timed events per worker")
+    parser.add_argument(
+        "--interval", type=float, nargs="+", default=[5.0], help="checkpoint seconds; one run each"
+    )
+    parser.add_argument("--out", default="scale-out.json")
+    args = parser.parse_args()
+    runs = []
+    for interval in args.interval:
+        row = run(args, interval)
+        print(row, flush=True)
+        runs.append(row)
+    write_result(args.out, {"runs": runs, "batch_reviews": scale.BATCH, "machine": machine()})
+
+
+if __name__ == "__main__":
+    main()
