@@ -115,12 +115,10 @@ def _merged_sums(
         out[dst] = sums[2][src]
     mine_at, base_at = np.full(size, -1), np.full(size, -1)
     mine_at[lo["dst"]], base_at[b["dst"]] = lo["src"], b["src"]
-    # merged rows where mine's sum may not be base's: a review adds to an item's sum and
-    # its count together and a row is never handed to another item, so an item on the
-    # same row with the same count has the same sum (no items x dim comparison); a row
-    # too many only computes theirs' value again (mine - base is 0)
-    changed = (lo["counts"] != b["counts"]) | (mine_at != base_at)
-    rows = np.flatnonzero(changed | (keep != 1.0))
+    # mine's sum differs from base's only where mine added reviews (keep < 1: a review
+    # adds to the sum and the count together) or where the item is not on base's row, so
+    # no (items x dim) comparison; a row too many only yields theirs again (mine - base = 0)
+    rows = np.flatnonzero((keep != 1.0) | (mine_at != base_at))
 
     def at(state: int, where: np.ndarray) -> np.ndarray:
         values = np.zeros((rows.size, out.shape[1]))

@@ -19,6 +19,7 @@ from streamrec.core.decay import decay, merged_stored
 from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
+from streamrec.model.items import ItemStats
 from tests.doubles import HashingEmbedder
 
 EMBED = HashingEmbedder(32)
@@ -220,3 +221,46 @@ def test_merged_decayed_counts_are_the_decayed_sums_whatever_the_bases() -> None
     theirs = rng.uniform(1, 5, size)
     kept = merged_stored((same, same, theirs), (9.0, 9.0, 3.0), grown=5, half_life=7.0, size=4)
     assert kept.tobytes() == theirs.tobytes()
+
+
+def test_merged_vector_sums_are_theirs_plus_what_this_worker_added_on_every_row() -> None:
+    """The merge finds this worker's changed sums by their counts, not by comparing rows:
+    every row still equals ``theirs * keep + (mine - base * keep)`` (theirs' own bits
+    where this worker added nothing)."""
+    rng = np.random.default_rng(3)
+    mine = ItemStats(8, vector_half_life=5.0)
+
+    def review(stats: ItemStats, item: str) -> None:
+        vector = rng.standard_normal(8).astype(np.float32)
+        stats.add_text(stats.row(item), vector / np.linalg.norm(vector))
+
+    for n in range(40):
+        review(mine, f"i{n % 12}")
+    base = copy.deepcopy(mine.state())
+    theirs = copy.deepcopy(mine)
+    for item in ["i1", "i2", "i2", "t1", "i5"]:  # theirs: overlaps, a new item
+        review(theirs, item)
+    for item in ["i2", "i3", "m1", "m1", "i5", "i5"]:  # mine: overlaps, a new item
+        review(mine, item)
+    merged = ItemStats.merge(base, mine.state(), theirs.state(), clocks=(40, 46, 45, 51))
+
+    def by_id(state: dict) -> dict[str, tuple[np.ndarray, int]]:
+        vectors = state["vectors"]
+        return {
+            i: (np.asarray(vectors["sums"][r], dtype=np.float64), int(vectors["counts"][r]))
+            for r, i in enumerate(vectors["ids"])
+            if i is not None
+        }
+
+    b, m, t = by_id(base), by_id(mine.state()), by_id(theirs.state())
+    gamma = decay(1.0, 5.0)
+    zero = (np.zeros(8), 0)
+    for row, item in enumerate(merged["vectors"]["ids"]):
+        (bs, bc), (ms, mc), (ts, _) = b.get(item, zero), m.get(item, zero), t.get(item, zero)
+        got = merged["vectors"]["sums"][row]
+        if mc == bc:  # nothing added here: theirs to the bit
+            assert np.array_equal(got, ts.astype(np.float32)), item
+        else:
+            keep = gamma ** (mc - bc)
+            assert np.array_equal(got, (ts * keep + (ms - bs * keep)).astype(np.float32)), item
+    assert {"i2", "i5", "m1", "t1", "i3", "i1"} <= set(merged["vectors"]["ids"])
