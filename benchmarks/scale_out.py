@@ -71,6 +71,7 @@ def worker(
         if turn % args.workers == me:
             checkpoints.write()
         barrier.wait()
+    builds = _count_builds(checkpoints)
     batches = max(1, args.events // (2 * scale.BATCH))
     rng = np.random.default_rng(1 + me)
     every = list(scale.stream(rng, args.items, args.users, 4 + batches, 10, args.workers, me))
@@ -80,6 +81,7 @@ def worker(
     timed = every[4:]
     barrier.wait()
     applying, writes, done = 0.0, [], 0
+    builds[0] = 0
     start = last = time.perf_counter()
     for batch, vectors in timed:
         began = time.perf_counter()
@@ -101,10 +103,24 @@ def worker(
             "checkpoint_s": round(sum(s for s, _ in writes), 2),
             "writes": len(writes),
             "merges": len(merge_s),
+            "builds": builds[0],  # more than writes: another worker wrote during a build
             "median_merge_s": round(statistics.median(merge_s), 2) if merge_s else None,
             "events_per_s": round(done / elapsed, 1),
         }
     )
+
+
+def _count_builds(checkpoints: Checkpointer) -> list[int]:
+    """Counts the checkpoint's builds: a write builds again when another worker's write
+    lands first (WATCH), so builds - writes is the work conflicts cost."""
+    count, build = [0], checkpoints._build
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        count[0] += 1
+        return build(*args)
+
+    checkpoints._build = counted  # type: ignore[method-assign]
+    return count
 
 
 def _write(checkpoints: Checkpointer) -> tuple[float, bool]:
