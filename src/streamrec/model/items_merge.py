@@ -115,10 +115,12 @@ def _merged_sums(
         out[dst] = sums[2][src]
     mine_at, base_at = np.full(size, -1), np.full(size, -1)
     mine_at[lo["dst"]], base_at[b["dst"]] = lo["src"], b["src"]
-    # mine's sum differs from base's only where mine added reviews (keep < 1: a review
-    # adds to the sum and the count together) or where the item is not on base's row, so
-    # no (items x dim) comparison; a row too many only yields theirs again (mine - base = 0)
-    rows = np.flatnonzero((keep != 1.0) | (mine_at != base_at))
+    # mine's sum differs from base's only where mine added reviews (a review adds to the
+    # sum and the count together; keep is 1 without forgetting) or where the item is not
+    # on base's row, so no (items x dim) comparison; a row too many only yields theirs
+    # again (mine - base = 0)
+    added = lo["counts"] != b["counts"]
+    rows = np.flatnonzero(added | (keep != 1.0) | (mine_at != base_at))
 
     def at(state: int, where: np.ndarray) -> np.ndarray:
         values = np.zeros((rows.size, out.shape[1]))

@@ -223,12 +223,15 @@ def test_merged_decayed_counts_are_the_decayed_sums_whatever_the_bases() -> None
     assert kept.tobytes() == theirs.tobytes()
 
 
-def test_merged_vector_sums_are_theirs_plus_what_this_worker_added_on_every_row() -> None:
+@pytest.mark.parametrize("half_life", [5.0, float("inf")])  # inf: keep is 1 everywhere
+def test_merged_vector_sums_are_theirs_plus_what_this_worker_added_on_every_row(
+    half_life: float,
+) -> None:
     """The merge finds this worker's changed sums by their counts, not by comparing rows:
     every row still equals ``theirs * keep + (mine - base * keep)`` (theirs' own bits
     where this worker added nothing)."""
     rng = np.random.default_rng(3)
-    mine = ItemStats(8, vector_half_life=5.0)
+    mine = ItemStats(8, vector_half_life=half_life)
 
     def review(stats: ItemStats, item: str) -> None:
         vector = rng.standard_normal(8).astype(np.float32)
@@ -253,7 +256,7 @@ def test_merged_vector_sums_are_theirs_plus_what_this_worker_added_on_every_row(
         }
 
     b, m, t = by_id(base), by_id(mine.state()), by_id(theirs.state())
-    gamma = decay(1.0, 5.0)
+    gamma = decay(1.0, half_life)
     zero = (np.zeros(8), 0)
     for row, item in enumerate(merged["vectors"]["ids"]):
         (bs, bc), (ms, mc), (ts, _) = b.get(item, zero), m.get(item, zero), t.get(item, zero)
