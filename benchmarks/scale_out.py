@@ -71,7 +71,6 @@ def worker(
         if turn % args.workers == me:
             checkpoints.write()
         barrier.wait()
-    builds = _count_builds(checkpoints)
     batches = max(1, args.events // (2 * scale.BATCH))
     rng = np.random.default_rng(1 + me)
     every = list(scale.stream(rng, args.items, args.users, 4 + batches, 10, args.workers, me))
@@ -81,7 +80,6 @@ def worker(
     timed = every[4:]
     barrier.wait()
     applying, writes, done = 0.0, [], 0
-    builds[0] = 0
     start = last = time.perf_counter()
     for batch, vectors in timed:
         began = time.perf_counter()
@@ -93,40 +91,29 @@ def worker(
             last = time.perf_counter()
     writes.append(_write(checkpoints))  # what was learned is in Redis before the clock stops
     elapsed = time.perf_counter() - start
-    merge_s = [s for s, merged in writes if merged]
+    merge_s = [s for s, merged, _ in writes if merged]
     results.put(
         {
             "worker": me,
             "events": done,
             "seconds": round(elapsed, 2),
             "apply_s": round(applying, 2),
-            "checkpoint_s": round(sum(s for s, _ in writes), 2),
+            "checkpoint_s": round(sum(s for s, _, _ in writes), 2),
             "writes": len(writes),
             "merges": len(merge_s),
-            "builds": builds[0],  # more than writes: another worker wrote during a build
+            "builds": sum(b for _, _, b in writes),  # more than writes: conflicts (WATCH)
             "median_merge_s": round(statistics.median(merge_s), 2) if merge_s else None,
             "events_per_s": round(done / elapsed, 1),
         }
     )
 
 
-def _count_builds(checkpoints: Checkpointer) -> list[int]:
-    """Counts the checkpoint's builds: a write builds again when another worker's write
-    lands first (WATCH), so builds - writes is the work conflicts cost."""
-    count, build = [0], checkpoints._build
-
-    def counted(*args):  # type: ignore[no-untyped-def]
-        count[0] += 1
-        return build(*args)
-
-    checkpoints._build = counted  # type: ignore[method-assign]
-    return count
-
-
-def _write(checkpoints: Checkpointer) -> tuple[float, bool]:
+def _write(checkpoints: Checkpointer) -> tuple[float, bool, int]:
+    """Seconds, whether it merged, and how often it built the merge (``last_write``)."""
     merges, began = checkpoints.merges, time.perf_counter()
     checkpoints.write()
-    return time.perf_counter() - began, checkpoints.merges > merges
+    seconds = time.perf_counter() - began
+    return seconds, checkpoints.merges > merges, checkpoints.last_write["builds"]
 
 
 def run(args: argparse.Namespace, interval: float) -> dict:

@@ -243,6 +243,7 @@ class Checkpointer:
         self._base_version, self._history = written["version"], written["history"]
         self.last_write = {
             "fields_read": written.get("read", 0),  # by a merge (0: none)
+            "builds": written["builds"],  # more than 1: another worker wrote first (WATCH)
             "bytes": _size(parts, users),
             "users": sum(len(u[0]) for u in users.values()),
             "shared_bytes": sum(len(k) + len(v) for k, v in changes[0].items()),
@@ -256,6 +257,7 @@ class Checkpointer:
     def _build(self, shared: SharedReader, written: dict) -> FieldChanges:
         """The shared model's field changes given what is stored (under WATCH: it may run
         again); ``written`` receives the new version and fields, and the merged state."""
+        written["builds"] = written.get("builds", 0) + 1
         stored = shared.field(GLOBAL)
         current_blob = stored if stored is not None else shared.legacy()
         current = SharedCheckpoint.from_bytes(current_blob) if current_blob else None
