@@ -88,6 +88,7 @@ _drain: Any = numba.njit(cache=True)(_drain_bits) if numba is not None else None
 def _sum_cells(
     cols: np.ndarray,
     vals: np.ndarray,
+    starts: np.ndarray,
     lengths: np.ndarray,
     weights: np.ndarray,
     acc: np.ndarray,
@@ -95,21 +96,25 @@ def _sum_cells(
     bits: np.ndarray,
     summary: np.ndarray,
     span: int,
-    dense: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per weighting ``j``: sum over rows ``k`` of ``weights[j, k] * vals`` of the row's
-    cells, per column. ``acc`` (more than max(cols) x weightings zeros: a column's sums
-    side by side) and the column marks are zeroed scratch, left as they were found.
-    The columns come out sorted without a sort: ``dense`` (many cells over few columns)
-    marks them in ``touched`` (as many False as ``acc`` has rows) and scans all
-    ``span``; otherwise in the bitmap ``bits``, whose non-zero words ``summary`` marks,
-    read off in order (only the words a column fell in)."""
+    cells (``lengths[k]`` of them from ``starts[k]``), per column. ``acc`` (at least
+    ``span`` x weightings zeros: a column's sums side by side) and the column marks are
+    zeroed scratch, left as they were found. The columns (all below ``span``) come out
+    sorted without a sort: with many cells over few columns they are marked in
+    ``touched`` (as many False as ``acc`` has rows) and all ``span`` is scanned;
+    otherwise in the bitmap ``bits``, whose non-zero words ``summary`` marks, read off
+    in order (only the words a column fell in)."""
     n_weights = weights.shape[0]
     weight = np.empty(n_weights)
-    cell = 0
+    total = 0
+    for row in range(lengths.size):
+        total += lengths[row]
+    dense = span <= DENSE_SPAN * total
     for row in range(lengths.size):
         for j in range(n_weights):
             weight[j] = weights[j, row]
+        cell = starts[row]
         for _ in range(lengths[row]):
             col = cols[cell]
             value = vals[cell]
@@ -121,7 +126,7 @@ def _sum_cells(
                 if weight[j] != 0.0:  # adding a 0.0 product leaves a sum's bits as they are
                     acc[col, j] += value * weight[j]  # bincount's product, in its order
             cell += 1
-    unique = np.empty(min(cols.size, span), np.int64)
+    unique = np.empty(min(total, span), np.int64)
     n = 0
     if dense:
         for col in range(span):
@@ -165,33 +170,94 @@ class _Scratch:
 
 
 def weighted_cell_sums(
-    cols: np.ndarray, vals: np.ndarray, lengths: np.ndarray, weights: np.ndarray
+    cols: np.ndarray,
+    vals: np.ndarray,
+    lengths: np.ndarray,
+    weights: np.ndarray,
+    starts: np.ndarray | None = None,
+    span: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique ``cols`` and, per row of ``weights`` (weightings x rows), the sums
-    ``sum_k weights[j, k] * cells of row k`` at each column (weightings x columns).
+    """Sorted unique columns of the rows' cells and, per row of ``weights`` (weightings x
+    rows), the sums ``sum_k weights[j, k] * cells of row k`` at each column (weightings x
+    columns).
 
-    ``cols``/``vals`` hold the rows' cells one row after another, ``lengths`` how many
-    each row has. Needs numba (:data:`COMPILED`); callers keep their numpy code for
-    when it is missing."""
+    Row ``k`` holds the ``lengths[k]`` cells of ``cols``/``vals`` from ``starts[k]``
+    (default: the rows one after another); ``span``: above every column (default: the
+    cells' maximum + 1). Needs numba (:data:`COMPILED`); callers keep their numpy code
+    for when it is missing."""
     if _compiled is None:
         raise RuntimeError("numba is not installed: use the numpy path")
-    n_weights = weights.shape[0]
-    if cols.size == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros((n_weights, 0))
-    span = int(cols.max()) + 1
-    _Scratch.ensure(span, n_weights)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    if starts is None:
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if lengths.size else lengths
+    if span is None:
+        span = int(cols.max()) + 1 if cols.size else 0
+    _Scratch.ensure(span, weights.shape[0])
     return _compiled(
         np.ascontiguousarray(cols, dtype=np.int64),
         np.ascontiguousarray(vals, dtype=np.float64),
-        np.ascontiguousarray(lengths, dtype=np.int64),
+        np.ascontiguousarray(starts, dtype=np.int64),
+        lengths,
         np.ascontiguousarray(weights, dtype=np.float64),
         _Scratch.acc,
         _Scratch.touched,
         _Scratch.bits,
         _Scratch.summary,
         span,
-        span <= DENSE_SPAN * cols.size,
     )
+
+
+def _sum_two(
+    cols: np.ndarray,
+    vals: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    weights: np.ndarray,
+    span: int,
+    cols2: np.ndarray,
+    vals2: np.ndarray,
+    starts2: np.ndarray,
+    lengths2: np.ndarray,
+    weights2: np.ndarray,
+    span2: int,
+    acc: np.ndarray,
+    touched: np.ndarray,
+    bits: np.ndarray,
+    summary: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_sum_cells` of two tables' rows in one call (the scratch is zeroed again
+    between them)."""
+    unique, sums = _compiled(
+        cols, vals, starts, lengths, weights, acc, touched, bits, summary, span
+    )
+    unique2, sums2 = _compiled(
+        cols2, vals2, starts2, lengths2, weights2, acc, touched, bits, summary, span2
+    )
+    return unique, sums, unique2, sums2
+
+
+_two: Any = numba.njit(cache=True)(_sum_two) if numba is not None else None
+
+
+def weighted_cell_sums_of_two(
+    first: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray],
+    second: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`weighted_cell_sums` of two tables at once (one call: a user's history reads
+    co-occurrence and transition rows together). Each table is given as
+    :meth:`~streamrec.model.sparse_rows.SparseRows.runs` answers (cols, vals, starts,
+    lengths, span) plus the weights (float64, weightings x rows); the answer is both
+    (columns, sums) pairs."""
+    if _two is None:
+        raise RuntimeError("numba is not installed: use the numpy path")
+    cols, vals, starts, lengths, span, weights = first
+    cols2, vals2, starts2, lengths2, span2, weights2 = second
+    _Scratch.ensure(max(span, span2), max(weights.shape[0], weights2.shape[0]))
+    return _two(
+        cols, vals, starts, lengths, weights, span,
+        cols2, vals2, starts2, lengths2, weights2, span2,
+        _Scratch.acc, _Scratch.touched, _Scratch.bits, _Scratch.summary,
+    )  # fmt: skip
 
 
 def _union_rows(

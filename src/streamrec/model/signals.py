@@ -22,6 +22,7 @@ import numpy as np
 
 from streamrec.core.arrays import rows_in
 from streamrec.core.decay import DecayedCounts, decay, merged_stored
+from streamrec.model.kernels import COMPILED, weighted_cell_sums_of_two
 from streamrec.model.sparse_rows import NEIGHBOURS, SparseRows
 
 TREND_HALF_LIVES = (100.0, 300.0, 1000.0, 3000.0)  # in engagements
@@ -133,12 +134,23 @@ class ItemSignals:
             inverse = 1.0 / np.sqrt(np.maximum(self.count[history], 1.0))
             recency, near = _history_weights(len(history))
             last = history[-LAST:]
-            sums = HistorySums(
-                *self.co.sparse_sum(history, inverse, inverse * recency, near),
-                *self.transitions.sparse_sum(last, *_last_weights(len(last))),
-            )
-            for array in sums:
-                array.flags.writeable = False
+            co_weights = (inverse, inverse * recency, near)
+            if COMPILED:  # both tables in one compiled call: the same sums
+                parts = weighted_cell_sums_of_two(
+                    (*self.co.runs(history), np.array(co_weights)),
+                    (*self.transitions.runs(last), np.array(_last_weights(len(last)))),
+                )
+                for array in parts:  # the sums are rows of two blocks: read-only with them
+                    array.flags.writeable = False
+                cols, co_sums, t_cols, t_sums = parts
+                sums = HistorySums(cols, *co_sums, t_cols, *t_sums)
+            else:
+                sums = HistorySums(
+                    *self.co.sparse_sum(history, *co_weights),
+                    *self.transitions.sparse_sum(last, *_last_weights(len(last))),
+                )
+                for array in sums:
+                    array.flags.writeable = False
             self._sums = key, sums
         return self._sums[1]
 

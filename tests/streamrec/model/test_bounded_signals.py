@@ -85,3 +85,40 @@ def test_compiled_dense_and_sorted_sparse_sums_are_bit_identical(monkeypatch) ->
     for compiled, dense, sorted_ in zip(*answers, strict=True):
         assert compiled.dtype == dense.dtype == sorted_.dtype
         assert compiled.tobytes() == dense.tobytes() == sorted_.tobytes()
+
+
+def test_rows_keep_their_cells_while_the_arena_moves_them() -> None:
+    """Rows grow in turns (each outgrowing its run moves it to the arena's end) and
+    prune; the table always equals plain dictionaries fed the same cells, in order,
+    and its sums read the moved runs."""
+    from streamrec.model import sparse_rows
+
+    limit = 16
+    table, expected = SparseRows(limit=limit), {}
+    rng = np.random.default_rng(7)
+    moved = 0
+    for step in range(6000):
+        row, col = int(rng.integers(0, 30)), int(rng.integers(0, 200))
+        value = float(rng.integers(1, 4))
+        start = int(table._start[row]) if row in table._slots else -1
+        table.add(row, col, value)
+        moved += start not in (-1, int(table._start[row]))
+        cells = expected.setdefault(row, {})
+        cells[col] = cells.get(col, 0.0) + value
+        if len(cells) >= 2 * limit:
+            expected[row] = sparse_rows._top(cells, limit)
+        if step % 500 == 0:
+            assert [list(r.items()) for r in table.rows.values()] == [
+                list(r.items()) for r in expected.values()
+            ]
+    assert moved > 30  # every row moved at least once
+    assert table._end <= 2 * int(table._room.sum())  # what moves leave behind stays small
+    assert list(table.rows) == list(expected)
+    rows = [3, 17, 3, 29, 999]  # a repeated row and one the table never held
+    cols, sums = table.sparse_sum(rows, np.array([1.0, 2.0, 0.5, 1.0, 1.0]))
+    dense = np.zeros(200)
+    for row, weight in zip(rows, [1.0, 2.0, 0.5, 1.0, 1.0], strict=True):
+        for col, value in expected.get(row, {}).items():
+            dense[col] += weight * value
+    assert cols.tolist() == np.flatnonzero(dense).tolist()
+    assert np.allclose(sums, dense[cols])
