@@ -61,7 +61,7 @@ def cycles(items: int, count: int, variant: str) -> dict:
     worker(store, seeded, {0}).write()
     pair = [worker(store, Engine(dim=scale.DIM, config=EngineConfig(seed=0)), {n}) for n in (0, 1)]
     for checkpoints in pair:  # whole: no change records read, the whole hash as before
-        checkpoints.read_changed_only = variant != "whole"
+        checkpoints.sync.read_changed_only = variant != "whole"
     rows: dict[str, list[float]] = {"batch_s": [], "write_s": [], "shared_mb": [], "read": []}
     try:
         for n, (batch, vectors) in enumerate(scale.stream(rng, items, USERS, count, 10)):

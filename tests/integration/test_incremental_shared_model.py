@@ -280,7 +280,7 @@ def test_a_merge_reading_only_the_changed_fields_equals_one_reading_all(settings
         seeder.write()
         first, second = worker(store), worker(store)
         for one in (first, second):  # whole: every merge reads and decodes the whole hash
-            one.read_changed_only = not whole
+            one.sync.read_changed_only = not whole
         for round_ in range(3):
             rng = np.random.default_rng(10 + round_)  # a few reviews and clicks
             apply(first.engine, batch(rng, 3, users=40, items=80, start=1000 + 100 * round_))
@@ -314,13 +314,13 @@ def test_a_write_between_a_merges_reads_sends_it_back_to_read_again(store, monke
     neighbour cells past its catalogue). The merge reads again instead."""
     first, second = worker(store), worker(store)
     for one in (first, second):
-        one.read_changed_only = True
+        one.sync.read_changed_only = True
     for round_ in range(2):  # both merged once: both keep a copy to patch
         feed(first.engine, 1, seed=round_, start=100 * round_)
         first.write()
         feed(second.engine, 1, seed=10 + round_, start=5000 + 100 * round_)
         second.write()
-    assert second._base_state is not None
+    assert second.sync.base_state is not None
     feed(first.engine, 1, seed=20, start=300)
     first.write()
     feed(second.engine, 1, seed=21, start=6000)
@@ -332,12 +332,12 @@ def test_a_write_between_a_merges_reads_sends_it_back_to_read_again(store, monke
             rng = np.random.default_rng(22)  # new items, neighbour rows that hold them
             apply(first.engine, batch(rng, 20, users=40, items=200, start=400))
             first.write()
-            raced.append(first._base_version)
+            raced.append(first.sync.base_version)
         return read(self, names, unchanged)
 
     monkeypatch.setattr(SharedReader, "fields_named", field_values_after_a_write)
     second.write()
     monkeypatch.undo()
-    assert raced and second._base_version == raced[0] + 1
-    assert_same_state(second._base_state, join_shared(stored(store)).state)
+    assert raced and second.sync.base_version == raced[0] + 1
+    assert_same_state(second.sync.base_state, join_shared(stored(store)).state)
     assert_same_state(second.engine.shared_state(), worker(store).engine.shared_state())
