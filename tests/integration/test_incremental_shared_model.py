@@ -315,6 +315,7 @@ def test_a_write_between_a_merges_reads_sends_it_back_to_read_again(store, monke
     first, second = worker(store), worker(store)
     for one in (first, second):
         one.sync.read_changed_only = True
+    first.lease_wait_s = 0.0  # it writes while second holds the lease (one thread: no wait)
     for round_ in range(2):  # both merged once: both keep a copy to patch
         feed(first.engine, 1, seed=round_, start=100 * round_)
         first.write()

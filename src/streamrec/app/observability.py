@@ -62,6 +62,10 @@ FRESHNESS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 CHECKPOINTS = Counter("streamrec_checkpoints_total", "Checkpoints written")
+CHECKPOINTS_PUT_OFF = Counter(
+    "streamrec_checkpoints_put_off_total",
+    "Checkpoints put off to the next batch while another worker of the group wrote its own",
+)
 LAG = Gauge(
     "streamrec_consumer_lag", "Messages behind the end of the partition", ["topic", "partition"]
 )

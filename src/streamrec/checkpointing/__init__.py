@@ -25,7 +25,11 @@ The commit order of the worker, written down once (as Quix Streams does):
    offsets, its dedup window) and the profiles of its users changed since the
    last checkpoint (one hash field each, :func:`~streamrec.checkpointing.codec.split_users`;
    erased users' fields deleted), so both parts grow with what changed, not
-   with the catalogue or the user base;
+   with the catalogue or the user base. The writer holds the group's checkpoint
+   lease meanwhile (an advisory key with an expiry); a worker whose checkpoint
+   is merely due puts it off to after its next batch while another holds it
+   (at most one interval late), so merges of several workers do not run at
+   once only for WATCH to discard one; WATCH alone keeps the write correct;
 4. the same offsets are committed to the Kafka consumer group.
 
 A crash before 3 replays the batch from the previous checkpoint onto the

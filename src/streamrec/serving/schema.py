@@ -101,6 +101,11 @@ class RedisKeys:
         item, so a checkpoint rewrites only the items that changed."""
         return f"{self.base}:checkpoint:{{{group}}}:shared"
 
+    def merge_lease(self, group: str) -> str:
+        """Which worker of a group is writing its checkpoint now (an advisory lease with
+        an expiry: the others put theirs off rather than merge at the same time)."""
+        return f"{self.base}:checkpoint:{{{group}}}:lease"
+
     def partition_checkpoint(self, group: str, partition: int) -> str:
         """Offsets and dedup window of one partition number (binary)."""
         return f"{self.base}:checkpoint:{{{group}}}:p{partition}"

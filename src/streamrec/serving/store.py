@@ -95,6 +95,20 @@ def with_retry(
             delay = min(max_delay, delay * 2)
 
 
+# the checkpoint lease, each in one step: taken when free or already the holder's (a
+# retried write), dropped only by its holder (one that expired and was taken again stays)
+_TAKE_LEASE = """
+local holder = redis.call('get', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+_DROP_LEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
 class RecsStore:
     """Atomic, pipelined writes of rec lists, assignments and checkpoints."""
 
@@ -156,6 +170,15 @@ class RecsStore:
         huge reply)."""
         key = self.keys.partition_users(group, partition)
         return _fields(self.client.hscan_iter(key, count=1000))
+
+    def take_lease(self, group: str, holder: str, seconds: float) -> bool:
+        """Take the group's checkpoint lease for ``seconds`` unless another holds it."""
+        key, ms = self.keys.merge_lease(group), max(1, int(seconds * 1000))
+        return bool(self.client.eval(_TAKE_LEASE, 1, key, holder, ms))
+
+    def drop_lease(self, group: str, holder: str) -> None:
+        """Give the lease back if ``holder`` still has it (not one taken after it expired)."""
+        self.client.eval(_DROP_LEASE, 1, self.keys.merge_lease(group), holder)
 
     def write_checkpoint(
         self,

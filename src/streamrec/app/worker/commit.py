@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 
 from kafka import KafkaConsumer
@@ -31,6 +32,8 @@ from streamrec.serving.store import RecsStore, with_retry
 
 log = logging.getLogger(__name__)
 
+LEASE_S = 120.0  # the checkpoint lease's expiry: far above a merge (5 s at 10^5 items)
+LEASE_WAIT_S = 10.0  # how long a write that cannot be put off waits for the lease
 ID_RANGE = 10_000  # cluster ids in range n: [n * ID_RANGE, (n + 1) * ID_RANGE)
 NO_USERS: dict = {"ids": []}  # users travel in the per-user hash, not the partition blob
 
@@ -66,6 +69,8 @@ class Checkpointer:
         self.last_write: dict[str, int] = {}  # what the last write wrote (bytes, fields)
         self.index_log = IndexLogKeeper(engine, instance)
         self.sync = SharedSync(engine, self.index_log)
+        self._holder = uuid.uuid4().hex  # this worker's name on the group's checkpoint lease
+        self.lease_wait_s = LEASE_WAIT_S
 
     def restore(self) -> bool:
         """Adopt the group's shared model from Redis, if any (users come per partition)."""
@@ -149,13 +154,20 @@ class Checkpointer:
     def due(self) -> bool:
         return time.monotonic() - self._last >= self.interval_s
 
-    def checkpoint(self, consumer: KafkaConsumer) -> None:
-        """Write the checkpoint to Redis, then commit the same offsets to Kafka."""
-        with_retry(self.write, "save checkpoint", on_retry=obs.REDIS_RETRIES.inc)
+    def checkpoint(self, consumer: KafkaConsumer, may_put_off: bool = False) -> bool:
+        """Write the checkpoint to Redis, then commit the same offsets to Kafka; False
+        when put off (see :meth:`write`; at most one interval past due)."""
+        put_off = may_put_off and time.monotonic() - self._last < 2 * self.interval_s
+        if not with_retry(
+            lambda: self.write(put_off), "save checkpoint", on_retry=obs.REDIS_RETRIES.inc
+        ):
+            obs.CHECKPOINTS_PUT_OFF.inc()
+            return False
         obs.CHECKPOINTS.inc()
         self.progress.dirty = False
         self._last = time.monotonic()
         self.commit(consumer)
+        return True
 
     def commit(self, consumer: KafkaConsumer) -> None:
         """Commit the checkpointed offsets of the assigned partitions to Kafka (only while
@@ -165,8 +177,30 @@ class Checkpointer:
         commit_offsets(consumer, self.progress.offsets)
         self.progress.commit_owed = False
 
-    def write(self) -> None:
-        """Merge the shared model under WATCH and write it with the partitions, atomically."""
+    def write(self, may_put_off: bool = False) -> bool:
+        """Merge the shared model under WATCH and write it with the partitions, atomically.
+
+        While it writes, the worker holds the group's checkpoint lease: two workers
+        merging at once would both pay for a merge, and WATCH would throw one away.
+        With ``may_put_off``, a worker that finds another holding it writes nothing
+        and returns False (it goes on with the next batch and tries again after it);
+        without, it waits for the lease (at most ``lease_wait_s``, then writes anyway:
+        WATCH keeps that correct)."""
+        leased = self.store.take_lease(self.group, self._holder, LEASE_S)
+        if not leased and may_put_off:
+            return False
+        deadline = time.monotonic() + self.lease_wait_s
+        while not leased and time.monotonic() < deadline:
+            time.sleep(0.05)
+            leased = self.store.take_lease(self.group, self._holder, LEASE_S)
+        try:
+            self._write()
+        finally:
+            if leased:
+                self.store.drop_lease(self.group, self._holder)
+        return True
+
+    def _write(self) -> None:
         self._record_ids()
         owned = sorted(self.progress.owned)
         parts = {

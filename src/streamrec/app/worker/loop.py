@@ -210,8 +210,9 @@ class EmbedWorker:
     def _maybe_checkpoint(self, consumer: KafkaConsumer) -> None:
         # an erasure is checkpointed at once: until then a restart would read the old profile
         if self.progress.dirty and (self.checkpoints.due() or self.progress.erased):
-            self.checkpoints.checkpoint(consumer)
-            self.progress.erased = False
+            # one on schedule waits while another worker writes; an erasure does not
+            if self.checkpoints.checkpoint(consumer, may_put_off=not self.progress.erased):
+                self.progress.erased = False
         elif self.progress.commit_owed and not self.progress.dirty:
             self.checkpoints.commit(consumer)
         self._update_lag(consumer)
