@@ -14,8 +14,9 @@ from typing import Protocol
 import numpy as np
 
 from streamrec.core.decay import decay
+from streamrec.model.feature_kernel import fill_features
 from streamrec.model.items import ItemStats
-from streamrec.model.kernels import COMPILED, fill_features
+from streamrec.model.kernels import COMPILED
 from streamrec.model.profiles import UserProfiles
 from streamrec.model.signals import ItemSignals
 
@@ -91,7 +92,7 @@ def _compiled_columns(
     signals: ItemSignals, seen: list[int], rows: np.ndarray, size: int
 ) -> np.ndarray:
     """The columns that do not read the text vectors, at ``rows``: one compiled pass
-    (:func:`streamrec.model.kernels.fill_features`) for what :func:`_item_columns` and
+    (:func:`streamrec.model.feature_kernel.fill_features`) for what :func:`_item_columns` and
     :func:`_history_features` compute in many numpy calls, then numpy's ``log1p`` and
     ``exp`` over one block each, so every value is the numpy path's to the bit."""
     out = np.zeros((rows.size, len(FEATURES)))
