@@ -14,12 +14,12 @@ from zero (an underestimate, as in lossy counting).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 
 import numpy as np
 
 from streamrec.core.arrays import unique_inverse
 from streamrec.model.kernels import COMPILED, DENSE_SPAN, weighted_cell_sums
+from streamrec.model.sparse_merge import merge_tables
 
 NEIGHBOURS = 1024  # default top-M neighbours kept per item
 
@@ -255,39 +255,15 @@ class SparseRows:
         base: dict, mine: dict, theirs: dict, rows: tuple[np.ndarray, np.ndarray, np.ndarray]
     ) -> dict:
         """Cells add up: ``theirs + mine - base``, each state re-indexed through its
-        ``rows`` mapping (old row -> merged row, -1: dropped); cells near zero go.
+        ``rows`` mapping (old row -> merged row, -1: dropped); cells near zero go, and
+        a merged row keeps its top ``limit`` (:func:`streamrec.model.sparse_merge.merge_tables`).
 
         Theirs' rows and cells keep their order (and so their places), and a cell
         this worker did not change keeps theirs' value to the bit: a row only
         theirs changed comes out as theirs.
         """
-
-        def cells(table: dict, mapping: np.ndarray) -> Iterator[tuple[tuple[int, int], float]]:
-            for i, j, v in zip(
-                mapping[np.asarray(table["rows"], dtype=np.int64)].tolist(),
-                mapping[np.asarray(table["cols"], dtype=np.int64)].tolist(),
-                np.asarray(table["values"]).tolist(),
-                strict=True,
-            ):
-                if i >= 0 and j >= 0:
-                    yield (i, j), v
-
-        change: dict[tuple[int, int], float] = {}  # mine - base: exactly 0 where unchanged
-        for key, v in cells(base, rows[0]):
-            change[key] = change.get(key, 0.0) - v
-        for key, v in cells(mine, rows[1]):
-            change[key] = change.get(key, 0.0) + v
-        merged: dict[int, dict[int, float]] = defaultdict(dict)
-        for (i, j), v in cells(theirs, rows[2]):
-            merged[i][j] = v + change.pop((i, j), 0.0)
-        for (i, j), v in change.items():  # cells theirs does not have, after theirs'
-            merged[i][j] = v
-        table = SparseRows(int(mine.get("limit", NEIGHBOURS)))
-        for i, row in merged.items():  # the merged row keeps its top-M too
-            kept = {j: v for j, v in row.items() if v > 1e-9}
-            if kept:
-                table._set_row(i, _top(kept, table.limit) if len(kept) > table.limit else kept)
-        return table.state()
+        limit = int(mine.get("limit", NEIGHBOURS))
+        return merge_tables(base, mine, theirs, rows, limit)
 
 
 def _runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
