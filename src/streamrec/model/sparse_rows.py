@@ -181,13 +181,14 @@ class SparseRows:
         return self._cols[start:end], self._vals[start:end]
 
     def state(self) -> dict[str, np.ndarray]:
-        parts = [(row, *self.arrays(row)) for row in self._slots]
+        """Every row's cells in slot order, rows in the order they first held one."""
+        order = np.fromiter(self._slots, dtype=np.int64, count=len(self._slots))
+        lengths = self._size[order] if order.size else np.zeros(0, np.int64)
+        cells = _runs(self._start[order], lengths) if order.size else np.zeros(0, np.int64)
         return {
-            "rows": np.concatenate(
-                [np.full(c.size, r, dtype=np.int64) for r, c, _ in parts] or [np.zeros(0, np.int64)]
-            ),
-            "cols": np.concatenate([c for _, c, _ in parts] or [np.zeros(0, np.int64)]),
-            "values": np.concatenate([v for _, _, v in parts] or [np.zeros(0)]),
+            "rows": np.repeat(order, lengths),
+            "cols": self._cols[cells],
+            "values": self._vals[cells],
             "limit": self.limit,
         }
 
@@ -238,16 +239,60 @@ class SparseRows:
     @classmethod
     def from_state(cls, data: dict) -> SparseRows:
         table = cls(int(data.get("limit", NEIGHBOURS)))
-        rows: dict[int, dict[int, float]] = defaultdict(dict)
-        for i, j, v in zip(
-            np.asarray(data["rows"]).tolist(),
-            np.asarray(data["cols"]).tolist(),
-            np.asarray(data["values"]).tolist(),
-            strict=True,
+        rows = np.asarray(data["rows"], dtype=np.int64)
+        cols = np.asarray(data["cols"], dtype=np.int64)
+        values = np.asarray(data["values"], dtype=np.float64)
+        if not rows.size:
+            return table
+        first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        owners = rows[first]
+        lengths = np.diff(np.r_[first, rows.size])
+        if np.bincount(owners).max() > 1 or not table._load_runs(
+            owners, first, lengths, cols, values
         ):
-            rows[i][j] = v
-        for i, cells in rows.items():
-            table._set_row(i, cells)
+            return cls._from_cells(table, rows, cols, values)  # rows split or repeated cells
+        return table
+
+    def _load_runs(
+        self,
+        owners: np.ndarray,
+        first: np.ndarray,
+        lengths: np.ndarray,
+        cols: np.ndarray,
+        values: np.ndarray,
+    ) -> bool:
+        """Lay out rows given as runs of a state in one pass (room as :meth:`_set_row`
+        gives); False when a row repeats a column (the state is then read cell by cell)."""
+        listed = cols.tolist()
+        slots: dict[int, dict[int, int]] = {}
+        for row, start, length in zip(
+            owners.tolist(), first.tolist(), lengths.tolist(), strict=True
+        ):
+            slots[row] = dict(zip(listed[start : start + length], range(length), strict=True))
+            if len(slots[row]) != length:
+                return False
+        rooms = np.maximum(8, 2 * lengths)
+        starts = np.cumsum(rooms) - rooms
+        self._rows_up_to(int(owners.max()) + 1)
+        self._start[owners], self._size[owners], self._room[owners] = starts, lengths, rooms
+        self._end = int(rooms.sum())
+        self._cols = np.zeros(max(self._end, 4096), dtype=np.int64)
+        self._vals = np.zeros(self._cols.size)
+        at = _runs(starts, lengths)
+        self._cols[at], self._vals[at] = cols, values
+        self._span = int(cols.max()) + 1
+        self._slots = slots
+        return True
+
+    @staticmethod
+    def _from_cells(
+        table: SparseRows, rows: np.ndarray, cols: np.ndarray, values: np.ndarray
+    ) -> SparseRows:
+        cells: dict[int, dict[int, float]] = defaultdict(dict)
+        for i, j, v in zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True):
+            cells[i][j] = v
+        for i, row in cells.items():
+            table._set_row(i, row)
         return table
 
     @staticmethod

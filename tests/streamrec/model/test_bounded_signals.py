@@ -122,3 +122,29 @@ def test_rows_keep_their_cells_while_the_arena_moves_them() -> None:
             dense[col] += weight * value
     assert cols.tolist() == np.flatnonzero(dense).tolist()
     assert np.allclose(sums, dense[cols])
+
+
+def test_a_loaded_table_equals_its_source_and_grows_like_it() -> None:
+    rng = np.random.default_rng(11)
+    table = SparseRows(limit=6)
+    for _ in range(3000):
+        table.add(int(rng.integers(0, 80)), int(rng.integers(0, 300)), float(rng.random()))
+    state = table.state()
+    back = SparseRows.from_state(state)
+    assert all(np.array_equal(back.state()[k], state[k]) for k in ("rows", "cols", "values"))
+    for _ in range(2000):  # rows grow past their loaded room and move in the arena
+        row, col, value = int(rng.integers(0, 90)), int(rng.integers(0, 300)), float(rng.random())
+        table.add(row, col, value)
+        back.add(row, col, value)
+    assert back.rows == table.rows
+    rows = rng.integers(0, 90, 20).tolist()
+    weights = rng.random(20)
+    for a, b in zip(back.sparse_sum(rows, weights), table.sparse_sum(rows, weights), strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_a_state_with_split_rows_or_repeated_cells_is_read_cell_by_cell() -> None:
+    split = {"rows": [1, 2, 1], "cols": [5, 6, 7], "values": [1.0, 2.0, 3.0], "limit": 4}
+    assert SparseRows.from_state(split).rows == {1: {5: 1.0, 7: 3.0}, 2: {6: 2.0}}
+    repeated = {"rows": [1, 1], "cols": [5, 5], "values": [1.0, 2.0], "limit": 4}
+    assert SparseRows.from_state(repeated).rows == {1: {5: 2.0}}
