@@ -21,6 +21,8 @@ thousand int64 rows a candidate union holds that is 4-10x slower than one sort
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -164,3 +166,25 @@ def copy_state(state: object) -> object:
     if isinstance(state, _IMMUTABLE):
         return state
     return copy.deepcopy(state)  # anything else (subclasses too): the general copy
+
+
+@contextmanager
+def small_pages() -> Iterator[None]:
+    """New numpy arrays get the kernel's normal pages while inside (numpy's default is
+    to ask for huge pages on every array of 4 MB or more).
+
+    For bursts of short-lived (items x dim) arrays, as a checkpoint's merge makes:
+    where the kernel compacts memory to hand out huge pages (transparent huge pages on
+    madvise, Debian's default), each such array stalled for up to a second in a worker
+    that had run a while, longer than it took to fill. Long-lived arrays made outside
+    keep huge pages: their rows are gathered at every batch, and fewer TLB misses make
+    the worker's batches faster (``benchmarks/results/README.md``)."""
+    switch = getattr(np._core.multiarray, "_set_madvise_hugepage", None)
+    if switch is None:  # a numpy without the switch: nothing to change
+        yield
+        return
+    before = switch(False)
+    try:
+        yield
+    finally:
+        switch(before)

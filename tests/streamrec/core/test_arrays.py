@@ -14,6 +14,7 @@ from streamrec.core.arrays import (
     member_of,
     row_norms,
     rows_in,
+    small_pages,
     unique_inverse,
     unique_rows,
 )
@@ -102,3 +103,18 @@ def test_a_state_copy_equals_a_deep_copy_and_shares_nothing_mutable() -> None:
     assert_same_state(copied, copy.deepcopy(state))
     assert [type(v) for v in copied["odd"]] == [OrderedDict, set, Pair, tuple]
     assert not containers(copied).keys() & containers(state).keys()
+
+
+def test_small_pages_turns_numpys_huge_page_requests_off_inside_only() -> None:
+    switch = np._core.multiarray._set_madvise_hugepage
+    before = switch(True)
+    try:
+        with small_pages():
+            assert switch(False) is False  # off inside
+            assert np.zeros((2048, 1024)).sum() == 0.0  # 16 MB made on normal pages
+        assert switch(True) is True  # and back on after
+        with pytest.raises(RuntimeError), small_pages():
+            raise RuntimeError("a failed write")
+        assert switch(True) is True  # restored on an error too
+    finally:
+        switch(before)

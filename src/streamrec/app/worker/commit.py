@@ -26,6 +26,7 @@ from streamrec.checkpointing.codec import (
     split_users,
 )
 from streamrec.checkpointing.shared_fields import join_shared
+from streamrec.core.arrays import small_pages
 from streamrec.kafka.offsets import commit_offsets
 from streamrec.model.engine import Engine
 from streamrec.serving.store import RecsStore, with_retry
@@ -194,7 +195,8 @@ class Checkpointer:
             time.sleep(0.05)
             leased = self.store.take_lease(self.group, self._holder, LEASE_S)
         try:
-            self._write()
+            with small_pages():  # a merge's (items x dim) arrays live until the next one
+                self._write()
         finally:
             if leased:
                 self.store.drop_lease(self.group, self._holder)
