@@ -26,15 +26,26 @@ def pack(head: dict, arrays: dict[str, np.ndarray]) -> bytes:
     if "rows" in head:
         raise ValueError("'rows' is the header's own key")
     rows = {k: _contiguous(np.asarray(v)) for k, v in arrays.items()}
-    layout = tuple((k, r.dtype.str, r.shape) for k, r in rows.items())
+    shapes = layout_json(tuple((k, r.dtype.str, r.shape) for k, r in rows.items()))
+    # json.dumps({**head, "rows": ...}), without encoding the layout again
+    encoded = json.dumps(head)[:-1] + (", " if head else "") + '"rows": ' + shapes + "}"
+    return frame(encoded, b"".join(r.tobytes() for r in rows.values()))
+
+
+def layout_json(layout: tuple) -> str:
+    """The JSON of arrays' (name, dtype string, shape): a checkpoint packs thousands of
+    values of a few layouts, each encoded once."""
     shapes = _LAYOUTS.get(layout)
-    if shapes is None:  # a checkpoint packs thousands of values of a few layouts
+    if shapes is None:
         if len(_LAYOUTS) >= LAYOUTS_KEPT:
             _LAYOUTS.clear()
         shapes = _LAYOUTS[layout] = json.dumps([[k, d, list(s)] for k, d, s in layout])
-    # json.dumps({**head, "rows": ...}), without encoding the layout again
-    encoded = (json.dumps(head)[:-1] + (", " if head else "") + '"rows": ' + shapes + "}").encode()
-    body = b"".join(r.tobytes() for r in rows.values())
+    return shapes
+
+
+def frame(header: str, body: bytes) -> bytes:
+    """A packed value: the header's length, the header (JSON text), the arrays' bytes."""
+    encoded = header.encode()
     return len(encoded).to_bytes(4, "little") + encoded + body
 
 

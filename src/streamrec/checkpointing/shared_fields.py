@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from streamrec.checkpointing.codec import SharedCheckpoint
+from streamrec.checkpointing.item_packing import ItemArrays, pack_items
 from streamrec.checkpointing.packing import pack, unpack
 from streamrec.core.decay import REBASE_AT
 from streamrec.model.items import ItemStats
@@ -53,14 +54,31 @@ def encode_global(state: dict, version: int, history: list[list]) -> bytes:
 
 def encode_items(items: ItemStats, signals: ItemSignals, rows: Iterable[int]) -> dict[str, bytes]:
     """The item fields of ``rows``: the id and the decay bases the values are stored
-    against, then every per-item value as raw bytes (layout as :func:`split_users`)."""
+    against, then every per-item value as raw bytes (layout as :func:`split_users`;
+    the row's arrays as :meth:`ItemStats.item_state` and :meth:`ItemSignals.item_state`
+    give them, packed many at once by :func:`pack_items`)."""
     bases = [items.trending.t0, items.engagement.t0, *(t.t0 for t in signals.trends)]
-    out = {}
-    for row in sorted(rows):
-        item_id, stats = items.item_state(row)
-        arrays = {**{f"items.{k}": v for k, v in stats.items()}, **signals.item_state(row)}
-        out[item_field(row)] = pack({"id": item_id, "bases": bases}, arrays)
-    return out
+    vectors = items.vectors
+    arrays = ItemArrays(
+        vectors.ids,
+        vectors.sums,
+        vectors.counts,
+        vectors.last_ts,
+        items.popularity,
+        items.trending.stored,
+        items.engagement.stored,
+        _signal_columns(signals.count, signals.first_seen, signals.last_seen, signals.trends),
+    )
+    return pack_items(arrays, bases, rows)
+
+
+def _signal_columns(
+    count: np.ndarray, first_seen: np.ndarray, last_seen: np.ndarray, trends: list
+) -> list[tuple[np.ndarray, float]]:
+    """The signal arrays of an item field and their defaults (trends: objects or states)."""
+    stored = [t["stored"] if isinstance(t, dict) else t.stored for t in trends]
+    columns = [(count, 0.0), (first_seen, -1.0), (last_seen, 0.0)]
+    return [(np.asarray(a, dtype=np.float64), d) for a, d in columns + [(t, 0.0) for t in stored]]
 
 
 def encode_neighbours(signals: ItemSignals, rows: Iterable[int]) -> dict[str, bytes]:
@@ -141,38 +159,21 @@ def _signals_head(signals: dict) -> dict:
 def _state_items(items: dict, signals: dict, rows: Iterable[int]) -> dict[str, bytes]:
     """:func:`encode_items` of ``rows`` of a model holding these item and signal states."""
     vectors = items["vectors"]
-    ids = vectors["ids"]
-    sums = np.asarray(vectors["sums"], dtype=np.float32)
-    counts = np.asarray(vectors["counts"], dtype=np.int32)
-    last_ts = np.asarray(vectors["last_ts"], dtype=np.float64)
-    popularity = np.asarray(items["popularity"], dtype=np.float64)
-    trending = np.asarray(items["trending"]["stored"], dtype=np.float64)
-    engagement = np.atleast_2d(np.asarray(items["engagement"]["stored"], dtype=np.float64))
-    columns = [
-        (np.asarray(signals[key], dtype=np.float64), default)
-        for key, default in (("count", 0.0), ("first_seen", -1.0), ("last_seen", 0.0))
-    ] + [(np.asarray(t["stored"], dtype=np.float64), 0.0) for t in signals["trends"]]
-    defaults = np.array([default for _, default in columns])
+    arrays = ItemArrays(
+        vectors["ids"],
+        np.asarray(vectors["sums"], dtype=np.float32),
+        np.asarray(vectors["counts"], dtype=np.int32),
+        np.asarray(vectors["last_ts"], dtype=np.float64),
+        np.asarray(items["popularity"], dtype=np.float64),
+        np.asarray(items["trending"]["stored"], dtype=np.float64),
+        np.atleast_2d(np.asarray(items["engagement"]["stored"], dtype=np.float64)),
+        _signal_columns(
+            signals["count"], signals["first_seen"], signals["last_seen"], signals["trends"]
+        ),
+    )
     bases = [float(items["trending"]["t0"]), float(items["engagement"]["t0"])]
     bases += [float(t["t0"]) for t in signals["trends"]]
-    out = {}
-    for row in sorted(rows):
-        one = slice(row, row + 1)
-        column = engagement[:, row]
-        counted = np.flatnonzero(column)
-        arrays = {
-            "items.sums": sums[row],
-            "items.counts": counts[one],
-            "items.last_ts": last_ts[one],
-            "items.popularity": popularity[one],
-            "items.trending": trending[one],
-            "items.engagement": column[: counted[-1] + 1 if counted.size else 0],
-        }
-        values = np.array([float(a[row]) if row < len(a) else d for a, d in columns])
-        if not np.array_equal(values, defaults):
-            arrays["values"] = values
-        out[item_field(row)] = pack({"id": ids[row], "bases": bases}, arrays)
-    return out
+    return pack_items(arrays, bases, rows)
 
 
 def _state_neighbours(signals: dict, rows: Iterable[int]) -> dict[str, bytes]:
