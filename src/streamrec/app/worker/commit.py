@@ -195,8 +195,7 @@ class Checkpointer:
             time.sleep(0.05)
             leased = self.store.take_lease(self.group, self._holder, LEASE_S)
         try:
-            with small_pages():  # a merge's (items x dim) arrays live until the next one
-                self._write()
+            self._write()
         finally:
             if leased:
                 self.store.drop_lease(self.group, self._holder)
@@ -217,11 +216,13 @@ class Checkpointer:
             users[number] = (split_users(changed), erased)
         self.index_log.take_ops()
         written: dict = {}
-        changes = self.store.write_checkpoint(
-            self.group, lambda shared: self.sync.build(shared, written), parts, users
-        )
-        self.engine.mark_clean(set(owned))
-        self.sync.settle(written)
+        with small_pages():  # a merge's (items x dim) arrays: short-lived, made at once
+            changes = self.store.write_checkpoint(
+                self.group, lambda shared: self.sync.build(shared, written), parts, users
+            )
+            self.engine.mark_clean(set(owned))
+            self.sync.settle(written)
+        # the model's own arrays (loaded below) keep huge pages: batches read them
         if written["merged"] is not None:
             self.engine.load_shared(written["merged"], keep_index=True)
             self.index_log.stop()
