@@ -1,5 +1,6 @@
-"""Item fields (``i{row}``) of many rows at once: the bytes :func:`packing.pack` makes
-for each, with the per-row Python cut to joining a few byte strings.
+"""Item fields (``i{row}``) and neighbour fields (``n{row}``) of many rows at once: the
+bytes :func:`packing.pack` makes for each, the per-row Python cut to joining a few
+byte strings.
 
 A checkpoint writes every item changed since the last one and a merge every
 item either worker changed: thousands of rows, each packed on its own cost
@@ -18,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from streamrec.checkpointing.packing import frame, layout_json
+from streamrec.model.sparse_rows import SparseRows
 
 
 class ItemArrays(NamedTuple):
@@ -93,3 +95,49 @@ def _signal_values(
         values[:, k] = default
         values[inside, k] = np.asarray(column, dtype=np.float64)[at[inside]]
     return values, np.array([default for _, default in columns])
+
+
+def pack_neighbours(tables: dict[str, dict], rows: Iterable[int]) -> dict[str, bytes]:
+    """``{"n{row}": pack({"places": places}, its rows of both tables)}`` for those
+    ``rows`` with a row in either table (``tables``: the co-occurrence and transition
+    :meth:`SparseRows.state`); a table's place -1 and empty arrays where it has none."""
+    at = np.fromiter(sorted(rows), dtype=np.int64)
+    runs = []
+    for name in ("co", "transitions"):
+        table = tables[name]
+        place, start, length = SparseRows.segments(table)
+        inside = at < place.size
+        row_place = np.full(at.size, -1)
+        row_place[inside] = place[at[inside]]
+        held = row_place >= 0
+        first, count = np.zeros(at.size, np.int64), np.zeros(at.size, np.int64)
+        first[held], count[held] = start[at[held]], length[at[held]]
+        cols = np.asarray(table["cols"], dtype=np.int64)
+        values = np.asarray(table["values"], dtype=np.float64)
+        runs.append((name, row_place.tolist(), first.tolist(), count.tolist(), cols, values))
+    out = {}
+    (_, co_place, co_first, co_count, co_cols, co_values) = runs[0]
+    (_, tr_place, tr_first, tr_count, tr_cols, tr_values) = runs[1]
+    kinds = (co_cols.dtype.str, co_values.dtype.str, tr_cols.dtype.str, tr_values.dtype.str)
+    for k, row in enumerate(at.tolist()):
+        if co_place[k] < 0 and tr_place[k] < 0:
+            continue
+        co = slice(co_first[k], co_first[k] + co_count[k])
+        tr = slice(tr_first[k], tr_first[k] + tr_count[k])
+        layout = (
+            ("co_cols", kinds[0], (co_count[k],)),
+            ("co_values", kinds[1], (co_count[k],)),
+            ("transitions_cols", kinds[2], (tr_count[k],)),
+            ("transitions_values", kinds[3], (tr_count[k],)),
+        )
+        head = f'{{"places": [{co_place[k]}, {tr_place[k]}], "rows": {layout_json(layout)}}}'
+        body = b"".join(
+            (
+                co_cols[co].tobytes(),
+                co_values[co].tobytes(),
+                tr_cols[tr].tobytes(),
+                tr_values[tr].tobytes(),
+            )
+        )
+        out[f"n{row}"] = frame(head, body)
+    return out

@@ -11,12 +11,12 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from streamrec.checkpointing.codec import SharedCheckpoint
-from streamrec.checkpointing.item_packing import ItemArrays, pack_items
-from streamrec.checkpointing.packing import pack, unpack
+from streamrec.checkpointing.item_packing import ItemArrays, pack_items, pack_neighbours
+from streamrec.checkpointing.packing import unpack
 from streamrec.core.decay import REBASE_AT
 from streamrec.model.items import ItemStats
 from streamrec.model.signals import ItemSignals
-from streamrec.model.sparse_rows import NEIGHBOURS, SparseRows
+from streamrec.model.sparse_rows import NEIGHBOURS
 
 GLOBAL = "global"  # the hash field of everything that is not per item
 REBASES_KEPT = 64  # bases remembered per decayed counter; then every item is written again
@@ -83,14 +83,11 @@ def _signal_columns(
 
 def encode_neighbours(signals: ItemSignals, rows: Iterable[int]) -> dict[str, bytes]:
     """The neighbour fields of those ``rows`` with a co-occurrence or transition row:
-    their places in the tables and their rows."""
-    positions = (signals.co.positions(), signals.transitions.positions())
-    out = {}
-    for row in sorted(rows):
-        places, arrays = signals.neighbour_state(row, positions)
-        if places != [-1, -1]:
-            out[neighbour_field(row)] = pack({"places": places}, arrays)
-    return out
+    their places in the tables and their rows (:meth:`ItemSignals.neighbour_state`,
+    packed many at once by :func:`pack_neighbours`)."""
+    return pack_neighbours(
+        {"co": signals.co.state(), "transitions": signals.transitions.state()}, rows
+    )
 
 
 def split_shared(
@@ -178,24 +175,7 @@ def _state_items(items: dict, signals: dict, rows: Iterable[int]) -> dict[str, b
 
 def _state_neighbours(signals: dict, rows: Iterable[int]) -> dict[str, bytes]:
     """:func:`encode_neighbours` of ``rows`` of a model holding the signal state."""
-    tables = []
-    for name in ("co", "transitions"):
-        table = signals[name]
-        place, start, length = SparseRows.segments(table)
-        cols = np.asarray(table["cols"], dtype=np.int64)
-        values = np.asarray(table["values"], dtype=np.float64)
-        tables.append((name, place, start, length, cols, values))
-    out = {}
-    for row in sorted(rows):
-        places, arrays = [], {}
-        for name, place, start, length, cols, values in tables:
-            held = row < place.size and place[row] >= 0
-            places.append(int(place[row]) if held else -1)
-            at = slice(int(start[row]), int(start[row] + length[row])) if held else slice(0, 0)
-            arrays[f"{name}_cols"], arrays[f"{name}_values"] = cols[at], values[at]
-        if places != [-1, -1]:
-            out[neighbour_field(row)] = pack({"places": places}, arrays)
-    return out
+    return pack_neighbours(signals, rows)
 
 
 def join_shared(fields: Mapping[str | bytes, bytes]) -> SharedCheckpoint:

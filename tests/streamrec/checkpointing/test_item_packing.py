@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamrec.checkpointing.item_packing import ItemArrays, pack_items
+from streamrec.checkpointing.item_packing import ItemArrays, pack_items, pack_neighbours
 from streamrec.checkpointing.packing import pack, unpack
-from streamrec.checkpointing.shared_fields import encode_items, split_shared
+from streamrec.checkpointing.shared_fields import encode_items, encode_neighbours, split_shared
 from streamrec.model.engine import Engine
 from tests.states import DIM, apply, batch, config
 
@@ -93,3 +93,27 @@ def test_values_are_stored_when_any_differs_from_its_default() -> None:
             rows["values"] = values
         assert packed[f"i{row}"] == pack({"id": f"x{row}", "bases": [1.5, 2.5]}, rows), row
     assert "values" not in unpack(packed["i0"])[1] and "values" in unpack(packed["i2"])[1]
+
+
+def test_neighbour_rows_packed_together_are_the_bytes_of_rows_packed_alone() -> None:
+    engine = Engine(DIM, config())
+    rng = np.random.default_rng(8)
+    for b in range(12):
+        apply(engine, batch(rng, 30, users=40, items=80, start=b * 30))
+    signals = engine.signals
+    signals.co.add(engine.items.n_items + 1, 0, 1.0)  # a row in one table only
+    positions = (signals.co.positions(), signals.transitions.positions())
+    rows = range(engine.items.n_items + 3)  # rows past the tables too
+    alone = {}
+    for row in rows:
+        places, arrays = signals.neighbour_state(row, positions)
+        if places != [-1, -1]:
+            alone[f"n{row}"] = pack({"places": places}, arrays)
+    assert encode_neighbours(signals, reversed(rows)) == alone
+    state = engine.shared_state()
+    stored = split_shared(state, 1, neighbour_rows=rows)
+    assert {k: v for k, v in stored.items() if k.startswith("n")} == alone
+    places = [unpack(v)[0]["places"] for v in alone.values()]
+    assert any(-1 in p for p in places) and any(-1 not in p for p in places)
+    empty = {"rows": [], "cols": [], "values": []}
+    assert pack_neighbours({"co": empty, "transitions": empty}, rows) == {}
