@@ -20,7 +20,6 @@ from streamrec.checkpointing.shared_changes import (
     changes_since,
     merged_fields,
     model_fields,
-    patch_shared,
     patched_fields,
     with_change_record,
 )
@@ -35,6 +34,7 @@ from streamrec.checkpointing.shared_fields import (
     join_shared,
     split_shared,
 )
+from streamrec.checkpointing.shared_patch import patch_shared
 from streamrec.checkpointing.sync import merge_shared
 from streamrec.core.arrays import copy_state
 from streamrec.model.engine import Engine
