@@ -22,7 +22,7 @@ from streamrec.checkpointing.shared_fields import (
     item_fields,
     neighbour_field,
 )
-from streamrec.core.arrays import rows_differ
+from streamrec.core.arrays import rows_differ, run_cells
 from streamrec.model.sparse_rows import SparseRows
 
 CHANGES = "c"  # prefix of the fields that list what each write changed (change_field)
@@ -177,8 +177,8 @@ def _changed_table_rows(table: dict, former: dict) -> np.ndarray:
     if same_shape.size:  # cell by cell, where place and length agree
         lengths = length[same_shape]
         owner = np.repeat(same_shape, lengths)
-        offset = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        here, there = start[owner] + offset, old_start[owner] + offset
+        here = run_cells(start[same_shape], lengths)
+        there = run_cells(old_start[same_shape], lengths)
         cols, old_cols = (np.asarray(t["cols"]) for t in (table, former))
         values, old_values = (np.asarray(t["values"]) for t in (table, former))
         bad = (cols[here] != old_cols[there]) | (values[here] != old_values[there])

@@ -67,18 +67,19 @@ def encode_items(items: ItemStats, signals: ItemSignals, rows: Iterable[int]) ->
         items.popularity,
         items.trending.stored,
         items.engagement.stored,
-        _signal_columns(signals.count, signals.first_seen, signals.last_seen, signals.trends),
+        _signal_columns(
+            signals.count, signals.first_seen, signals.last_seen, [t.stored for t in signals.trends]
+        ),
     )
     return pack_items(arrays, bases, rows)
 
 
 def _signal_columns(
-    count: np.ndarray, first_seen: np.ndarray, last_seen: np.ndarray, trends: list
+    count: np.ndarray, first_seen: np.ndarray, last_seen: np.ndarray, trends: list[np.ndarray]
 ) -> list[tuple[np.ndarray, float]]:
-    """The signal arrays of an item field and their defaults (trends: objects or states)."""
-    stored = [t["stored"] if isinstance(t, dict) else t.stored for t in trends]
-    columns = [(count, 0.0), (first_seen, -1.0), (last_seen, 0.0)]
-    return [(np.asarray(a, dtype=np.float64), d) for a, d in columns + [(t, 0.0) for t in stored]]
+    """The signal arrays of an item field and their defaults."""
+    columns = [(count, 0.0), (first_seen, -1.0), (last_seen, 0.0), *((t, 0.0) for t in trends)]
+    return [(np.asarray(a, dtype=np.float64), d) for a, d in columns]
 
 
 def encode_neighbours(signals: ItemSignals, rows: Iterable[int]) -> dict[str, bytes]:
@@ -165,7 +166,10 @@ def _state_items(items: dict, signals: dict, rows: Iterable[int]) -> dict[str, b
         np.asarray(items["trending"]["stored"], dtype=np.float64),
         np.atleast_2d(np.asarray(items["engagement"]["stored"], dtype=np.float64)),
         _signal_columns(
-            signals["count"], signals["first_seen"], signals["last_seen"], signals["trends"]
+            signals["count"],
+            signals["first_seen"],
+            signals["last_seen"],
+            [t["stored"] for t in signals["trends"]],
         ),
     )
     bases = [float(items["trending"]["t0"]), float(items["engagement"]["t0"])]

@@ -34,6 +34,29 @@ def _first_of_runs(ordered: np.ndarray) -> np.ndarray:
     return mask
 
 
+def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first index and the length of each run of equal neighbours in a 1-d array.
+
+    >>> [a.tolist() for a in runs(np.array([4, 4, 7, 4]))]
+    [[0, 2, 3], [2, 1, 1]]
+    """
+    first = np.flatnonzero(_first_of_runs(values))
+    return first, np.diff(np.r_[first, values.size])
+
+
+def run_cells(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions of runs (``starts[k]``, ``lengths[k]`` long), one after another.
+
+    >>> run_cells(np.array([10, 3]), np.array([2, 3])).tolist()
+    [10, 11, 3, 4, 5]
+    """
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
 def unique_rows(rows: np.ndarray) -> np.ndarray:
     """The sorted distinct values of a 1-d array (``np.unique(rows)``)."""
     ordered = np.sort(rows)

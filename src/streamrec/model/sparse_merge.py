@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from streamrec.core.arrays import run_cells, runs
+
 DROP_BELOW = 1e-9  # merged cells at or under this are gone (a change that cancelled out)
 
 
@@ -71,23 +73,22 @@ def _mapped(table: dict, mapping: np.ndarray) -> Cells:
     return Cells(rows[keep], cols[keep], np.asarray(table["values"], dtype=np.float64)[keep])
 
 
-def _runs(rows: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _row_runs(rows: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Each row's first cell and cell count; None when a row's cells are not one run."""
     start, length = np.zeros(size, np.int64), np.zeros(size, np.int64)
     if rows.size:
-        first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        first, lengths = runs(rows)
         owners = rows[first]
         if np.bincount(owners, minlength=size).max() > 1:
             return None
-        start[owners] = first
-        length[owners] = np.diff(np.r_[first, rows.size])
+        start[owners], length[owners] = first, lengths
     return start, length
 
 
 def _rows_differ(a: Cells, b: Cells, size: int) -> np.ndarray:
     """Per merged row: whether ``a`` and ``b`` hold other cells, or the same in another
     order (every row, when a row is split over runs: the keyed path is exact anyway)."""
-    runs_a, runs_b = _runs(a.rows, size), _runs(b.rows, size)
+    runs_a, runs_b = _row_runs(a.rows, size), _row_runs(b.rows, size)
     if runs_a is None or runs_b is None:
         return np.ones(size, dtype=bool)
     (start, length), (b_start, b_length) = runs_a, runs_b
@@ -95,8 +96,8 @@ def _rows_differ(a: Cells, b: Cells, size: int) -> np.ndarray:
     alike = np.flatnonzero(~differs & (length > 0))
     if alike.size:  # cell by cell where the lengths agree
         lengths = length[alike]
-        owner, offset = np.repeat(alike, lengths), _offsets(lengths)
-        here, there = start[owner] + offset, b_start[owner] + offset
+        owner = np.repeat(alike, lengths)
+        here, there = run_cells(start[alike], lengths), run_cells(b_start[alike], lengths)
         bad = (a.cols[here] != b.cols[there]) | (a.values[here] != b.values[there])
         differs[np.unique(owner[bad])] = True
     return differs
@@ -107,7 +108,7 @@ def _joined(theirs: Cells, others: Cells, size: int) -> Cells:
     appearance (theirs' rows, then new ones): the merged dict's insertion order."""
     rank = np.full(size, -1, dtype=np.int64)
     if theirs.rows.size:
-        first = np.flatnonzero(np.r_[True, theirs.rows[1:] != theirs.rows[:-1]])
+        first = runs(theirs.rows)[0]
         if np.bincount(theirs.rows[first], minlength=size).max() > 1:  # split rows: sort
             appears = np.unique(theirs.rows, return_index=True)[1]
             first = np.sort(appears)
@@ -137,14 +138,13 @@ def _cut(cells: Cells, limit: int) -> Cells:
     (ties: the lower column); rows are contiguous runs here."""
     if not cells.rows.size:
         return cells
-    first = np.flatnonzero(np.r_[True, cells.rows[1:] != cells.rows[:-1]])
-    counts = np.diff(np.r_[first, cells.rows.size])
+    first, counts = runs(cells.rows)
     over = np.flatnonzero(counts > limit)
     if not over.size:
         return cells
     starts, lengths = first[over], counts[over]
-    within = _offsets(lengths)  # each cell's place in its row
-    members = np.repeat(starts, lengths) + within
+    members = run_cells(starts, lengths)
+    within = members - np.repeat(starts, lengths)  # each cell's place in its row
     owner = np.repeat(np.arange(over.size), lengths)
     ranked = members[np.lexsort((cells.cols[members], -cells.values[members], owner))]
     kept = within < limit
@@ -156,8 +156,3 @@ def _cut(cells: Cells, limit: int) -> Cells:
     alive[members] = False
     alive[targets] = True
     return Cells(*(a[alive] for a in out))
-
-
-def _offsets(lengths: np.ndarray) -> np.ndarray:
-    """0, 1, ... within each of consecutive runs of ``lengths``."""
-    return np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)

@@ -17,7 +17,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from streamrec.core.arrays import unique_inverse
+from streamrec.core.arrays import run_cells, runs, unique_inverse
 from streamrec.model.kernels import COMPILED, DENSE_SPAN, weighted_cell_sums
 from streamrec.model.sparse_merge import merge_tables
 
@@ -134,7 +134,7 @@ class SparseRows:
                 cols, vals, lengths, np.array([weights, *more]), starts, span
             )
             return (unique, *sums)
-        cells = _runs(starts, lengths)
+        cells = run_cells(starts, lengths)
         return self._numpy_sum(self._cols[cells], self._vals[cells], lengths, [weights, *more])
 
     def runs(self, rows: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
@@ -184,7 +184,7 @@ class SparseRows:
         """Every row's cells in slot order, rows in the order they first held one."""
         order = np.fromiter(self._slots, dtype=np.int64, count=len(self._slots))
         lengths = self._size[order] if order.size else np.zeros(0, np.int64)
-        cells = _runs(self._start[order], lengths) if order.size else np.zeros(0, np.int64)
+        cells = run_cells(self._start[order], lengths) if order.size else np.zeros(0, np.int64)
         return {
             "rows": np.repeat(order, lengths),
             "cols": self._cols[cells],
@@ -211,11 +211,10 @@ class SparseRows:
         place = np.full(size, -1)
         start, length = np.zeros(size, np.int64), np.zeros(size, np.int64)
         if rows.size:
-            first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            first, lengths = runs(rows)
             owners = rows[first]
             place[owners] = np.arange(first.size)
-            start[owners] = first
-            length[owners] = np.diff(np.r_[first, rows.size])
+            start[owners], length[owners] = first, lengths
         return place, start, length
 
     @staticmethod
@@ -244,16 +243,15 @@ class SparseRows:
         values = np.asarray(data["values"], dtype=np.float64)
         if not rows.size:
             return table
-        first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        first, lengths = runs(rows)
         owners = rows[first]
-        lengths = np.diff(np.r_[first, rows.size])
-        if np.bincount(owners).max() > 1 or not table._load_runs(
+        if np.bincount(owners).max() > 1 or not table._loadrun_cells(
             owners, first, lengths, cols, values
         ):
             return cls._from_cells(table, rows, cols, values)  # rows split or repeated cells
         return table
 
-    def _load_runs(
+    def _loadrun_cells(
         self,
         owners: np.ndarray,
         first: np.ndarray,
@@ -278,7 +276,7 @@ class SparseRows:
         self._end = int(rooms.sum())
         self._cols = np.zeros(max(self._end, 4096), dtype=np.int64)
         self._vals = np.zeros(self._cols.size)
-        at = _runs(starts, lengths)
+        at = run_cells(starts, lengths)
         self._cols[at], self._vals[at] = cols, values
         self._span = int(cols.max()) + 1
         self._slots = slots
@@ -309,15 +307,6 @@ class SparseRows:
         """
         limit = int(mine.get("limit", NEIGHBOURS))
         return merge_tables(base, mine, theirs, rows, limit)
-
-
-def _runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The arena positions of runs (``starts[k]``, ``lengths[k]`` cells long), in order."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.arange(total, dtype=np.int64) + offsets
 
 
 def _top(cells: dict[int, float], limit: int) -> dict[int, float]:
