@@ -46,6 +46,7 @@ from streamrec.cli.common import tune_process
 from streamrec.core.settings import Settings
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
+from streamrec.model.refresh import ListShare
 from streamrec.serving.schema import RedisKeys
 from streamrec.serving.store import RecsStore, connect
 
@@ -58,6 +59,7 @@ def worker(
     tune_process(settings)
     store = RecsStore(connect(settings), RedisKeys(prefix))
     engine = Engine(dim=scale.DIM, config=EngineConfig(seed=0, ann_query_threads=1))
+    engine.list_share = ListShare.of({me}, args.workers)  # the worker's rule (rebalance.py)
     scale.seed(engine, np.random.default_rng(0), args.items, args.users, args.items)
     users = engine.profiles
     users.partition[: users.n_rows] = np.arange(users.n_rows) % args.workers  # u{n} is row n

@@ -108,6 +108,10 @@ def test_two_workers_merge_to_the_centroids_of_one(group_settings, tmp_path) -> 
     reference, _ = load_group_state(single)
     merged, parts = load_group_state(group_settings)
     assert merged["clock"] == reference["clock"] == len(events)  # none lost, none twice
+    # each shared list has one builder (refresh.ListShare); together they built them
+    client, keys = connect(group_settings), RedisKeys(group_settings.redis_prefix)
+    assert client.exists(keys.trending(), keys.clusters()) == 2  # partition 0's owner
+    assert any(client.scan_iter(keys.cluster_recs(0).rsplit(":", 1)[0] + ":*"))
     assert len(all_users(parts)["ids"]) == len({e.user_id for e in events})
     # a cluster near min_weight may die in one run and not the other (weights up to one
     # checkpoint old): it counts as cosine 0 below, and what replaced it stays minor

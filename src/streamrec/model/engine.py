@@ -40,7 +40,7 @@ from streamrec.model.items import ItemStats, engagement_weight
 from streamrec.model.output import BatchOutput, assignment, rec_list
 from streamrec.model.profiles import UserProfiles
 from streamrec.model.ranker import OnlineRanker
-from streamrec.model.refresh import Refreshing
+from streamrec.model.refresh import ListShare, Refreshing
 from streamrec.model.scoring import top_items
 from streamrec.model.signals import ItemSignals
 from streamrec.model.strategies import ClusterPopular, Strategy, make_strategies
@@ -82,6 +82,7 @@ class Engine(Refreshing, EngineState):
         self.as_of = 0.0  # newest event time applied
         self._last_refresh = -(10**18)
         self._refreshed_centroids: dict[int, np.ndarray] = {}
+        self.list_share: ListShare | None = None  # a worker of a group sets it: refresh.py
         self._item_matrix: np.ndarray | None = None
 
     # -- the read-only view strategies use (ModelView) -------------------------------

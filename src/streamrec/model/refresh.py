@@ -8,9 +8,15 @@ group's list). The tree of parent groups
 set of clusters changes (born, split, merged, died) and on the schedule (so a
 fixed k's tree follows its moving centroids), and each group's list, the
 weighted mean of its clusters' scores, with it.
+
+In a group of workers every shared list used to be built by each of them (and
+written N times): a :class:`ListShare` gives each list one builder, the owner of
+a partition.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,6 +34,44 @@ from streamrec.model.strategies import ClusterPopular, Strategy
 from streamrec.serving.schema import ClusterSummary, RecList
 
 
+@dataclass(frozen=True)
+class ListShare:
+    """The shared lists one worker of a group builds: cluster (or group) ``n``'s list is
+    built by the owner of partition ``n % partitions`` only, the trending list and the
+    cluster summaries by partition 0's owner. An engine without one builds every list.
+
+    >>> share = ListShare(frozenset({1}), partitions=2)
+    >>> [n for n in range(6) if share.owns(n)], share.owns_singletons()
+    ([1, 3, 5], False)
+    """
+
+    owned: frozenset[int]
+    partitions: int
+
+    def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise ValueError(f"partitions must be >= 1, got {self.partitions}")
+
+    @classmethod
+    def of(cls, owned: set[int] | frozenset[int], partitions: int) -> ListShare | None:
+        """The share of a worker owning ``owned`` of ``partitions`` (0: not known yet);
+        None, every list, while it owns them all or the count is not known.
+
+        >>> ListShare.of({0, 1}, 2), ListShare.of({0}, 0), ListShare.of({0}, 2)
+        (None, None, ListShare(owned=frozenset({0}), partitions=2))
+        """
+        if partitions == 0 or set(range(partitions)) <= set(owned):
+            return None
+        return cls(frozenset(owned), partitions)
+
+    def owns(self, list_id: int) -> bool:
+        return list_id % self.partitions in self.owned
+
+    def owns_singletons(self) -> bool:
+        """Whether this worker builds the lists there is one of (trending, summaries)."""
+        return self.owns(0)
+
+
 class Refreshing:
     """Shared lists and the group tree of an engine (the engine owns the fields)."""
 
@@ -43,6 +87,7 @@ class Refreshing:
     _last_refresh: int
     _refreshed_centroids: dict[int, np.ndarray]
     candidates: CandidateGenerator
+    list_share: ListShare | None
 
     # the engine's own methods (declared for the type checker; the engine overrides them)
     def recommend(
@@ -79,11 +124,14 @@ class Refreshing:
         the trending list, unless the caller will not keep it). ``users``: whose lists the
         caller builds next (their nearest-item queries are made with the clusters')."""
         due = self.clock - self._last_refresh >= self.config.cluster_refresh_events
+        share = self.list_share
         if due and retired_groups is None:  # centroids and weights moved since the last tree
             retired_groups = self._regroup(snapshot, force=True)
         sizes = cluster_sizes(self.profiles)
         rebuilt: list[tuple[int, np.ndarray]] = []
         for cluster_id, centroid in zip(snapshot.ids.tolist(), snapshot.centroids, strict=True):
+            if share is not None and not share.owns(cluster_id):
+                continue  # another worker of the group builds it
             before = self._refreshed_centroids.get(cluster_id)
             if sizes.get(cluster_id, 0) < self.config.group_min_cluster_users:
                 if before is not None:  # too small now: its users get the group's list
@@ -103,10 +151,12 @@ class Refreshing:
             out.retired_groups = retired_groups  # type: ignore[assignment]
         if due or regrouped:
             for group_id in self.hierarchy.group_ids():
-                out.group_recs[group_id] = self.group_list(group_id)
-        if trending:  # cheap enough to rebuild on every batch
+                if share is None or share.owns(group_id):
+                    out.group_recs[group_id] = self.group_list(group_id)
+        singletons = share is None or share.owns_singletons()
+        if trending and singletons:  # cheap enough to rebuild on every batch
             out.trending = self.recommend("trending", None)
-        if due or out.lifecycle or regrouped:
+        if (due or out.lifecycle or regrouped) and singletons:
             out.clusters = self.cluster_summaries()
         if due:
             self._last_refresh = self.clock

@@ -15,6 +15,7 @@ from streamrec.app.worker.progress import Progress
 from streamrec.checkpointing.codec import partition_key
 from streamrec.core.ordering import EventTimeMerger
 from streamrec.model.engine import Engine
+from streamrec.model.refresh import ListShare
 from streamrec.serving.store import with_retry
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class RebalanceListener(ConsumerRebalanceListener):
             self.checkpoints.load_partition(number)
             self.progress.owned.add(number)
         self.checkpoints.claim_id_range()
+        self._share_lists()
         for tp in assigned:
             offset = self.progress.offsets.get(partition_key(tp.topic, tp.partition))
             if offset is not None:
@@ -57,4 +59,15 @@ class RebalanceListener(ConsumerRebalanceListener):
         for number in sorted({tp.partition for tp in revoked} & self.progress.owned):
             self.engine.drop_partition(number)
             self.progress.forget_partition(number)
+        self._share_lists()
         log.info("partitions revoked", extra={"partitions": str(sorted(revoked))})
+
+    def _share_lists(self) -> None:
+        """Build only the shared lists of the partitions owned (``refresh.ListShare``): a
+        group writes each cluster, group and trending list once, not once per worker."""
+        assert self.consumer is not None
+        counts = [
+            len(self.consumer.partitions_for_topic(topic) or ())
+            for topic in self.consumer.subscription() or ()
+        ]
+        self.engine.list_share = ListShare.of(self.progress.owned, max(counts, default=0))
