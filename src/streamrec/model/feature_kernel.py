@@ -38,7 +38,10 @@ def _fill_features(
     its ``log1p`` and ``exp``: their inputs go to ``logs`` (trends x decays, count, kNN,
     transition) and ``seen`` (the freshness exponents), one row per column and one
     column per item, for the caller to pass through numpy's functions as its numpy path
-    does. The kNN and transition columns (5, 6, 7) are written to ``out`` directly."""
+    does. The kNN and transition columns (5, 6, 7) are written to ``out`` directly.
+    Sorted ``rows`` (a list's candidates) meet the sorted columns in one merge pass,
+    others (a learning step's) look each row up: the same values, half the time of
+    looking up 500 candidates."""
     n_trends = len(trends)
     n_cols = cols.size
     while n_cols > 0 and cols[n_cols - 1] >= size:  # sorted: columns past the items go
@@ -60,6 +63,12 @@ def _fill_features(
     for j in range(n_t):
         if j == 0 or transition[j] > top_t:
             top_t = transition[j]
+    in_order = True  # a list's candidates come sorted: read the columns in one sweep
+    for i in range(1, rows.size):
+        if rows[i] < rows[i - 1]:
+            in_order = False
+            break
+    at_col, at_t = 0, 0
     for i in range(rows.size):
         r = rows[i]
         for k in range(n_trends):
@@ -70,14 +79,24 @@ def _fill_features(
         seen[1, i] = since / -1000.0
         first = first_seen[r]
         seen[2, i] = (clock - first if first >= 0 else 1e9) / -1000.0
-        j = np.searchsorted(cols[:n_cols], r)
+        if in_order:
+            while at_col < n_cols and cols[at_col] < r:
+                at_col += 1
+            j = at_col
+        else:
+            j = np.searchsorted(cols[:n_cols], r)
         hit = j < n_cols and cols[j] == r
         knn_value = knn_n[j] if hit else 0.0
         recent_value = recent_n[j] if hit else 0.0
         out[i, 5] = knn_value / top_knn if top_knn > 0 else 0.0
         out[i, 6] = recent_value / top_recent if top_recent > 0 else 0.0
         logs[n_trends + 1, i] = knn_value
-        j = np.searchsorted(t_cols[:n_t], r)
+        if in_order:
+            while at_t < n_t and t_cols[at_t] < r:
+                at_t += 1
+            j = at_t
+        else:
+            j = np.searchsorted(t_cols[:n_t], r)
         t_value = transition[j] if j < n_t and t_cols[j] == r else 0.0
         out[i, 7] = t_value / top_t if top_t > 0 else 0.0
         logs[n_trends + 2, i] = t_value

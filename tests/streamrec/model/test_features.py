@@ -50,7 +50,9 @@ def test_compiled_features_equal_the_numpy_path_to_the_bit(seed: int, monkeypatc
     users = [*sorted(engine.profiles.index)[:25], None, "nobody"]
     checked = 0
     for user in users:
-        for rows in (None, np.sort(rng.choice(n, 50, replace=False)), rng.integers(0, n, 11)):
+        sorted_rows = np.sort(rng.choice(n, 50, replace=False))  # read in one sweep
+        repeated = np.sort(rng.integers(0, n, 30))  # sorted, with repeats
+        for rows in (None, sorted_rows, repeated, rng.integers(0, n, 11)):
             compiled = features(engine, user, rows)
             expected = numpy_features(engine, user, rows, monkeypatch)
             assert compiled.shape == expected.shape == (n if rows is None else rows.size, 16)
