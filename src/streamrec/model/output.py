@@ -56,16 +56,11 @@ def rec_list(
         user_id=user_id,
         cluster_id=cluster_id,
         # built without validation: ids and finite scores come from the engine itself
-        items=[
-            ScoredItem.trusted(item, round(v, 6), w)
-            for item, v, w in zip(
-                (item_ids[r] for r in np.asarray(rows).tolist()),  # Python ints and floats:
-                np.asarray(scores, dtype=np.float64).tolist(),  # no numpy scalar per item
-                reasons,
-                strict=True,
-            )
-            if item is not None
-        ],
+        items=ScoredItem.trusted_many(
+            [item_ids[r] for r in np.asarray(rows).tolist()],  # Python ints and floats:
+            np.asarray(scores, dtype=np.float64).tolist(),  # no numpy scalar per item
+            reasons,
+        ),
         as_of=as_of,
     )
 

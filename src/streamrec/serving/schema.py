@@ -50,6 +50,7 @@ to one slot. On a single Redis they are just characters of the name.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -151,14 +152,47 @@ class ScoredItem(BaseModel):
         items is built for every touched user of every batch, and this is 3x
         cheaper (a test pins that it equals the validated model)."""
         item = _new_object(cls)
-        _set(item, "__dict__", {"item_id": item_id, "score": score, "why": why})
-        _set(item, "__pydantic_fields_set__", _SCORED_FIELDS)
-        _set(item, "__pydantic_extra__", None)
-        _set(item, "__pydantic_private__", None)
+        _set_dict(item, {"item_id": item_id, "score": score, "why": why})
+        _set_fields(item, _SCORED_FIELDS)
+        _set_extra(item, None)
+        _set_private(item, None)
         return item
 
+    @classmethod
+    def trusted_many(
+        cls,
+        item_ids: Iterable[str | None],
+        scores: Iterable[float],
+        whys: Iterable[dict[str, float] | None],
+        digits: int = 6,
+    ) -> list[ScoredItem]:
+        """:meth:`trusted` items of ids (None: left out) and scores (rounded to
+        ``digits``) in one loop, the slots set through their descriptors (a list's
+        items in about 60 instead of 85 us)."""
+        items = []
+        for item_id, score, why in zip(item_ids, scores, whys, strict=True):
+            if item_id is None:
+                continue
+            item = _new_object(cls)
+            _set_dict(item, {"item_id": item_id, "score": round(score, digits), "why": why})
+            _set_fields(item, _SCORED_FIELDS)
+            _set_extra(item, None)
+            _set_private(item, None)
+            items.append(item)
+        return items
 
-_new_object, _set = object.__new__, object.__setattr__
+
+_new_object = object.__new__
+# BaseModel's slots, set as object.__setattr__ would, without its lookup per call
+_set_dict, _set_fields, _set_extra, _set_private = (
+    BaseModel.__dict__[slot].__set__
+    for slot in (
+        "__dict__",
+        "__pydantic_fields_set__",
+        "__pydantic_extra__",
+        "__pydantic_private__",
+    )
+)
 _SCORED_FIELDS = frozenset(ScoredItem.model_fields)
 
 
