@@ -101,7 +101,7 @@ def _compiled_columns(
     logs = np.empty((n + 2, rows.size))  # trends, count, kNN, transition: log1p'd
     fresh = np.empty((3, rows.size))  # the freshness exponents: exp'd
     if seen:
-        sums = signals.history_sums(seen)
+        sums = signals.history_reads(seen, rows, size)
         cols, knn, knn_recent = sums.cols, sums.knn, sums.knn_recent
         t_cols, transition = sums.t_cols, sums.transition
     else:

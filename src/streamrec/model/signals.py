@@ -22,6 +22,7 @@ import numpy as np
 
 from streamrec.core.arrays import rows_in
 from streamrec.core.decay import DecayedCounts, decay, merged_stored
+from streamrec.model.history_reads import HistoryReads, read_history
 from streamrec.model.kernels import COMPILED, weighted_cell_sums_of_two
 from streamrec.model.sparse_rows import NEIGHBOURS, SparseRows
 
@@ -29,6 +30,7 @@ TREND_HALF_LIVES = (100.0, 300.0, 1000.0, 3000.0)  # in engagements
 HISTORY = 50  # co-occurrence looks at a user's last 50 items (bounded work per event)
 RECENT = 10  # recent items whose co-occurrence rows feed the candidates
 LAST = 3  # last items whose transitions feed the candidates
+READ_ROWS = 64  # features of at most this many rows read the sums' entries they need only
 
 
 @functools.cache
@@ -131,14 +133,11 @@ class ItemSignals:
         history = seen[-HISTORY:]
         key = (self.version, tuple(history))
         if self._sums is None or self._sums[0] != key:
-            inverse = 1.0 / np.sqrt(np.maximum(self.count[history], 1.0))
-            recency, near = _history_weights(len(history))
-            last = history[-LAST:]
-            co_weights = (inverse, inverse * recency, near)
+            co_weights, last, t_weights = self._weights(history)
             if COMPILED:  # both tables in one compiled call: the same sums
                 parts = weighted_cell_sums_of_two(
                     (*self.co.runs(history), np.array(co_weights)),
-                    (*self.transitions.runs(last), np.array(_last_weights(len(last)))),
+                    (*self.transitions.runs(last), np.array(t_weights)),
                 )
                 for array in parts:  # the sums are rows of two blocks: read-only with them
                     array.flags.writeable = False
@@ -147,12 +146,45 @@ class ItemSignals:
             else:
                 sums = HistorySums(
                     *self.co.sparse_sum(history, *co_weights),
-                    *self.transitions.sparse_sum(last, *_last_weights(len(last))),
+                    *self.transitions.sparse_sum(last, *t_weights),
                 )
                 for array in sums:
                     array.flags.writeable = False
             self._sums = key, sums
         return self._sums[1]
+
+    def history_reads(
+        self, seen: list[int], rows: np.ndarray, size: int
+    ) -> HistorySums | HistoryReads:
+        """What the features of ``rows`` (below ``size``) read of :meth:`history_sums`:
+        the sums kept from the last call when they are this history's, else, for a few
+        rows (a learning step's 11), only their entries and those of the maxima
+        (:func:`~streamrec.model.history_reads.read_history`: the same values, without
+        ordering every column of the sums). Needs numba for the second."""
+        history = seen[-HISTORY:]
+        kept = self._sums is not None and self._sums[0] == (self.version, tuple(history))
+        if kept or rows.size > READ_ROWS:
+            return self.history_sums(seen)
+        co_weights, last, t_weights = self._weights(history)
+        return read_history(
+            self.co.runs(history),
+            np.array(co_weights),
+            self.transitions.runs(last),
+            t_weights[0],
+            self.count,
+            size,
+            rows,
+        )
+
+    def _weights(
+        self, history: list[int]
+    ) -> tuple[tuple[np.ndarray, ...], list[int], tuple[np.ndarray, np.ndarray]]:
+        """The co-occurrence weightings of a history's rows (1/sqrt(count), that times
+        recency, the last RECENT), its last items and their transition weightings."""
+        inverse = 1.0 / np.sqrt(np.maximum(self.count[history], 1.0))
+        recency, near = _history_weights(len(history))
+        last = history[-LAST:]
+        return (inverse, inverse * recency, near), last, _last_weights(len(last))
 
     def state(self) -> dict:
         return {
