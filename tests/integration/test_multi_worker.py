@@ -147,6 +147,16 @@ def owned_partitions(log_path) -> set[int]:
     return owned
 
 
+def list_partitions(log_path) -> list[int]:
+    """The partition counts each assignment's shared lists were split by (ListShare)."""
+    lines = log_path.read_text().splitlines()
+    return [
+        json.loads(line)["list_partitions"]
+        for line in lines
+        if line.startswith("{") and '"msg": "partitions assigned"' in line
+    ]
+
+
 def test_killed_worker_partitions_move_to_the_survivor_without_loss(
     group_settings, tmp_path
 ) -> None:
@@ -184,6 +194,8 @@ def test_killed_worker_partitions_move_to_the_survivor_without_loss(
     assert progress(group_settings) < len(events), "the kill must come mid-stream"
     assert survivor.wait(240) == 0, logs["survivor"].read_text()[-3000:]
     assert stolen <= owned_partitions(logs["survivor"])  # it took the victim's partitions
+    # the shared lists were split by the topics' two partitions (read before polling)
+    assert set(list_partitions(logs["survivor"])) == {group_settings.topic_partitions} == {2}
 
     shared, parts = load_group_state(group_settings)
     assert shared["clock"] == len(events)

@@ -105,3 +105,9 @@ def partitions_of(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicP
         for topic in topics
         for p in sorted(consumer.partitions_for_topic(topic) or [])
     ]
+
+
+def partition_count(consumer: KafkaConsumer, topics: Iterable[str]) -> int:
+    """The most partitions any of ``topics`` has (0: none exists yet). It may fetch
+    metadata: call it from the consumer's own thread, never from a rebalance callback."""
+    return max((len(consumer.partitions_for_topic(topic) or ()) for topic in topics), default=0)

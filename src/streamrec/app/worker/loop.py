@@ -28,7 +28,7 @@ from streamrec.embedding.base import Embedder
 from streamrec.embedding.factory import embedder_from_settings
 from streamrec.kafka.clients import make_consumer, make_producer
 from streamrec.kafka.offsets import caught_up
-from streamrec.kafka.topics import Topics
+from streamrec.kafka.topics import Topics, partition_count
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
 from streamrec.serving.schema import RedisKeys
@@ -136,6 +136,7 @@ class EmbedWorker:
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
         consumer.subscribe(self.topics.inputs(), listener=self.rebalance)
+        self.rebalance.partitions = partition_count(consumer, self.topics.inputs())
         producer = make_producer(self.settings)
         self.rebalance.consumer = consumer
         last_data = time.monotonic()

@@ -32,6 +32,9 @@ class RebalanceListener(ConsumerRebalanceListener):
         self.progress = progress
         self.merger = merger
         self.consumer: KafkaConsumer | None = None  # set while the worker runs
+        # the input topics' partitions (0: not known), read by the worker before it polls:
+        # a callback runs on kafka-python's IO thread, which must not fetch metadata
+        self.partitions = 0
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         assert self.consumer is not None
@@ -46,7 +49,10 @@ class RebalanceListener(ConsumerRebalanceListener):
             if offset is not None:
                 self.consumer.seek(tp, offset)
         self.progress.commit_owed = True  # the group may be behind the checkpoint's offsets
-        log.info("partitions assigned", extra={"partitions": str(sorted(assigned))})
+        log.info(
+            "partitions assigned",
+            extra={"partitions": str(sorted(assigned)), "list_partitions": self.partitions},
+        )
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # the listener runs on kafka-python's IO thread, which must not block on the
@@ -65,9 +71,4 @@ class RebalanceListener(ConsumerRebalanceListener):
     def _share_lists(self) -> None:
         """Build only the shared lists of the partitions owned (``refresh.ListShare``): a
         group writes each cluster, group and trending list once, not once per worker."""
-        assert self.consumer is not None
-        counts = [
-            len(self.consumer.partitions_for_topic(topic) or ())
-            for topic in self.consumer.subscription() or ()
-        ]
-        self.engine.list_share = ListShare.of(self.progress.owned, max(counts, default=0))
+        self.engine.list_share = ListShare.of(self.progress.owned, self.partitions)
