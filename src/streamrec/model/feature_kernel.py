@@ -16,6 +16,21 @@ import numpy as np
 from streamrec.model.kernels import numba
 
 
+def _find_place(keys: np.ndarray, n: int, row: int, start: int, in_order: bool) -> int:
+    """Where ``row`` goes among the first ``n`` sorted ``keys``: a sweep on from
+    ``start`` (the rows come in order) or a binary search."""
+    if in_order:
+        while start < n and keys[start] < row:
+            start += 1
+        return start
+    return int(np.searchsorted(keys[:n], row))
+
+
+_place: Any = (
+    numba.njit(cache=True, inline="always")(_find_place) if numba is not None else _find_place
+)
+
+
 def _fill_features(
     rows: np.ndarray,
     trends: tuple[np.ndarray, ...],
@@ -79,24 +94,14 @@ def _fill_features(
         seen[1, i] = since / -1000.0
         first = first_seen[r]
         seen[2, i] = (clock - first if first >= 0 else 1e9) / -1000.0
-        if in_order:
-            while at_col < n_cols and cols[at_col] < r:
-                at_col += 1
-            j = at_col
-        else:
-            j = np.searchsorted(cols[:n_cols], r)
+        j = at_col = _place(cols, n_cols, r, at_col, in_order)
         hit = j < n_cols and cols[j] == r
         knn_value = knn_n[j] if hit else 0.0
         recent_value = recent_n[j] if hit else 0.0
         out[i, 5] = knn_value / top_knn if top_knn > 0 else 0.0
         out[i, 6] = recent_value / top_recent if top_recent > 0 else 0.0
         logs[n_trends + 1, i] = knn_value
-        if in_order:
-            while at_t < n_t and t_cols[at_t] < r:
-                at_t += 1
-            j = at_t
-        else:
-            j = np.searchsorted(t_cols[:n_t], r)
+        j = at_t = _place(t_cols, n_t, r, at_t, in_order)
         t_value = transition[j] if j < n_t and t_cols[j] == r else 0.0
         out[i, 7] = t_value / top_t if top_t > 0 else 0.0
         logs[n_trends + 2, i] = t_value

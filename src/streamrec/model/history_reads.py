@@ -5,8 +5,8 @@ kNN and transition columns need the history's sums over thousands of cells:
 their values at those rows and, as normalisers, their maxima. Sorting every
 column of the sums (:func:`streamrec.model.kernels.weighted_cell_sums_of_two`)
 is most of a learning step's cost. :func:`read_history` adds the same products
-in the same order into a dense scratch, finds each maximum in a pass over the
-cells and keeps only the columns the rows and the maxima are on, so
+in the same order into a dense scratch, finds each maximum over the distinct
+columns met and keeps only the columns the rows and the maxima are on, so
 :func:`streamrec.model.feature_kernel.fill_features` reads the same values and
 the same normalisers: the features are the same to the bit.
 
@@ -30,7 +30,7 @@ from streamrec.model.kernels import numba
 
 class HistoryReads(NamedTuple):
     """The entries of :class:`~streamrec.model.signals.HistorySums` the features of some
-    rows read: sorted columns (the rows', then those of the maxima) and their sums."""
+    rows read: the rows' columns and those of the maxima, sorted, and their sums."""
 
     cols: np.ndarray
     knn: np.ndarray
