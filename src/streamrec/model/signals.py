@@ -15,65 +15,17 @@ pruned and come back restart from zero (an underestimate, as in lossy counting).
 
 from __future__ import annotations
 
-import functools
-from typing import NamedTuple
-
 import numpy as np
 
 from streamrec.core.arrays import rows_in
-from streamrec.core.decay import DecayedCounts, decay, merged_stored
+from streamrec.core.decay import DecayedCounts, merged_stored
+from streamrec.model.history import HISTORY, HistorySums, history_weights
 from streamrec.model.history_reads import HistoryReads, read_history
 from streamrec.model.kernels import COMPILED, weighted_cell_sums_of_two
 from streamrec.model.sparse_rows import NEIGHBOURS, SparseRows
 
 TREND_HALF_LIVES = (100.0, 300.0, 1000.0, 3000.0)  # in engagements
-HISTORY = 50  # co-occurrence looks at a user's last 50 items (bounded work per event)
-RECENT = 10  # recent items whose co-occurrence rows feed the candidates
-LAST = 3  # last items whose transitions feed the candidates
 READ_ROWS = 64  # features of at most this many rows read the sums' entries they need only
-
-
-@functools.cache
-def _history_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Recency (half-life 2 items, newest 1) and "among the last RECENT" weights of a
-    history of ``n`` items, oldest first: the same few lengths on every event."""
-    recency = decay(n - 1 - np.arange(n), 2.0)
-    near = (np.arange(n) >= n - RECENT).astype(np.float64)
-    return _read_only(recency), _read_only(near)
-
-
-@functools.cache
-def _last_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The last item's weight alone, and every one of the last ``n`` items' weight."""
-    only_last = np.zeros(n)
-    only_last[-1:] = 1.0
-    return _read_only(only_last), _read_only(np.ones(n))
-
-
-def _read_only(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False  # shared between calls
-    return array
-
-
-class HistorySums(NamedTuple):
-    """Sparse sums over a user's recent items: sorted columns and values per column.
-
-    Co-occurrence rows of the whole history, weighted by 1/sqrt(count) (``knn``),
-    by that times recency (``knn_recent``) and plainly over the last :data:`RECENT`
-    items only (``near``: 0 on columns that only older rows hold); transition rows
-    of the last :data:`LAST` items, the last one's alone (``transition``: 0 on
-    columns only the others hold) and all plainly (``t_near``). Zero entries read
-    as absent: every stored cell is positive, so a value is 0 exactly where no row
-    with weight holds its column, and adding a 0.0 leaves a sum's bits unchanged.
-    """
-
-    cols: np.ndarray
-    knn: np.ndarray
-    knn_recent: np.ndarray
-    near: np.ndarray
-    t_cols: np.ndarray
-    transition: np.ndarray
-    t_near: np.ndarray
 
 
 class ItemSignals:
@@ -133,7 +85,7 @@ class ItemSignals:
         history = seen[-HISTORY:]
         key = (self.version, tuple(history))
         if self._sums is None or self._sums[0] != key:
-            co_weights, last, t_weights = self._weights(history)
+            co_weights, last, t_weights = history_weights(self.count, history)
             if COMPILED:  # both tables in one compiled call: the same sums
                 parts = weighted_cell_sums_of_two(
                     (*self.co.runs(history), np.array(co_weights)),
@@ -165,7 +117,7 @@ class ItemSignals:
         kept = self._sums is not None and self._sums[0] == (self.version, tuple(history))
         if kept or rows.size > READ_ROWS:
             return self.history_sums(seen)
-        co_weights, last, t_weights = self._weights(history)
+        co_weights, last, t_weights = history_weights(self.count, history)
         return read_history(
             self.co.runs(history),
             np.array(co_weights),
@@ -175,16 +127,6 @@ class ItemSignals:
             size,
             rows,
         )
-
-    def _weights(
-        self, history: list[int]
-    ) -> tuple[tuple[np.ndarray, ...], list[int], tuple[np.ndarray, np.ndarray]]:
-        """The co-occurrence weightings of a history's rows (1/sqrt(count), that times
-        recency, the last RECENT), its last items and their transition weightings."""
-        inverse = 1.0 / np.sqrt(np.maximum(self.count[history], 1.0))
-        recency, near = _history_weights(len(history))
-        last = history[-LAST:]
-        return (inverse, inverse * recency, near), last, _last_weights(len(last))
 
     def state(self) -> dict:
         return {

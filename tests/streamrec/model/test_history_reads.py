@@ -7,7 +7,8 @@ import pytest
 
 from streamrec.model import history_reads
 from streamrec.model.features import _compiled_columns
-from streamrec.model.signals import READ_ROWS, HistorySums, ItemSignals
+from streamrec.model.history import HistorySums
+from streamrec.model.signals import READ_ROWS, ItemSignals
 from tests.streamrec.model.test_signals import filled
 
 

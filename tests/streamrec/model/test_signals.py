@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from streamrec.core.decay import decay
-from streamrec.model.signals import HISTORY, LAST, RECENT, HistorySums, ItemSignals
+from streamrec.model.history import HISTORY, LAST, RECENT, HistorySums
+from streamrec.model.signals import ItemSignals
 
 
 def fresh_sums(signals: ItemSignals, history: list[int]) -> tuple[np.ndarray, ...]:
