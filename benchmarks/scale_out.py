@@ -8,9 +8,11 @@ workers"). This benchmark runs ``--workers`` processes at once, each with the
 worker's engine and checkpointer: it seeds the same catalogue and users as
 ``scale.py``, applies micro-batches of 64 reviews + 64 clicks of its own users
 with lists (the worker's path), and writes its checkpoint every ``--interval``
-seconds of its own wall time, put off to after its next batch while another
-worker holds the group's checkpoint lease (the worker's rule, at most one
-interval late). Before the clock starts every worker has merged
+seconds of its own wall time, stretched while writes are slow (the worker's
+pacing: a write of w seconds waits at least w / ``--max-share``, at most
+``--max-interval``; ``--max-share 0`` keeps the interval fixed), put off to
+after its next batch while another worker holds the group's checkpoint lease
+(the worker's rule, at most one wait late). Before the clock starts every worker has merged
 once (the first write of a catalogue and the first merge after it decode whole
 models: one-off costs) and built its nearest-item index.
 
@@ -19,7 +21,7 @@ merges, the median merge; and the aggregate events/s: all events over the
 slowest worker's seconds. Needs the Redis of ``make infra-up``; keys under a
 unique prefix, deleted after.
 
-    python benchmarks/scale_out.py --items 100000 --workers 2 --interval 5 30
+    python benchmarks/scale_out.py --items 100000 --workers 2 --interval 5 30 --max-share 0
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scale
 from common import machine, write_result
 from streamrec.app.worker.commit import Checkpointer
+from streamrec.app.worker.pacing import CheckpointPacing
 from streamrec.app.worker.progress import Progress
 from streamrec.checkpointing.dedup import DedupWindow
 from streamrec.cli.common import tune_process
@@ -63,9 +66,8 @@ def worker(
     scale.seed(engine, np.random.default_rng(0), args.items, args.users, args.items)
     users = engine.profiles
     users.partition[: users.n_rows] = np.arange(users.n_rows) % args.workers  # u{n} is row n
-    checkpoints = Checkpointer(
-        "g", interval, engine, store, Progress(DedupWindow(1000), {me}), bool
-    )
+    pacing = CheckpointPacing(interval, args.max_share, args.max_interval)
+    checkpoints = Checkpointer("g", pacing, engine, store, Progress(DedupWindow(1000), {me}), bool)
     # one-off costs before the clock: the first write of the catalogue, each worker's
     # first merge (decodes the whole stored model), the index built by the first lists;
     # the worker restores the stored model at start (the first worker finds none)
@@ -83,7 +85,7 @@ def worker(
     checkpoints.write()
     timed = every[4:]
     barrier.wait()
-    applying, writes, done, put_off = 0.0, [], 0, 0
+    applying, writes, done, put_off, waits = 0.0, [], 0, 0, []
     start = last = time.perf_counter()
     for batch, vectors in timed:
         began = time.perf_counter()
@@ -91,12 +93,13 @@ def worker(
         applying += time.perf_counter() - began
         done += len(batch)
         since = time.perf_counter() - last
-        if since >= interval:  # put off while another worker writes (the worker's rule)
-            wrote = _write(checkpoints, may_put_off=since < 2 * interval)
+        if since >= pacing.wait_s:  # put off while another worker writes (the worker's rule)
+            wrote = _write(checkpoints, may_put_off=since < 2 * pacing.wait_s)
             if wrote is None:
                 put_off += 1
                 continue
             writes.append(wrote)
+            waits.append(round(pacing.wait_s, 1))
             last = time.perf_counter()
     writes.append(_write(checkpoints))  # what was learned is in Redis before the clock stops
     elapsed = time.perf_counter() - start
@@ -113,6 +116,7 @@ def worker(
             "builds": sum(b for _, _, b in writes),  # more than writes: conflicts (WATCH)
             "put_off": put_off,  # due, but another worker held the lease: after the next batch
             "median_merge_s": round(statistics.median(merge_s), 2) if merge_s else None,
+            "waits_s": waits,  # the pacing's wait after each timed write
             "events_per_s": round(done / elapsed, 1),
         }
     )
@@ -153,6 +157,8 @@ def run(args: argparse.Namespace, interval: float) -> dict:
         "users": args.users,
         "workers": args.workers,
         "interval_s": interval,
+        "max_share": args.max_share,
+        "max_interval_s": args.max_interval,
         "events": events,
         "events_per_s": round(events / slowest, 1),
         "per_worker": rows,
@@ -168,6 +174,14 @@ def main() -> None:
     parser.add_argument(
         "--interval", type=float, nargs="+", default=[5.0], help="checkpoint seconds; one run each"
     )
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    parser.add_argument(
+        "--max-share",
+        type=float,
+        default=defaults.checkpoint_max_share,
+        help="share of wall time checkpoints may take (the worker's pacing; 0: fixed)",
+    )
+    parser.add_argument("--max-interval", type=float, default=defaults.checkpoint_max_interval_s)
     parser.add_argument("--out", default="scale-out.json")
     args = parser.parse_args()
     runs = []

@@ -10,7 +10,9 @@ import time
 import numpy as np
 import pytest
 
+from streamrec.app import observability as obs
 from streamrec.app.worker.commit import Checkpointer
+from streamrec.app.worker.pacing import CheckpointPacing
 from streamrec.app.worker.progress import Progress
 from streamrec.checkpointing.dedup import DedupWindow
 from streamrec.checkpointing.shared_fields import join_shared
@@ -92,7 +94,7 @@ def test_a_checkpoint_is_put_off_by_at_most_one_interval(store, settings) -> Non
         assert not writer.checkpoint(consumer, may_put_off=True)
         assert obs.CHECKPOINTS_PUT_OFF._value.get() == put_off + 1
         assert writer.progress.dirty and not store.load_shared_fields("g")
-        writer._last -= 2 * writer.interval_s  # an interval past due: no longer put off
+        writer._last -= 2 * writer.pacing.wait_s  # an interval past due: no longer put off
         assert writer.checkpoint(consumer, may_put_off=True)
         assert not writer.progress.dirty and store.load_shared_fields("g")
     finally:
@@ -113,3 +115,16 @@ def test_a_forced_write_takes_the_lease_once_it_is_given_back(store) -> None:  #
     assert 0.3 <= time.monotonic() - began < writer.lease_wait_s
     assert store.load_shared_fields("g")
     timer.join()
+
+
+def test_the_wait_after_a_write_stretches_with_what_the_write_took(store) -> None:  # type: ignore[no-untyped-def]
+    pacing = CheckpointPacing(interval_s=0.001, max_share=0.5, max_interval_s=60.0)
+    progress = Progress(DedupWindow(100), owned={0})
+    writer = Checkpointer("g", pacing, Engine(DIM, config()), store, progress, bool)
+    writer.restore()
+    feed(writer.engine, 1)
+    began = time.monotonic()
+    assert writer.write()
+    took = time.monotonic() - began
+    assert 0.001 < pacing.wait_s <= 2 * took  # half the time may go to checkpoints
+    assert obs.CHECKPOINT_WAIT._value.get() == pacing.wait_s  # exported for dashboards

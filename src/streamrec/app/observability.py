@@ -66,6 +66,10 @@ CHECKPOINTS_PUT_OFF = Counter(
     "streamrec_checkpoints_put_off_total",
     "Checkpoints put off to the next batch while another worker of the group wrote its own",
 )
+CHECKPOINT_WAIT = Gauge(
+    "streamrec_checkpoint_wait_seconds",
+    "Wait after the last checkpoint until the next is due (stretched while writes are slow)",
+)
 LAG = Gauge(
     "streamrec_consumer_lag", "Messages behind the end of the partition", ["topic", "partition"]
 )

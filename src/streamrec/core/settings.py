@@ -219,7 +219,22 @@ class Settings(BaseSettings):
     seed: int = 0
 
     # Worker loop
-    checkpoint_interval_s: float = Field(default=5.0, ge=0)
+    checkpoint_interval_s: float = Field(
+        default=5.0, ge=0, description="seconds between checkpoints (0: after every batch)"
+    )
+    checkpoint_max_share: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="the share of wall time checkpoints may take: after a write of w "
+        "seconds the next waits at least w / this (a merge at 10^5 items takes seconds; "
+        "0: the interval stays fixed)",
+    )
+    checkpoint_max_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="the longest a stretched wait gets (what a restart replays at most)",
+    )
     dedup_window: int = Field(default=100_000, ge=0)
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 disables /metrics")
     log_level: str = "INFO"

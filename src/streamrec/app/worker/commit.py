@@ -16,6 +16,7 @@ from kafka import KafkaConsumer
 
 from streamrec.app import observability as obs
 from streamrec.app.worker.index_keeper import IndexLogKeeper
+from streamrec.app.worker.pacing import CheckpointPacing
 from streamrec.app.worker.progress import Progress
 from streamrec.app.worker.shared_sync import SharedSync
 from streamrec.checkpointing import index_log
@@ -46,12 +47,13 @@ def _size(parts: dict[int, bytes], users: dict) -> int:
 
 
 class Checkpointer:
-    """Restores and writes the group's checkpoints for one worker."""
+    """Restores and writes the group's checkpoints for one worker, due as ``pacing``
+    says (:mod:`streamrec.app.worker.pacing`; a float: that fixed interval)."""
 
     def __init__(
         self,
         group: str,
-        interval_s: float,
+        pacing: CheckpointPacing | float,
         engine: Engine,
         store: RecsStore,
         progress: Progress,
@@ -59,7 +61,8 @@ class Checkpointer:
         instance: str | None = None,
     ) -> None:
         self.group = group
-        self.interval_s = interval_s
+        # a bare interval never stretches (tests and benchmarks time writes themselves)
+        self.pacing = pacing if isinstance(pacing, CheckpointPacing) else CheckpointPacing(pacing)
         self.engine = engine
         self.store = store
         self.progress = progress
@@ -153,12 +156,12 @@ class Checkpointer:
             self.engine.absorb_users(join_users(users))
 
     def due(self) -> bool:
-        return time.monotonic() - self._last >= self.interval_s
+        return time.monotonic() - self._last >= self.pacing.wait_s
 
     def checkpoint(self, consumer: KafkaConsumer, may_put_off: bool = False) -> bool:
         """Write the checkpoint to Redis, then commit the same offsets to Kafka; False
         when put off (see :meth:`write`; at most one interval past due)."""
-        put_off = may_put_off and time.monotonic() - self._last < 2 * self.interval_s
+        put_off = may_put_off and time.monotonic() - self._last < 2 * self.pacing.wait_s
         if not with_retry(
             lambda: self.write(put_off), "save checkpoint", on_retry=obs.REDIS_RETRIES.inc
         ):
@@ -194,8 +197,10 @@ class Checkpointer:
         while not leased and time.monotonic() < deadline:
             time.sleep(0.05)
             leased = self.store.take_lease(self.group, self._holder, LEASE_S)
+        began = time.monotonic()
         try:
             self._write()
+            obs.CHECKPOINT_WAIT.set(self.pacing.wrote(time.monotonic() - began))
         finally:
             if leased:
                 self.store.drop_lease(self.group, self._holder)

@@ -16,6 +16,7 @@ from kafka.coordinator.assignors.range import RangePartitionAssignor
 from streamrec.app import observability as obs
 from streamrec.app.worker.commit import Checkpointer
 from streamrec.app.worker.decode import Parsed, parse
+from streamrec.app.worker.pacing import CheckpointPacing
 from streamrec.app.worker.process import BatchProcessor
 from streamrec.app.worker.progress import Progress
 from streamrec.app.worker.reader import BatchReader
@@ -65,7 +66,11 @@ class EmbedWorker:
         )
         self.checkpoints = Checkpointer(
             settings.worker_group,
-            settings.checkpoint_interval_s,
+            CheckpointPacing(
+                settings.checkpoint_interval_s,
+                settings.checkpoint_max_share,
+                settings.checkpoint_max_interval_s,
+            ),
             self.engine,
             self.store,
             self.progress,

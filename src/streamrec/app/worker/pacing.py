@@ -1,0 +1,51 @@
+"""When the next checkpoint is due: the interval, stretched while writes are slow.
+
+A checkpoint stops the worker: it writes the changed users and the shared
+model's changes, and in a group it first merges what the other workers wrote
+(README, "Several workers"). At the demo's size that takes milliseconds, but at
+10^5 items a merge takes seconds, and a fixed 5 s interval would spend about
+40% of the worker's time on checkpoints. So, as Flink's minimum pause between
+checkpoints does, the wait after a write grows with that write: at least
+``write_s / max_share`` (the share of wall time checkpoints may take), at most
+``max_interval_s`` (what a restart replays and how stale the other workers'
+changes may get), and never below the configured interval.
+
+>>> pacing = CheckpointPacing(interval_s=5.0, max_share=0.1, max_interval_s=60.0)
+>>> pacing.wait_s
+5.0
+>>> pacing.wrote(0.05)  # a small model: the interval as configured
+5.0
+>>> pacing.wrote(3.0)  # a 3 s merge: 30 s until the next, so merges take ~10%
+30.0
+>>> pacing.wrote(9.0)  # never past the cap
+60.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CheckpointPacing:
+    """The wait after the last write; ``max_share`` 0 or ``interval_s`` 0 keep it fixed
+    (0: a checkpoint after every batch, as configured)."""
+
+    interval_s: float
+    max_share: float = 0.0
+    max_interval_s: float = 60.0
+    wait_s: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_share < 1:
+            raise ValueError(f"max_share must be in [0, 1), got {self.max_share}")
+        if self.interval_s < 0 or self.max_interval_s <= 0:
+            raise ValueError("intervals must be positive (interval_s 0: every batch)")
+        self.wait_s = self.interval_s
+
+    def wrote(self, write_s: float) -> float:
+        """Note a write that took ``write_s`` seconds; the wait until the next one."""
+        if self.max_share > 0 and self.interval_s > 0:
+            stretched = min(write_s / self.max_share, self.max_interval_s)
+            self.wait_s = max(self.interval_s, stretched)
+        return self.wait_s
