@@ -21,10 +21,14 @@ def test_the_wait_is_the_write_over_the_share_within_the_interval_and_the_cap(
         assert write_s / wait == pytest.approx(0.1)
 
 
-def test_a_fast_write_after_a_slow_one_brings_the_interval_back() -> None:
+def test_the_stretch_follows_the_writes_moving_average() -> None:
     pacing = CheckpointPacing(interval_s=5.0, max_share=0.1, max_interval_s=60.0)
-    assert pacing.wrote(3.0) == pytest.approx(30.0)
-    assert pacing.wrote(0.02) == 5.0
+    assert pacing.wrote(3.0) == pytest.approx(30.0)  # the first write alone
+    assert pacing.wrote(1.0) == pytest.approx(20.0)  # a fast one halves the way down
+    assert pacing.wrote(1.0) == pytest.approx(15.0)
+    for _ in range(20):  # fast writes bring the interval back
+        pacing.wrote(0.02)
+    assert pacing.wait_s == 5.0
 
 
 @pytest.mark.parametrize(("interval", "share"), [(5.0, 0.0), (0.0, 0.1), (0.0, 0.0)])

@@ -5,19 +5,21 @@ model's changes, and in a group it first merges what the other workers wrote
 (README, "Several workers"). At the demo's size that takes milliseconds, but at
 10^5 items a merge takes seconds, and a fixed 5 s interval would spend about
 40% of the worker's time on checkpoints. So, as Flink's minimum pause between
-checkpoints does, the wait after a write grows with that write: at least
-``write_s / max_share`` (the share of wall time checkpoints may take), at most
-``max_interval_s`` (what a restart replays and how stale the other workers'
-changes may get), and never below the configured interval.
+checkpoints does, the wait after a write grows with what writes take: at
+least ``write_s / max_share`` (the share of wall time checkpoints may take),
+at most ``max_interval_s`` (what a restart replays and how stale the other
+workers' changes may get), and never below the configured interval.
+``write_s`` is the writes' moving average (each new one weighs half): in a
+group a write that found nothing to merge is fast, and the next one will merge.
 
 >>> pacing = CheckpointPacing(interval_s=5.0, max_share=0.1, max_interval_s=60.0)
 >>> pacing.wait_s
 5.0
 >>> pacing.wrote(0.05)  # a small model: the interval as configured
 5.0
->>> pacing.wrote(3.0)  # a 3 s merge: 30 s until the next, so merges take ~10%
-30.0
->>> pacing.wrote(9.0)  # never past the cap
+>>> round(pacing.wrote(3.95), 6)  # a 4 s merge: averaged with the 0.05 s write, 2 s
+20.0
+>>> pacing.wrote(20.0)  # never past the cap
 60.0
 """
 
@@ -35,6 +37,7 @@ class CheckpointPacing:
     max_share: float = 0.0
     max_interval_s: float = 60.0
     wait_s: float = field(init=False)
+    write_s: float | None = field(init=False, default=None)  # the writes' moving average
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_share < 1:
@@ -45,7 +48,9 @@ class CheckpointPacing:
 
     def wrote(self, write_s: float) -> float:
         """Note a write that took ``write_s`` seconds; the wait until the next one."""
+        last = self.write_s
+        self.write_s = write_s if last is None else (last + write_s) / 2
         if self.max_share > 0 and self.interval_s > 0:
-            stretched = min(write_s / self.max_share, self.max_interval_s)
+            stretched = min(self.write_s / self.max_share, self.max_interval_s)
             self.wait_s = max(self.interval_s, stretched)
         return self.wait_s
