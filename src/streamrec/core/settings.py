@@ -226,9 +226,9 @@ class Settings(BaseSettings):
         default=0.1,
         ge=0,
         lt=1,
-        description="the share of wall time checkpoints may take: after a write of w "
-        "seconds the next waits at least w / this (a merge at 10^5 items takes seconds; "
-        "0: the interval stays fixed)",
+        description="the share of wall time checkpoints may take: the next waits at "
+        "least the writes' seconds (a moving average) over this (a merge at 10^5 items "
+        "takes seconds; 0: the interval stays fixed)",
     )
     checkpoint_max_interval_s: float = Field(
         default=60.0,
