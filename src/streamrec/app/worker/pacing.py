@@ -4,7 +4,7 @@ A checkpoint stops the worker: it writes the changed users and the shared
 model's changes, and in a group it first merges what the other workers wrote
 (README, "Several workers"). At the demo's size that takes milliseconds, but at
 10^5 items a merge takes seconds, and at a fixed 5 s interval two workers
-spent 25-30% of their time on checkpoints (``benchmarks/scale_out.py``). So,
+spent 26-41% of their time on checkpoints (``benchmarks/scale_out.py``). So,
 as Flink's minimum pause between checkpoints does, the wait after a write
 grows with what writes take: at least ``write_s / max_share`` (the share of
 wall time checkpoints may take), at most ``max_interval_s`` (what a restart
