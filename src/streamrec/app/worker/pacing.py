@@ -37,7 +37,6 @@ class CheckpointPacing:
     interval_s: float
     max_share: float = 0.0
     max_interval_s: float = 60.0
-    wait_s: float = field(init=False)
     write_s: float | None = field(init=False, default=None)  # the writes' moving average
 
     def __post_init__(self) -> None:
@@ -45,13 +44,17 @@ class CheckpointPacing:
             raise ValueError(f"max_share must be in [0, 1), got {self.max_share}")
         if self.interval_s < 0 or self.max_interval_s <= 0:
             raise ValueError("intervals must be positive (interval_s 0: every batch)")
-        self.wait_s = self.interval_s
+
+    @property
+    def wait_s(self) -> float:
+        """Seconds from the last write until the next is due."""
+        if self.write_s is None or self.max_share == 0 or self.interval_s == 0:
+            return self.interval_s
+        stretched = min(self.write_s / self.max_share, self.max_interval_s)
+        return max(self.interval_s, stretched)
 
     def wrote(self, write_s: float) -> float:
         """Note a write that took ``write_s`` seconds; the wait until the next one."""
         last = self.write_s
         self.write_s = write_s if last is None else (last + write_s) / 2
-        if self.max_share > 0 and self.interval_s > 0:
-            stretched = min(self.write_s / self.max_share, self.max_interval_s)
-            self.wait_s = max(self.interval_s, stretched)
         return self.wait_s
