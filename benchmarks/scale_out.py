@@ -9,7 +9,7 @@ worker's engine and checkpointer: it seeds the same catalogue and users as
 ``scale.py``, applies micro-batches of 64 reviews + 64 clicks of its own users
 with lists (the worker's path), and writes its checkpoint every ``--interval``
 seconds of its own wall time, stretched while writes are slow (the worker's
-pacing: a write of w seconds waits at least w / ``--max-share``, at most
+pacing: at least the writes' seconds, a moving average, over ``--max-share``, at most
 ``--max-interval``; ``--max-share 0`` keeps the interval fixed), put off to
 after its next batch while another worker holds the group's checkpoint lease
 (the worker's rule, at most one wait late). Before the clock starts every worker has merged
