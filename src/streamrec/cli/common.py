@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -27,13 +28,32 @@ def load_settings(env_file: Path | None = None) -> Settings:
 
 
 def tune_process(settings: Settings) -> None:
-    """Collect cyclic garbage less often (``GC_THRESHOLD``). The worker's state is
-    about 10^5 long-lived Python objects that every full collection walks; a batch
-    allocates thousands of short-lived ones (lists, their items, explanations), so at
-    Python's young threshold of 700 they survive into the old generation and trigger
-    a full collection every few batches. ``benchmarks/gc_threshold.py`` measures the gain."""
+    """Collect cyclic garbage less often (``GC_THRESHOLD``) and keep BLAS to
+    ``BLAS_THREADS`` threads.
+
+    The worker's state is about 10^5 long-lived Python objects that every full
+    collection walks; a batch allocates thousands of short-lived ones (lists, their
+    items, explanations), so at Python's young threshold of 700 they survive into the
+    old generation and trigger a full collection every few batches
+    (``benchmarks/gc_threshold.py`` measures the gain). BLAS: see :func:`limit_blas`."""
     if settings.gc_threshold:
         gc.set_threshold(settings.gc_threshold, *gc.get_threshold()[1:])
+    if settings.blas_threads:
+        limit_blas(settings.blas_threads)
+
+
+def limit_blas(threads: int) -> None:
+    """At most ``threads`` threads in every BLAS library of the process, those loaded
+    already (numpy's, loaded here) and those loaded later (OpenBLAS reads its variable
+    when it loads). The state path's products are small (a thousand rows by 384): OpenBLAS
+    splits them over every core and its idle threads spin, which took two workers on two
+    cores from about 1,530 to 1,000 events/s (``benchmarks/blas_threads.py``). torch's
+    own threads (``TORCH_THREADS``) are not BLAS threads here and keep their number."""
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+    import numpy  # noqa: F401  # loads numpy's OpenBLAS, so the limit below reaches it
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
 
 
 def install_signal_handlers(stop: Callable[[], None]) -> None:

@@ -247,6 +247,14 @@ class Settings(BaseSettings):
         "long-lived objects make each full collection slow, and a batch's short-lived "
         "lists are freed before so many allocations",
     )
+    blas_threads: int = Field(
+        default=1,
+        ge=0,
+        description="threads of numpy's BLAS (OpenBLAS) in every command's process (0 keeps "
+        "the library's own, one per core): the state path multiplies thousands of small "
+        "matrices a second, where more threads add no speed but spin on the cores that "
+        "other workers and the model need",
+    )
 
     # HTTP API and dashboard (`streamrec serve`)
     api_host: str = "127.0.0.1"
