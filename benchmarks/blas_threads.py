@@ -116,7 +116,7 @@ def main() -> None:
         print(f"{processes} processes: {medians} -> {ratio:.2f}x", flush=True)
         grid.append({"processes": processes, "runs": runs, "median_ratio": round(ratio, 3)})
     write_result(
-        "blas-threads.json",
+        args.out,
         {
             "items": args.items,
             "events": args.events,
