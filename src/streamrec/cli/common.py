@@ -46,8 +46,9 @@ def limit_blas(threads: int) -> None:
     """At most ``threads`` threads in every BLAS library of the process, those loaded
     already (numpy's, loaded here) and those loaded later (OpenBLAS reads its variable
     when it loads). The state path's products are small (a thousand rows by 384): OpenBLAS
-    splits them over every core and its idle threads spin, which took two workers on two
-    cores from about 1,530 to 1,000 events/s (``benchmarks/blas_threads.py``). torch's
+    splits them over every core and its idle threads spin: two state paths side by side on
+    two cores gave 1,048 events/s against 1,479 with one thread (medians of two runs,
+    ``benchmarks/blas_threads.py``). torch's
     own threads (``TORCH_THREADS``) are not BLAS threads here and keep their number."""
     os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
     import numpy  # noqa: F401  # loads numpy's OpenBLAS, so the limit below reaches it
