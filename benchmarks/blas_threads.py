@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from threadpoolctl import threadpool_info
 
 import scale
-from common import machine, write_result
+from common import in_turns, machine, write_result
 from streamrec.cli.common import tune_process
 from streamrec.core.settings import Settings
 
@@ -105,16 +105,12 @@ def main() -> None:
         return
     grid = []
     for processes in args.processes:
-        runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
-        for _ in range(args.rounds):
-            for mode, threads in MODES.items():
-                row = together(processes, args.items, args.events, threads)
-                print(processes, mode, row, flush=True)
-                runs[mode].append(row)
-        medians = {m: statistics.median(r["events_per_s"] for r in v) for m, v in runs.items()}
-        ratio = medians["setting"] / medians["library"]
-        print(f"{processes} processes: {medians} -> {ratio:.2f}x", flush=True)
-        grid.append({"processes": processes, "runs": runs, "median_ratio": round(ratio, 3)})
+        variants = {
+            mode: partial(together, processes, args.items, args.events, threads)
+            for mode, threads in MODES.items()
+        }
+        label = f"{processes} processes"
+        grid.append({"processes": processes, **in_turns(variants, args.rounds, label)})
     write_result(
         args.out,
         {

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,22 @@ def texts_per_s(embedder, texts: list[str], batch: int) -> float:  # type: ignor
     for s in range(0, len(texts), batch):
         embedder.encode(texts[s : s + batch])
     return len(texts) / (time.perf_counter() - start)
+
+
+def in_turns(variants: dict[str, Callable[[], dict]], rounds: int, label: str) -> dict:
+    """Every variant once per round, in turns (a noisy machine slows them alike): their
+    runs, and the median events/s of the last variant over the first's (``median_ratio``).
+    Each run is printed after ``label`` and the variant's name."""
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, run in variants.items():
+            row = run()
+            print(label, name, row, flush=True)
+            runs[name].append(row)
+    medians = {k: statistics.median(r["events_per_s"] for r in v) for k, v in runs.items()}
+    first, *_, last = medians.values()
+    print(f"{label}: {medians} -> {last / first:.2f}x", flush=True)
+    return {"runs": runs, "median_ratio": round(last / first, 3)}
 
 
 def machine() -> dict:

@@ -20,17 +20,17 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scale
-from common import machine, write_result
+from common import in_turns, machine, write_result
 from streamrec.cli.common import tune_process
 from streamrec.core.settings import Settings
 
@@ -85,16 +85,11 @@ def main() -> None:
     tuned = gc.get_threshold()
     rows = []
     for items in args.items:
-        runs: dict[str, list[dict]] = {"python": [], "setting": []}
-        for _ in range(args.rounds):
-            for name, thresholds in (("python", PYTHON_DEFAULT), ("setting", tuned)):
-                row = timed(items, args.events, thresholds[0])
-                print(items, name, thresholds[0], row, flush=True)
-                runs[name].append(row)
-        medians = {k: statistics.median(r["events_per_s"] for r in v) for k, v in runs.items()}
-        ratio = medians["setting"] / medians["python"]
-        print(f"{items} items: {medians} -> {ratio:.2f}x", flush=True)
-        rows.append({"items": items, "runs": runs, "median_ratio": round(ratio, 3)})
+        variants = {
+            name: partial(timed, items, args.events, thresholds[0])
+            for name, thresholds in (("python", PYTHON_DEFAULT), ("setting", tuned))
+        }
+        rows.append({"items": items, **in_turns(variants, args.rounds, f"{items} items")})
     write_result(
         "gc-threshold.json",
         {
