@@ -61,7 +61,8 @@ def worker(
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     tune_process(settings)
     store = RecsStore(connect(settings), RedisKeys(prefix))
-    engine = Engine(dim=scale.DIM, config=EngineConfig(seed=0, ann_query_threads=1))
+    config = EngineConfig(seed=0, ann_query_threads=args.ann_query_threads)
+    engine = Engine(dim=scale.DIM, config=config)
     engine.list_share = ListShare.of({me}, args.workers)  # the worker's rule (rebalance.py)
     scale.seed(engine, np.random.default_rng(0), args.items, args.users, args.items)
     users = engine.profiles
@@ -159,6 +160,7 @@ def run(args: argparse.Namespace, interval: float) -> dict:
         "interval_s": interval,
         "max_share": args.max_share,
         "max_interval_s": args.max_interval,
+        "ann_query_threads": args.ann_query_threads,
         "events": events,
         "events_per_s": round(events / slowest, 1),
         "per_worker": rows,
@@ -182,6 +184,13 @@ def main() -> None:
         help="share of wall time checkpoints may take (the worker's pacing; 0: fixed)",
     )
     parser.add_argument("--max-interval", type=float, default=defaults.checkpoint_max_interval_s)
+    parser.add_argument(
+        "--ann-query-threads",
+        type=int,
+        default=1,
+        help="each worker's HNSW query threads (the runs on record: 1; the worker's default: "
+        f"{defaults.ann_query_threads})",
+    )
     parser.add_argument("--out", default="scale-out.json")
     args = parser.parse_args()
     runs = []
