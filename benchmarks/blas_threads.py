@@ -65,7 +65,26 @@ def together(processes: int, items: int, events: int, threads: int) -> dict:
         subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(processes)
     ]
-    for proc in children:  # every one seeded and warm before any clock starts
+    try:
+        rows = _rows(children)
+    finally:  # a failed child leaves none of the others waiting for its line
+        for proc in children:
+            proc.kill()
+    total = sum(r["events"] for r in rows)
+    return {
+        "processes": processes,
+        "blas_threads": rows[0]["blas_threads"],
+        "events_per_s": round(total / max(r["seconds"] for r in rows), 1),
+        "per_process": [
+            {k: r[k] for k in ("events", "seconds", "events_per_s", "events_per_cpu_s")}
+            for r in rows
+        ],
+    }
+
+
+def _rows(children: list[subprocess.Popen]) -> list[dict]:
+    """Start the children's clocks once every one is seeded and warm; their rows."""
+    for proc in children:
         assert proc.stdout is not None
         if proc.stdout.readline().strip() != "ready":
             raise RuntimeError("a child stopped before it was ready")
@@ -79,16 +98,7 @@ def together(processes: int, items: int, events: int, threads: int) -> dict:
         if proc.returncode:
             raise RuntimeError(f"a child failed with exit code {proc.returncode}")
         rows.append(json.loads(out.splitlines()[-1]))
-    total = sum(r["events"] for r in rows)
-    return {
-        "processes": processes,
-        "blas_threads": rows[0]["blas_threads"],
-        "events_per_s": round(total / max(r["seconds"] for r in rows), 1),
-        "per_process": [
-            {k: r[k] for k in ("events", "seconds", "events_per_s", "events_per_cpu_s")}
-            for r in rows
-        ],
-    }
+    return rows
 
 
 def main() -> None:
