@@ -18,10 +18,14 @@ models: one-off costs) and built its nearest-item index.
 
 Reported per worker: events, seconds applying and checkpointing, writes and
 merges, the median merge; and the aggregate events/s: all events over the
-slowest worker's seconds. Needs the Redis of ``make infra-up``; keys under a
-unique prefix, deleted after.
+slowest worker's seconds. With several ``--workers`` counts, each interval runs
+every count in turns (``--rounds`` times) and prints the median events/s of the
+largest group over the smallest's, measured in the same run (the machine's
+speed moves by tens of percent from hour to hour). Needs the Redis of
+``make infra-up``; keys under a unique prefix, deleted after.
 
     python benchmarks/scale_out.py --items 100000 --workers 2 --interval 5 30 --max-share 0
+    python benchmarks/scale_out.py --workers 1 2 --rounds 3 --out scale-out-defaults.json
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import statistics
 import sys
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +45,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import scale
-from common import machine, write_result
+from common import in_turns, machine, write_result
 from streamrec.app.worker.commit import Checkpointer
 from streamrec.app.worker.pacing import CheckpointPacing
 from streamrec.app.worker.progress import Progress
@@ -55,7 +60,13 @@ from streamrec.serving.store import RecsStore, connect
 
 
 def worker(
-    me: int, args: argparse.Namespace, interval: float, prefix: str, barrier, results
+    me: int,
+    workers: int,
+    args: argparse.Namespace,
+    interval: float,
+    prefix: str,
+    barrier,
+    results,
 ) -> None:
     threadpool_limits(1)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
@@ -63,24 +74,24 @@ def worker(
     store = RecsStore(connect(settings), RedisKeys(prefix))
     config = EngineConfig(seed=0, ann_query_threads=args.ann_query_threads)
     engine = Engine(dim=scale.DIM, config=config)
-    engine.list_share = ListShare.of({me}, args.workers)  # the worker's rule (rebalance.py)
+    engine.list_share = ListShare.of({me}, workers)  # the worker's rule (rebalance.py)
     scale.seed(engine, np.random.default_rng(0), args.items, args.users, args.items)
     users = engine.profiles
-    users.partition[: users.n_rows] = np.arange(users.n_rows) % args.workers  # u{n} is row n
+    users.partition[: users.n_rows] = np.arange(users.n_rows) % workers  # u{n} is row n
     pacing = CheckpointPacing(interval, args.max_share, args.max_interval)
     checkpoints = Checkpointer("g", pacing, engine, store, Progress(DedupWindow(1000), {me}), bool)
     # one-off costs before the clock: the first write of the catalogue, each worker's
     # first merge (decodes the whole stored model), the index built by the first lists;
     # the worker restores the stored model at start (the first worker finds none)
-    for turn in range(2 * args.workers):
+    for turn in range(2 * workers):
         if turn == me:  # the first restores nothing and writes the catalogue
             checkpoints.restore()
-        if turn % args.workers == me:
+        if turn % workers == me:
             checkpoints.write()
         barrier.wait()
     batches = max(1, args.events // (2 * scale.BATCH))
     rng = np.random.default_rng(1 + me)
-    every = list(scale.stream(rng, args.items, args.users, 4 + batches, 10, args.workers, me))
+    every = list(scale.stream(rng, args.items, args.users, 4 + batches, 10, workers, me))
     for batch, vectors in every[:4]:
         engine.apply(batch, vectors, [me] * len(batch))
     checkpoints.write()
@@ -133,13 +144,13 @@ def _write(checkpoints: Checkpointer, may_put_off: bool = False) -> tuple[float,
     return seconds, checkpoints.merges > merges, checkpoints.last_write["builds"]
 
 
-def run(args: argparse.Namespace, interval: float) -> dict:
+def run(args: argparse.Namespace, workers: int, interval: float) -> dict:
     prefix = f"bench-scale-out-{uuid.uuid4().hex[:8]}"
     context = mp.get_context("fork")  # nothing heavy built yet: each worker builds its own
-    barrier, results = context.Barrier(args.workers), context.Queue()
+    barrier, results = context.Barrier(workers), context.Queue()
     processes = [
-        context.Process(target=worker, args=(me, args, interval, prefix, barrier, results))
-        for me in range(args.workers)
+        context.Process(target=worker, args=(me, workers, args, interval, prefix, barrier, results))
+        for me in range(workers)
     ]
     for process in processes:
         process.start()
@@ -156,7 +167,7 @@ def run(args: argparse.Namespace, interval: float) -> dict:
     return {
         "items": args.items,
         "users": args.users,
-        "workers": args.workers,
+        "workers": workers,
         "interval_s": interval,
         "max_share": args.max_share,
         "max_interval_s": args.max_interval,
@@ -171,7 +182,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[2], help="processes; several: in turns"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="each count this often, in turns")
     parser.add_argument("--events", type=int, default=20_000, help="timed events per worker")
     parser.add_argument(
         "--interval", type=float, nargs="+", default=[5.0], help="checkpoint seconds; one run each"
@@ -193,12 +207,25 @@ def main() -> None:
     )
     parser.add_argument("--out", default="scale-out.json")
     args = parser.parse_args()
-    runs = []
+    runs, ratios = [], {}
     for interval in args.interval:
-        row = run(args, interval)
-        print(row, flush=True)
-        runs.append(row)
-    write_result(args.out, {"runs": runs, "batch_reviews": scale.BATCH, "machine": machine()})
+        if len(args.workers) == 1 and args.rounds == 1:
+            row = run(args, args.workers[0], interval)
+            print(row, flush=True)
+            runs.append(row)
+            continue
+        counts = sorted(args.workers)
+        turns = in_turns(
+            {f"{n} workers": partial(run, args, n, interval) for n in counts},
+            args.rounds,
+            f"interval {interval:g} s",
+        )
+        runs += [row for rows in turns["runs"].values() for row in rows]
+        if len(counts) > 1:
+            ratio = f"{counts[-1]} over {counts[0]} workers, interval {interval:g} s"
+            ratios[ratio] = turns["median_ratio"]
+    result = {"runs": runs, "batch_reviews": scale.BATCH, "machine": machine()}
+    write_result(args.out, {**result, "median_ratios": ratios} if ratios else result)
 
 
 if __name__ == "__main__":
