@@ -26,6 +26,7 @@ from streamrec.checkpointing.shared_fields import (
     neighbour_field,
 )
 from streamrec.checkpointing.sync import merge_shared
+from streamrec.core.decay import REBASE_AT
 from streamrec.core.events import ClickEvent
 from streamrec.model.engine import Engine
 from streamrec.model.item_index import IndexOp
@@ -342,3 +343,56 @@ def test_a_write_between_a_merges_reads_sends_it_back_to_read_again(store, monke
     assert raced and second.sync.base_version == raced[0] + 1
     assert_same_state(second.sync.base_state, join_shared(stored(store)).state)
     assert_same_state(second.engine.shared_state(), worker(store).engine.shared_state())
+
+
+def test_merges_that_move_a_decay_base_write_and_read_only_what_changed(settings) -> None:  # type: ignore[no-untyped-def]
+    """Two workers whose every write but the first is a merge, far past 1,024 trending
+    half-lives: the merges move the trending base on (nothing overflows), each still
+    writes only the item its worker clicked, and the other worker's next merge catches
+    its copy up over the bases' history instead of reading the whole hash; reading
+    only the changed fields gives what reading every field gives."""
+    reads: dict[bool, list[int]] = {False: [], True: []}
+    written: list[int] = []
+
+    def alternate(store: RecsStore, whole: bool) -> tuple[Checkpointer, Checkpointer]:
+        seeder = worker(store, trending_half_life=1.0)
+        feed(seeder.engine, 2, seed=0, start=0)
+        seeder.write()
+        first, second = (worker(store, trending_half_life=1.0) for _ in range(2))
+        for one in (first, second):
+            one.sync.read_changed_only = not whole
+        for round_ in range(8):  # 240 clicks a round: the base moves every other round
+            for n, one in enumerate((first, second)):
+                users = [
+                    (f"w{100_000 * (n + 1) + 1000 * round_ + k}", f"i{n + 1}") for k in range(120)
+                ]
+                apply(one.engine, clicks(users, 10_000 * (n + 1) + 1000 * round_))
+                one.write()
+                if not whole and one.merges:
+                    written.append(one.last_write["items"])
+                    reads[whole].append(one.last_write["fields_read"])
+                elif one.merges:
+                    reads[whole].append(one.last_write["fields_read"])
+        return first, second
+
+    client = connect(settings)
+    stores = [RecsStore(client, RedisKeys(f"{settings.redis_prefix}-{n}")) for n in (0, 1)]
+    try:
+        changed, whole = alternate(stores[0], whole=False), alternate(stores[1], whole=True)
+        assert [w.merges for w in changed] == [w.merges for w in whole] == [7, 8]
+        state = join_shared(stored(stores[0])).state
+        trending, clock = state["items"]["trending"], state["clock"]
+        assert clock > 1024 + 2 * REBASE_AT  # the stored values overflow past 1,024 half-lives
+        assert 0 < clock - trending["t0"] <= 2 * REBASE_AT
+        assert np.isfinite(trending["stored"]).all()
+        n_items = len(state["items"]["vectors"]["ids"])
+        assert max(written) <= 2 < n_items // 4  # its clicked item (and at most one more)
+        n_fields = len(stored(stores[0]))
+        assert 0 < max(reads[False]) < n_fields // 4 < n_fields // 2 < min(reads[True])
+        assert_same_state(state, join_shared(stored(stores[1])).state)
+        for a, b in zip(changed, whole, strict=True):
+            assert_same_state(a.engine.shared_state(), b.engine.shared_state())
+    finally:
+        for store in stores:
+            for key in client.scan_iter(store.keys.pattern()):
+                client.delete(key)

@@ -13,7 +13,7 @@ import numpy as np
 from streamrec.checkpointing.codec import SharedCheckpoint
 from streamrec.checkpointing.item_packing import ItemArrays, pack_items, pack_neighbours
 from streamrec.checkpointing.packing import unpack
-from streamrec.core.decay import REBASE_AT
+from streamrec.core.decay import REBASE_AT, rebase_factor
 from streamrec.model.items import ItemStats
 from streamrec.model.signals import ItemSignals
 from streamrec.model.sparse_rows import NEIGHBOURS
@@ -280,7 +280,7 @@ def caught_up(
     def factors(counter: int) -> list[float]:
         past = history[counter]
         steps = itertools.pairwise(past[past.index(bases[counter]) :])
-        return [2.0 ** (-((after - before) / half_lives[counter])) for before, after in steps]
+        return [rebase_factor(before, after, half_lives[counter]) for before, after in steps]
 
     def caught_up(value: float, counter: int) -> float:
         for factor in factors(counter):
@@ -298,3 +298,28 @@ def caught_up(
         values[3:] = [caught_up(v, 2 + n) for n, v in enumerate(values[3:])]
         out["values"] = np.array(values)
     return out
+
+
+def caught_up_state(state: dict, history: list[list]) -> dict | None:
+    """A shared ``state`` with its decayed counters re-expressed against the latest
+    bases of ``history`` (which holds each counter's base): what reading its item
+    fields under that history gives, the same multiplications in the same order as
+    :func:`caught_up`. ``state`` is not modified; None when a base is not in the
+    history (the fields cannot be caught up: read them all)."""
+    items, signals = state["items"], state["signals"]
+    counters = [items["trending"], items["engagement"], *signals["trends"]]
+    moved = []
+    for counter, past in zip(counters, history, strict=True):
+        base = counter["t0"]
+        if base not in past:
+            return None
+        stored = np.asarray(counter["stored"])
+        for before, after in itertools.pairwise(past[past.index(base) :]):
+            stored = stored * rebase_factor(before, after, float(counter["half_life"]))
+        moved.append({**counter, "stored": stored, "t0": past[-1]})
+    trending, engagement, *trends = moved
+    return {
+        **state,
+        "items": {**items, "trending": trending, "engagement": engagement},
+        "signals": {**signals, "trends": trends},
+    }

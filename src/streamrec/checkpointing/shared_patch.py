@@ -15,6 +15,7 @@ from streamrec.checkpointing.packing import unpack
 from streamrec.checkpointing.shared_fields import (
     GLOBAL,
     caught_up,
+    caught_up_state,
     decay_bases,
     decay_half_lives,
     item_field,
@@ -30,14 +31,21 @@ def patch_shared(
     """What :func:`join_shared` reads from a hash that held ``state`` (as it decodes it)
     and then had ``fields`` written (the global field among them) and ``deleted``
     removed, decoding only those: a merge reads what the other workers changed, not the
-    catalogue. ``state`` is not modified. None when a decay base moved or items went
-    away in between (unchanged fields would need catching up: read them all)."""
+    catalogue. ``state`` is not modified. A decay base that moved since is followed
+    over the bases' history, as readers of the unchanged fields do
+    (:func:`caught_up_state`). None when that history does not reach back to
+    ``state``'s bases or items went away in between: read them all."""
     head = SharedCheckpoint.from_bytes(fields[GLOBAL])
     bases = decay_bases(head.state)
     n_old, n = len(state["items"]["vectors"]["ids"]), int(head.state["items"]["n_items"])
-    if bases != decay_bases(state) or n < n_old:
+    if n < n_old:
         return None
     history = head.history or [[base] for base in bases]
+    if bases != decay_bases(state):
+        moved = caught_up_state(state, history)
+        if moved is None:
+            return None
+        state = moved
     out = dict(head.state)
     rows = sorted(int(k[1:]) for k in fields if k.startswith("i") and k[1:].isdigit())
     decoded = {r: _item_arrays(fields[item_field(r)], history, head.state) for r in rows}

@@ -72,7 +72,7 @@ class DecayedCounts:
     def _scale(self, t: float) -> float:
         exponent = (t - self.t0) / self.half_life
         if exponent > REBASE_AT:
-            self.stored *= 2.0 ** (-exponent)
+            self.stored *= rebase_factor(self.t0, t, self.half_life)
             self.t0 = t
             exponent = 0.0
         return float(2.0**exponent)
@@ -102,6 +102,24 @@ class DecayedCounts:
         return counts
 
 
+def rebase_factor(before: float, after: float, half_life: float) -> float:
+    """What a rebase from base ``before`` to ``after`` multiplies every stored value by:
+    the one expression of the live counters, the merge and the readers that catch up
+    item fields written against an older base, so all three get the same bits."""
+    return 2.0 ** (-((after - before) / half_life))
+
+
+def merged_base(t0: float, clock: float, half_life: float) -> float:
+    """The base a merged counter is stored against: theirs' ``t0``, moved to the merged
+    ``clock`` once it is ``REBASE_AT`` half-lives old, as a live counter moves it.
+
+    Without the move, a group whose every write is a merge keeps the first base for
+    ever (each merge keeps theirs'), and the stored values, which grow as
+    ``2 ** ((clock - t0) / half_life)``, overflow after 1,024 half-lives.
+    """
+    return float(clock) if (clock - t0) / half_life > REBASE_AT else t0
+
+
 def merged_stored(
     stored: tuple[np.ndarray | float, np.ndarray | float, np.ndarray | float],
     bases: tuple[float, float, float],
@@ -109,8 +127,10 @@ def merged_stored(
     grown: float,
     half_life: float,
     size: int,
+    clock: float | None = None,
 ) -> np.ndarray:
-    """A forward-decayed counter's merged values, stored against theirs' base ``t0``.
+    """A forward-decayed counter's merged values, stored against theirs' base ``t0``
+    (or, with the merged ``clock``, against :func:`merged_base`).
 
     ``stored`` and ``bases`` are base's, mine's and theirs' stored values and
     bases; ``grown`` is how far theirs' clock moved since base. Theirs' values
@@ -120,15 +140,21 @@ def merged_stored(
         S = S_theirs + S_mine * 2^((grown + t0_mine - t0) / h)
                      - S_base * 2^((grown + t0_base - t0) / h)
 
+    and against a moved base ``t0'`` the same with ``t0'`` for ``t0`` and theirs'
+    values times :func:`rebase_factor` (what a reader of theirs' fields applies).
     An item this worker did not change (same base, same stored value) keeps
-    theirs' stored value to the bit, so its checkpoint field is not rewritten.
+    theirs' stored value (so rebased) to the bit, so its checkpoint field is not
+    rewritten.
     """
     b, lo, c = stored
     t0_base, t0_mine, t0 = bases
-    mine_scale = 2.0 ** ((grown + t0_mine - t0) / half_life)
+    out_base = t0 if clock is None else merged_base(t0, clock, half_life)
+    if out_base != t0:
+        c = np.asarray(c) * rebase_factor(t0, out_base, half_life)
+    mine_scale = 2.0 ** ((grown + t0_mine - out_base) / half_life)
     if t0_mine == t0_base:  # no rebase here since base: the change is exactly 0 where none
         change = (np.asarray(lo) - np.asarray(b)) * mine_scale
     else:
-        base_scale = 2.0 ** ((grown + t0_base - t0) / half_life)
+        base_scale = 2.0 ** ((grown + t0_base - out_base) / half_life)
         change = np.asarray(lo) * mine_scale - np.asarray(b) * base_scale
     return np.clip(np.broadcast_to(c + change, (size,)), 0, None)

@@ -8,7 +8,7 @@ from itertools import chain
 import numpy as np
 
 from streamrec.core.arrays import rows_in
-from streamrec.core.decay import decay, merged_stored
+from streamrec.core.decay import decay, merged_base, merged_stored
 
 
 def merge_items(
@@ -20,14 +20,14 @@ def merge_items(
     alive: set[int] | None = None,
 ) -> dict:
     """Merge by item id: counts and vector sums add up (``theirs + mine - base``),
-    decayed counts are stored against theirs' bases (:func:`merged_stored`).
+    decayed counts are stored against theirs' bases, moved on when old (:func:`merged_stored`).
 
     ``clocks`` are the engine clocks of base, mine, theirs and the merge;
     engagement rows of clusters not in ``alive`` are dropped. Theirs' item rows,
     cluster rows and bases are kept, so an item only this worker's copy did not
     change comes out as theirs to the bit: a merge rewrites what changed.
     """
-    t_base, _, t_theirs, _ = clocks
+    t_base, _, t_theirs, t_merged = clocks
     # theirs' rows keep their places (their fields stay as stored), then mine's new items;
     # dict.fromkeys keeps each id's first place at C speed (a catalogue of ids)
     first = dict.fromkeys(chain(theirs["vectors"]["ids"], mine["vectors"]["ids"]))
@@ -39,14 +39,18 @@ def merge_items(
     sums = _merged_sums((base, mine, theirs), (b, lo, c), gamma**new_reviews)
 
     def decayed(key: str, name: str) -> np.ndarray:
-        """Stored against theirs' base (see :func:`merged_stored`)."""
+        """Stored against theirs' base, moved when it is old (:func:`merged_stored`)."""
         return merged_stored(
             (b.get(key, 0.0), lo.get(key, 0.0), c.get(key, 0.0)),
             (float(base[name]["t0"]), float(mine[name]["t0"]), float(theirs[name]["t0"])),
             grown=t_theirs - t_base,
             half_life=float(mine[name]["half_life"]),
             size=len(order),
+            clock=t_merged,
         )
+
+    def merged_t0(name: str) -> float:
+        return merged_base(float(theirs[name]["t0"]), t_merged, float(mine[name]["half_life"]))
 
     layout, free = _cluster_layout(mine, theirs, alive)
     engagement = np.zeros((max(layout.values(), default=0) + 1, len(order)))
@@ -64,12 +68,12 @@ def merge_items(
         "popularity": c["popularity"] + (lo["popularity"] - b["popularity"]),
         "trending": {
             "stored": decayed("trending", "trending"),
-            "t0": float(theirs["trending"]["t0"]),
+            "t0": merged_t0("trending"),
             "half_life": float(mine["trending"]["half_life"]),
         },
         "engagement": {
             "stored": engagement,
-            "t0": float(theirs["engagement"]["t0"]),
+            "t0": merged_t0("engagement"),
             "half_life": float(mine["engagement"]["half_life"]),
         },
         "cluster_rows": {str(k): row for k, row in layout.items()},

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from streamrec.core.arrays import rows_in
-from streamrec.core.decay import DecayedCounts, merged_stored
+from streamrec.core.decay import DecayedCounts, merged_base, merged_stored
 from streamrec.model.history import HISTORY, HistorySums, history_weights
 from streamrec.model.history_reads import HistoryReads, read_history
 from streamrec.model.kernels import COMPILED, weighted_cell_sums_of_two
@@ -253,7 +253,8 @@ class ItemSignals:
         order: dict[str, int],
     ) -> dict:
         """Counts and co-occurrences add up (``theirs + mine - base``), trends stay
-        stored against theirs' bases (:func:`~streamrec.core.decay.merged_stored`),
+        stored against theirs' bases, moved on when old
+        (:func:`~streamrec.core.decay.merged_stored`),
         first and last sightings keep the earliest and latest.
 
         ``item_ids`` names each state's item rows; ``order`` maps item ids to
@@ -292,8 +293,9 @@ class ItemSignals:
                     grown=grown,
                     half_life=float(tl["half_life"]),
                     size=size,
+                    clock=clock,
                 ),
-                "t0": float(tc["t0"]),
+                "t0": merged_base(float(tc["t0"]), clock, float(tl["half_life"])),
                 "half_life": float(tl["half_life"]),
             }
             for tb, tl, tc in zip(b["trends"], lo["trends"], c["trends"], strict=True)

@@ -15,7 +15,7 @@ from streamrec.checkpointing.shared_fields import (
     split_shared,
 )
 from streamrec.checkpointing.sync import merge_shared
-from streamrec.core.decay import decay, merged_stored
+from streamrec.core.decay import REBASE_AT, decay, merged_stored
 from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
@@ -267,3 +267,39 @@ def test_merged_vector_sums_are_theirs_plus_what_this_worker_added_on_every_row(
             keep = gamma ** (mc - bc)
             assert np.array_equal(got, (ts * keep + (ms - bs * keep)).astype(np.float32)), item
     assert {"i2", "i5", "m1", "t1", "i3", "i1"} <= set(merged["vectors"]["ids"])
+
+
+def test_two_workers_merging_forever_keep_their_decayed_counts_finite() -> None:
+    """Each merge stores the decayed counters against theirs' base; with every write a
+    merge, no worker's own rebase ever reached the shared copy, so its base stayed
+    where it was and the stored values grew as 2^(clock / half-life) until they
+    overflowed (1,024 half-lives: at a 100-event trend, past ~100,000 events). A merge
+    now rebases a counter as a live one does (past ``REBASE_AT`` half-lives)."""
+    workers = [Engine(32, EngineConfig(n_clusters=3, trending_half_life=1.0, seed=1)) for _ in "ab"]
+    feed(workers[0], events(0, 10, range(6)))
+    shared = copy.deepcopy(workers[0].shared_state())
+    workers[1].load_shared(copy.deepcopy(shared))
+    bases = [copy.deepcopy(shared), copy.deepcopy(shared)]
+    for round_ in range(24):  # 1,200 events: past 1,024 trending half-lives
+        me = round_ % 2
+        feed(workers[me], events(100 + 25 * round_, 25, range(me, 6, 2)))
+        merged = merge_shared(bases[me], workers[me].shared_state(), shared, workers[me].clusterer)
+        workers[me].load_shared(copy.deepcopy(merged))
+        shared, bases[me] = merged, copy.deepcopy(merged)
+    trending = shared["items"]["trending"]
+    clock = shared["clock"]
+    assert clock > 1100 * trending["half_life"]
+    assert np.isfinite(trending["stored"]).all() and trending["stored"].max() > 0
+    assert (clock - trending["t0"]) / trending["half_life"] <= 2 * REBASE_AT
+    assert all(np.isfinite(t["stored"]).all() for t in shared["signals"]["trends"])
+    # what the values mean is kept: the trending counts of a single worker fed the same
+    alone = Engine(32, EngineConfig(n_clusters=3, trending_half_life=1.0, seed=1))
+    feed(alone, events(0, 10, range(6)))
+    for round_ in range(24):
+        feed(alone, events(100 + 25 * round_, 25, range(round_ % 2, 6, 2)))
+    np.testing.assert_allclose(
+        shared["items"]["trending"]["stored"] * decay(clock - trending["t0"], 1.0),
+        alone.items.trending_scores(alone.clock),
+        rtol=1e-9,
+        atol=1e-300,
+    )

@@ -25,6 +25,7 @@ from streamrec.checkpointing.shared_changes import (
 )
 from streamrec.checkpointing.shared_fields import (
     GLOBAL,
+    caught_up_state,
     decay_bases,
     decay_half_lives,
     encode_global,
@@ -158,19 +159,21 @@ class SharedSync:
         base = self.base()
         local = self.engine.shared_state(copy=False)  # read, not kept: no (items x dim) copy
         merged = merge_shared(base, local, theirs.state, self.engine.clusterer)
-        # the merge keeps theirs' bases: fields it leaves as stored stay readable
+        # the merge keeps theirs' bases, or moves an old one on as a live counter does:
+        # fields it leaves as stored stay readable (caught up over the bases' history)
         bases = decay_bases(merged)
         past = theirs.history or [[base] for base in decay_bases(theirs.state)]
         followed = follow_bases(past, bases, decay_half_lives(merged))
         history = followed or [[base] for base in bases]
-        # fields equal to theirs stay as stored (readable: the same bases' history)
-        partial = bool(stored) and followed is not None
+        # fields equal to theirs as a reader catches them up stay as stored
+        former = None if followed is None else caught_up_state(theirs.state, followed)
+        partial = bool(stored) and former is not None
         rows, neighbours = (
             (
-                changed_item_rows(merged, theirs.state),
+                changed_item_rows(merged, former),
                 changed_neighbour_rows(merged["signals"], theirs.state["signals"]),
             )
-            if partial
+            if partial and former is not None
             else (None, None)
         )
         fields = split_shared(merged, theirs.version + 1, history, rows, neighbours)
