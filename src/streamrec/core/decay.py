@@ -142,9 +142,11 @@ def merged_stored(
 
     and against a moved base ``t0'`` the same with ``t0'`` for ``t0`` and theirs'
     values times :func:`rebase_factor` (what a reader of theirs' fields applies).
-    An item this worker did not change (same base, same stored value) keeps
-    theirs' stored value (so rebased) to the bit, so its checkpoint field is not
-    rewritten.
+    An item this worker did not change keeps theirs' stored value (so rebased)
+    to the bit, so its checkpoint field is not rewritten: base's values are taken
+    to this worker's base with the factor its own rebase applied
+    (:func:`rebase_factor`), so the change is 0 exactly where it changed nothing
+    (after more than one rebase of its own, nearly 0: rewritten, not wrong).
     """
     b, lo, c = stored
     t0_base, t0_mine, t0 = bases
@@ -152,9 +154,9 @@ def merged_stored(
     if out_base != t0:
         c = np.asarray(c) * rebase_factor(t0, out_base, half_life)
     mine_scale = 2.0 ** ((grown + t0_mine - out_base) / half_life)
-    if t0_mine == t0_base:  # no rebase here since base: the change is exactly 0 where none
-        change = (np.asarray(lo) - np.asarray(b)) * mine_scale
-    else:
-        base_scale = 2.0 ** ((grown + t0_base - out_base) / half_life)
-        change = np.asarray(lo) * mine_scale - np.asarray(b) * base_scale
+    at_base = np.asarray(b)
+    if t0_mine != t0_base:  # this worker's counter rebased since: base's values as it did
+        at_base = at_base * rebase_factor(t0_base, t0_mine, half_life)
+    # exactly 0 where this worker changed nothing (after one rebase of its own too)
+    change = (np.asarray(lo) - at_base) * mine_scale
     return np.clip(np.broadcast_to(c + change, (size,)), 0, None)

@@ -15,7 +15,7 @@ from streamrec.checkpointing.shared_fields import (
     split_shared,
 )
 from streamrec.checkpointing.sync import merge_shared
-from streamrec.core.decay import REBASE_AT, decay, merged_stored
+from streamrec.core.decay import REBASE_AT, DecayedCounts, decay, merged_stored
 from streamrec.core.events import ClickEvent, ReviewEvent
 from streamrec.model.config import EngineConfig
 from streamrec.model.engine import Engine
@@ -303,3 +303,24 @@ def test_two_workers_merging_forever_keep_their_decayed_counts_finite() -> None:
         rtol=1e-9,
         atol=1e-300,
     )
+
+
+def test_rows_left_alone_stay_theirs_to_the_bit_after_this_workers_own_rebase() -> None:
+    """This worker's live counter rebased since base (its base moved, every value times
+    one rounded factor): the rows it did not change still come out as theirs."""
+    half_life = 7.3  # rebase factors that round
+    mine = DecayedCounts(half_life, capacity=4)
+    mine.add(np.arange(4), np.array([1.0, 2.0, 3.0, 4.0]), t=10.0)
+    base = copy.deepcopy(mine.state())
+    mine.add_one(0, 1.0, t=10.0 + 301 * half_life)  # a rebase, then row 0 changes
+    assert mine.t0 != base["t0"]
+    theirs = np.random.default_rng(0).uniform(1, 5, 4)
+    merged = merged_stored(
+        (base["stored"], mine.stored, theirs),
+        (base["t0"], mine.t0, base["t0"]),
+        grown=3.0,
+        half_life=half_life,
+        size=4,
+    )
+    assert merged[1:].tobytes() == theirs[1:].tobytes()
+    assert merged[0] > theirs[0]
