@@ -115,17 +115,18 @@ def worker(
             last = time.perf_counter()
     writes.append(_write(checkpoints))  # what was learned is in Redis before the clock stops
     elapsed = time.perf_counter() - start
-    merge_s = [s for s, merged, _ in writes if merged]
+    merge_s = [s for s, merged, *_ in writes if merged]
     results.put(
         {
             "worker": me,
             "events": done,
             "seconds": round(elapsed, 2),
             "apply_s": round(applying, 2),
-            "checkpoint_s": round(sum(s for s, _, _ in writes), 2),
+            "checkpoint_s": round(sum(w[0] for w in writes), 2),
             "writes": len(writes),
             "merges": len(merge_s),
-            "builds": sum(b for _, _, b in writes),  # more than writes: conflicts (WATCH)
+            "builds": sum(w[2] for w in writes),  # more than writes: conflicts (WATCH)
+            "items_written": [w[3] for w in writes],  # item fields each write set
             "put_off": put_off,  # due, but another worker held the lease: after the next batch
             "median_merge_s": round(statistics.median(merge_s), 2) if merge_s else None,
             "waits_s": waits,  # the pacing's wait after each timed write
@@ -134,14 +135,17 @@ def worker(
     )
 
 
-def _write(checkpoints: Checkpointer, may_put_off: bool = False) -> tuple[float, bool, int] | None:
-    """Seconds, whether it merged, and how often it built the merge (``last_write``);
-    None when put off (another worker held the checkpoint lease)."""
+def _write(
+    checkpoints: Checkpointer, may_put_off: bool = False
+) -> tuple[float, bool, int, int] | None:
+    """Seconds, whether it merged, how often it built the merge and the item fields it
+    wrote (``last_write``); None when put off (another worker held the lease)."""
     merges, began = checkpoints.merges, time.perf_counter()
     if not checkpoints.write(may_put_off):
         return None
     seconds = time.perf_counter() - began
-    return seconds, checkpoints.merges > merges, checkpoints.last_write["builds"]
+    wrote = checkpoints.last_write
+    return seconds, checkpoints.merges > merges, wrote["builds"], wrote["items"]
 
 
 def run(args: argparse.Namespace, workers: int, interval: float) -> dict:
