@@ -6,6 +6,7 @@ merge their changes."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -41,6 +42,17 @@ PARTITIONS = {0, 1}
 @pytest.fixture
 def store(settings) -> RecsStore:  # type: ignore[no-untyped-def]
     return RecsStore(connect(settings), RedisKeys(settings.redis_prefix))
+
+
+@pytest.fixture
+def two_stores(settings) -> Iterator[list[RecsStore]]:  # type: ignore[no-untyped-def]
+    """Two stores on the real Redis under prefixes of their own, emptied after."""
+    client = connect(settings)
+    stores = [RecsStore(client, RedisKeys(f"{settings.redis_prefix}-{n}")) for n in (0, 1)]
+    yield stores
+    for store in stores:
+        for key in client.scan_iter(store.keys.pattern()):
+            client.delete(key)
 
 
 def worker(store: RecsStore, instance: str | None = None, **overrides: object) -> Checkpointer:
@@ -270,7 +282,7 @@ def test_a_merge_writes_only_the_items_this_worker_changed(store) -> None:  # ty
         assert restored.recommend("user", user) == second.engine.recommend("user", user)
 
 
-def test_a_merge_reading_only_the_changed_fields_equals_one_reading_all(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_merge_reading_only_the_changed_fields_equals_one_reading_all(two_stores) -> None:  # type: ignore[no-untyped-def]
     """Every merge of ``second`` reads only the changed fields, the first one after its
     restore too (its copy is decoded from the fields the restore read)."""
     reads: dict[bool, list[int]] = {False: [], True: []}
@@ -291,22 +303,15 @@ def test_a_merge_reading_only_the_changed_fields_equals_one_reading_all(settings
             reads[whole].append(second.last_write["fields_read"])
         return first, second
 
-    client = connect(settings)
-    stores = [RecsStore(client, RedisKeys(f"{settings.redis_prefix}-{n}")) for n in (0, 1)]
-    try:
-        changed, whole = alternate(stores[0], whole=False), alternate(stores[1], whole=True)
-        assert [w.merges for w in changed] == [w.merges for w in whole] == [2, 3]
-        n_fields = len(stored(stores[0]))
-        assert 0 < max(reads[False]) < n_fields // 4 < n_fields // 2 < min(reads[True])
-        assert_same_state(
-            join_shared(stored(stores[0])).state, join_shared(stored(stores[1])).state
-        )
-        for a, b in zip(changed, whole, strict=True):
-            assert_same_state(a.engine.shared_state(), b.engine.shared_state())
-    finally:
-        for store in stores:
-            for key in client.scan_iter(store.keys.pattern()):
-                client.delete(key)
+    changed, whole = alternate(two_stores[0], whole=False), alternate(two_stores[1], whole=True)
+    assert [w.merges for w in changed] == [w.merges for w in whole] == [2, 3]
+    n_fields = len(stored(two_stores[0]))
+    assert 0 < max(reads[False]) < n_fields // 4 < n_fields // 2 < min(reads[True])
+    assert_same_state(
+        join_shared(stored(two_stores[0])).state, join_shared(stored(two_stores[1])).state
+    )
+    for a, b in zip(changed, whole, strict=True):
+        assert_same_state(a.engine.shared_state(), b.engine.shared_state())
 
 
 def test_a_write_between_a_merges_reads_sends_it_back_to_read_again(store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -345,7 +350,7 @@ def test_a_write_between_a_merges_reads_sends_it_back_to_read_again(store, monke
     assert_same_state(second.engine.shared_state(), worker(store).engine.shared_state())
 
 
-def test_merges_that_move_a_decay_base_write_and_read_only_what_changed(settings) -> None:  # type: ignore[no-untyped-def]
+def test_merges_that_move_a_decay_base_write_and_read_only_what_changed(two_stores) -> None:  # type: ignore[no-untyped-def]
     """Two workers whose every write but the first is a merge, far past 1,024 trending
     half-lives: the merges move the trending base on (nothing overflows), each still
     writes only the item its worker clicked, and the other worker's next merge catches
@@ -369,31 +374,23 @@ def test_merges_that_move_a_decay_base_write_and_read_only_what_changed(settings
                 ]
                 apply(one.engine, clicks(users, 10_000 * (n + 1) + 1000 * round_))
                 one.write()
-                if not whole and one.merges:
-                    written.append(one.last_write["items"])
+                if one.merges:
                     reads[whole].append(one.last_write["fields_read"])
-                elif one.merges:
-                    reads[whole].append(one.last_write["fields_read"])
+                    if not whole:
+                        written.append(one.last_write["items"])
         return first, second
 
-    client = connect(settings)
-    stores = [RecsStore(client, RedisKeys(f"{settings.redis_prefix}-{n}")) for n in (0, 1)]
-    try:
-        changed, whole = alternate(stores[0], whole=False), alternate(stores[1], whole=True)
-        assert [w.merges for w in changed] == [w.merges for w in whole] == [7, 8]
-        state = join_shared(stored(stores[0])).state
-        trending, clock = state["items"]["trending"], state["clock"]
-        assert clock > 1024 + 2 * REBASE_AT  # the stored values overflow past 1,024 half-lives
-        assert 0 < clock - trending["t0"] <= 2 * REBASE_AT
-        assert np.isfinite(trending["stored"]).all()
-        n_items = len(state["items"]["vectors"]["ids"])
-        assert max(written) <= 2 < n_items // 4  # its clicked item (and at most one more)
-        n_fields = len(stored(stores[0]))
-        assert 0 < max(reads[False]) < n_fields // 4 < n_fields // 2 < min(reads[True])
-        assert_same_state(state, join_shared(stored(stores[1])).state)
-        for a, b in zip(changed, whole, strict=True):
-            assert_same_state(a.engine.shared_state(), b.engine.shared_state())
-    finally:
-        for store in stores:
-            for key in client.scan_iter(store.keys.pattern()):
-                client.delete(key)
+    changed, whole = alternate(two_stores[0], whole=False), alternate(two_stores[1], whole=True)
+    assert [w.merges for w in changed] == [w.merges for w in whole] == [7, 8]
+    state = join_shared(stored(two_stores[0])).state
+    trending, clock = state["items"]["trending"], state["clock"]
+    assert clock > 1024 + 2 * REBASE_AT  # the stored values overflow past 1,024 half-lives
+    assert 0 < clock - trending["t0"] <= 2 * REBASE_AT
+    assert np.isfinite(trending["stored"]).all()
+    n_items = len(state["items"]["vectors"]["ids"])
+    assert max(written) <= 2 < n_items // 4  # its clicked item (and at most one more)
+    n_fields = len(stored(two_stores[0]))
+    assert 0 < max(reads[False]) < n_fields // 4 < n_fields // 2 < min(reads[True])
+    assert_same_state(state, join_shared(stored(two_stores[1])).state)
+    for a, b in zip(changed, whole, strict=True):
+        assert_same_state(a.engine.shared_state(), b.engine.shared_state())
