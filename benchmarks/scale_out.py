@@ -116,6 +116,7 @@ def worker(
     writes.append(_write(checkpoints))  # what was learned is in Redis before the clock stops
     elapsed = time.perf_counter() - start
     merge_s = [s for s, merged, *_ in writes if merged]
+    finite = all_finite(engine.shared_state(copy=False))
     results.put(
         {
             "worker": me,
@@ -131,8 +132,21 @@ def worker(
             "median_merge_s": round(statistics.median(merge_s), 2) if merge_s else None,
             "waits_s": waits,  # the pacing's wait after each timed write
             "events_per_s": round(done / elapsed, 1),
+            "state_finite": finite,  # no inf or NaN in the shared model after its merges
         }
     )
+
+
+def all_finite(state: object) -> bool:
+    """Whether every float array and float of a (nested) state is finite: a long run
+    of merges once overflowed the decayed counts (README, Several workers, Merge)."""
+    if isinstance(state, dict):
+        return all(all_finite(value) for value in state.values())
+    if isinstance(state, list | tuple):
+        return all(all_finite(value) for value in state)
+    if isinstance(state, np.ndarray) and state.dtype.kind == "f":
+        return bool(np.isfinite(state).all())
+    return not isinstance(state, float) or np.isfinite(state)
 
 
 def _write(
