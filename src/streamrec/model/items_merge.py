@@ -24,8 +24,10 @@ def merge_items(
 
     ``clocks`` are the engine clocks of base, mine, theirs and the merge;
     engagement rows of clusters not in ``alive`` are dropped. Theirs' item rows,
-    cluster rows and bases are kept, so an item only this worker's copy did not
-    change comes out as theirs to the bit: a merge rewrites what changed.
+    cluster rows and bases are kept (a base moves on only when old, and then
+    theirs' values move with it as a reader's would), so an item only this
+    worker's copy did not change comes out as theirs to the bit: a merge rewrites
+    what changed.
     """
     t_base, _, t_theirs, t_merged = clocks
     # theirs' rows keep their places (their fields stay as stored), then mine's new items;
