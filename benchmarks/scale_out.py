@@ -227,11 +227,6 @@ def main() -> None:
     args = parser.parse_args()
     runs, ratios = [], {}
     for interval in args.interval:
-        if len(args.workers) == 1 and args.rounds == 1:
-            row = run(args, args.workers[0], interval)
-            print(row, flush=True)
-            runs.append(row)
-            continue
         counts = sorted(args.workers)
         turns = in_turns(
             {f"{n} workers": partial(run, args, n, interval) for n in counts},

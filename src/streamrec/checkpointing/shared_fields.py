@@ -270,6 +270,12 @@ def follow_bases(
     return out
 
 
+def rebase_factors(past: list, base: float, half_life: float) -> list[float]:
+    """The factors of the rebases in a counter's bases ``past`` since ``base``, in order."""
+    steps = itertools.pairwise(past[past.index(base) :])
+    return [rebase_factor(before, after, half_life) for before, after in steps]
+
+
 def caught_up(
     arrays: dict[str, np.ndarray], bases: list, history: list[list], half_lives: list[float]
 ) -> dict[str, np.ndarray]:
@@ -278,9 +284,7 @@ def caught_up(
     multiplication per rebase, in order (Python floats multiply as numpy's do)."""
 
     def factors(counter: int) -> list[float]:
-        past = history[counter]
-        steps = itertools.pairwise(past[past.index(bases[counter]) :])
-        return [rebase_factor(before, after, half_lives[counter]) for before, after in steps]
+        return rebase_factors(history[counter], bases[counter], half_lives[counter])
 
     def caught_up(value: float, counter: int) -> float:
         for factor in factors(counter):
@@ -310,12 +314,11 @@ def caught_up_state(state: dict, history: list[list]) -> dict | None:
     counters = [items["trending"], items["engagement"], *signals["trends"]]
     moved = []
     for counter, past in zip(counters, history, strict=True):
-        base = counter["t0"]
-        if base not in past:
+        if counter["t0"] not in past:
             return None
         stored = np.asarray(counter["stored"])
-        for before, after in itertools.pairwise(past[past.index(base) :]):
-            stored = stored * rebase_factor(before, after, float(counter["half_life"]))
+        for factor in rebase_factors(past, counter["t0"], float(counter["half_life"])):
+            stored = stored * factor
         moved.append({**counter, "stored": stored, "t0": past[-1]})
     trending, engagement, *trends = moved
     return {

@@ -127,10 +127,10 @@ def merged_stored(
     grown: float,
     half_life: float,
     size: int,
-    clock: float | None = None,
+    out_base: float | None = None,
 ) -> np.ndarray:
     """A forward-decayed counter's merged values, stored against theirs' base ``t0``
-    (or, with the merged ``clock``, against :func:`merged_base`).
+    (or ``out_base``: the merge's :func:`merged_base`).
 
     ``stored`` and ``bases`` are base's, mine's and theirs' stored values and
     bases; ``grown`` is how far theirs' clock moved since base. Theirs' values
@@ -150,7 +150,7 @@ def merged_stored(
     """
     b, lo, c = stored
     t0_base, t0_mine, t0 = bases
-    out_base = t0 if clock is None else merged_base(t0, clock, half_life)
+    out_base = t0 if out_base is None else out_base
     if out_base != t0:
         c = np.asarray(c) * rebase_factor(t0, out_base, half_life)
     mine_scale = 2.0 ** ((grown + t0_mine - out_base) / half_life)

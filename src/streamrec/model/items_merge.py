@@ -40,6 +40,11 @@ def merge_items(
     new_reviews = np.clip(lo["counts"] - b["counts"], 0, None)
     sums = _merged_sums((base, mine, theirs), (b, lo, c), gamma**new_reviews)
 
+    merged_t0 = {
+        name: merged_base(float(theirs[name]["t0"]), t_merged, float(mine[name]["half_life"]))
+        for name in ("trending", "engagement")
+    }
+
     def decayed(key: str, name: str) -> np.ndarray:
         """Stored against theirs' base, moved when it is old (:func:`merged_stored`)."""
         return merged_stored(
@@ -48,11 +53,8 @@ def merge_items(
             grown=t_theirs - t_base,
             half_life=float(mine[name]["half_life"]),
             size=len(order),
-            clock=t_merged,
+            out_base=merged_t0[name],
         )
-
-    def merged_t0(name: str) -> float:
-        return merged_base(float(theirs[name]["t0"]), t_merged, float(mine[name]["half_life"]))
 
     layout, free = _cluster_layout(mine, theirs, alive)
     engagement = np.zeros((max(layout.values(), default=0) + 1, len(order)))
@@ -70,12 +72,12 @@ def merge_items(
         "popularity": c["popularity"] + (lo["popularity"] - b["popularity"]),
         "trending": {
             "stored": decayed("trending", "trending"),
-            "t0": merged_t0("trending"),
+            "t0": merged_t0["trending"],
             "half_life": float(mine["trending"]["half_life"]),
         },
         "engagement": {
             "stored": engagement,
-            "t0": merged_t0("engagement"),
+            "t0": merged_t0["engagement"],
             "half_life": float(mine["engagement"]["half_life"]),
         },
         "cluster_rows": {str(k): row for k, row in layout.items()},

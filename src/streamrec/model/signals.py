@@ -282,24 +282,24 @@ class ItemSignals:
         count = aligned(c["count"], c_rows) + (
             aligned(lo["count"], l_rows) - aligned(b["count"], b_rows)
         )
-        trends = [
-            {
-                "stored": merged_stored(
-                    tuple(
-                        aligned(t["stored"], rows)
-                        for t, rows in ((tb, b_rows), (tl, l_rows), (tc, c_rows))
-                    ),
-                    (float(tb["t0"]), float(tl["t0"]), float(tc["t0"])),
-                    grown=grown,
-                    half_life=float(tl["half_life"]),
-                    size=size,
-                    clock=clock,
+
+        def trend(tb: dict, tl: dict, tc: dict) -> dict:
+            half_life = float(tl["half_life"])
+            t0 = merged_base(float(tc["t0"]), clock, half_life)
+            stored = merged_stored(
+                tuple(
+                    aligned(t["stored"], rows)
+                    for t, rows in ((tb, b_rows), (tl, l_rows), (tc, c_rows))
                 ),
-                "t0": merged_base(float(tc["t0"]), clock, float(tl["half_life"])),
-                "half_life": float(tl["half_life"]),
-            }
-            for tb, tl, tc in zip(b["trends"], lo["trends"], c["trends"], strict=True)
-        ]
+                (float(tb["t0"]), float(tl["t0"]), float(tc["t0"])),
+                grown=grown,
+                half_life=half_life,
+                size=size,
+                out_base=t0,
+            )
+            return {"stored": stored, "t0": t0, "half_life": half_life}
+
+        trends = [trend(*t) for t in zip(b["trends"], lo["trends"], c["trends"], strict=True)]
 
         def sightings(key: str, fill: float) -> tuple[np.ndarray, np.ndarray]:
             """Theirs', and this worker's on the merged clock (NaN: none since base)."""

@@ -167,13 +167,12 @@ class SharedSync:
         history = followed or [[base] for base in bases]
         # fields equal to theirs as a reader catches them up stay as stored
         former = None if followed is None else caught_up_state(theirs.state, followed)
-        partial = bool(stored) and former is not None
         rows, neighbours = (
             (
                 changed_item_rows(merged, former),
                 changed_neighbour_rows(merged["signals"], theirs.state["signals"]),
             )
-            if partial and former is not None
+            if stored and former is not None
             else (None, None)
         )
         fields = split_shared(merged, theirs.version + 1, history, rows, neighbours)
